@@ -1,0 +1,140 @@
+# guestpatch - hypervisor-side live patcher for Linux guest kernels.
+#
+#   make            build build/vmm
+#   make check      install deps, unit tests (ASan+UBSan), integration tests
+#   make demo       boot the default guest, patch it from outside, unpatch
+#   make bench      benchmarks; results in build/bench.txt
+#   make install    install vmm to $(PREFIX)/bin
+#
+# V=1 shows the commands; WERROR=0 turns warnings back into warnings.
+
+PREFIX ?= /usr/local
+O ?= build
+V ?= 0
+WERROR ?= 1
+CC ?= gcc
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+PKGS := libelf libbpf json-c
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+	-Wpointer-arith -Wformat=2 -Wundef -Wno-unused-parameter \
+	-Wno-missing-field-initializers
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Ivmm -Iintrospect
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -MMD -MP
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRCS := $(wildcard common/*.c) $(wildcard introspect/*.c) \
+	$(filter-out vmm/main.c,$(wildcard vmm/*.c))
+MAIN_SRC := vmm/main.c
+UNIT_SRCS := $(wildcard tests/unit/*.c) tests/gp_check.c
+INTEG_SRCS := $(wildcard tests/integ/*.c) tests/gp_check.c
+RIG_SRCS := $(wildcard tests/rig/*.c)
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/san/%.o)
+RIG_OBJS := $(RIG_SRCS:%.c=$(O)/obj/%.o)
+INTEG_OBJS := $(INTEG_SRCS:%.c=$(O)/obj/%.o)
+
+KERNELS := $(O)/kernels
+INITRD := $(O)/guest/initramfs.cpio.gz
+GUEST_HELPERS_SRC := $(wildcard tests/guest/*.c)
+GUEST_HELPERS := $(GUEST_HELPERS_SRC:tests/guest/%.c=$(O)/guest/bin/%)
+
+.DELETE_ON_ERROR:
+.PHONY: all check unit integ demo bench install clean deps kernels guest format
+
+all: $(O)/vmm
+
+deps:
+	$(Q)scripts/deps.sh
+
+$(O)/obj/%.o: %.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/san/%.o: %.c
+	$(call msg,CC-SAN,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(PKG_CFLAGS) $(CFLAGS) -O1 $(SAN) -c -o $@ $<
+
+$(O)/libgp.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/vmm: $(O)/obj/$(MAIN_SRC:.c=.o) $(O)/libgp.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz
+
+$(O)/check_unit: $(UNIT_OBJS) $(SAN_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -lz
+
+$(O)/check_integ: $(INTEG_OBJS) $(RIG_OBJS) $(O)/libgp.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -lz
+
+$(O)/obj/tests/%.o: CPPFLAGS += -Itests
+
+# Static helpers that run inside test guests.
+$(O)/guest/bin/%: tests/guest/%.c
+	$(call msg,CC-GST,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -static -pthread -o $@ $<
+
+kernels:
+	$(Q)scripts/fetch-kernel.sh amd64 $(KERNELS) >/dev/null
+	$(Q)scripts/fetch-kernel.sh cloud-amd64 $(KERNELS) >/dev/null
+
+$(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS)
+	$(call msg,INITRD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS)
+
+guest: kernels $(INITRD)
+
+unit: $(O)/check_unit
+	$(Q)CK_DEFAULT_TIMEOUT=60 $(O)/check_unit
+
+integ: $(O)/check_integ $(O)/vmm guest
+	$(Q)GP_BUILD=$(O) CK_DEFAULT_TIMEOUT=900 $(O)/check_integ
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory integ
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory $(O)/vmm guest
+	$(Q)scripts/demo.sh $(O)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory $(O)/vmm $(O)/check_integ guest
+	$(Q)GP_BUILD=$(O) scripts/bench.sh $(O) $(O)/bench.txt
+
+install: $(O)/vmm
+	install -D -m 0755 $(O)/vmm $(DESTDIR)$(PREFIX)/bin/vmm
+
+format:
+	clang-format -i $(LIB_SRCS) $(MAIN_SRC) $(UNIT_SRCS) $(INTEG_SRCS) $(RIG_SRCS)
+
+clean:
+	rm -rf $(O)/obj $(O)/san $(O)/vmm $(O)/libgp.a $(O)/check_unit $(O)/check_integ $(O)/guest
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

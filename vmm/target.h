@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * target.h - where guest memory and vCPUs come from.
+ *
+ * One interface, several backends (QEMU through its gdbstub, our own VMM, a
+ * raw memory image).  introspect/ and the patch engine use only the tgt_*
+ * functions below and never know which backend they run on.
+ *
+ * Addresses here are guest-PHYSICAL.  Virtual translation is introspect's
+ * business (it knows the guest's page tables).
+ */
+#ifndef GP_TARGET_H
+#define GP_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gp_error.h"
+
+#define TGT_MAX_VCPUS 64
+
+/* x86-64 vCPU state that introspection and patching need. */
+struct tgt_regs {
+	/* General registers in the kernel's pt_regs naming. */
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags;
+	uint16_t cs, ss, ds, es, fs, gs;
+	uint64_t fs_base, gs_base, kernel_gs_base;
+	uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+};
+
+struct tgt;
+
+struct tgt_ops {
+	const char *name;
+	/* Stop every vCPU; when it returns no vCPU executes guest code. */
+	struct gp_error *(*pause)(struct tgt *t);
+	struct gp_error *(*resume)(struct tgt *t);
+	struct gp_error *(*get_regs)(struct tgt *t, int vcpu,
+				     struct tgt_regs *regs);
+	struct gp_error *(*read_phys)(struct tgt *t, uint64_t pa, void *buf,
+				      size_t len);
+	/* Data write; the guest sees it once it reads that memory again. */
+	struct gp_error *(*write_phys)(struct tgt *t, uint64_t pa,
+				       const void *buf, size_t len);
+	/*
+	 * Code write: guaranteed to be seen by instruction fetch (under TCG
+	 * this must invalidate translated blocks, so it goes through the
+	 * gdbstub).  NULL means write_phys already has that property.
+	 */
+	struct gp_error *(*write_code)(struct tgt *t, uint64_t pa,
+				       const void *buf, size_t len);
+	/*
+	 * Optional: a direct pointer to guest RAM [pa, pa+len), valid while the
+	 * target is open, or NULL when the backend has none for that range.
+	 */
+	const void *(*map_phys)(struct tgt *t, uint64_t pa, size_t len);
+	void (*close)(struct tgt *t);
+};
+
+struct tgt_stats {
+	uint64_t pauses;	/* number of pause/resume cycles */
+	uint64_t pause_ns_total;	/* guest time spent paused by us */
+	uint64_t last_pause_ns;	/* duration of the last completed pause */
+	uint64_t last_stop_ns;	/* how long the last pause request took */
+	uint64_t last_resume_ns;	/* how long the last resume request took */
+	uint64_t bytes_read;
+	uint64_t reads_fast;	/* reads served by map_phys */
+	uint64_t reads_slow;	/* reads through read_phys */
+};
+
+struct tgt {
+	const struct tgt_ops *ops;
+	char *spec;		/* the string the user gave */
+	int nr_vcpus;
+	bool paused;		/* paused by us */
+	int pause_depth;	/* nested tgt_pause calls */
+	uint64_t pause_start_ns;
+	struct tgt_stats stats;
+	void *priv;		/* backend state */
+};
+
+/*
+ * Open a target from a spec string:
+ *   qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH][,lowmem=SIZE]
+ *   qemu:gdb=/path/to/unix.sock[,...]
+ *   raw:PATH            read-only raw guest-physical memory image
+ * Attaching may stop the guest (QEMU's gdbstub does); tgt_open leaves it
+ * running on return unless the backend cannot.
+ */
+struct gp_error *tgt_open(const char *spec, struct tgt **out);
+void tgt_close(struct tgt *t);
+
+/* Pause/resume nest: only the outermost pair touches the guest. */
+struct gp_error *tgt_pause(struct tgt *t);
+struct gp_error *tgt_resume(struct tgt *t);
+struct gp_error *tgt_get_regs(struct tgt *t, int vcpu, struct tgt_regs *regs);
+struct gp_error *tgt_read_phys(struct tgt *t, uint64_t pa, void *buf,
+			       size_t len);
+struct gp_error *tgt_write_phys(struct tgt *t, uint64_t pa, const void *buf,
+				size_t len);
+struct gp_error *tgt_write_code(struct tgt *t, uint64_t pa, const void *buf,
+				size_t len);
+/* Direct pointer into guest RAM, or NULL (then use tgt_read_phys). */
+const void *tgt_map_phys(struct tgt *t, uint64_t pa, size_t len);
+
+/* A target over a caller-owned buffer: guest-physical 0..len. For tests and
+ * for images already in memory. Writes go to the buffer. No vCPUs unless
+ * regs are supplied. */
+struct gp_error *tgt_buffer_new(void *buf, size_t len,
+				const struct tgt_regs *regs, int nr_regs,
+				struct tgt **out);
+
+/* Backend constructors (used by tgt_open). */
+struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out);
+struct gp_error *tgt_raw_open(const char *path, struct tgt **out);
+
+uint64_t gp_now_ns(void);
+
+#endif
