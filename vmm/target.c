@@ -266,6 +266,7 @@ static struct gp_error *buf_new(const struct tgt_ops *ops, void *buf,
 	t->ops = ops;
 	t->priv = p;
 	t->nr_vcpus = nr_regs;
+	t->ram_top = len;
 	*out = t;
 	return NULL;
 }

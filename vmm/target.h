@@ -75,6 +75,9 @@ struct tgt {
 	const struct tgt_ops *ops;
 	char *spec;		/* the string the user gave */
 	int nr_vcpus;
+	/* Guest-physical end of RAM as the backend knows it (0: unknown).
+	 * Bounds scans of physical memory. */
+	uint64_t ram_top;
 	bool paused;		/* paused by us */
 	int pause_depth;	/* nested tgt_pause calls */
 	uint64_t pause_start_ns;

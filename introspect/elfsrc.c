@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * elfsrc.c - sections of a vmlinux on the host, for kernels that do not keep
+ * what we need in memory.  Accepts a vmlinux ELF or a bzImage (vmlinuz)
+ * whose payload is an xz-compressed vmlinux, as Debian ships it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <lzma.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kernel.h"
+
+#define MAX_VMLINUX (1ull << 30)
+
+static const uint8_t xz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0x00 };
+
+/* Decompress the first xz stream at data; stops at the stream's end. */
+static struct gp_error *unxz(const uint8_t *data, size_t len, uint8_t **out,
+			     size_t *out_len)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	size_t cap = 64u << 20;
+	uint8_t *buf = malloc(cap);
+	lzma_ret r;
+
+	if (!buf)
+		return &gp_error_nomem;
+	if (lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
+		free(buf);
+		return gp_error_create(GP_ERR_OS, "lzma init failed");
+	}
+	s.next_in = data;
+	s.avail_in = len;
+	s.next_out = buf;
+	s.avail_out = cap;
+	for (;;) {
+		r = lzma_code(&s, LZMA_FINISH);
+		if (r == LZMA_STREAM_END)
+			break;
+		if (r == LZMA_OK && s.avail_out == 0 && cap < MAX_VMLINUX) {
+			uint8_t *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				r = LZMA_MEM_ERROR;
+				break;
+			}
+			buf = nb;
+			s.next_out = buf + cap;
+			s.avail_out = cap;
+			cap *= 2;
+			continue;
+		}
+		/* Trailing data after the stream (bzImage tail) is fine once
+		 * some output exists. */
+		if (r == LZMA_DATA_ERROR && s.total_out > 0)
+			break;
+		lzma_end(&s);
+		free(buf);
+		return gp_error_create(GP_ERR_CORRUPT,
+				       "xz payload does not decompress (lzma error %d)",
+				       (int)r);
+	}
+	*out_len = s.total_out;
+	lzma_end(&s);
+	*out = buf;
+	return NULL;
+}
+
+static struct gp_error *find_section(const uint8_t *img, size_t len,
+				     const char *path, const char *section,
+				     void **data, size_t *dlen)
+{
+	struct gp_error *err = NULL;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	Elf *elf;
+
+	elf_version(EV_CURRENT);
+	elf = elf_memory((char *)img, len);
+	if (!elf || elf_kind(elf) != ELF_K_ELF ||
+	    elf_getshdrstrndx(elf, &shstrndx)) {
+		err = gp_error_create(GP_ERR_INVAL, "%s: not an ELF file: %s",
+				      path, elf_errmsg(-1));
+		goto out;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, section))
+			continue;
+		if (sh.sh_type == SHT_NOBITS || sh.sh_offset > len ||
+		    sh.sh_size > len - sh.sh_offset) {
+			err = gp_error_create(GP_ERR_CORRUPT,
+					      "%s: section %s lies outside the file",
+					      path, section);
+			goto out;
+		}
+		*data = malloc(sh.sh_size ? sh.sh_size : 1);
+		if (!*data) {
+			err = &gp_error_nomem;
+			goto out;
+		}
+		memcpy(*data, img + sh.sh_offset, sh.sh_size);
+		*dlen = sh.sh_size;
+		goto out;
+	}
+	err = gp_error_create(GP_ERR_NOTFOUND, "%s has no section %s", path,
+			      section);
+out:
+	if (elf)
+		elf_end(elf);
+	return err;
+}
+
+struct gp_error *kern_elf_section(const char *path, const char *section,
+				  void **data, size_t *len)
+{
+	struct gp_error *err;
+	uint8_t *map, *vmlinux = NULL;
+	size_t vlen = 0;
+	struct stat st;
+	int fd;
+
+	*data = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return gp_error_os(errno, "open %s", path);
+	if (fstat(fd, &st) < 0 || st.st_size < 64 ||
+	    (uint64_t)st.st_size > MAX_VMLINUX) {
+		close(fd);
+		return gp_error_create(GP_ERR_INVAL,
+				       "%s: not a kernel image (size)", path);
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return gp_error_os(errno, "mmap %s", path);
+	if (!memcmp(map, ELFMAG, SELFMAG)) {
+		err = find_section(map, (size_t)st.st_size, path, section, data,
+				   len);
+	} else {
+		uint8_t *x = memmem(map, (size_t)st.st_size, xz_magic,
+				    sizeof(xz_magic));
+
+		if (!x) {
+			err = gp_error_create(GP_ERR_INVAL,
+					      "%s is neither an ELF vmlinux nor an xz-compressed vmlinuz",
+					      path);
+		} else {
+			err = unxz(x, (size_t)(map + st.st_size - x), &vmlinux,
+				   &vlen);
+			if (!err)
+				err = find_section(vmlinux, vlen, path, section,
+						   data, len);
+			free(vmlinux);
+		}
+	}
+	munmap(map, (size_t)st.st_size);
+	return err;
+}

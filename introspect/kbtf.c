@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <bpf/btf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kbtf.h"
+
+struct gp_error *kbtf_load(const void *data, size_t len, struct kbtf **out)
+{
+	struct kbtf *k;
+	struct btf *btf;
+
+	*out = NULL;
+	if (len < 24 || len > KBTF_MAX_BYTES)
+		return gp_error_create(GP_ERR_CORRUPT,
+				       "BTF size %zu out of range", len);
+	/* libbpf validates header, type and string sections. */
+	btf = btf__new(data, (__u32)len);
+	if (!btf)
+		return gp_error_create(GP_ERR_CORRUPT,
+				       "guest BTF (%zu bytes) does not parse: %s",
+				       len, strerror(errno));
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		btf__free(btf);
+		return &gp_error_nomem;
+	}
+	k->btf = btf;
+	k->size = len;
+	*out = k;
+	return NULL;
+}
+
+void kbtf_free(struct kbtf *k)
+{
+	if (!k)
+		return;
+	btf__free(k->btf);
+	free(k);
+}
+
+static int find_composite(const struct kbtf *k, const char *name)
+{
+	int id = btf__find_by_name_kind(k->btf, name, BTF_KIND_STRUCT);
+
+	if (id < 0)
+		id = btf__find_by_name_kind(k->btf, name, BTF_KIND_UNION);
+	return id;
+}
+
+struct gp_error *kbtf_sizeof(const struct kbtf *k, const char *name,
+			     uint64_t *size)
+{
+	int id = find_composite(k, name);
+
+	if (id < 0)
+		return gp_error_create(GP_ERR_NOTFOUND,
+				       "guest BTF has no struct %s", name);
+	*size = btf__type_by_id(k->btf, (__u32)id)->size;
+	return NULL;
+}
+
+/* Find member `m` (one path component) in composite type id, descending
+ * into anonymous members.  Returns the member's type id, or -1. */
+static int find_member(const struct btf *btf, int id, const char *m,
+		       uint64_t *bitoff, int depth)
+{
+	const struct btf_type *t = btf__type_by_id(btf, (__u32)id);
+	const struct btf_member *mem;
+
+	if (!t || !btf_is_composite(t) || depth > 16)
+		return -1;
+	mem = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, mem++) {
+		const char *mn = btf__name_by_offset(btf, mem->name_off);
+		uint64_t off = btf_member_bit_offset(t, (__u32)i);
+
+		if (mn && *mn) {
+			if (!strcmp(mn, m)) {
+				if (btf_member_bitfield_size(t, (__u32)i))
+					return -2;
+				*bitoff += off;
+				return (int)mem->type;
+			}
+			continue;
+		}
+		/* Anonymous struct/union: search inside it. */
+		int sub = btf__resolve_type(btf, mem->type);
+		uint64_t inner = 0;
+		int r;
+
+		if (sub < 0)
+			continue;
+		r = find_member(btf, sub, m, &inner, depth + 1);
+		if (r >= 0 || r == -2) {
+			*bitoff += off + inner;
+			return r;
+		}
+	}
+	return -1;
+}
+
+static struct gp_error *resolve_path(const struct kbtf *k, const char *name,
+				     const char *path, uint64_t *offset,
+				     int *type_id)
+{
+	char buf[256], *comp, *save = NULL;
+	uint64_t bits = 0;
+	int id = find_composite(k, name);
+
+	if (id < 0)
+		return gp_error_create(GP_ERR_NOTFOUND,
+				       "guest BTF has no struct %s", name);
+	if (strlen(path) >= sizeof(buf))
+		return gp_error_create(GP_ERR_INVAL, "member path too long");
+	strcpy(buf, path);
+	for (comp = strtok_r(buf, ".", &save); comp;
+	     comp = strtok_r(NULL, ".", &save)) {
+		int r = btf__resolve_type(k->btf, (__u32)id);
+
+		if (r < 0)
+			return gp_error_create(GP_ERR_CORRUPT,
+					       "cannot resolve BTF type %d", id);
+		r = find_member(k->btf, r, comp, &bits, 0);
+		if (r == -2)
+			return gp_error_create(GP_ERR_UNSUPPORTED,
+					       "%s.%s is a bitfield", name, path);
+		if (r < 0)
+			return gp_error_create(GP_ERR_NOTFOUND,
+					       "struct %s has no member %s (looking for '%s')",
+					       name, path, comp);
+		id = r;
+	}
+	if (bits % 8)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "%s.%s is not byte aligned", name, path);
+	*offset = bits / 8;
+	*type_id = id;
+	return NULL;
+}
+
+struct gp_error *kbtf_offsetof(const struct kbtf *k, const char *name,
+			       const char *path, uint64_t *offset,
+			       uint64_t *size)
+{
+	struct gp_error *err;
+	__s64 sz;
+	int id;
+
+	err = resolve_path(k, name, path, offset, &id);
+	if (err)
+		return err;
+	if (size) {
+		sz = btf__resolve_size(k->btf, (__u32)id);
+		if (sz < 0)
+			return gp_error_create(GP_ERR_CORRUPT,
+					       "cannot size %s.%s", name, path);
+		*size = (uint64_t)sz;
+	}
+	return NULL;
+}
+
+struct gp_error *kbtf_array_len(const struct kbtf *k, const char *name,
+				const char *path, uint64_t *nelems)
+{
+	const struct btf_type *t;
+	struct gp_error *err;
+	uint64_t off;
+	int id;
+
+	err = resolve_path(k, name, path, &off, &id);
+	if (err)
+		return err;
+	id = btf__resolve_type(k->btf, (__u32)id);
+	t = id < 0 ? NULL : btf__type_by_id(k->btf, (__u32)id);
+	if (!t || !btf_is_array(t))
+		return gp_error_create(GP_ERR_INVAL, "%s.%s is not an array",
+				       name, path);
+	*nelems = btf_array(t)->nelems;
+	return NULL;
+}
+
+int kbtf_has_member(const struct kbtf *k, const char *name, const char *path)
+{
+	uint64_t off;
+	int id;
+	struct gp_error *err = resolve_path(k, name, path, &off, &id);
+
+	gp_error_destroy(err);
+	return !err;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * kbtf.h - struct layouts from the guest kernel's own BTF (parsed with
+ * libbpf).  Every structure offset guestpatch uses comes from here; none is
+ * hard-coded.
+ */
+#ifndef GP_KBTF_H
+#define GP_KBTF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gp_error.h"
+
+struct btf;
+
+struct kbtf {
+	struct btf *btf;
+	size_t size;		/* bytes of raw BTF */
+};
+
+#define KBTF_MAX_BYTES (64u << 20)
+
+/* Parse raw BTF (copied; the caller keeps data). */
+struct gp_error *kbtf_load(const void *data, size_t len, struct kbtf **out);
+void kbtf_free(struct kbtf *k);
+
+/* Size of struct/union NAME. */
+struct gp_error *kbtf_sizeof(const struct kbtf *k, const char *name,
+			     uint64_t *size);
+
+/* Byte offset and size of PATH inside struct NAME.  PATH is dotted
+ * ("thread.sp", "thread_info.cpu"); members of anonymous structs and unions
+ * are found as the compiler finds them.  Bitfields are refused. */
+struct gp_error *kbtf_offsetof(const struct kbtf *k, const char *name,
+			       const char *path, uint64_t *offset,
+			       uint64_t *size);
+
+/* Element count of array member PATH in struct NAME (e.g. comm: 16). */
+struct gp_error *kbtf_array_len(const struct kbtf *k, const char *name,
+				const char *path, uint64_t *nelems);
+
+/* True if struct NAME has member PATH. */
+int kbtf_has_member(const struct kbtf *k, const char *name, const char *path);
+
+#endif

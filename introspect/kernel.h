@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * kernel.h - a guest kernel understood from outside: the context every
+ * introspection and patching step works on (as drgn's "program").
+ *
+ * kern_attach() finds VMCOREINFO in guest RAM, checks it against the
+ * kernel's own page tables, decodes kallsyms and loads BTF, all from guest
+ * memory alone; optional host files (a vmlinux/vmlinuz, a System.map) stand
+ * in for what an older kernel does not keep in memory.
+ */
+#ifndef GP_KERNEL_H
+#define GP_KERNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gp_error.h"
+#include "kallsyms.h"
+#include "kbtf.h"
+#include "pgtable.h"
+#include "target.h"
+#include "vmcoreinfo.h"
+
+#define KERN_START_KERNEL_MAP 0xffffffff80000000ull	/* __START_KERNEL_map */
+#define KERN_TLB_SIZE 4096
+#define KERN_MAX_CPUS 8192	/* NR_CPUS of Debian's amd64 config */
+
+struct kern_opts {
+	const char *vmlinux;	/* ELF vmlinux or a vmlinuz holding one */
+	const char *system_map;	/* System.map for kernels without in-memory kallsyms */
+};
+
+struct kern_tlb_entry {
+	uint64_t vpn;		/* va >> 12, plus 1 so 0 means empty */
+	uint64_t pfn;
+};
+
+struct kern {
+	struct tgt *t;
+	struct vmcoreinfo vi;
+	char release[65];
+	char build_id[41];
+	uint64_t kaslr_offset;	/* KERNELOFFSET */
+	uint64_t phys_base;	/* NUMBER(phys_base), as unsigned */
+	int levels;		/* 4 or 5 */
+	uint64_t pgd_pa;	/* init_top_pgt, physical */
+	uint64_t text_start, image_end;	/* _text .. _end, the kernel image */
+	struct ksym_table *syms;
+	const char *sym_source;
+	struct kbtf *btf;
+	const char *btf_source;
+	/* per-cpu */
+	unsigned nr_cpu_ids;
+	uint64_t *percpu_offset;	/* nr_cpu_ids entries */
+	uint64_t *online_mask;		/* bitmap, (nr_cpu_ids + 63) / 64 words */
+	/* translation cache, valid for one pause (see kern_tlb_check) */
+	uint64_t tlb_gen;
+	struct kern_tlb_entry tlb[KERN_TLB_SIZE];
+	uint64_t attach_ns;	/* tool time spent in kern_attach */
+};
+
+/* Attach to the kernel running in t.  Pauses the guest for the duration
+ * and resumes it. The kern borrows t (does not close it). */
+struct gp_error *kern_attach(struct tgt *t, const struct kern_opts *opts,
+			     struct kern **out);
+void kern_detach(struct kern *k);
+
+/* Kernel virtual to guest-physical. */
+struct gp_error *kern_v2p(struct kern *k, uint64_t va, uint64_t *pa);
+/* Read kernel virtual memory (any length, page by page). */
+struct gp_error *kern_read(struct kern *k, uint64_t va, void *buf, size_t len);
+struct gp_error *kern_read_u64(struct kern *k, uint64_t va, uint64_t *v);
+struct gp_error *kern_read_u32(struct kern *k, uint64_t va, uint32_t *v);
+
+/* Symbol helpers (unique names only). */
+struct gp_error *kern_sym(struct kern *k, const char *name, uint64_t *addr);
+
+/* Member offset from BTF; errors name struct and member. */
+struct gp_error *kern_offsetof(struct kern *k, const char *type,
+			       const char *member, uint64_t *off);
+
+/* Address of per-cpu variable at offset `off` for cpu. */
+struct gp_error *kern_percpu(struct kern *k, unsigned cpu, uint64_t off,
+			     uint64_t *addr);
+bool kern_cpu_online(const struct kern *k, unsigned cpu);
+
+/* Features of the running kernel, from its symbols and BTF. */
+struct kern_features {
+	bool livepatch;		/* CONFIG_LIVEPATCH: klp_target_state, task->patch_state */
+	bool orc;		/* CONFIG_UNWINDER_ORC: __start_orc_unwind_ip */
+	bool btf;
+	bool ftrace;		/* CONFIG_DYNAMIC_FTRACE: ftrace_ops_list, __start_mcount_loc */
+	bool kallsyms_in_vmcoreinfo;
+};
+void kern_features(struct kern *k, struct kern_features *f);
+
+/* vmlinux / vmlinuz on the host (elfsrc.c). */
+struct gp_error *kern_elf_section(const char *path, const char *section,
+				  void **data, size_t *len);
+
+#endif

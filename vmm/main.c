@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vmm - the guestpatch command line.  The only place that prints errors and
+ * chooses exit codes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel.h"
+#include "target.h"
+#include "tasks.h"
+
+struct cli {
+	bool json;
+	bool stats;
+	struct kern_opts kopts;
+	struct tgt *t;
+	struct kern *k;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: vmm [OPTIONS] COMMAND TARGET [ARGS]\n"
+	      "\n"
+	      "Commands:\n"
+	      "  info TARGET              kernel release, build id, KASLR offset, paging, vCPUs, features\n"
+	      "  sym TARGET NAME|ADDRESS  look a symbol up by name (all duplicates) or an address\n"
+	      "  ps TARGET                every task: processes, threads, idle tasks\n"
+	      "\n"
+	      "Targets:\n"
+	      "  qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH][,lowmem=SIZE]\n"
+	      "  qemu:gdb=/path/to/gdb.sock[,...]\n"
+	      "  raw:PATH                 a raw guest-physical memory image (read only)\n"
+	      "\n"
+	      "Options:\n"
+	      "  -j, --json               machine-readable output\n"
+	      "  -s, --stats              print timing (tool time, guest pause) to stderr\n"
+	      "      --vmlinux FILE       take BTF from this vmlinux or vmlinuz\n"
+	      "      --system-map FILE    take symbols from this System.map\n"
+	      "  -h, --help               this text\n",
+	      f);
+}
+
+static int fail(struct gp_error *err, const char *what)
+{
+	fprintf(stderr, "vmm: %s: %s\n", what, err->msg);
+	gp_error_destroy(err);
+	return 1;
+}
+
+static void print_json(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static char hexbuf[32];
+static const char *hex(uint64_t v)
+{
+	snprintf(hexbuf, sizeof(hexbuf), "0x%" PRIx64, v);
+	return hexbuf;
+}
+
+static struct gp_error *attach(struct cli *c, const char *spec)
+{
+	struct gp_error *err = tgt_open(spec, &c->t);
+
+	if (err)
+		return err;
+	return kern_attach(c->t, &c->kopts, &c->k);
+}
+
+static void print_stats(struct cli *c, const char *what)
+{
+	if (!c->stats)
+		return;
+	fprintf(stderr,
+		"stats: %s attach %.3f ms; last pause %.3f ms (stop %.3f ms, resume %.3f ms); %" PRIu64
+		" pauses, %.3f ms paused in all; %" PRIu64 " bytes read (%" PRIu64 " fast, %" PRIu64 " slow reads)\n",
+		what, c->k ? c->k->attach_ns / 1e6 : 0.0,
+		c->t->stats.last_pause_ns / 1e6, c->t->stats.last_stop_ns / 1e6,
+		c->t->stats.last_resume_ns / 1e6, c->t->stats.pauses,
+		c->t->stats.pause_ns_total / 1e6, c->t->stats.bytes_read,
+		c->t->stats.reads_fast, c->t->stats.reads_slow);
+}
+
+static int cmd_info(struct cli *c)
+{
+	struct kern *k = c->k;
+	struct kern_features f;
+	int online = 0;
+
+	kern_features(k, &f);
+	for (unsigned i = 0; i < k->nr_cpu_ids; i++)
+		online += kern_cpu_online(k, i);
+	if (c->json) {
+		json_object *o = json_object_new_object(), *fe;
+
+		json_object_object_add(o, "release", json_object_new_string(k->release));
+		json_object_object_add(o, "build_id", json_object_new_string(k->build_id));
+		json_object_object_add(o, "kaslr_offset", json_object_new_string(hex(k->kaslr_offset)));
+		json_object_object_add(o, "phys_base", json_object_new_string(hex(k->phys_base)));
+		json_object_object_add(o, "paging_levels", json_object_new_int(k->levels));
+		json_object_object_add(o, "vcpus", json_object_new_int(c->t->nr_vcpus));
+		json_object_object_add(o, "online_cpus", json_object_new_int(online));
+		json_object_object_add(o, "nr_cpu_ids", json_object_new_int((int)k->nr_cpu_ids));
+		json_object_object_add(o, "vmcoreinfo", json_object_new_string(hex(k->vi.pa)));
+		json_object_object_add(o, "symbols", json_object_new_int64((int64_t)k->syms->nr));
+		json_object_object_add(o, "symbol_source", json_object_new_string(k->sym_source));
+		json_object_object_add(o, "btf_source", json_object_new_string(k->btf_source ? k->btf_source : ""));
+		fe = json_object_new_object();
+		json_object_object_add(fe, "livepatch", json_object_new_boolean(f.livepatch));
+		json_object_object_add(fe, "orc", json_object_new_boolean(f.orc));
+		json_object_object_add(fe, "btf", json_object_new_boolean(f.btf));
+		json_object_object_add(fe, "ftrace", json_object_new_boolean(f.ftrace));
+		json_object_object_add(o, "features", fe);
+		json_object_object_add(o, "attach_ms", json_object_new_double(k->attach_ns / 1e6));
+		json_object_object_add(o, "pause_ms", json_object_new_double(c->t->stats.last_pause_ns / 1e6));
+		print_json(o);
+		return 0;
+	}
+	printf("release:        %s\n", k->release);
+	printf("build id:       %s\n", k->build_id);
+	printf("KASLR offset:   0x%" PRIx64 "\n", k->kaslr_offset);
+	printf("phys_base:      0x%" PRIx64 "\n", k->phys_base);
+	printf("paging:         %d-level\n", k->levels);
+	printf("vCPUs:          %d (kernel: %d online, nr_cpu_ids %u)\n",
+	       c->t->nr_vcpus, online, k->nr_cpu_ids);
+	printf("VMCOREINFO:     guest-physical 0x%" PRIx64 "\n", k->vi.pa);
+	printf("symbols:        %zu from %s\n", k->syms->nr, k->sym_source);
+	printf("BTF:            %s\n", k->btf_source ? k->btf_source : "none");
+	printf("features:       livepatch=%s orc=%s btf=%s ftrace=%s\n",
+	       f.livepatch ? "yes" : "no", f.orc ? "yes" : "no",
+	       f.btf ? "yes" : "no", f.ftrace ? "yes" : "no");
+	return 0;
+}
+
+static int cmd_sym(struct cli *c, const char *arg)
+{
+	const struct ksym_table *t = c->k->syms;
+	json_object *arr = c->json ? json_object_new_array() : NULL;
+	char *end;
+	uint64_t addr;
+	const uint32_t *first;
+	size_t n;
+
+	errno = 0;
+	addr = strtoull(arg, &end, 0);
+	if (!errno && !*end && (!strncmp(arg, "0x", 2) || !strncmp(arg, "0X", 2))) {
+		uint64_t off, size;
+		const struct ksym *s = ksym_symbolize(t, addr, &off, &size);
+
+		if (!s) {
+			json_object_put(arr);
+			fprintf(stderr, "vmm: sym: no symbol contains 0x%" PRIx64 "\n", addr);
+			return 1;
+		}
+		if (arr) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name", json_object_new_string(ksym_name(t, s)));
+			json_object_object_add(o, "address", json_object_new_string(hex(s->addr)));
+			json_object_object_add(o, "type", json_object_new_string_len(&s->type, 1));
+			json_object_object_add(o, "offset", json_object_new_int64((int64_t)off));
+			json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
+			json_object_array_add(arr, o);
+			print_json(arr);
+		} else {
+			printf("%s+0x%" PRIx64 "/0x%" PRIx64 " (%016" PRIx64 " %c)\n",
+			       ksym_name(t, s), off, size, s->addr, s->type);
+		}
+		return 0;
+	}
+	if (!ksym_find_all(t, arg, &first, &n)) {
+		json_object_put(arr);
+		fprintf(stderr, "vmm: sym: no symbol '%s' in the guest kernel\n", arg);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct ksym *s = &t->syms[first[i]];
+
+		if (arr) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name", json_object_new_string(ksym_name(t, s)));
+			json_object_object_add(o, "address", json_object_new_string(hex(s->addr)));
+			json_object_object_add(o, "type", json_object_new_string_len(&s->type, 1));
+			json_object_object_add(o, "position", json_object_new_int((int)i + 1));
+			json_object_array_add(arr, o);
+		} else {
+			printf("%016" PRIx64 " %c %s", s->addr, s->type, ksym_name(t, s));
+			if (n > 1)
+				printf("  [%zu of %zu]", i + 1, n);
+			putchar('\n');
+		}
+	}
+	if (arr)
+		print_json(arr);
+	return 0;
+}
+
+static int cmd_ps(struct cli *c)
+{
+	struct task_offsets o;
+	struct task_list l;
+	struct gp_error *err;
+
+	err = task_offsets_init(c->k, &o);
+	if (err)
+		return fail(err, "ps");
+	err = tgt_pause(c->t);
+	if (err)
+		return fail(err, "ps: pause");
+	err = task_list_all(c->k, &o, &l);
+	{
+		struct gp_error *e2 = tgt_resume(c->t);
+
+		if (!err)
+			err = e2;
+		else
+			gp_error_destroy(e2);
+	}
+	if (err)
+		return fail(err, "ps");
+	if (c->json) {
+		json_object *arr = json_object_new_array();
+
+		for (size_t i = 0; i < l.nr; i++) {
+			const struct task_info *ti = &l.v[i];
+			json_object *x = json_object_new_object();
+
+			json_object_object_add(x, "pid", json_object_new_int(ti->pid));
+			json_object_object_add(x, "tgid", json_object_new_int(ti->tgid));
+			json_object_object_add(x, "comm", json_object_new_string(ti->comm));
+			json_object_object_add(x, "state", json_object_new_string_len(&ti->state_char, 1));
+			json_object_object_add(x, "cpu", json_object_new_int(ti->cpu));
+			json_object_object_add(x, "on_cpu", json_object_new_boolean(ti->on_cpu));
+			json_object_object_add(x, "running_cpu", json_object_new_int(ti->running_cpu));
+			json_object_object_add(x, "idle", json_object_new_boolean(ti->idle));
+			json_object_object_add(x, "kthread", json_object_new_boolean(ti->flags & 0x00200000));
+			json_object_object_add(x, "flags", json_object_new_string(hex(ti->flags)));
+			if (ti->patch_state != INT32_MIN)
+				json_object_object_add(x, "patch_state", json_object_new_int(ti->patch_state));
+			json_object_object_add(x, "task", json_object_new_string(hex(ti->addr)));
+			json_object_array_add(arr, x);
+		}
+		print_json(arr);
+	} else {
+		printf("%7s %7s %-2s %3s %3s %-16s %s\n", "PID", "TGID", "S",
+		       "CPU", "RUN", "COMM", "TASK");
+		for (size_t i = 0; i < l.nr; i++) {
+			const struct task_info *ti = &l.v[i];
+			char run[16] = "-";
+
+			if (ti->running_cpu >= 0)
+				snprintf(run, sizeof(run), "%d", ti->running_cpu);
+			printf("%7d %7d %-2c %3d %3s %-16s 0x%" PRIx64 "%s\n",
+			       ti->pid, ti->tgid, ti->state_char, ti->cpu, run,
+			       ti->comm, ti->addr, ti->idle ? " idle" : "");
+		}
+	}
+	print_stats(c, "ps");
+	if (c->stats)
+		fprintf(stderr, "stats: ps listed %zu tasks\n", l.nr);
+	task_list_free(&l);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "vmlinux", required_argument, NULL, 'V' },
+		{ "system-map", required_argument, NULL, 'M' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct cli c = { 0 };
+	struct gp_error *err;
+	const char *cmd;
+	int ch, ret;
+
+	/* Options may come anywhere; the first operand is the command. */
+	while ((ch = getopt_long(argc, argv, "jsh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j': c.json = true; break;
+		case 's': c.stats = true; break;
+		case 'V': c.kopts.vmlinux = optarg; break;
+		case 'M': c.kopts.system_map = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind++];
+	if (strcmp(cmd, "info") && strcmp(cmd, "sym") && strcmp(cmd, "ps")) {
+		fprintf(stderr, "vmm: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "vmm: %s: missing TARGET\n", cmd);
+		return 2;
+	}
+	err = attach(&c, argv[optind++]);
+	if (err) {
+		ret = fail(err, cmd);
+		goto out;
+	}
+	if (!strcmp(cmd, "info")) {
+		ret = cmd_info(&c);
+		print_stats(&c, "info");
+	} else if (!strcmp(cmd, "sym")) {
+		if (optind >= argc) {
+			fprintf(stderr, "vmm: sym: missing NAME or ADDRESS\n");
+			ret = 2;
+		} else {
+			ret = 0;
+			while (optind < argc)
+				ret |= cmd_sym(&c, argv[optind++]);
+		}
+	} else {
+		ret = cmd_ps(&c);
+	}
+out:
+	kern_detach(c.k);
+	tgt_close(c.t);
+	return ret;
+}
