@@ -11,17 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "kernel.h"
 #include "target.h"
 #include "tasks.h"
-
-struct cli {
-	bool json;
-	bool stats;
-	struct kern_opts kopts;
-	struct tgt *t;
-	struct kern *k;
-};
 
 static void usage(FILE *f)
 {
@@ -31,6 +24,7 @@ static void usage(FILE *f)
 	      "  info TARGET              kernel release, build id, KASLR offset, paging, vCPUs, features\n"
 	      "  sym TARGET NAME|ADDRESS  look a symbol up by name (all duplicates) or an address\n"
 	      "  ps TARGET                every task: processes, threads, idle tasks\n"
+	      "  stack TARGET [PID...]    kernel stacks (--all: every task) with a reliability verdict\n"
 	      "\n"
 	      "Targets:\n"
 	      "  qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH][,lowmem=SIZE]\n"
@@ -46,25 +40,39 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int fail(struct gp_error *err, const char *what)
+int cli_fail(struct gp_error *err, const char *what)
 {
 	fprintf(stderr, "vmm: %s: %s\n", what, err->msg);
 	gp_error_destroy(err);
 	return 1;
 }
 
-static void print_json(json_object *o)
+void cli_print_json(json_object *o)
 {
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 						       JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
-static char hexbuf[32];
-static const char *hex(uint64_t v)
+const char *cli_hex(uint64_t v)
 {
-	snprintf(hexbuf, sizeof(hexbuf), "0x%" PRIx64, v);
-	return hexbuf;
+	/* A few rotating buffers so one printf may use several. */
+	static char buf[4][24];
+	static unsigned n;
+	char *b = buf[n++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "0x%" PRIx64, v);
+	return b;
+}
+
+struct gp_error *cli_resume(struct cli *c, struct gp_error *err)
+{
+	struct gp_error *e2 = tgt_resume(c->t);
+
+	if (!err)
+		return e2;
+	gp_error_destroy(e2);
+	return err;
 }
 
 static struct gp_error *attach(struct cli *c, const char *spec)
@@ -76,7 +84,7 @@ static struct gp_error *attach(struct cli *c, const char *spec)
 	return kern_attach(c->t, &c->kopts, &c->k);
 }
 
-static void print_stats(struct cli *c, const char *what)
+void cli_print_stats(struct cli *c, const char *what)
 {
 	if (!c->stats)
 		return;
@@ -90,7 +98,7 @@ static void print_stats(struct cli *c, const char *what)
 		c->t->stats.reads_fast, c->t->stats.reads_slow);
 }
 
-static int cmd_info(struct cli *c)
+static int cmd_info(struct cli *c, int argc, char **argv)
 {
 	struct kern *k = c->k;
 	struct kern_features f;
@@ -104,13 +112,13 @@ static int cmd_info(struct cli *c)
 
 		json_object_object_add(o, "release", json_object_new_string(k->release));
 		json_object_object_add(o, "build_id", json_object_new_string(k->build_id));
-		json_object_object_add(o, "kaslr_offset", json_object_new_string(hex(k->kaslr_offset)));
-		json_object_object_add(o, "phys_base", json_object_new_string(hex(k->phys_base)));
+		json_object_object_add(o, "kaslr_offset", json_object_new_string(cli_hex(k->kaslr_offset)));
+		json_object_object_add(o, "phys_base", json_object_new_string(cli_hex(k->phys_base)));
 		json_object_object_add(o, "paging_levels", json_object_new_int(k->levels));
 		json_object_object_add(o, "vcpus", json_object_new_int(c->t->nr_vcpus));
 		json_object_object_add(o, "online_cpus", json_object_new_int(online));
 		json_object_object_add(o, "nr_cpu_ids", json_object_new_int((int)k->nr_cpu_ids));
-		json_object_object_add(o, "vmcoreinfo", json_object_new_string(hex(k->vi.pa)));
+		json_object_object_add(o, "vmcoreinfo", json_object_new_string(cli_hex(k->vi.pa)));
 		json_object_object_add(o, "symbols", json_object_new_int64((int64_t)k->syms->nr));
 		json_object_object_add(o, "symbol_source", json_object_new_string(k->sym_source));
 		json_object_object_add(o, "btf_source", json_object_new_string(k->btf_source ? k->btf_source : ""));
@@ -122,7 +130,7 @@ static int cmd_info(struct cli *c)
 		json_object_object_add(o, "features", fe);
 		json_object_object_add(o, "attach_ms", json_object_new_double(k->attach_ns / 1e6));
 		json_object_object_add(o, "pause_ms", json_object_new_double(c->t->stats.last_pause_ns / 1e6));
-		print_json(o);
+		cli_print_json(o);
 		return 0;
 	}
 	printf("release:        %s\n", k->release);
@@ -141,7 +149,7 @@ static int cmd_info(struct cli *c)
 	return 0;
 }
 
-static int cmd_sym(struct cli *c, const char *arg)
+static int sym_one(struct cli *c, const char *arg)
 {
 	const struct ksym_table *t = c->k->syms;
 	json_object *arr = c->json ? json_object_new_array() : NULL;
@@ -165,12 +173,12 @@ static int cmd_sym(struct cli *c, const char *arg)
 			json_object *o = json_object_new_object();
 
 			json_object_object_add(o, "name", json_object_new_string(ksym_name(t, s)));
-			json_object_object_add(o, "address", json_object_new_string(hex(s->addr)));
+			json_object_object_add(o, "address", json_object_new_string(cli_hex(s->addr)));
 			json_object_object_add(o, "type", json_object_new_string_len(&s->type, 1));
 			json_object_object_add(o, "offset", json_object_new_int64((int64_t)off));
 			json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
 			json_object_array_add(arr, o);
-			print_json(arr);
+			cli_print_json(arr);
 		} else {
 			printf("%s+0x%" PRIx64 "/0x%" PRIx64 " (%016" PRIx64 " %c)\n",
 			       ksym_name(t, s), off, size, s->addr, s->type);
@@ -189,7 +197,7 @@ static int cmd_sym(struct cli *c, const char *arg)
 			json_object *o = json_object_new_object();
 
 			json_object_object_add(o, "name", json_object_new_string(ksym_name(t, s)));
-			json_object_object_add(o, "address", json_object_new_string(hex(s->addr)));
+			json_object_object_add(o, "address", json_object_new_string(cli_hex(s->addr)));
 			json_object_object_add(o, "type", json_object_new_string_len(&s->type, 1));
 			json_object_object_add(o, "position", json_object_new_int((int)i + 1));
 			json_object_array_add(arr, o);
@@ -201,11 +209,24 @@ static int cmd_sym(struct cli *c, const char *arg)
 		}
 	}
 	if (arr)
-		print_json(arr);
+		cli_print_json(arr);
 	return 0;
 }
 
-static int cmd_ps(struct cli *c)
+static int cmd_sym(struct cli *c, int argc, char **argv)
+{
+	int ret = 0;
+
+	if (argc < 1) {
+		fprintf(stderr, "vmm: sym: missing NAME or ADDRESS\n");
+		return 2;
+	}
+	for (int i = 0; i < argc; i++)
+		ret |= sym_one(c, argv[i]);
+	return ret;
+}
+
+static int cmd_ps(struct cli *c, int argc, char **argv)
 {
 	struct task_offsets o;
 	struct task_list l;
@@ -213,21 +234,13 @@ static int cmd_ps(struct cli *c)
 
 	err = task_offsets_init(c->k, &o);
 	if (err)
-		return fail(err, "ps");
+		return cli_fail(err, "ps");
 	err = tgt_pause(c->t);
 	if (err)
-		return fail(err, "ps: pause");
-	err = task_list_all(c->k, &o, &l);
-	{
-		struct gp_error *e2 = tgt_resume(c->t);
-
-		if (!err)
-			err = e2;
-		else
-			gp_error_destroy(e2);
-	}
+		return cli_fail(err, "ps: pause");
+	err = cli_resume(c, task_list_all(c->k, &o, &l));
 	if (err)
-		return fail(err, "ps");
+		return cli_fail(err, "ps");
 	if (c->json) {
 		json_object *arr = json_object_new_array();
 
@@ -244,13 +257,13 @@ static int cmd_ps(struct cli *c)
 			json_object_object_add(x, "running_cpu", json_object_new_int(ti->running_cpu));
 			json_object_object_add(x, "idle", json_object_new_boolean(ti->idle));
 			json_object_object_add(x, "kthread", json_object_new_boolean(ti->flags & 0x00200000));
-			json_object_object_add(x, "flags", json_object_new_string(hex(ti->flags)));
+			json_object_object_add(x, "flags", json_object_new_string(cli_hex(ti->flags)));
 			if (ti->patch_state != INT32_MIN)
 				json_object_object_add(x, "patch_state", json_object_new_int(ti->patch_state));
-			json_object_object_add(x, "task", json_object_new_string(hex(ti->addr)));
+			json_object_object_add(x, "task", json_object_new_string(cli_hex(ti->addr)));
 			json_object_array_add(arr, x);
 		}
-		print_json(arr);
+		cli_print_json(arr);
 	} else {
 		printf("%7s %7s %-2s %3s %3s %-16s %s\n", "PID", "TGID", "S",
 		       "CPU", "RUN", "COMM", "TASK");
@@ -265,12 +278,23 @@ static int cmd_ps(struct cli *c)
 			       ti->comm, ti->addr, ti->idle ? " idle" : "");
 		}
 	}
-	print_stats(c, "ps");
+	cli_print_stats(c, "ps");
 	if (c->stats)
 		fprintf(stderr, "stats: ps listed %zu tasks\n", l.nr);
 	task_list_free(&l);
 	return 0;
 }
+
+static const struct command {
+	const char *name;
+	int (*fn)(struct cli *c, int argc, char **argv);
+	bool stats_here;	/* main prints --stats after it */
+} commands[] = {
+	{ "info", cmd_info, true },
+	{ "sym", cmd_sym, false },
+	{ "ps", cmd_ps, false },
+	{ "stack", cmd_stack, false },
+};
 
 int main(int argc, char **argv)
 {
@@ -279,19 +303,23 @@ int main(int argc, char **argv)
 		{ "stats", no_argument, NULL, 's' },
 		{ "vmlinux", required_argument, NULL, 'V' },
 		{ "system-map", required_argument, NULL, 'M' },
+		{ "all", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct cli c = { 0 };
 	struct gp_error *err;
+	const struct command *ci = NULL;
 	const char *cmd;
 	int ch, ret;
+	size_t i;
 
 	/* Options may come anywhere; the first operand is the command. */
 	while ((ch = getopt_long(argc, argv, "jsh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'j': c.json = true; break;
 		case 's': c.stats = true; break;
+		case 'a': c.all = true; break;
 		case 'V': c.kopts.vmlinux = optarg; break;
 		case 'M': c.kopts.system_map = optarg; break;
 		case 'h': usage(stdout); return 0;
@@ -303,7 +331,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
-	if (strcmp(cmd, "info") && strcmp(cmd, "sym") && strcmp(cmd, "ps")) {
+	for (i = 0; i < ARRAY_SIZE(commands) && !ci; i++)
+		if (!strcmp(cmd, commands[i].name))
+			ci = &commands[i];
+	if (!ci) {
 		fprintf(stderr, "vmm: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -314,24 +345,12 @@ int main(int argc, char **argv)
 	}
 	err = attach(&c, argv[optind++]);
 	if (err) {
-		ret = fail(err, cmd);
+		ret = cli_fail(err, cmd);
 		goto out;
 	}
-	if (!strcmp(cmd, "info")) {
-		ret = cmd_info(&c);
-		print_stats(&c, "info");
-	} else if (!strcmp(cmd, "sym")) {
-		if (optind >= argc) {
-			fprintf(stderr, "vmm: sym: missing NAME or ADDRESS\n");
-			ret = 2;
-		} else {
-			ret = 0;
-			while (optind < argc)
-				ret |= cmd_sym(&c, argv[optind++]);
-		}
-	} else {
-		ret = cmd_ps(&c);
-	}
+	ret = ci->fn(&c, argc - optind, argv + optind);
+	if (ret == 0 && ci->stats_here)
+		cli_print_stats(&c, cmd);
 out:
 	kern_detach(c.k);
 	tgt_close(c.t);

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cli.h - what the vmm subcommands share.  Each command lives in its own
+ * file (vmm/cmd_*.c) as `int cmd_NAME(struct cli *c, int argc, char **argv)`
+ * with argv holding the operands after TARGET; it returns the exit status
+ * and prints its own errors through cli_fail().
+ */
+#ifndef GP_CLI_H
+#define GP_CLI_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernel.h"
+#include "target.h"
+
+struct cli {
+	bool json;
+	bool stats;
+	bool all;		/* --all */
+	struct kern_opts kopts;
+	struct tgt *t;
+	struct kern *k;
+};
+
+/* Print "vmm: WHAT: message" to stderr, destroy err, return 1. */
+int cli_fail(struct gp_error *err, const char *what);
+/* Print o pretty to stdout and drop the reference. */
+void cli_print_json(json_object *o);
+/* "0x..." in a static buffer of its own per call site slot (n: 0..3). */
+const char *cli_hex(uint64_t v);
+/* Timing line on stderr when --stats was given. */
+void cli_print_stats(struct cli *c, const char *what);
+/* Resume after work done while paused; returns the first error of the two. */
+struct gp_error *cli_resume(struct cli *c, struct gp_error *err);
+
+/* Commands implemented outside main.c. */
+int cmd_stack(struct cli *c, int argc, char **argv);
+
+#endif
