@@ -91,6 +91,14 @@ $(O)/check_integ: $(INTEG_OBJS) $(RIG_OBJS) $(O)/libgp.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -lz
 
+$(O)/gp-bench: $(O)/obj/tests/tools/bench.o $(RIG_OBJS) $(O)/libgp.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz
+
+$(O)/gp-demo: $(O)/obj/tests/tools/demo.o $(RIG_OBJS) $(O)/libgp.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz
+
 $(O)/obj/tests/%.o: CPPFLAGS += -Itests
 
 # Static helpers that run inside test guests.
@@ -121,12 +129,12 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory integ
 
 demo: deps
-	$(Q)$(MAKE) --no-print-directory $(O)/vmm guest
-	$(Q)scripts/demo.sh $(O)
+	$(Q)$(MAKE) --no-print-directory $(O)/vmm $(O)/gp-demo guest
+	$(Q)GP_BUILD=$(O) $(O)/gp-demo
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory $(O)/vmm $(O)/check_integ guest
-	$(Q)GP_BUILD=$(O) scripts/bench.sh $(O) $(O)/bench.txt
+	$(Q)$(MAKE) --no-print-directory $(O)/vmm $(O)/gp-bench guest
+	$(Q)GP_BUILD=$(O) $(O)/gp-bench $(O)/bench.txt
 
 install: $(O)/vmm
 	install -D -m 0755 $(O)/vmm $(DESTDIR)$(PREFIX)/bin/vmm
@@ -135,6 +143,6 @@ format:
 	clang-format -i $(LIB_SRCS) $(MAIN_SRC) $(UNIT_SRCS) $(INTEG_SRCS) $(RIG_SRCS)
 
 clean:
-	rm -rf $(O)/obj $(O)/san $(O)/vmm $(O)/libgp.a $(O)/check_unit $(O)/check_integ $(O)/guest
+	rm -rf $(O)/obj $(O)/san $(O)/vmm $(O)/libgp.a $(O)/check_unit $(O)/check_integ $(O)/gp-bench $(O)/gp-demo $(O)/guest
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

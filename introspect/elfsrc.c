@@ -9,6 +9,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <lzma.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -168,4 +169,43 @@ struct gp_error *kern_elf_section(const char *path, const char *section,
 	}
 	munmap(map, (size_t)st.st_size);
 	return err;
+}
+
+struct gp_error *kern_elf_build_id(const char *path, char out[41])
+{
+	struct gp_error *err;
+	uint8_t *notes;
+	size_t len, off = 0;
+
+	err = kern_elf_section(path, ".notes", (void **)&notes, &len);
+	if (err && err->code == GP_ERR_NOTFOUND) {
+		gp_error_destroy(err);
+		err = kern_elf_section(path, ".note.gnu.build-id", (void **)&notes, &len);
+	}
+	if (err)
+		return err;
+	/* Elf64_Nhdr: namesz, descsz, type; name and desc 4-byte aligned. */
+	while (off + 12 <= len) {
+		uint32_t namesz, descsz, type;
+		size_t name_off, desc_off;
+
+		memcpy(&namesz, notes + off, 4);
+		memcpy(&descsz, notes + off + 4, 4);
+		memcpy(&type, notes + off + 8, 4);
+		name_off = off + 12;
+		desc_off = name_off + (((size_t)namesz + 3) & ~(size_t)3);
+		if (namesz > len || descsz > len || desc_off > len ||
+		    descsz > len - desc_off)
+			break;
+		if (type == NT_GNU_BUILD_ID && namesz == 4 &&
+		    !memcmp(notes + name_off, "GNU", 4) && descsz && descsz <= 20) {
+			for (uint32_t i = 0; i < descsz; i++)
+				sprintf(out + 2 * i, "%02x", notes[desc_off + i]);
+			free(notes);
+			return NULL;
+		}
+		off = desc_off + (((size_t)descsz + 3) & ~(size_t)3);
+	}
+	free(notes);
+	return gp_error_create(GP_ERR_NOTFOUND, "%s has no GNU build id note", path);
 }

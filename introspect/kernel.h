@@ -97,5 +97,7 @@ void kern_features(struct kern *k, struct kern_features *f);
 /* vmlinux / vmlinuz on the host (elfsrc.c). */
 struct gp_error *kern_elf_section(const char *path, const char *section,
 				  void **data, size_t *len);
+/* The GNU build id of a vmlinux/vmlinuz, as 40 hex digits. */
+struct gp_error *kern_elf_build_id(const char *path, char out[41]);
 
 #endif

@@ -49,7 +49,7 @@ int gp_check_main(const char *suite_name)
 		if (selected(tcases[i].name))
 			suite_add_tcase(s, tcases[i].f());
 	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV);	/* CK_VERBOSITY=verbose lists each test */
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;

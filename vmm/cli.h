@@ -19,6 +19,13 @@ struct cli {
 	bool json;
 	bool stats;
 	bool all;		/* --all */
+	bool force;		/* --force */
+	double timeout_s;	/* --timeout */
+	const char *output;	/* -o/--output */
+	const char *kernel;	/* --kernel (vmm build) */
+	const char *build_id;	/* --build-id (vmm build) */
+	const char *target;	/* the TARGET operand, if any */
+	const char *argv0;
 	struct kern_opts kopts;
 	struct tgt *t;
 	struct kern *k;
@@ -35,7 +42,14 @@ void cli_print_stats(struct cli *c, const char *what);
 /* Resume after work done while paused; returns the first error of the two. */
 struct gp_error *cli_resume(struct cli *c, struct gp_error *err);
 
+/* Open c->target and attach (for commands that do it themselves). */
+struct gp_error *cli_attach(struct cli *c);
+
 /* Commands implemented outside main.c. */
 int cmd_stack(struct cli *c, int argc, char **argv);
+int cmd_patch(struct cli *c, int argc, char **argv);
+int cmd_unpatch(struct cli *c, int argc, char **argv);
+int cmd_list(struct cli *c, int argc, char **argv);
+int cmd_build(struct cli *c, int argc, char **argv);
 
 #endif

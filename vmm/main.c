@@ -25,6 +25,11 @@ static void usage(FILE *f)
 	      "  sym TARGET NAME|ADDRESS  look a symbol up by name (all duplicates) or an address\n"
 	      "  ps TARGET                every task: processes, threads, idle tasks\n"
 	      "  stack TARGET [PID...]    kernel stacks (--all: every task) with a reliability verdict\n"
+	      "  patch TARGET FILE.o      apply a patch (stop-the-world safety check; --timeout S)\n"
+	      "  unpatch TARGET NAME      remove an applied patch (--force for a forced one)\n"
+	      "  list TARGET              applied patches and the functions they replace\n"
+	      "  build FILE.c -o FILE.o (--kernel VMLINUZ | --build-id ID | --target TARGET)\n"
+	      "                           compile a patch with flags that fit the guest kernel\n"
 	      "\n"
 	      "Targets:\n"
 	      "  qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH][,lowmem=SIZE]\n"
@@ -75,9 +80,9 @@ struct gp_error *cli_resume(struct cli *c, struct gp_error *err)
 	return err;
 }
 
-static struct gp_error *attach(struct cli *c, const char *spec)
+struct gp_error *cli_attach(struct cli *c)
 {
-	struct gp_error *err = tgt_open(spec, &c->t);
+	struct gp_error *err = tgt_open(c->target, &c->t);
 
 	if (err)
 		return err;
@@ -289,11 +294,16 @@ static const struct command {
 	const char *name;
 	int (*fn)(struct cli *c, int argc, char **argv);
 	bool stats_here;	/* main prints --stats after it */
+	bool no_target;		/* takes no TARGET operand */
 } commands[] = {
-	{ "info", cmd_info, true },
-	{ "sym", cmd_sym, false },
-	{ "ps", cmd_ps, false },
-	{ "stack", cmd_stack, false },
+	{ "info", cmd_info, true, false },
+	{ "sym", cmd_sym, false, false },
+	{ "ps", cmd_ps, false, false },
+	{ "stack", cmd_stack, false, false },
+	{ "patch", cmd_patch, false, false },
+	{ "unpatch", cmd_unpatch, false, false },
+	{ "list", cmd_list, false, false },
+	{ "build", cmd_build, false, true },
 };
 
 int main(int argc, char **argv)
@@ -304,6 +314,12 @@ int main(int argc, char **argv)
 		{ "vmlinux", required_argument, NULL, 'V' },
 		{ "system-map", required_argument, NULL, 'M' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "kernel", required_argument, NULL, 'K' },
+		{ "build-id", required_argument, NULL, 'B' },
+		{ "target", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -315,11 +331,26 @@ int main(int argc, char **argv)
 	size_t i;
 
 	/* Options may come anywhere; the first operand is the command. */
-	while ((ch = getopt_long(argc, argv, "jsh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "jsho:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'j': c.json = true; break;
 		case 's': c.stats = true; break;
 		case 'a': c.all = true; break;
+		case 'f': c.force = true; break;
+		case 'o': c.output = optarg; break;
+		case 'K': c.kernel = optarg; break;
+		case 'B': c.build_id = optarg; break;
+		case 't': c.target = optarg; break;
+		case 'T': {
+			char *end;
+
+			c.timeout_s = strtod(optarg, &end);
+			if (*end || c.timeout_s <= 0 || c.timeout_s > 86400) {
+				fprintf(stderr, "vmm: --timeout %s: expected seconds (0..86400)\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'V': c.kopts.vmlinux = optarg; break;
 		case 'M': c.kopts.system_map = optarg; break;
 		case 'h': usage(stdout); return 0;
@@ -339,11 +370,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	c.argv0 = argv[0];
+	if (ci->no_target) {
+		ret = ci->fn(&c, argc - optind, argv + optind);
+		goto out;
+	}
 	if (optind >= argc) {
 		fprintf(stderr, "vmm: %s: missing TARGET\n", cmd);
 		return 2;
 	}
-	err = attach(&c, argv[optind++]);
+	c.target = argv[optind++];
+	err = cli_attach(&c);
 	if (err) {
 		ret = cli_fail(err, cmd);
 		goto out;

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The patch loader (vmm/lp_elf.c) on real objects compiled here with the
+ * same flags `vmm build` uses, and on corrupted ones.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gp_check.h"
+#include "lp_elf.h"
+
+#define CODE_VA 0xffffffffbb000000ull
+#define DATA_VA 0xffffffffbb100000ull
+#define KSYM_BASE 0xffffffffb8000000ull
+
+static char tmpdir[64];
+
+/* Compile C source into an object with vmm build's flags; returns path. */
+static char *compile(const char *name, const char *src)
+{
+	static char obj[256];
+	char c[256], cmd[2048];
+	FILE *f;
+
+	snprintf(c, sizeof(c), "%s/%s.c", tmpdir, name);
+	snprintf(obj, sizeof(obj), "%s/%s.o", tmpdir, name);
+	f = fopen(c, "w");
+	ck_assert(f);
+	fputs(src, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "gcc -c -O2 -ffreestanding -nostdinc -fno-pic -mcmodel=kernel -mno-red-zone "
+		 "-fno-stack-protector -mno-sse -mno-mmx -mno-80387 -mfunction-return=thunk-extern "
+		 "-fno-asynchronous-unwind-tables -fno-common -fno-jump-tables -Iguest-agent/include "
+		 "-DGP_TARGET_BUILD_ID='\"0123456789abcdef0123456789abcdef01234567\"' -o %s %s",
+		 obj, c);
+	ck_assert_msg(system(cmd) == 0, "compile failed: %s", cmd);
+	return obj;
+}
+
+/* A fake kernel: every name resolves to KSYM_BASE + hash, except those
+ * starting with "missing_" and "far_" (out of rel32 reach). */
+static struct gp_error *resolve(void *arg, const char *name, uint64_t *addr)
+{
+	uint64_t h = 0;
+
+	(void)arg;
+	if (!strncmp(name, "missing_", 8))
+		return gp_error_create(GP_ERR_NOTFOUND, "no symbol '%s' in the guest kernel", name);
+	if (!strncmp(name, "far_", 4)) {
+		*addr = 0xffff888000000000ull;
+		return NULL;
+	}
+	for (const char *c = name; *c; c++)
+		h = h * 31 + (unsigned char)*c;
+	*addr = KSYM_BASE + (h % 0x100000) * 16;
+	return NULL;
+}
+
+static const char good_src[] =
+	"#include <guestpatch.h>\n"
+	"GP_PATCH(\"unit-good\");\n"
+	"struct seq_file;\n"
+	"extern int seq_puts(struct seq_file *m, const char *s);\n"
+	"extern char *saved_command_line;\n"
+	"static int counter;\n"
+	"static int new_show(struct seq_file *m, void *v)\n"
+	"{ counter++; seq_puts(m, \"hello\\n\"); seq_puts(m, saved_command_line); return counter; }\n"
+	"static int new_other(struct seq_file *m, void *v) { return seq_puts(m, \"x\"); }\n"
+	"GP_REPLACE(cmdline_proc_show, new_show);\n"
+	"GP_REPLACE_POS(some_static, 2, new_other);\n";
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/gp-lpelf-XXXXXX");
+	ck_assert(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(links_and_relocates)
+{
+	struct lp_obj *o = NULL;
+	struct lp_image img;
+	size_t code, data;
+	uint64_t seq_puts;
+	int found_call = 0;
+
+	ck_ok(lp_obj_open_file(compile("good", good_src), &o));
+	lp_obj_sizes(o, &code, &data);
+	ck_assert_uint_eq(code, 4096);
+	ck_assert_uint_eq(data, 4096);
+	ck_ok(lp_obj_link(o, CODE_VA, DATA_VA, resolve, NULL, &img));
+	ck_assert_str_eq(img.name, "unit-good");
+	ck_assert_str_eq(img.build_id, "0123456789abcdef0123456789abcdef01234567");
+	ck_assert_int_eq(img.nr_funcs, 2);
+	/* The compiler may emit the descriptors in either order. */
+	if (strcmp(img.funcs[0].old_name, "cmdline_proc_show")) {
+		struct lp_func t = img.funcs[0];
+
+		img.funcs[0] = img.funcs[1];
+		img.funcs[1] = t;
+	}
+	ck_assert_str_eq(img.funcs[0].old_name, "cmdline_proc_show");
+	ck_assert_uint_eq(img.funcs[0].old_pos, 0);
+	ck_assert_str_eq(img.funcs[1].old_name, "some_static");
+	ck_assert_uint_eq(img.funcs[1].old_pos, 2);
+	ck_assert(img.funcs[0].new_addr >= CODE_VA && img.funcs[0].new_addr < CODE_VA + code);
+	ck_assert(img.funcs[1].new_addr != img.funcs[0].new_addr);
+	/* Every `call rel32` in the code must land on seq_puts. */
+	ck_ok(resolve(NULL, "seq_puts", &seq_puts));
+	for (size_t i = 0; i + 5 <= img.code_size; i++) {
+		int32_t rel;
+
+		if (img.code[i] != 0xe8)
+			continue;
+		memcpy(&rel, img.code + i + 1, 4);
+		if (CODE_VA + i + 5 + (uint64_t)(int64_t)rel == seq_puts)
+			found_call++;
+	}
+	ck_assert_msg(found_call >= 2, "found %d calls to seq_puts", found_call);
+	lp_image_free(&img);
+	lp_obj_close(o);
+}
+END_TEST
+
+static void expect_link_error(const char *name, const char *src, enum gp_error_code code,
+			      const char *needle)
+{
+	struct lp_obj *o = NULL;
+	struct lp_image img;
+	struct gp_error *err = lp_obj_open_file(compile(name, src), &o);
+
+	if (!err) {
+		err = lp_obj_link(o, CODE_VA, DATA_VA, resolve, NULL, &img);
+		if (!err)
+			lp_image_free(&img);
+	}
+	ck_assert_msg(err, "%s: loaded, expected '%s'", name, needle);
+	ck_assert_msg(err->code == code && strstr(err->msg, needle),
+		      "%s: got [%s] %s, expected [%s] ...%s...", name,
+		      gp_error_code_name(err->code), err->msg,
+		      gp_error_code_name(code), needle);
+	gp_error_destroy(err);
+	lp_obj_close(o);
+}
+
+START_TEST(refusals)
+{
+	expect_link_error("undef",
+			  "#include <guestpatch.h>\nGP_PATCH(\"u\");\n"
+			  "extern int missing_helper(void);\n"
+			  "static int f(void) { return missing_helper(); }\n"
+			  "GP_REPLACE(x, f);\n",
+			  GP_ERR_NOTFOUND, "missing_helper");
+	expect_link_error("far",
+			  "#include <guestpatch.h>\nGP_PATCH(\"u\");\n"
+			  "extern int far_away(void);\n"
+			  "static int f(void) { return far_away(); }\n"
+			  "GP_REPLACE(x, f);\n",
+			  GP_ERR_INVAL, "does not reach");
+	expect_link_error("nopatch",
+			  "#include <guestpatch.h>\n"
+			  "int f(void) { return 1; }\n",
+			  GP_ERR_INVAL, "GP_PATCH");
+	expect_link_error("nofuncs",
+			  "#include <guestpatch.h>\nGP_PATCH(\"u\");\n"
+			  "int f(void) { return 1; }\n",
+			  GP_ERR_INVAL, "GP_REPLACE");
+	expect_link_error("jumplabel",
+			  "#include <guestpatch.h>\nGP_PATCH(\"u\");\n"
+			  "static int f(void) { asm volatile(\".pushsection __jump_table,\\\"aw\\\"\\n.quad 0\\n.popsection\"); return 1; }\n"
+			  "GP_REPLACE(x, f);\n",
+			  GP_ERR_INVAL, "jump labels");
+	expect_link_error("badname",
+			  "#include <guestpatch.h>\nGP_PATCH(\"bad name!\");\n"
+			  "static int f(void) { return 1; }\n"
+			  "GP_REPLACE(x, f);\n",
+			  GP_ERR_INVAL, "patch name");
+	expect_link_error("twice",
+			  "#include <guestpatch.h>\nGP_PATCH(\"u\");\n"
+			  "static int f(void) { return 1; }\n"
+			  "static int g(void) { return 2; }\n"
+			  "GP_REPLACE(x, f);\nGP_REPLACE(x, g);\n",
+			  GP_ERR_INVAL, "replaced twice");
+	expect_link_error("fentry",
+			  "#include <guestpatch.h>\nGP_PATCH(\"u\");\n"
+			  "extern void __fentry__(void);\n"
+			  "static int f(void) { __fentry__(); return 1; }\n"
+			  "GP_REPLACE(x, f);\n",
+			  GP_ERR_INVAL, "__fentry__");
+}
+END_TEST
+
+/* Truncated and bit-flipped objects: a clean error or a clean load, never
+ * a crash (ASan/UBSan watch). */
+START_TEST(corrupt_objects)
+{
+	FILE *f = fopen(compile("good2", good_src), "rb");
+	uint8_t *buf, *mut;
+	long len;
+	unsigned seed = 12345;
+
+	ck_assert(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)len);
+	mut = malloc((size_t)len);
+	ck_assert_int_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	for (long cut = 0; cut < len; cut += 7) {
+		struct lp_obj *o = NULL;
+		struct gp_error *err = lp_obj_open(buf, (size_t)cut, "cut", &o);
+
+		if (!err) {
+			struct lp_image img;
+
+			err = lp_obj_link(o, CODE_VA, DATA_VA, resolve, NULL, &img);
+			if (!err)
+				lp_image_free(&img);
+		}
+		gp_error_destroy(err);
+		lp_obj_close(o);
+	}
+	for (int iter = 0; iter < 3000; iter++) {
+		struct lp_obj *o = NULL;
+		struct gp_error *err;
+
+		memcpy(mut, buf, (size_t)len);
+		for (int k = 0; k < 4; k++) {
+			seed = seed * 1103515245 + 12345;
+			mut[(seed >> 8) % (unsigned long)len] ^= (uint8_t)(1u << ((seed >> 3) & 7));
+		}
+		err = lp_obj_open(mut, (size_t)len, "flipped", &o);
+		if (!err) {
+			struct lp_image img;
+
+			err = lp_obj_link(o, CODE_VA, DATA_VA, resolve, NULL, &img);
+			if (!err)
+				lp_image_free(&img);
+		}
+		gp_error_destroy(err);
+		lp_obj_close(o);
+	}
+	ck_err(lp_obj_open("not an elf at all", 17, "text", &(struct lp_obj *){ NULL }),
+	       GP_ERR_INVAL, "not an ELF");
+	free(buf);
+	free(mut);
+}
+END_TEST
+
+static TCase *lp_elf_tcase(void)
+{
+	TCase *tc = tcase_create("lp_elf");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, links_and_relocates);
+	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, corrupt_objects);
+	return tc;
+}
+GP_TCASE(lp_elf_tcase)

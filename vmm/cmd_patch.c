@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* vmm patch / unpatch / list / build. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lp_patch.h"
+
+static json_object *report_json(const struct lp_report *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(r->name));
+	json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
+	json_object_object_add(o, "elapsed_ms", json_object_new_double(r->elapsed_ms));
+	json_object_object_add(o, "pause_ms", json_object_new_double(r->pause_ns / 1e6));
+	json_object_object_add(o, "stop_ms", json_object_new_double(r->stop_ns / 1e6));
+	json_object_object_add(o, "resume_ms", json_object_new_double(r->resume_ns / 1e6));
+	json_object_object_add(o, "check_ms", json_object_new_double(r->check_ns / 1e6));
+	json_object_object_add(o, "write_ms", json_object_new_double(r->write_ns / 1e6));
+	json_object_object_add(o, "pause_total_ms", json_object_new_double(r->pause_ns_total / 1e6));
+	json_object_object_add(o, "tasks_checked", json_object_new_int64((int64_t)r->check.tasks));
+	return o;
+}
+
+static void report_text(const char *what, const struct lp_report *r)
+{
+	printf("%s %s: %d attempt%s, %.1f ms; guest paused %.3f ms (stop %.3f, check %.3f, writes %.3f, resume %.3f ms), %zu tasks checked\n",
+	       what, r->name, r->attempts, r->attempts == 1 ? "" : "s", r->elapsed_ms,
+	       r->pause_ns / 1e6, r->stop_ns / 1e6, r->check_ns / 1e6, r->write_ns / 1e6,
+	       r->resume_ns / 1e6, r->check.tasks);
+}
+
+static int finish(struct cli *c, const char *what, struct gp_error *err,
+		  const struct lp_report *rep)
+{
+	if (err)
+		return cli_fail(err, what);
+	if (c->json) {
+		json_object *o = report_json(rep);
+
+		json_object_object_add(o, "result", json_object_new_string(what));
+		cli_print_json(o);
+	} else {
+		report_text(what, rep);
+	}
+	return 0;
+}
+
+int cmd_patch(struct cli *c, int argc, char **argv)
+{
+	struct lp_opts o = { .timeout_s = c->timeout_s };
+	struct lp_report rep;
+
+	if (argc != 1) {
+		fprintf(stderr, "vmm: patch: expected one patch object (FILE.o)\n");
+		return 2;
+	}
+	return finish(c, "patched", lp_apply(c->k, argv[0], &o, &rep), &rep);
+}
+
+int cmd_unpatch(struct cli *c, int argc, char **argv)
+{
+	struct lp_opts o = { .timeout_s = c->timeout_s, .force = c->force };
+	struct lp_report rep;
+
+	if (argc != 1) {
+		fprintf(stderr, "vmm: unpatch: expected one patch NAME (see vmm list)\n");
+		return 2;
+	}
+	return finish(c, "unpatched", lp_remove(c->k, argv[0], &o, &rep), &rep);
+}
+
+int cmd_list(struct cli *c, int argc, char **argv)
+{
+	struct lp_region r;
+	struct gp_error *err = lp_list(c->k, &r);
+	json_object *arr = NULL;
+	int n = 0;
+
+	if (err)
+		return cli_fail(err, "list");
+	if (c->json)
+		arr = json_object_new_array();
+	for (int i = 0; r.present && i < LP_MAX_PATCHES; i++) {
+		const struct lp_rec_patch *p = &r.hdr.patches[i];
+		json_object *o = NULL, *funcs = NULL;
+
+		if (p->state == LP_FREE)
+			continue;
+		n++;
+		if (arr) {
+			o = json_object_new_object();
+			funcs = json_object_new_array();
+			json_object_object_add(o, "name", json_object_new_string(p->name));
+			json_object_object_add(o, "state", json_object_new_string("applied"));
+			json_object_object_add(o, "forced", json_object_new_boolean(p->flags & LP_FLAG_FORCED));
+			json_object_object_add(o, "order", json_object_new_int64((int64_t)p->seq));
+			json_object_object_add(o, "build_id", json_object_new_string(p->build_id));
+			json_object_object_add(o, "code", json_object_new_string(cli_hex(lp_page_va(&r, p->code_page))));
+			json_object_object_add(o, "code_pages", json_object_new_int((int)p->code_pages));
+			json_object_object_add(o, "data_pages", json_object_new_int((int)p->data_pages));
+			json_object_object_add(o, "functions", funcs);
+			json_object_array_add(arr, o);
+		} else {
+			printf("%s: applied%s (order %" PRIu64 "), code at 0x%" PRIx64 " (%u+%u pages)\n",
+			       p->name, p->flags & LP_FLAG_FORCED ? ", forced" : "", p->seq,
+			       lp_page_va(&r, p->code_page), p->code_pages, p->data_pages);
+		}
+		for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++) {
+			const struct lp_rec_func *fn = &r.hdr.funcs[f];
+			const struct lp_rec_site *s;
+			int top = -1;
+
+			if (!fn->in_use || (int)fn->patch != i)
+				continue;
+			s = &r.hdr.sites[fn->site];
+			/* Is this patch the active one on that function? */
+			for (int g = 0; g < LP_MAX_FUNCS_TOTAL; g++)
+				if (r.hdr.funcs[g].in_use && r.hdr.funcs[g].site == fn->site &&
+				    (top < 0 || r.hdr.patches[r.hdr.funcs[g].patch].seq >
+						r.hdr.patches[r.hdr.funcs[top].patch].seq))
+					top = g;
+			if (funcs) {
+				json_object *x = json_object_new_object();
+
+				json_object_object_add(x, "function", json_object_new_string(fn->name));
+				json_object_object_add(x, "old", json_object_new_string(cli_hex(s->old_addr)));
+				json_object_object_add(x, "new", json_object_new_string(cli_hex(fn->new_addr)));
+				json_object_object_add(x, "active", json_object_new_boolean(top == f));
+				json_object_array_add(funcs, x);
+			} else {
+				printf("  %s 0x%" PRIx64 " -> 0x%" PRIx64 "%s\n", fn->name, s->old_addr,
+				       fn->new_addr, top == f ? "" : " (stacked below a newer patch)");
+			}
+		}
+	}
+	if (arr)
+		cli_print_json(arr);
+	else if (!n)
+		printf("no patches applied\n");
+	return 0;
+}
+
+/* Where guestpatch.h lives: $GP_INCLUDE, next to the binary in the source
+ * tree (build/vmm -> guest-agent/include), or the installed copy. */
+static const char *include_dir(const char *argv0)
+{
+	static char buf[PATH_MAX + 64];
+	char exe[PATH_MAX], *slash;
+	ssize_t n;
+	struct stat st;
+	const char *env = getenv("GP_INCLUDE");
+
+	if (env)
+		return env;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/'))) {
+			*slash = '\0';
+			snprintf(buf, sizeof(buf), "%s/../guest-agent/include", exe);
+			if (!stat(buf, &st))
+				return buf;
+			snprintf(buf, sizeof(buf), "%s/../share/guestpatch/include", exe);
+			if (!stat(buf, &st))
+				return buf;
+		}
+	}
+	(void)argv0;
+	return "/usr/local/share/guestpatch/include";
+}
+
+int cmd_build(struct cli *c, int argc, char **argv)
+{
+	/* The guest kernel's own code-generation flags (arch/x86/Makefile,
+	 * 6.1): kernel code model, no red zone, no SSE/x87, no PIC, no stack
+	 * protector (its canary lives in per-cpu data we do not set up),
+	 * return and indirect thunks resolved against the guest's own
+	 * (__x86_return_thunk, __x86_indirect_thunk_*), and nothing that needs
+	 * apply-time registration (jump tables, fentry, unwind tables). */
+	static const char *const flags[] = {
+		"-c", "-O2", "-std=gnu11", "-ffreestanding", "-nostdinc",
+		"-fno-pic", "-fno-pie", "-mcmodel=kernel", "-mno-red-zone",
+		"-fno-stack-protector", "-mno-sse", "-mno-mmx", "-mno-sse2",
+		"-mno-3dnow", "-mno-avx", "-mno-80387", "-mno-fp-ret-in-387",
+		"-mskip-rax-setup", "-mfunction-return=thunk-extern",
+		"-mindirect-branch=thunk-extern", "-mindirect-branch-register",
+		"-fno-jump-tables", "-fcf-protection=none", "-fno-common",
+		"-fno-asynchronous-unwind-tables", "-fno-unwind-tables",
+		"-fno-strict-aliasing", "-fno-delete-null-pointer-checks",
+		"-fno-builtin", "-Wall", "-Werror=implicit-function-declaration",
+	};
+	char bid[48] = "", define[96], inc[PATH_MAX + 80];
+	const char *cc = getenv("CC") ? getenv("CC") : "gcc";
+	const char *args[ARRAY_SIZE(flags) + 16];
+	struct gp_error *err;
+	int n = 0, status;
+	pid_t pid;
+
+	if (argc != 1 || !c->output) {
+		fprintf(stderr, "vmm: build: usage: vmm build FILE.c -o FILE.o (--kernel VMLINUZ | --build-id ID | --target TARGET)\n");
+		return 2;
+	}
+	if (c->build_id) {
+		if (strlen(c->build_id) != 40 || strspn(c->build_id, "0123456789abcdef") != 40) {
+			fprintf(stderr, "vmm: build: --build-id %s: expected 40 lowercase hex digits\n",
+				c->build_id);
+			return 2;
+		}
+		snprintf(bid, sizeof(bid), "%s", c->build_id);
+	} else if (c->kernel) {
+		if ((err = kern_elf_build_id(c->kernel, bid)))
+			return cli_fail(err, "build");
+	} else if (c->target) {
+		if ((err = cli_attach(c)))
+			return cli_fail(err, "build");
+		snprintf(bid, sizeof(bid), "%s", c->k->build_id);
+	} else {
+		fprintf(stderr, "vmm: build: name the guest kernel: --kernel VMLINUZ, --build-id ID or --target TARGET\n");
+		return 2;
+	}
+	snprintf(define, sizeof(define), "-DGP_TARGET_BUILD_ID=\"%s\"", bid);
+	snprintf(inc, sizeof(inc), "-I%s", include_dir(c->argv0));
+	args[n++] = cc;
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+		args[n++] = flags[i];
+	args[n++] = inc;
+	args[n++] = define;
+	args[n++] = "-o";
+	args[n++] = c->output;
+	args[n++] = argv[0];
+	args[n] = NULL;
+	pid = fork();
+	if (pid < 0)
+		return cli_fail(gp_error_os(errno, "fork"), "build");
+	if (pid == 0) {
+		execvp(cc, (char *const *)args);
+		fprintf(stderr, "vmm: build: cannot run %s: %s\n", cc, strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "vmm: build: %s failed for %s\n", cc, argv[0]);
+		return 1;
+	}
+	if (!c->json)
+		printf("built %s for kernel build id %s\n", c->output, bid);
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lp_elf.h - a patch object (x86-64 ELF relocatable) parsed, laid out and
+ * linked against the guest kernel's symbols.
+ *
+ * Two steps so that the caller can find room in the guest first:
+ * lp_obj_open() parses and checks the object and reports the sizes it
+ * needs; lp_obj_link() lays it out at the guest addresses given, applies
+ * every relocation and decodes the patch's descriptors.  Nothing here
+ * touches the guest.
+ */
+#ifndef GP_LP_ELF_H
+#define GP_LP_ELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gp_error.h"
+
+#define LP_NAME_MAX 64
+#define LP_SYM_MAX 128
+#define LP_MAX_FUNCS 64
+
+struct lp_obj;
+
+/* Resolves an undefined symbol of the patch against the guest kernel. */
+typedef struct gp_error *(*lp_resolve_fn)(void *arg, const char *name,
+					  uint64_t *addr);
+
+struct lp_func {
+	char old_name[LP_SYM_MAX];
+	unsigned long old_pos;	/* 0: must be unique */
+	uint64_t new_addr;	/* guest address of the replacement */
+};
+
+struct lp_image {
+	char name[LP_NAME_MAX];
+	char build_id[48];	/* "" when the patch names none */
+	uint8_t *code;		/* host copy, code_size bytes, for code_va */
+	size_t code_size;
+	uint8_t *data;		/* host copy, data_size bytes, for data_va */
+	size_t data_size;
+	uint64_t code_va, data_va;
+	struct lp_func funcs[LP_MAX_FUNCS];
+	int nr_funcs;
+};
+
+/* Parse a patch object. path is for messages. The object is copied. */
+struct gp_error *lp_obj_open(const void *elf, size_t len, const char *path,
+			     struct lp_obj **out);
+struct gp_error *lp_obj_open_file(const char *path, struct lp_obj **out);
+/* Page-rounded bytes needed for code (RX) and data (RW). */
+void lp_obj_sizes(const struct lp_obj *o, size_t *code, size_t *data);
+/* Lay out at code_va/data_va, resolve, relocate, decode descriptors. */
+struct gp_error *lp_obj_link(struct lp_obj *o, uint64_t code_va,
+			     uint64_t data_va, lp_resolve_fn resolve,
+			     void *arg, struct lp_image *img);
+void lp_obj_close(struct lp_obj *o);
+void lp_image_free(struct lp_image *img);
+
+#endif

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lp_region.h"
+
+#define PAGE 4096ull
+#define PMD_SIZE (2ull << 20)
+/* Page-table entry bits (arch/x86/include/asm/pgtable_types.h). */
+#define P_PRESENT 0x001ull
+#define P_RW 0x002ull
+#define P_ACCESSED 0x020ull
+#define P_DIRTY 0x040ull
+#define P_NX (1ull << 63)
+#define KERNPG_TABLE (P_PRESENT | P_RW | P_ACCESSED | P_DIRTY)
+
+static struct gp_error *kernel_version_ok(struct kern *k)
+{
+	int major = 0, minor = 0;
+
+	if (sscanf(k->release, "%d.%d", &major, &minor) != 2)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "cannot parse kernel release '%s'", k->release);
+	/* Linux reserves the whole first MiB only since 5.13. */
+	if (major < 5 || (major == 5 && minor < 13))
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "kernel %s may hand out memory below 1 MiB (needs >= 5.13): no safe place for injected code",
+				       k->release);
+	return NULL;
+}
+
+/* Where level2_kernel_pgt lives and which slot we use (or found used). */
+static struct gp_error *plan_slot(struct kern *k, struct lp_region *r)
+{
+	uint64_t l2, l2_pa, end, rmh, rmh_pa;
+	struct gp_error *err;
+	uint32_t idx;
+
+	if ((err = kern_sym(k, "level2_kernel_pgt", &l2)) ||
+	    (err = kern_sym(k, "_end", &end)) ||
+	    (err = kern_v2p(k, l2, &l2_pa)))
+		return gp_error_wrap(err, "locating the kernel-image page table");
+	if (end < KERN_START_KERNEL_MAP)
+		return gp_error_create(GP_ERR_CORRUPT, "_end 0x%llx outside the kernel map",
+				       (unsigned long long)end);
+	/* One empty 2 MiB slot between _end and us, as a guard. */
+	idx = (uint32_t)((end - 1 - KERN_START_KERNEL_MAP) / PMD_SIZE) + 2;
+	if (idx >= 512)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "no free 2 MiB slot after the kernel image (_end 0x%llx): KASLR put the kernel at the top of its window",
+				       (unsigned long long)end);
+	r->pmd_index = idx;
+	r->pmd_entry_pa = l2_pa + idx * 8ull;
+	r->va = KERN_START_KERNEL_MAP + idx * PMD_SIZE;
+	/* The real-mode trampoline must lie above the region. */
+	if (!kern_sym(k, "real_mode_header", &rmh)) {
+		if ((err = kern_read_u64(k, rmh, &rmh)))
+			return gp_error_wrap(err, "reading real_mode_header");
+		if (rmh && !kern_v2p(k, rmh, &rmh_pa) &&
+		    rmh_pa < LP_REGION_PA + LP_REGION_SIZE)
+			return gp_error_create(GP_ERR_UNSUPPORTED,
+					       "the real-mode trampoline is at 0x%llx, inside guestpatch's region 0x%llx..0x%llx",
+					       (unsigned long long)rmh_pa,
+					       (unsigned long long)LP_REGION_PA,
+					       (unsigned long long)(LP_REGION_PA + LP_REGION_SIZE));
+	}
+	return NULL;
+}
+
+static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
+{
+	const struct lp_hdr *h = &r->hdr;
+	uint64_t pmd;
+	struct gp_error *err;
+
+	if (h->version != LP_VERSION || h->hdr_size != sizeof(*h))
+		return gp_error_addr(GP_ERR_UNSUPPORTED, LP_REGION_PA,
+				     "guestpatch region version %u (size %u) is not ours (version %u, size %zu)",
+				     h->version, h->hdr_size, LP_VERSION, sizeof(*h));
+	if (h->region_pa != LP_REGION_PA || h->region_pages != LP_REGION_PAGES ||
+	    h->pmd_index != r->pmd_index || h->pmd_entry_pa != r->pmd_entry_pa ||
+	    h->region_va != r->va)
+		return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
+				     "guestpatch region header disagrees with this kernel's layout (slot %u vs %u)",
+				     h->pmd_index, r->pmd_index);
+	if (strcmp(h->build_id, k->build_id))
+		return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
+				     "guestpatch region was set up for kernel %s, this is %s",
+				     h->build_id, k->build_id);
+	if ((err = tgt_read_phys(k->t, r->pmd_entry_pa, &pmd, sizeof(pmd))))
+		return err;
+	if ((pmd & PT_ADDR_MASK) != lp_page_pa(LP_PTE_PAGE) || !(pmd & P_PRESENT))
+		return gp_error_addr(GP_ERR_CORRUPT, r->pmd_entry_pa,
+				     "the kernel page-table slot of the guestpatch region holds 0x%llx",
+				     (unsigned long long)pmd);
+	for (int i = 0; i < LP_MAX_PATCHES; i++)
+		if (h->patches[i].state != LP_FREE &&
+		    !memchr(h->patches[i].name, 0, sizeof(h->patches[i].name)))
+			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
+					     "patch record %d is corrupt", i);
+	for (int i = 0; i < LP_MAX_FUNCS_TOTAL; i++) {
+		const struct lp_rec_func *f = &h->funcs[i];
+
+		if (f->in_use && (f->patch >= LP_MAX_PATCHES || f->site >= LP_MAX_SITES ||
+				  !h->sites[f->site].in_use ||
+				  h->patches[f->patch].state == LP_FREE ||
+				  !memchr(f->name, 0, sizeof(f->name))))
+			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
+					     "function record %d is corrupt", i);
+	}
+	return NULL;
+}
+
+struct gp_error *lp_region_load(struct kern *k, struct lp_region *r)
+{
+	struct gp_error *err;
+	uint64_t pmd;
+
+	memset(r, 0, sizeof(*r));
+	if ((err = plan_slot(k, r)))
+		return err;
+	if ((err = tgt_read_phys(k->t, LP_REGION_PA, &r->hdr, sizeof(r->hdr))))
+		return gp_error_wrap(err, "reading the guestpatch region");
+	if (!memcmp(r->hdr.magic, LP_MAGIC, sizeof(r->hdr.magic))) {
+		if ((err = validate_hdr(k, r)))
+			return err;
+		r->present = true;
+		return NULL;
+	}
+	memset(&r->hdr, 0, sizeof(r->hdr));
+	if ((err = tgt_read_phys(k->t, r->pmd_entry_pa, &pmd, sizeof(pmd))))
+		return err;
+	if (pmd)
+		return gp_error_addr(GP_ERR_BUSY, r->pmd_entry_pa,
+				     "kernel page-table slot %u after the kernel image is in use (0x%llx), and holds no guestpatch region",
+				     r->pmd_index, (unsigned long long)pmd);
+	return NULL;
+}
+
+struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r)
+{
+	static uint8_t page[PAGE];
+	uint64_t ptes[512] = { 0 };
+	struct lp_hdr *h = &r->hdr;
+	struct gp_error *err;
+	uint64_t pmd;
+
+	if (r->present)
+		return NULL;
+	if ((err = kernel_version_ok(k)))
+		return err;
+	/* Memory the kernel never uses stays as firmware left it: zero. If
+	 * anything is there, someone uses it: refuse. */
+	for (unsigned i = 0; i < LP_REGION_PAGES; i++) {
+		if ((err = tgt_read_phys(k->t, lp_page_pa(i), page, PAGE)))
+			return err;
+		for (size_t j = 0; j < PAGE; j++)
+			if (page[j])
+				return gp_error_addr(GP_ERR_BUSY, lp_page_pa(i) + j,
+						     "guest-physical 0x%llx is not free (byte 0x%02x): the guest uses memory guestpatch needs for injected code",
+						     (unsigned long long)(lp_page_pa(i) + j), page[j]);
+	}
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, LP_MAGIC, sizeof(h->magic));
+	h->version = LP_VERSION;
+	h->hdr_size = sizeof(*h);
+	h->region_pa = LP_REGION_PA;
+	h->region_va = r->va;
+	h->region_pages = LP_REGION_PAGES;
+	h->pmd_index = r->pmd_index;
+	h->pmd_entry_pa = r->pmd_entry_pa;
+	h->next_seq = 1;
+	snprintf(h->build_id, sizeof(h->build_id), "%s", k->build_id);
+	for (unsigned i = 0; i < LP_FIRST_ALLOC; i++)
+		h->page_owner[i] = 0xff;
+	for (unsigned i = 0; i < LP_REGION_PAGES; i++) {
+		uint64_t e = lp_page_pa(i) | P_PRESENT | P_ACCESSED;
+
+		if (i == LP_PTE_PAGE)
+			continue;	/* never mapped: nothing may write our PTEs */
+		if (i < LP_HDR_PAGES)
+			e |= P_NX;
+		else if (i >= LP_FIRST_ALLOC + LP_CODE_PAGES)
+			e |= P_RW | P_DIRTY | P_NX;
+		ptes[i] = e;
+	}
+	/* Trampoline page: int3 everywhere until a slot is used. */
+	memset(page, 0xcc, PAGE);
+	if ((err = tgt_write_code(k->t, lp_page_pa(LP_TRAMP_PAGE), page, PAGE)) ||
+	    (err = tgt_write_phys(k->t, lp_page_pa(LP_PTE_PAGE), ptes, sizeof(ptes))) ||
+	    (err = lp_region_commit(k, r)))
+		return err;
+	/* Last: the PMD entry makes it all visible. A not-present entry is
+	 * never cached by the TLB, so no flush is needed. */
+	pmd = lp_page_pa(LP_PTE_PAGE) | KERNPG_TABLE;
+	if ((err = tgt_write_phys(k->t, r->pmd_entry_pa, &pmd, sizeof(pmd))))
+		return err;
+	r->present = true;
+	return NULL;
+}
+
+struct gp_error *lp_region_commit(struct kern *k, struct lp_region *r)
+{
+	r->hdr.generation++;
+	return tgt_write_phys(k->t, LP_REGION_PA, &r->hdr, sizeof(r->hdr));
+}
+
+int lp_region_alloc(const struct lp_region *r, bool code, unsigned count)
+{
+	unsigned lo = code ? LP_FIRST_ALLOC : LP_FIRST_ALLOC + LP_CODE_PAGES;
+	unsigned hi = code ? LP_FIRST_ALLOC + LP_CODE_PAGES : LP_REGION_PAGES;
+
+	if (count == 0)
+		return (int)lo;
+	for (unsigned s = lo; s + count <= hi; s++) {
+		unsigned n = 0;
+
+		while (n < count && !r->hdr.page_owner[s + n])
+			n++;
+		if (n == count)
+			return (int)s;
+		s += n;
+	}
+	return -1;
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lp_region.h - the guest memory that holds injected code, and the record
+ * of every patch, kept in the guest so any later process can find it.
+ *
+ * Where (see docs/region.md for the argument):
+ *  - physical: LP_REGION_PA..+LP_REGION_SIZE inside the first MiB, which
+ *    Linux >= 5.13 reserves whole at boot and never hands to an allocator
+ *    (commit f1d4d47c5851, "x86/setup: Always reserve the first 1M of
+ *    RAM"), below the real-mode trampoline;
+ *  - virtual: one free 2 MiB slot of level2_kernel_pgt after the kernel
+ *    image (_end), inside the 1 GiB kernel-image window that no allocator
+ *    uses, so rel32 calls and jumps reach the kernel both ways.
+ *
+ * Layout of the region (pages):
+ *   0-3    header and records (struct lp_hdr), mapped read-only, NX
+ *   4      the page table (PTEs) that maps the region; not mapped itself
+ *   5      trampolines, 16 bytes per patched function, read-only, X
+ *   6..    code pages (read-only, X) up to LP_CODE_PAGES, then data pages
+ *          (read-write, NX). Every PTE is written once when the region is
+ *          set up and never changed, so no guest TLB can hold a stale
+ *          permission for a page we reuse.
+ */
+#ifndef GP_LP_REGION_H
+#define GP_LP_REGION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gp_error.h"
+#include "kernel.h"
+
+#define LP_REGION_PA 0x40000ull
+#define LP_REGION_PAGES 80u			/* 320 KiB: 0x40000..0x90000 */
+#define LP_REGION_SIZE (LP_REGION_PAGES * 4096ull)
+#define LP_HDR_PAGES 4u
+#define LP_PTE_PAGE 4u
+#define LP_TRAMP_PAGE 5u
+#define LP_FIRST_ALLOC 6u
+#define LP_CODE_PAGES 38u			/* pages 6..43 code, 44..79 data */
+#define LP_TRAMP_SIZE 16u
+#define LP_MAX_PATCHES 16
+#define LP_MAX_SITES 96
+#define LP_MAX_FUNCS_TOTAL 96
+
+#define LP_MAGIC "guestpatch-rgn\0"	/* 16 bytes with the NUL */
+#define LP_VERSION 1u
+
+enum lp_patch_state {
+	LP_FREE = 0,
+	LP_APPLIED = 1,
+};
+
+#define LP_FLAG_FORCED 1u
+
+/* One applied patch. */
+struct lp_rec_patch {
+	char name[64];
+	char build_id[48];
+	uint32_t state;		/* enum lp_patch_state */
+	uint32_t flags;		/* LP_FLAG_* */
+	uint64_t seq;		/* apply order: higher is newer (top of stack) */
+	uint32_t code_page, code_pages;	/* region page index and count */
+	uint32_t data_page, data_pages;
+	uint64_t applied_unix;	/* host wall clock at apply */
+};
+
+/* One function replaced by one patch. */
+struct lp_rec_func {
+	uint32_t patch;		/* index into patches[], valid if in use */
+	uint32_t site;		/* index into sites[] */
+	uint64_t new_addr;
+	char name[64];		/* the old function's name, for listings */
+	uint64_t pos;		/* which duplicate */
+	uint32_t in_use;
+	uint32_t pad;
+};
+
+/* One redirected ftrace site (old function entry). */
+struct lp_rec_site {
+	uint64_t old_addr;
+	uint64_t tramp_va;	/* trampoline slot */
+	uint8_t orig[8];	/* the original 5 bytes (NOP), for restoring */
+	uint32_t in_use;
+	uint32_t pad;
+};
+
+struct lp_hdr {
+	char magic[16];
+	uint32_t version;
+	uint32_t hdr_size;	/* sizeof(struct lp_hdr) */
+	uint64_t region_pa, region_va;
+	uint32_t region_pages;
+	uint32_t pmd_index;	/* the level2_kernel_pgt slot we installed */
+	uint64_t pmd_entry_pa;	/* its guest-physical address */
+	uint64_t generation;	/* bumped by every change */
+	uint64_t next_seq;
+	char build_id[48];	/* the kernel this region was set up in */
+	uint8_t page_owner[LP_REGION_PAGES];	/* 0 free, 0xff system, else patch+1 */
+	struct lp_rec_patch patches[LP_MAX_PATCHES];
+	struct lp_rec_site sites[LP_MAX_SITES];
+	struct lp_rec_func funcs[LP_MAX_FUNCS_TOTAL];
+};
+
+_Static_assert(sizeof(struct lp_hdr) <= LP_HDR_PAGES * 4096, "header fits");
+
+/* The region as found in (or planned for) a guest. */
+struct lp_region {
+	bool present;		/* a valid header is in guest memory */
+	struct lp_hdr hdr;	/* host copy; written back by lp_region_commit */
+	uint64_t pmd_entry_pa;	/* where the slot's entry is */
+	uint32_t pmd_index;
+	uint64_t va;		/* region virtual base */
+};
+
+/* Read the region state (target paused). A missing region is not an
+ * error: present = false and a plan for where it would go. */
+struct gp_error *lp_region_load(struct kern *k, struct lp_region *r);
+
+/* First use: check the memory is unused (all zero), write header, PTE page
+ * and the PMD entry. Target paused. */
+struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r);
+
+/* Write the host copy of the header back (data write, target paused). */
+struct gp_error *lp_region_commit(struct kern *k, struct lp_region *r);
+
+/* Find `count` free pages of a kind (code or data); -1 if none. */
+int lp_region_alloc(const struct lp_region *r, bool code, unsigned count);
+
+static inline uint64_t lp_page_va(const struct lp_region *r, unsigned page)
+{
+	return r->va + (uint64_t)page * 4096;
+}
+
+static inline uint64_t lp_page_pa(unsigned page)
+{
+	return LP_REGION_PA + (uint64_t)page * 4096;
+}
+
+#endif

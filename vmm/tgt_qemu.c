@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tgt_qemu.c - a running QEMU as a target: its gdbstub for stop/continue,
+ * registers, guest-physical memory (Qqemu.PhyMemMode) and code writes; its
+ * guest RAM file (memory-backend-file,share=on) for reads at memory speed;
+ * and, optionally, QMP for what the gdbstub does not tell (RAM size).
+ *
+ * Code writes always go through the gdbstub: under TCG, a write through the
+ * RAM file is not seen by code QEMU already translated (verified, see
+ * ../shared/DESIGN.md); the gdbstub's write invalidates translated blocks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "gdbc.h"
+#include "target.h"
+
+#define FOUR_GB (4ull << 30)
+
+struct qemu_priv {
+	struct gdbc *g;
+	uint8_t *ram;		/* RAM file mapping, or NULL */
+	size_t ram_len;
+	uint64_t lowmem;	/* RAM below this is at file offset = pa */
+	bool regs_valid[TGT_MAX_VCPUS];
+	struct tgt_regs regs[TGT_MAX_VCPUS];
+	char *qmp_path;
+};
+
+static uint64_t parse_size(const char *s, bool *ok)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
+
+	*ok = end != s;
+	switch (*end) {
+	case 'G': case 'g': v <<= 30; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'K': case 'k': v <<= 10; end++; break;
+	default: break;
+	}
+	if (*end)
+		*ok = false;
+	return v;
+}
+
+/* guest-physical -> RAM file offset, or -1 if not RAM we map. */
+static int64_t file_off(const struct qemu_priv *p, uint64_t pa, size_t len)
+{
+	uint64_t off;
+
+	if (!p->ram || pa + len < pa)
+		return -1;
+	if (pa + len <= p->lowmem)
+		off = pa;
+	else if (pa >= FOUR_GB)
+		off = pa - FOUR_GB + p->lowmem;
+	else
+		return -1;
+	if (off > p->ram_len || len > p->ram_len - off)
+		return -1;
+	return (int64_t)off;
+}
+
+static const void *qemu_map_phys(struct tgt *t, uint64_t pa, size_t len)
+{
+	struct qemu_priv *p = t->priv;
+	int64_t off = file_off(p, pa, len);
+
+	return off < 0 ? NULL : p->ram + off;
+}
+
+static struct gp_error *qemu_pause(struct tgt *t)
+{
+	struct qemu_priv *p = t->priv;
+
+	memset(p->regs_valid, 0, sizeof(p->regs_valid));
+	return gdbc_stop(p->g);
+}
+
+static struct gp_error *qemu_resume(struct tgt *t)
+{
+	struct qemu_priv *p = t->priv;
+
+	memset(p->regs_valid, 0, sizeof(p->regs_valid));
+	return gdbc_cont(p->g);
+}
+
+static struct gp_error *need_stopped(struct tgt *t, const char *what)
+{
+	struct qemu_priv *p = t->priv;
+
+	if (p->g->running)
+		return gp_error_create(GP_ERR_BUSY,
+				       "%s through the gdbstub needs the guest paused", what);
+	return NULL;
+}
+
+static struct gp_error *qemu_get_regs(struct tgt *t, int vcpu, struct tgt_regs *r)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		int size;
+	} map[] = {
+#define R(n, f) { n, offsetof(struct tgt_regs, f), sizeof(((struct tgt_regs *)0)->f) }
+		R("rax", rax), R("rbx", rbx), R("rcx", rcx), R("rdx", rdx),
+		R("rsi", rsi), R("rdi", rdi), R("rbp", rbp), R("rsp", rsp),
+		R("r8", r8), R("r9", r9), R("r10", r10), R("r11", r11),
+		R("r12", r12), R("r13", r13), R("r14", r14), R("r15", r15),
+		R("rip", rip), R("eflags", rflags), R("cs", cs), R("ss", ss),
+		R("ds", ds), R("es", es), R("fs", fs), R("gs", gs),
+		R("fs_base", fs_base), R("gs_base", gs_base),
+		R("k_gs_base", kernel_gs_base), R("cr0", cr0), R("cr2", cr2),
+		R("cr3", cr3), R("cr4", cr4), R("cr8", cr8), R("efer", efer),
+#undef R
+	};
+	struct qemu_priv *p = t->priv;
+	static uint8_t raw[GDBC_MAX_PACKET / 2];
+	struct gp_error *err;
+
+	if (p->regs_valid[vcpu]) {
+		*r = p->regs[vcpu];
+		return NULL;
+	}
+	if ((err = need_stopped(t, "reading registers")) ||
+	    (err = gdbc_read_regs(p->g, vcpu, raw)))
+		return err;
+	for (int attempt = 0;; attempt++) {
+		memset(r, 0, sizeof(*r));
+		for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+			uint64_t v;
+
+			if (!gdbc_reg_value(p->g, raw, map[i].name, &v)) {
+				/* Segment bases and control registers matter:
+				 * without them there are no per-cpu data and no
+				 * page tables. */
+				if (i >= 24)
+					return gp_error_create(GP_ERR_UNSUPPORTED,
+							       "gdbstub does not report register %s (QEMU too old?)",
+							       map[i].name);
+				continue;
+			}
+			if (map[i].size == 8) {
+				memcpy((char *)r + map[i].off, &v, 8);
+			} else {
+				uint16_t v16 = (uint16_t)v;
+
+				memcpy((char *)r + map[i].off, &v16, 2);
+			}
+		}
+		/* A 64-bit guest has CR0.PE|PG and EFER.LMA set. QEMU 7.2
+		 * describes ss_base, ds_base and es_base in its XML but does
+		 * not send them in 'g' (target/i386/gdbstub.c): if the values
+		 * make no sense, drop those three once and decode again. */
+		if ((r->cr0 & 0x80000001ull) == 0x80000001ull && (r->efer & 0x400))
+			break;
+		if (attempt > 0 || !(gdbc_drop_reg(p->g, "ss_base") &
+				     gdbc_drop_reg(p->g, "ds_base") &
+				     gdbc_drop_reg(p->g, "es_base")))
+			return gp_error_create(GP_ERR_UNSUPPORTED,
+					       "vCPU %d: registers from the gdbstub do not look like a 64-bit guest (cr0 0x%llx, efer 0x%llx)",
+					       vcpu, (unsigned long long)r->cr0,
+					       (unsigned long long)r->efer);
+	}
+	p->regs[vcpu] = *r;
+	p->regs_valid[vcpu] = true;
+	return NULL;
+}
+
+static struct gp_error *qemu_read_phys(struct tgt *t, uint64_t pa, void *buf, size_t len)
+{
+	struct qemu_priv *p = t->priv;
+	struct gp_error *err = need_stopped(t, "reading memory");
+
+	if (err)
+		return err;
+	return gdbc_read_mem(p->g, pa, buf, len);
+}
+
+static struct gp_error *qemu_write_code(struct tgt *t, uint64_t pa, const void *buf, size_t len)
+{
+	struct qemu_priv *p = t->priv;
+	struct gp_error *err = need_stopped(t, "writing memory");
+
+	if (err)
+		return err;
+	return gdbc_write_mem(p->g, pa, buf, len);
+}
+
+static struct gp_error *qemu_write_phys(struct tgt *t, uint64_t pa, const void *buf, size_t len)
+{
+	struct qemu_priv *p = t->priv;
+	int64_t off = file_off(p, pa, len);
+
+	if (off >= 0) {
+		memcpy(p->ram + off, buf, len);
+		return NULL;
+	}
+	return qemu_write_code(t, pa, buf, len);
+}
+
+static void qemu_close(struct tgt *t)
+{
+	struct qemu_priv *p = t->priv;
+
+	if (p->g) {
+		/* Detach resumes the guest; a failure here leaves QEMU to
+		 * resume it when the connection drops. */
+		gp_error_destroy(gdbc_detach(p->g));
+		gdbc_close(p->g);
+	}
+	if (p->ram)
+		munmap(p->ram, p->ram_len);
+	free(p->qmp_path);
+	free(p);
+	free(t);
+}
+
+static const struct tgt_ops qemu_ops = {
+	.name = "qemu",
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+	.get_regs = qemu_get_regs,
+	.read_phys = qemu_read_phys,
+	.write_phys = qemu_write_phys,
+	.write_code = qemu_write_code,
+	.map_phys = qemu_map_phys,
+	.close = qemu_close,
+};
+
+/* QMP: read one JSON object (line) with a timeout. */
+static struct gp_error *qmp_read(int fd, json_object **out)
+{
+	static char buf[65536];
+	size_t n = 0;
+
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&pf, 1, 5000) <= 0)
+			return gp_error_create(GP_ERR_TIMEOUT, "QMP did not answer");
+		r = read(fd, buf + n, 1);
+		if (r <= 0)
+			return gp_error_create(GP_ERR_PROTOCOL, "QMP closed the connection");
+		if (buf[n] == '\n') {
+			buf[n] = '\0';
+			*out = json_tokener_parse(buf);
+			if (!*out)
+				return gp_error_create(GP_ERR_PROTOCOL, "QMP sent malformed JSON");
+			return NULL;
+		}
+		if (++n >= sizeof(buf) - 1)
+			return gp_error_create(GP_ERR_PROTOCOL, "QMP line too long");
+	}
+}
+
+/* Reply to one command, skipping asynchronous events. */
+static struct gp_error *qmp_exec(int fd, const char *cmd, json_object **ret)
+{
+	struct gp_error *err;
+	size_t len = strlen(cmd);
+
+	if (write(fd, cmd, len) != (ssize_t)len)
+		return gp_error_os(errno, "write QMP");
+	for (int i = 0; i < 64; i++) {
+		json_object *o, *v;
+
+		if ((err = qmp_read(fd, &o)))
+			return err;
+		if (json_object_object_get_ex(o, "return", &v)) {
+			*ret = json_object_get(v);
+			json_object_put(o);
+			return NULL;
+		}
+		if (json_object_object_get_ex(o, "error", &v)) {
+			err = gp_error_create(GP_ERR_PROTOCOL, "QMP: %s",
+					      json_object_to_json_string(v));
+			json_object_put(o);
+			return err;
+		}
+		json_object_put(o);	/* event */
+	}
+	return gp_error_create(GP_ERR_PROTOCOL, "QMP: no reply");
+}
+
+/* Guest RAM size from QMP's query-memory-size-summary. */
+static struct gp_error *qmp_ram_size(const char *path, uint64_t *size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	json_object *greet = NULL, *r = NULL, *v;
+	struct gp_error *err;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return gp_error_create(GP_ERR_INVAL, "QMP path too long");
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return gp_error_os(errno, "socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = gp_error_os(errno, "connect to QMP %s", path);
+		goto out;
+	}
+	if ((err = qmp_read(fd, &greet)) ||
+	    (err = qmp_exec(fd, "{\"execute\":\"qmp_capabilities\"}\n", &r)))
+		goto out;
+	json_object_put(r);
+	r = NULL;
+	if ((err = qmp_exec(fd, "{\"execute\":\"query-memory-size-summary\"}\n", &r)))
+		goto out;
+	if (!json_object_object_get_ex(r, "base-memory", &v)) {
+		err = gp_error_create(GP_ERR_PROTOCOL, "QMP: no base-memory");
+		goto out;
+	}
+	*size = (uint64_t)json_object_get_int64(v);
+out:
+	json_object_put(greet);
+	json_object_put(r);
+	close(fd);
+	return err;
+}
+
+struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out)
+{
+	char *copy = strdup(opts), *tok, *save = NULL;
+	const char *gdb = NULL, *mem = NULL, *qmp = NULL, *lowmem = NULL;
+	struct qemu_priv *p = NULL;
+	struct gp_error *err = NULL;
+	struct tgt *t = NULL;
+	uint64_t ram_size = 0;
+
+	*out = NULL;
+	if (!copy)
+		return &gp_error_nomem;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "gdb=", 4))
+			gdb = tok + 4;
+		else if (!strncmp(tok, "mem=", 4))
+			mem = tok + 4;
+		else if (!strncmp(tok, "qmp=", 4))
+			qmp = tok + 4;
+		else if (!strncmp(tok, "lowmem=", 7))
+			lowmem = tok + 7;
+		else {
+			err = gp_error_create(GP_ERR_INVAL,
+					      "unknown option '%s' (expected gdb=, mem=, qmp=, lowmem=)", tok);
+			goto fail;
+		}
+	}
+	if (!gdb || !*gdb) {
+		err = gp_error_create(GP_ERR_INVAL, "missing gdb=HOST:PORT or gdb=SOCKET");
+		goto fail;
+	}
+	t = calloc(1, sizeof(*t));
+	p = calloc(1, sizeof(*p));
+	if (!t || !p) {
+		err = &gp_error_nomem;
+		goto fail;
+	}
+	t->ops = &qemu_ops;
+	t->priv = p;
+	if (mem) {
+		struct stat st;
+		int fd = open(mem, O_RDWR | O_CLOEXEC);
+
+		if (fd < 0) {
+			err = gp_error_os(errno, "open guest RAM file %s", mem);
+			goto fail;
+		}
+		if (fstat(fd, &st) < 0 || st.st_size <= 0) {
+			close(fd);
+			err = gp_error_create(GP_ERR_INVAL, "guest RAM file %s is empty", mem);
+			goto fail;
+		}
+		p->ram_len = (size_t)st.st_size;
+		p->ram = mmap(NULL, p->ram_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+		if (p->ram == MAP_FAILED) {
+			p->ram = NULL;
+			err = gp_error_os(errno, "mmap %s", mem);
+			goto fail;
+		}
+		ram_size = p->ram_len;
+	}
+	if (qmp) {
+		p->qmp_path = strdup(qmp);
+		if ((err = qmp_ram_size(qmp, &ram_size)))
+			goto fail;
+		if (p->ram && ram_size != p->ram_len) {
+			err = gp_error_create(GP_ERR_INVAL,
+					      "QMP says the guest has %llu bytes of RAM, %s has %zu",
+					      (unsigned long long)ram_size, mem, p->ram_len);
+			goto fail;
+		}
+	}
+	/* QEMU q35 (hw/i386/pc_q35.c): RAM below 4 GiB ends at 2 GiB when the
+	 * guest has 2.75 GiB or more, else all of it is low. */
+	p->lowmem = ram_size >= 0xb0000000ull ? 0x80000000ull : ram_size;
+	if (lowmem) {
+		bool ok;
+
+		p->lowmem = parse_size(lowmem, &ok);
+		if (!ok) {
+			err = gp_error_create(GP_ERR_INVAL, "lowmem=%s: not a size", lowmem);
+			goto fail;
+		}
+	}
+	t->ram_top = ram_size > p->lowmem ? FOUR_GB + (ram_size - p->lowmem) : ram_size;
+	if ((err = gdbc_connect(gdb, 10000, &p->g)))
+		goto fail;
+	/* Attaching stopped the guest: describe it, then let it run. */
+	if ((err = gdbc_handshake(p->g)) ||
+	    (err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1")))
+		goto fail;
+	t->nr_vcpus = p->g->nr_threads > TGT_MAX_VCPUS ? TGT_MAX_VCPUS : p->g->nr_threads;
+	if (!t->ram_top) {
+		/* Neither RAM file nor QMP: scan the first 4 GiB. */
+		t->ram_top = 0;
+	}
+	if ((err = gdbc_cont(p->g)))
+		goto fail;
+	free(copy);
+	*out = t;
+	return NULL;
+fail:
+	free(copy);
+	if (t && p)
+		qemu_close(t);
+	else {
+		free(t);
+		free(p);
+	}
+	return err;
+}
