@@ -5,7 +5,6 @@
 
 #include "tasks.h"
 
-#define KERNEL_HALF 0xffff800000000000ull
 
 /* include/linux/sched.h (6.1) */
 #define TASK_REPORT 0x7f
@@ -78,9 +77,11 @@ struct gp_error *task_offsets_init(struct kern *k, struct task_offsets *o)
 	return NULL;
 }
 
-static bool kptr_ok(uint64_t p)
+/* An aligned, canonical kernel-half pointer for the guest's paging depth
+ * (4-level: from 0xffff800000000000; 5-level: from 0xff00000000000000). */
+static bool kptr_ok(const struct kern *k, uint64_t p)
 {
-	return p >= KERNEL_HALF && !(p & 7);
+	return (p >> 63) && pt_canonical(p, k->levels) && !(p & 7);
 }
 
 /* Visited set for loop detection: open addressing on task addresses. */
@@ -193,7 +194,7 @@ static struct gp_error *next_node(struct kern *k, uint64_t node, uint64_t *next,
 	if (err)
 		return gp_error_wrap(err, "cannot read %s at 0x%llx", what,
 				     (unsigned long long)node);
-	if (!kptr_ok(*next))
+	if (!kptr_ok(k, *next))
 		return gp_error_addr(GP_ERR_CORRUPT, node,
 				     "%s at 0x%llx points to 0x%llx, not a kernel address",
 				     what, (unsigned long long)node,
@@ -236,7 +237,7 @@ static struct gp_error *walk_threads(struct kern *k, const struct task_offsets *
 	if ((err = kern_read_u64(k, leader + o->signal, &signal)))
 		return gp_error_wrap(err, "signal of task 0x%llx",
 				     (unsigned long long)leader);
-	if (!kptr_ok(signal))
+	if (!kptr_ok(k, signal))
 		return gp_error_addr(GP_ERR_CORRUPT, leader,
 				     "task 0x%llx has signal pointer 0x%llx",
 				     (unsigned long long)leader,
@@ -299,7 +300,7 @@ struct gp_error *task_list_all(struct kern *k, const struct task_offsets *o,
 		    (err = kern_percpu(k, cpu, o->current_task, &cur_ptr)) ||
 		    (err = kern_read_u64(k, cur_ptr, &cur)))
 			goto fail;
-		if (!kptr_ok(idle) || !kptr_ok(cur)) {
+		if (!kptr_ok(k, idle) || !kptr_ok(k, cur)) {
 			err = gp_error_addr(GP_ERR_CORRUPT, rq,
 					    "CPU %u: idle 0x%llx / current 0x%llx are not kernel pointers",
 					    cpu, (unsigned long long)idle,

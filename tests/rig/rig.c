@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rig.h"
+
+#define BOOT_TIMEOUT_S 120
+#define MAX_RIGS 16
+
+struct rig {
+	pid_t qemu;
+	int con;		/* console socket */
+	char dir[64];
+	char target[512], target_nomem[512];
+	char release[128], kernel[512];
+	unsigned seq;
+	double boot_s;
+	off_t bulk_off;
+	char *pend;		/* console bytes read past the last marker */
+	size_t pend_len;
+};
+
+static struct rig *live[MAX_RIGS];
+static char errbuf[1024];
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+const char *rig_build_dir(void)
+{
+	const char *b = getenv("GP_BUILD");
+
+	return b && *b ? b : "build";
+}
+
+static void kill_all(void)
+{
+	for (int i = 0; i < MAX_RIGS; i++)
+		if (live[i] && live[i]->qemu > 0 && getpid() != live[i]->qemu)
+			kill(live[i]->qemu, SIGKILL);
+}
+
+static void on_signal(int sig)
+{
+	kill_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static pid_t owner_pid;
+
+static void at_exit(void)
+{
+	/* Check forks tests; only the process that booted kills. */
+	if (getpid() == owner_pid)
+		kill_all();
+}
+
+static void track(struct rig *r)
+{
+	static int installed;
+
+	if (!installed) {
+		owner_pid = getpid();
+		atexit(at_exit);
+		signal(SIGTERM, on_signal);
+		signal(SIGINT, on_signal);
+		installed = 1;
+	}
+	for (int i = 0; i < MAX_RIGS; i++)
+		if (!live[i]) {
+			live[i] = r;
+			return;
+		}
+}
+
+static void untrack(struct rig *r)
+{
+	for (int i = 0; i < MAX_RIGS; i++)
+		if (live[i] == r)
+			live[i] = NULL;
+}
+
+static char *read_small(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return NULL;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+static void log_tail(struct rig *r, char *out, size_t cap)
+{
+	char path[128];
+	FILE *f;
+	long sz;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/qemu.log", r->dir);
+	out[0] = '\0';
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	sz = ftell(f);
+	fseek(f, sz > (long)cap - 1 ? sz - (long)cap + 1 : 0, SEEK_SET);
+	n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	fclose(f);
+}
+
+static int qemu_alive(struct rig *r)
+{
+	int st;
+
+	if (r->qemu <= 0)
+		return 0;
+	if (waitpid(r->qemu, &st, WNOHANG) == r->qemu) {
+		r->qemu = -1;
+		return 0;
+	}
+	return 1;
+}
+
+/* Read console output until `marker` appears; returns the text before it
+ * (malloc'd) or NULL on timeout/death. Bytes after the marker are kept for
+ * the next call. */
+static char *read_until(struct rig *r, const char *marker, double timeout_s)
+{
+	size_t cap = 65536 + r->pend_len, len = 0, mlen = strlen(marker);
+	char *buf = malloc(cap + 1);
+	double end = now_s() + timeout_s;
+
+	if (!buf)
+		return NULL;
+	if (r->pend_len)
+		memcpy(buf, r->pend, r->pend_len);
+	len = r->pend_len;
+	buf[len] = '\0';
+	r->pend_len = 0;
+	for (;;) {
+		struct pollfd p = { .fd = r->con, .events = POLLIN };
+		char *hit = len >= mlen ? memmem(buf, len, marker, mlen) : NULL;
+		double left = end - now_s();
+		ssize_t n;
+
+		if (hit) {
+			size_t rest = len - (size_t)(hit - buf) - mlen;
+			char *np = realloc(r->pend, rest + 1);
+
+			if (np) {
+				memcpy(np, hit + mlen, rest);
+				r->pend = np;
+				r->pend_len = rest;
+			}
+			*hit = '\0';
+			return buf;
+		}
+		if (left <= 0 || !qemu_alive(r))
+			break;
+		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		if (len + 4096 + 1 > cap) {
+			char *nb = realloc(buf, cap * 2 + 1);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(r->con, buf + len, 4096);
+		if (n <= 0)
+			break;
+		if (getenv("GP_RIG_DEBUG"))
+			fprintf(stderr, "rig< %.*s\n", (int)n, buf + len);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	/* Keep what came, so a late marker is not lost for good. */
+	free(r->pend);
+	r->pend = buf;
+	r->pend_len = len;
+	return NULL;
+}
+
+static int send_line(struct rig *r, const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len) {
+		ssize_t n = write(r->con, s, len);
+
+		if (n <= 0)
+			return -1;
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Drop \r and a leading newline. */
+static void clean(char *s)
+{
+	char *w = s;
+
+	for (char *p = s; *p; p++)
+		if (*p != '\r')
+			*w++ = *p;
+	*w = '\0';
+	while (s[0] == '\n')
+		memmove(s, s + 1, strlen(s));
+}
+
+int rig_exec(struct rig *r, const char *cmd, char **out, double timeout_s)
+{
+	char line[8192], marker[64], *text, *tail;
+	int status = -1;
+	unsigned seq = ++r->seq;
+
+	if (out)
+		*out = NULL;
+	/* The marker in the command is split by quotes, so only its output
+	 * (with the exit status) matches. */
+	snprintf(marker, sizeof(marker), "@@GP%u-%d@@", seq, (int)getpid());
+	if ((size_t)snprintf(line, sizeof(line), "%s\necho \"@@GP\"'%u-%d'\"@@$?@@\"\n", cmd, seq,
+			     (int)getpid()) >= sizeof(line))
+		return -1;
+	if (send_line(r, line) < 0)
+		return -1;
+	text = read_until(r, marker, timeout_s);
+	if (!text)
+		return -1;
+	/* After the marker: "<status>@@". */
+	tail = read_until(r, "@@", 5);
+	if (tail) {
+		status = atoi(tail);
+		free(tail);
+	}
+	clean(text);
+	if (out)
+		*out = text;
+	else
+		free(text);
+	return status;
+}
+
+int rig_exec_bulk(struct rig *r, const char *cmd, char **out, size_t *len, double timeout_s)
+{
+	char full[8192], path[128], endm[64];
+	double end = now_s() + timeout_s;
+	struct stat st;
+	int status;
+
+	*out = NULL;
+	*len = 0;
+	snprintf(path, sizeof(path), "%s/bulk.out", r->dir);
+	snprintf(endm, sizeof(endm), "@@GPBULK%u@@", r->seq + 1);
+	if ((size_t)snprintf(full, sizeof(full),
+			     "{ %s; echo \"@@GPBULK\"'%u@@'; } > /dev/ttyS1", cmd, r->seq + 1) >= sizeof(full))
+		return -1;
+	status = rig_exec(r, full, NULL, timeout_s);
+	if (status < 0)
+		return -1;
+	/* The UART drains after the command returns; wait for the end mark. */
+	for (;;) {
+		FILE *f;
+		char *buf, *hit;
+		size_t n;
+
+		if (stat(path, &st) == 0 && st.st_size > r->bulk_off) {
+			size_t sz = (size_t)(st.st_size - r->bulk_off);
+
+			buf = malloc(sz + 1);
+			f = fopen(path, "rb");
+			if (!buf || !f) {
+				free(buf);
+				if (f)
+					fclose(f);
+				return -1;
+			}
+			fseek(f, r->bulk_off, SEEK_SET);
+			n = fread(buf, 1, sz, f);
+			fclose(f);
+			buf[n] = '\0';
+			if ((hit = memmem(buf, n, endm, strlen(endm)))) {
+				*hit = '\0';
+				r->bulk_off += (off_t)(hit - buf) + (off_t)strlen(endm) + 1;
+				*len = (size_t)(hit - buf);
+				*out = buf;
+				return status;
+			}
+			free(buf);
+		}
+		if (now_s() > end || !qemu_alive(r))
+			return -1;
+		usleep(20000);
+	}
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static struct rig *fail(struct rig *r, char **errmsg, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static struct rig *fail(struct rig *r, char **errmsg, const char *fmt, ...)
+{
+	char tail[600];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+	if (r && r->dir[0] && n > 0 && (size_t)n < sizeof(errbuf)) {
+		log_tail(r, tail, sizeof(tail));
+		if (tail[0])
+			snprintf(errbuf + n, sizeof(errbuf) - (size_t)n, "; QEMU log: %s", tail);
+	}
+	if (r)
+		rig_kill(r);
+	*errmsg = errbuf;
+	return NULL;
+}
+
+struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
+{
+	const char *flavor = o && o->flavor ? o->flavor : "amd64";
+	int cpus = o && o->cpus > 0 ? o->cpus : 2;
+	int mem = o && o->mem_mb > 0 ? o->mem_mb : 256;
+	const char *cpu = o && o->cpu ? o->cpu : "max";
+	char initrd[512], ram[128], con[128], gdb[128], qmp[128], bulk[128], logp[128];
+	char append[1024], memobj[256], smp[16], memarg[16], gdbarg[200], qmparg[200];
+	char serial0[200], serial1[200];
+	const char *rel;
+	struct rig *r;
+	char *out;
+	double t0 = now_s();
+	struct stat st;
+	int fd;
+
+	*errmsg = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return fail(NULL, errmsg, "out of memory");
+	r->con = -1;
+	r->qemu = -1;
+	snprintf(r->kernel, sizeof(r->kernel), "%s/kernels/%s/vmlinuz", rig_build_dir(), flavor);
+	snprintf(initrd, sizeof(initrd), "%s/guest/initramfs.cpio.gz", rig_build_dir());
+	if (stat(r->kernel, &st) || stat(initrd, &st))
+		return fail(r, errmsg, "no guest kernel %s or initramfs %s: run `make guest`",
+			    r->kernel, initrd);
+	snprintf(ram, sizeof(ram), "%s/kernels/%s/release", rig_build_dir(), flavor);
+	rel = read_small(ram);
+	snprintf(r->release, sizeof(r->release), "%s", rel ? rel : "");
+	snprintf(r->dir, sizeof(r->dir), "/tmp/gp-rig-XXXXXX");
+	if (!mkdtemp(r->dir)) {
+		r->dir[0] = '\0';
+		return fail(r, errmsg, "mkdtemp: %s", strerror(errno));
+	}
+	snprintf(ram, sizeof(ram), "%s/ram", r->dir);
+	snprintf(con, sizeof(con), "%s/con.sock", r->dir);
+	snprintf(gdb, sizeof(gdb), "%s/gdb.sock", r->dir);
+	snprintf(qmp, sizeof(qmp), "%s/qmp.sock", r->dir);
+	snprintf(bulk, sizeof(bulk), "%s/bulk.out", r->dir);
+	snprintf(logp, sizeof(logp), "%s/qemu.log", r->dir);
+	snprintf(append, sizeof(append), "console=ttyS0 panic=-1 quiet%s%s",
+		 o && o->append ? " " : "", o && o->append ? o->append : "");
+	snprintf(memobj, sizeof(memobj), "memory-backend-file,id=mem,size=%dM,mem-path=%s,share=on",
+		 mem, ram);
+	snprintf(smp, sizeof(smp), "%d", cpus);
+	snprintf(memarg, sizeof(memarg), "%d", mem);
+	snprintf(gdbarg, sizeof(gdbarg), "unix:%s,server=on,wait=off", gdb);
+	snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", qmp);
+	snprintf(serial0, sizeof(serial0), "socket,id=con,path=%s,server=on,wait=off", con);
+	snprintf(serial1, sizeof(serial1), "file:%s", bulk);
+	snprintf(r->target, sizeof(r->target), "qemu:gdb=%s,mem=%s,qmp=%s", gdb, ram, qmp);
+	snprintf(r->target_nomem, sizeof(r->target_nomem), "qemu:gdb=%s", gdb);
+
+	r->qemu = fork();
+	if (r->qemu < 0)
+		return fail(r, errmsg, "fork: %s", strerror(errno));
+	if (r->qemu == 0) {
+		const char *argv[] = {
+			"qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-cpu", cpu,
+			"-smp", smp, "-m", memarg, "-nographic", "-no-reboot",
+			"-object", memobj, "-machine", "memory-backend=mem",
+			"-kernel", r->kernel, "-initrd", initrd, "-append", append,
+			"-chardev", serial0, "-serial", "chardev:con", "-serial", serial1,
+			"-gdb", gdbarg, "-qmp", qmparg, "-monitor", "none",
+			"-display", "none", "-nic", "none", NULL,
+		};
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0)
+			dup2(fd, 0);
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "exec qemu-system-x86_64: %s\n", strerror(errno));
+		_exit(127);
+	}
+	track(r);
+	/* The console socket appears once QEMU is up. */
+	while ((r->con = connect_unix(con)) < 0) {
+		if (!qemu_alive(r))
+			return fail(r, errmsg, "QEMU exited during start-up");
+		if (now_s() - t0 > 30)
+			return fail(r, errmsg, "QEMU's console socket did not appear");
+		usleep(20000);
+	}
+	out = read_until(r, "guestpatch guest up", BOOT_TIMEOUT_S);
+	if (!out)
+		return fail(r, errmsg, "the guest did not boot to its init within %d s", BOOT_TIMEOUT_S);
+	free(out);
+	/* Let the shell start, then make the session quiet and machine-friendly. */
+	for (int tries = 0;; tries++) {
+		if (rig_exec(r, "PS1=''; PS2=''; stty -F /dev/ttyS1 raw -echo 2>/dev/null; true",
+			     NULL, 5) == 0)
+			break;
+		if (tries > 10)
+			return fail(r, errmsg, "the guest shell does not answer");
+	}
+	r->boot_s = now_s() - t0;
+	return r;
+}
+
+void rig_kill(struct rig *r)
+{
+	char cmd[128];
+	int st;
+
+	if (!r)
+		return;
+	untrack(r);
+	if (r->con >= 0)
+		close(r->con);
+	free(r->pend);
+	if (r->qemu > 0) {
+		kill(r->qemu, SIGTERM);
+		for (int i = 0; i < 100 && waitpid(r->qemu, &st, WNOHANG) == 0; i++)
+			usleep(10000);
+		kill(r->qemu, SIGKILL);
+		waitpid(r->qemu, &st, 0);
+	}
+	if (r->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
+		if (system(cmd))
+			fprintf(stderr, "rig: cannot remove %s\n", r->dir);
+	}
+	free(r);
+}
+
+const char *rig_target(struct rig *r) { return r->target; }
+const char *rig_target_nomem(struct rig *r) { return r->target_nomem; }
+const char *rig_kernel_release(struct rig *r) { return r->release; }
+const char *rig_kernel_path(struct rig *r) { return r->kernel; }
+double rig_boot_seconds(struct rig *r) { return r->boot_s; }
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	if (buf) {
+		size_t got = fread(buf, 1, (size_t)n, f);
+
+		buf[got] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+int rig_run_tool(struct rig *r, const char *args, char **out, char **err)
+{
+	char cmd[4096], o[128], e[128];
+	int st;
+
+	snprintf(o, sizeof(o), "%s/tool.out", r->dir);
+	snprintf(e, sizeof(e), "%s/tool.err", r->dir);
+	if ((size_t)snprintf(cmd, sizeof(cmd), "%s/vmm %s >%s 2>%s", rig_build_dir(), args, o, e) >=
+	    sizeof(cmd))
+		return -1;
+	st = system(cmd);
+	if (out)
+		*out = slurp(o);
+	if (err)
+		*err = slurp(e);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * rig.h - real guests for tests, the demo and benchmarks: a Debian kernel
+ * with a busybox initramfs under QEMU TCG, guest RAM in a shared file, the
+ * gdbstub and QMP on private unix sockets, and a root shell on the serial
+ * console that the test types into.
+ *
+ * Pattern for Check tests (the runner forks each test): boot in an
+ * unchecked fixture, which runs in the runner process, share the rig across
+ * the TCase's tests, kill it in the fixture's teardown:
+ *
+ *	static struct rig *r;
+ *	static void up(void) { r = rig_boot(&(struct rig_opts){ 0 }, &msg); ... }
+ *	static void down(void) { rig_kill(r); }
+ *	tcase_add_unchecked_fixture(tc, up, down);
+ *
+ * QEMU is always reaped: PR_SET_PDEATHSIG in the child, rig_kill(), and an
+ * atexit/SIGTERM/SIGINT handler that kills every rig still alive.
+ */
+#ifndef GP_RIG_H
+#define GP_RIG_H
+
+#include <stddef.h>
+
+struct rig_opts {
+	const char *flavor;	/* "amd64" (default) or "cloud-amd64" */
+	int cpus;		/* default 2 */
+	int mem_mb;		/* default 256 */
+	const char *append;	/* extra kernel command line */
+	const char *cpu;	/* QEMU -cpu model; default "max" (LA57: 5-level paging) */
+};
+
+struct rig;
+
+/* Boot and wait for the shell. NULL and *errmsg (static) on failure. */
+struct rig *rig_boot(const struct rig_opts *o, char **errmsg);
+void rig_kill(struct rig *r);
+
+/* Run a shell command in the guest; *out (malloc'd, may be NULL to
+ * discard) gets what it printed. Returns its exit status, or -1 on timeout
+ * or a dead guest. */
+int rig_exec(struct rig *r, const char *cmd, char **out, double timeout_s);
+/* Same, with the command's stdout carried over the second serial port
+ * (for megabytes of output). */
+int rig_exec_bulk(struct rig *r, const char *cmd, char **out, size_t *len,
+		  double timeout_s);
+
+const char *rig_target(struct rig *r);		/* with mem= and qmp= */
+const char *rig_target_nomem(struct rig *r);	/* gdbstub only */
+const char *rig_kernel_release(struct rig *r);
+const char *rig_kernel_path(struct rig *r);
+const char *rig_build_dir(void);		/* $GP_BUILD or "build" */
+double rig_boot_seconds(struct rig *r);
+
+/* Run `$GP_BUILD/vmm ARGS` on the host (ARGS through sh); stdout/stderr
+ * captured into malloc'd strings (NULL to discard). Returns exit status. */
+int rig_run_tool(struct rig *r, const char *args, char **out, char **err);
+
+#endif

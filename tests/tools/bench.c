@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * gp-bench - benchmarks on a real guest (make bench). Results are appended
+ * to the file named by argv[1] and printed.  These machines are noisy:
+ * compare ratios measured in one run, and the guest pause time the tool
+ * itself records.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel.h"
+#include "rig/rig.h"
+#include "target.h"
+#include "tasks.h"
+
+#define RUNS 21
+
+static FILE *outf;
+
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	vfprintf(outf, fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median_ms(uint64_t *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_u64);
+	return v[n / 2] / 1e6;
+}
+
+static void die(struct gp_error *err, const char *what)
+{
+	fprintf(stderr, "gp-bench: %s: %s\n", what, err ? err->msg : "failed");
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	struct rig_opts ro = { .flavor = "amd64", .cpus = 2, .mem_mb = 512 };
+	uint64_t attach[RUNS], list[RUNS], pause[RUNS], stop[RUNS], resume[RUNS];
+	struct task_offsets toff;
+	struct gp_error *err;
+	struct kern *k = NULL;
+	struct tgt *t = NULL, *tg = NULL;
+	char *errmsg = NULL;
+	struct rig *r;
+	size_t ntasks = 0;
+	static uint8_t buf[1 << 20];
+
+	outf = fopen(argc > 1 ? argv[1] : "build/bench.txt", "w");
+	if (!outf) {
+		perror("gp-bench: output file");
+		return 1;
+	}
+	r = rig_boot(&ro, &errmsg);
+	if (!r) {
+		fprintf(stderr, "gp-bench: boot: %s\n", errmsg);
+		return 1;
+	}
+	report("# guestpatch benchmarks: kernel %s, %d vCPUs, %d MiB, QEMU TCG\n",
+	       rig_kernel_release(r), ro.cpus, ro.mem_mb);
+
+	/* 1. attach + VMCOREINFO scan + kallsyms decode + BTF, RAM file. */
+	if ((err = tgt_open(rig_target(r), &t)))
+		die(err, "open target");
+	for (int i = 0; i < RUNS; i++) {
+		if ((err = kern_attach(t, NULL, &k)))
+			die(err, "attach");
+		attach[i] = k->attach_ns;
+		pause[i] = t->stats.last_pause_ns;
+		if (i < RUNS - 1)
+			kern_detach(k);
+	}
+	report("attach (scan VMCOREINFO, decode %zu symbols, load BTF), RAM file: median %.2f ms tool time, guest paused %.2f ms (median of %d)\n",
+	       k->syms->nr, median_ms(attach, RUNS), median_ms(pause, RUNS), RUNS);
+
+	/* 2. the same through the gdbstub alone, once. */
+	if ((err = tgt_open(rig_target_nomem(r), &tg)))
+		die(err, "open gdbstub-only target");
+	{
+		struct kern *kg = NULL;
+
+		err = kern_attach(tg, NULL, &kg);
+		if (err) {
+			report("attach through the gdbstub only: FAILED: %s\n", err->msg);
+			gp_error_destroy(err);
+		} else {
+			report("attach through the gdbstub only: %.1f ms (%" PRIu64 " bytes read)\n",
+			       kg->attach_ns / 1e6, tg->stats.bytes_read);
+			kern_detach(kg);
+		}
+	}
+
+	/* 3. physical read throughput: RAM file vs gdbstub. */
+	{
+		uint64_t t0, t1, t2;
+
+		if ((err = tgt_pause(t)))
+			die(err, "pause");
+		t0 = gp_now_ns();
+		for (int i = 0; i < 64; i++)
+			if ((err = tgt_read_phys(t, 16ull << 20, buf, sizeof(buf))))
+				die(err, "read");
+		t1 = gp_now_ns();
+		if ((err = tgt_resume(t)) || (err = tgt_pause(tg)))
+			die(err, "pause");
+		t2 = gp_now_ns();
+		if ((err = tgt_read_phys(tg, 16ull << 20, buf, sizeof(buf))))
+			die(err, "gdb read");
+		t2 = gp_now_ns() - t2;
+		if ((err = tgt_resume(tg)))
+			die(err, "resume");
+		report("physical reads: RAM file %.0f MB/s, gdbstub %.2f MB/s (ratio %.0fx)\n",
+		       64.0 * sizeof(buf) / ((t1 - t0) / 1e3),
+		       sizeof(buf) / (t2 / 1e3),
+		       (t2 / (double)sizeof(buf)) / ((t1 - t0) / (64.0 * sizeof(buf))));
+		report("pause/resume latency, gdbstub: stop %.3f ms, resume %.3f ms\n",
+		       tg->stats.last_stop_ns / 1e6, tg->stats.last_resume_ns / 1e6);
+	}
+	tgt_close(tg);
+
+	/* 4. list every task of a guest running ~1000 threads. */
+	if (rig_exec(r, "spawn 10 100 3600 >/dev/null 2>&1 & sleep 5", NULL, 300) != 0)
+		die(NULL, "start 1000-thread workload");
+	if ((err = task_offsets_init(k, &toff)))
+		die(err, "task layout");
+	for (int i = 0; i < RUNS; i++) {
+		struct task_list l;
+		uint64_t t0;
+
+		if ((err = tgt_pause(t)))
+			die(err, "pause");
+		t0 = gp_now_ns();
+		if ((err = task_list_all(k, &toff, &l)))
+			die(err, "task list");
+		list[i] = gp_now_ns() - t0;
+		ntasks = l.nr;
+		task_list_free(&l);
+		if ((err = tgt_resume(t)))
+			die(err, "resume");
+		pause[i] = t->stats.last_pause_ns;
+		stop[i] = t->stats.last_stop_ns;
+		resume[i] = t->stats.last_resume_ns;
+	}
+	report("task list of %zu tasks: median %.3f ms tool time (%.2f us/task); guest pause %.3f ms (stop %.3f ms, resume %.3f ms)\n",
+	       ntasks, median_ms(list, RUNS), median_ms(list, RUNS) * 1e3 / (double)ntasks,
+	       median_ms(pause, RUNS), median_ms(stop, RUNS), median_ms(resume, RUNS));
+	kern_detach(k);
+	tgt_close(t);
+	rig_kill(r);
+	fclose(outf);
+	return 0;
+}
