@@ -39,9 +39,9 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -MMD -MP
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+CLI_SRCS := vmm/main.c vmm/cli.c $(wildcard vmm/cmd_*.c)
 LIB_SRCS := $(wildcard common/*.c) $(wildcard introspect/*.c) \
-	$(filter-out vmm/main.c,$(wildcard vmm/*.c))
-MAIN_SRC := vmm/main.c
+	$(filter-out $(CLI_SRCS),$(wildcard vmm/*.c))
 UNIT_SRCS := $(wildcard tests/unit/*.c) tests/gp_check.c
 INTEG_SRCS := $(wildcard tests/integ/*.c) tests/gp_check.c
 RIG_SRCS := $(wildcard tests/rig/*.c)
@@ -79,7 +79,7 @@ $(O)/libgp.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/vmm: $(O)/obj/$(MAIN_SRC:.c=.o) $(O)/libgp.a
+$(O)/vmm: $(CLI_SRCS:%.c=$(O)/obj/%.o) $(O)/libgp.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz
 
@@ -140,7 +140,7 @@ install: $(O)/vmm
 	install -D -m 0755 $(O)/vmm $(DESTDIR)$(PREFIX)/bin/vmm
 
 format:
-	clang-format -i $(LIB_SRCS) $(MAIN_SRC) $(UNIT_SRCS) $(INTEG_SRCS) $(RIG_SRCS)
+	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(INTEG_SRCS) $(RIG_SRCS)
 
 clean:
 	rm -rf $(O)/obj $(O)/san $(O)/vmm $(O)/libgp.a $(O)/check_unit $(O)/check_integ $(O)/gp-bench $(O)/gp-demo $(O)/guest

@@ -98,6 +98,17 @@ struct gp_error *kern_sym(struct kern *k, const char *name, uint64_t *addr)
 	return NULL;
 }
 
+bool gp_ok(struct gp_error *err)
+{
+	gp_error_destroy(err);
+	return !err;
+}
+
+bool kern_has_sym(struct kern *k, const char *name, uint64_t *addr)
+{
+	return gp_ok(kern_sym(k, name, addr));
+}
+
 struct gp_error *kern_offsetof(struct kern *k, const char *type,
 			       const char *member, uint64_t *off)
 {
@@ -132,8 +143,15 @@ static struct gp_error *setup_from_vmci(struct kern *k,
 	    (err = vmci_symbol(vi, "init_uts_ns", &uts)) ||
 	    (err = vmci_get_str(vi, "OSRELEASE", &rel)))
 		goto out;
-	if (vmci_get_num(vi, "NUMBER(pgtable_l5_enabled)", &l5))
-		l5 = 0;		/* absent before 4.14: 4-level paging */
+	{
+		/* Absent before 4.14: 4-level paging. */
+		struct gp_error *e5 = vmci_get_num(vi, "NUMBER(pgtable_l5_enabled)", &l5);
+
+		if (e5) {
+			gp_error_destroy(e5);
+			l5 = 0;
+		}
+	}
 	k->phys_base = (uint64_t)pb;
 	k->levels = l5 ? 5 : 4;
 	if (pgd < KERN_START_KERNEL_MAP || stext < KERN_START_KERNEL_MAP ||
@@ -190,7 +208,7 @@ static struct gp_error *setup_from_vmci(struct kern *k,
 		goto out;
 	}
 	snprintf(k->release, sizeof(k->release), "%s", rel);
-	if (!vmci_get_str(vi, "BUILD-ID", &bid))
+	if (gp_ok(vmci_get_str(vi, "BUILD-ID", &bid)))
 		snprintf(k->build_id, sizeof(k->build_id), "%s", bid);
 out:
 	free(rel);
@@ -386,8 +404,8 @@ static struct gp_error *load_btf(struct kern *k, const struct kern_opts *o)
 		k->btf_source = "vmlinux .BTF";
 		return err ? gp_error_wrap(err, "%s", o->vmlinux) : NULL;
 	}
-	if (kern_sym(k, "__start_BTF", &start) ||
-	    kern_sym(k, "__stop_BTF", &stop))
+	if (!kern_has_sym(k, "__start_BTF", &start) ||
+	    !kern_has_sym(k, "__stop_BTF", &stop))
 		return gp_error_create(GP_ERR_NOTFOUND,
 				       "the guest kernel has no BTF in memory (CONFIG_DEBUG_INFO_BTF); give --vmlinux");
 	if (stop <= start || stop - start > KBTF_MAX_BYTES)
@@ -455,10 +473,10 @@ void kern_features(struct kern *k, struct kern_features *f)
 
 	memset(f, 0, sizeof(*f));
 	f->btf = k->btf != NULL;
-	f->orc = !kern_sym(k, "__start_orc_unwind_ip", &a);
-	f->ftrace = !kern_sym(k, "__start_mcount_loc", &a) &&
-		    !kern_sym(k, "ftrace_ops_list", &a);
-	f->livepatch = !kern_sym(k, "klp_target_state", &a) &&
+	f->orc = kern_has_sym(k, "__start_orc_unwind_ip", &a);
+	f->ftrace = kern_has_sym(k, "__start_mcount_loc", &a) &&
+		    kern_has_sym(k, "ftrace_ops_list", &a);
+	f->livepatch = kern_has_sym(k, "klp_target_state", &a) &&
 		       (!k->btf || kbtf_has_member(k->btf, "task_struct",
 						   "patch_state"));
 	f->kallsyms_in_vmcoreinfo =
@@ -485,9 +503,9 @@ static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 	if (err)
 		return err;
 	/* Fast linear path for the kernel image, now that symbols agree. */
-	if (!ksym_lookup(k->syms, "_text", 0, &s))
+	if (gp_ok(ksym_lookup(k->syms, "_text", 0, &s)))
 		k->text_start = s->addr;
-	if (!ksym_lookup(k->syms, "_end", 0, &s) && s->addr > k->text_start &&
+	if (gp_ok(ksym_lookup(k->syms, "_end", 0, &s)) && s->addr > k->text_start &&
 	    s->addr - k->text_start < (1ull << 30))
 		k->image_end = s->addr;
 	else

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gdbc.h"
+#include "kernel.h"
 #include "target.h"
 
 #define XML_MAX (256 * 1024)
@@ -483,7 +484,7 @@ struct gp_error *gdbc_handshake(struct gdbc *g)
 		if (v >= 256 && v <= GDBC_MAX_PACKET)
 			g->packet_size = v;
 	}
-	if (strstr(g->buf, "QStartNoAckMode+") && !gdbc_cmd_ok(g, "QStartNoAckMode"))
+	if (strstr(g->buf, "QStartNoAckMode+") && gp_ok(gdbc_cmd_ok(g, "QStartNoAckMode")))
 		g->noack = true;
 	if (!strstr(g->buf, "qXfer:features:read+") && !strstr(g->buf, "PacketSize"))
 		return gp_error_create(GP_ERR_UNSUPPORTED, "gdbstub does not describe its registers");

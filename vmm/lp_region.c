@@ -54,10 +54,10 @@ static struct gp_error *plan_slot(struct kern *k, struct lp_region *r)
 	r->pmd_entry_pa = l2_pa + idx * 8ull;
 	r->va = KERN_START_KERNEL_MAP + idx * PMD_SIZE;
 	/* The real-mode trampoline must lie above the region. */
-	if (!kern_sym(k, "real_mode_header", &rmh)) {
+	if (kern_has_sym(k, "real_mode_header", &rmh)) {
 		if ((err = kern_read_u64(k, rmh, &rmh)))
 			return gp_error_wrap(err, "reading real_mode_header");
-		if (rmh && !kern_v2p(k, rmh, &rmh_pa) &&
+		if (rmh && gp_ok(kern_v2p(k, rmh, &rmh_pa)) &&
 		    rmh_pa < LP_REGION_PA + LP_REGION_SIZE)
 			return gp_error_create(GP_ERR_UNSUPPORTED,
 					       "the real-mode trampoline is at 0x%llx, inside guestpatch's region 0x%llx..0x%llx",

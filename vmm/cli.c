@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Helpers shared by the vmm subcommands (see cli.h). */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+int cli_fail(struct gp_error *err, const char *what)
+{
+	fprintf(stderr, "vmm: %s: %s\n", what, err->msg);
+	gp_error_destroy(err);
+	return 1;
+}
+
+void cli_print_json(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+const char *cli_hex(uint64_t v)
+{
+	/* A few rotating buffers so one printf may use several. */
+	static char buf[4][24];
+	static unsigned n;
+	char *b = buf[n++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "0x%" PRIx64, v);
+	return b;
+}
+
+struct gp_error *cli_resume(struct cli *c, struct gp_error *err)
+{
+	struct gp_error *e2 = tgt_resume(c->t);
+
+	if (!err)
+		return e2;
+	gp_error_destroy(e2);
+	return err;
+}
+
+struct gp_error *cli_attach(struct cli *c)
+{
+	struct gp_error *err = tgt_open(c->target, &c->t);
+
+	if (err)
+		return err;
+	return kern_attach(c->t, &c->kopts, &c->k);
+}
+
+void cli_print_stats(struct cli *c, const char *what)
+{
+	if (!c->stats)
+		return;
+	fprintf(stderr,
+		"stats: %s attach %.3f ms; last pause %.3f ms (stop %.3f ms, resume %.3f ms); %" PRIu64
+		" pauses, %.3f ms paused in all; %" PRIu64 " bytes read (%" PRIu64 " fast, %" PRIu64 " slow reads)\n",
+		what, c->k ? c->k->attach_ns / 1e6 : 0.0,
+		c->t->stats.last_pause_ns / 1e6, c->t->stats.last_stop_ns / 1e6,
+		c->t->stats.last_resume_ns / 1e6, c->t->stats.pauses,
+		c->t->stats.pause_ns_total / 1e6, c->t->stats.bytes_read,
+		c->t->stats.reads_fast, c->t->stats.reads_slow);
+}
+
