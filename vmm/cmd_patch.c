@@ -38,11 +38,11 @@ static void report_text(const char *what, const struct lp_report *r)
 	       r->resume_ns / 1e6, r->check.tasks);
 }
 
-static int finish(struct cli *c, const char *what, struct gp_error *err,
+static int finish(struct cli *c, const char *cmd, const char *what, struct gp_error *err,
 		  const struct lp_report *rep)
 {
 	if (err)
-		return cli_fail(err, what);
+		return cli_fail(err, cmd);
 	if (c->json) {
 		json_object *o = report_json(rep);
 
@@ -63,7 +63,7 @@ int cmd_patch(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "vmm: patch: expected one patch object (FILE.o)\n");
 		return 2;
 	}
-	return finish(c, "patched", lp_apply(c->k, argv[0], &o, &rep), &rep);
+	return finish(c, "patch", "patched", lp_apply(c->k, argv[0], &o, &rep), &rep);
 }
 
 int cmd_unpatch(struct cli *c, int argc, char **argv)
@@ -75,7 +75,7 @@ int cmd_unpatch(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "vmm: unpatch: expected one patch NAME (see vmm list)\n");
 		return 2;
 	}
-	return finish(c, "unpatched", lp_remove(c->k, argv[0], &o, &rep), &rep);
+	return finish(c, "unpatch", "unpatched", lp_remove(c->k, argv[0], &o, &rep), &rep);
 }
 
 int cmd_list(struct cli *c, int argc, char **argv)

@@ -13,6 +13,7 @@
 
 #include "gp_error.h"
 #include "kernel.h"
+#include "stack.h"
 
 #define LP_MAX_BLOCKERS 32
 
@@ -37,8 +38,9 @@ struct lp_check_result {
 	uint64_t check_ns;	/* tool time spent */
 };
 
-/* Target must be paused. */
-struct gp_error *lp_check_stacks(struct kern *k, const struct lp_range *ranges,
+/* Target must be paused. ctx comes from stack_ctx_init() (made once,
+ * outside the pause: the ORC tables do not change). */
+struct gp_error *lp_check_stacks(struct stack_ctx *ctx, const struct lp_range *ranges,
 				 int nr_ranges, struct lp_check_result *res);
 
 #endif

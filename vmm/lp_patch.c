@@ -365,6 +365,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 	struct lp_range ranges[LP_MAX_FUNCS];
 	struct lp_image img = { 0 };
 	struct lp_obj *obj = NULL;
+	struct stack_ctx *ctx = NULL;
 	struct lp_region r;
 	struct gp_error *err;
 	size_t code_sz, data_sz;
@@ -418,6 +419,8 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 	}
 	if ((err = resolve_funcs(k, &img, tf)))
 		goto out;
+	if ((err = stack_ctx_init(k, &ctx)))
+		goto out;
 	for (int i = 0; i < img.nr_funcs; i++) {
 		ranges[i].start = tf[i].old_addr;
 		ranges[i].end = tf[i].old_addr + tf[i].old_size;
@@ -436,7 +439,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		for (int i = 0; !err && i < img.nr_funcs; i++)
 			err = check_site(k, &r, &tf[i]);
 		if (!err)
-			err = lp_check_stacks(k, ranges, img.nr_funcs, &rep->check);
+			err = lp_check_stacks(ctx, ranges, img.nr_funcs, &rep->check);
 		rep->check_ns = rep->check.check_ns;
 		if (err || rep->check.nr_blockers) {
 			err = resume_keep(k, err);
@@ -462,6 +465,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 	}
 out:
 	rep->elapsed_ms = (gp_now_ns() - t0) / 1e6;
+	stack_ctx_free(ctx);
 	lp_image_free(&img);
 	lp_obj_close(obj);
 	return err;
@@ -538,6 +542,7 @@ struct gp_error *lp_remove(struct kern *k, const char *name, const struct lp_opt
 {
 	double timeout = o && o->timeout_s > 0 ? o->timeout_s : 10.0;
 	struct lp_range ranges[2];
+	struct stack_ctx *ctx = NULL;
 	struct lp_region r;
 	struct gp_error *err;
 	uint64_t t0 = gp_now_ns();
@@ -546,6 +551,8 @@ struct gp_error *lp_remove(struct kern *k, const char *name, const struct lp_opt
 
 	memset(rep, 0, sizeof(*rep));
 	snprintf(rep->name, sizeof(rep->name), "%s", name);
+	if ((err = stack_ctx_init(k, &ctx)))
+		return err;
 	for (;;) {
 		uint64_t tw;
 
@@ -570,7 +577,7 @@ struct gp_error *lp_remove(struct kern *k, const char *name, const struct lp_opt
 			ranges[1].start = lp_page_va(&r, LP_TRAMP_PAGE);
 			ranges[1].end = ranges[1].start + 4096;
 			snprintf(ranges[1].name, sizeof(ranges[1].name), "guestpatch trampolines");
-			err = lp_check_stacks(k, ranges, 2, &rep->check);
+			err = lp_check_stacks(ctx, ranges, 2, &rep->check);
 			rep->check_ns = rep->check.check_ns;
 		}
 		if (err || rep->check.nr_blockers) {
@@ -596,6 +603,7 @@ struct gp_error *lp_remove(struct kern *k, const char *name, const struct lp_opt
 		break;
 	}
 	rep->elapsed_ms = (gp_now_ns() - t0) / 1e6;
+	stack_ctx_free(ctx);
 	return err;
 }
 

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdlib.h>
+#include <string.h>
+
+#include "orc.h"
+
+struct gp_error *orc_from_raw(const int32_t *ip_rel, uint64_t ip_base, const uint8_t *raw,
+			      size_t n, uint64_t text_start, uint64_t text_end,
+			      struct orc_table **out)
+{
+	struct orc_table *t;
+
+	*out = NULL;
+	if (!n || n > ORC_MAX_ENTRIES)
+		return gp_error_create(GP_ERR_CORRUPT, "ORC table has %zu entries", n);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return &gp_error_nomem;
+	t->ip = malloc(n * sizeof(uint64_t));
+	t->raw = malloc(n * 6);
+	if (!t->ip || !t->raw) {
+		orc_free(t);
+		return &gp_error_nomem;
+	}
+	for (size_t i = 0; i < n; i++) {
+		t->ip[i] = ip_base + i * 4 + (uint64_t)(int64_t)ip_rel[i];
+		/* The kernel sorts the table at build time (scripts/sorttable);
+		 * binary search needs it, so check rather than trust. */
+		if (i && t->ip[i] < t->ip[i - 1]) {
+			struct gp_error *err = gp_error_addr(GP_ERR_CORRUPT, t->ip[i],
+							     "ORC table not sorted at entry %zu (0x%llx after 0x%llx)",
+							     i, (unsigned long long)t->ip[i],
+							     (unsigned long long)t->ip[i - 1]);
+
+			orc_free(t);
+			return err;
+		}
+	}
+	memcpy(t->raw, raw, n * 6);
+	t->n = n;
+	t->text_start = text_start;
+	t->text_end = text_end;
+	*out = t;
+	return NULL;
+}
+
+struct gp_error *orc_load(struct kern *k, struct orc_table **out)
+{
+	uint64_t ip_s, ip_e, u_s, u_e, text_s, text_e;
+	struct gp_error *err;
+	int32_t *rel = NULL;
+	uint8_t *raw = NULL;
+	size_t n;
+
+	*out = NULL;
+	if ((err = kern_sym(k, "__start_orc_unwind_ip", &ip_s)) ||
+	    (err = kern_sym(k, "__stop_orc_unwind_ip", &ip_e)) ||
+	    (err = kern_sym(k, "__start_orc_unwind", &u_s)) ||
+	    (err = kern_sym(k, "__stop_orc_unwind", &u_e)) ||
+	    (err = kern_sym(k, "_text", &text_s)) ||
+	    (err = kern_sym(k, "_etext", &text_e)))
+		return gp_error_wrap(err, "ORC tables (CONFIG_UNWINDER_ORC)");
+	if (ip_e <= ip_s || (ip_e - ip_s) % 4 || u_e <= u_s || (u_e - u_s) % 6 ||
+	    (ip_e - ip_s) / 4 != (u_e - u_s) / 6)
+		return gp_error_addr(GP_ERR_CORRUPT, ip_s,
+				     "ORC table bounds disagree: %llu ip bytes, %llu entry bytes",
+				     (unsigned long long)(ip_e - ip_s),
+				     (unsigned long long)(u_e - u_s));
+	n = (ip_e - ip_s) / 4;
+	if (n > ORC_MAX_ENTRIES)
+		return gp_error_addr(GP_ERR_CORRUPT, ip_s, "ORC table has %zu entries", n);
+	rel = malloc(n * 4);
+	raw = malloc(n * 6);
+	if (!rel || !raw) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	if ((err = kern_read(k, ip_s, rel, n * 4)) || (err = kern_read(k, u_s, raw, n * 6))) {
+		err = gp_error_wrap(err, "reading ORC tables");
+		goto out;
+	}
+	err = orc_from_raw(rel, ip_s, raw, n, text_s, text_e, out);
+	if (!err && kern_has_sym(k, "_sinittext", &(*out)->init_start) &&
+	    kern_has_sym(k, "_einittext", &(*out)->init_end) &&
+	    (*out)->init_end < (*out)->init_start)
+		(*out)->init_start = (*out)->init_end = 0;
+out:
+	free(rel);
+	free(raw);
+	return err;
+}
+
+void orc_free(struct orc_table *t)
+{
+	if (!t)
+		return;
+	free(t->ip);
+	free(t->raw);
+	free(t);
+}
+
+bool orc_text(const struct orc_table *t, uint64_t ip)
+{
+	return (ip >= t->text_start && ip < t->text_end) ||
+	       (ip >= t->init_start && ip < t->init_end);
+}
+
+bool orc_find(const struct orc_table *t, uint64_t ip, struct orc_entry *e)
+{
+	size_t lo = 0, hi = t->n;
+	const uint8_t *r;
+
+	if (!orc_text(t, ip) || ip < t->ip[0])
+		return false;
+	while (lo < hi) {	/* first entry with address > ip */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->ip[mid] <= ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	r = t->raw + (lo - 1) * 6;
+	memcpy(&e->sp_offset, r, 2);
+	memcpy(&e->bp_offset, r + 2, 2);
+	e->sp_reg = r[4] & 15;
+	e->bp_reg = r[4] >> 4;
+	e->type = r[5] & 3;
+	e->end = (r[5] >> 2) & 1;
+	return true;
+}

@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * stack.c - the ORC unwinder, after arch/x86/kernel/unwind_orc.c (6.1):
+ * the same per-frame rules, run over guest memory with every read checked
+ * against the stacks the task may use.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stack.h"
+
+enum { STK_TASK = 0, STK_IRQ = 1, STK_NONE = -1 };
+
+struct regs_view {
+	bool valid;
+	uint64_t ip, sp, cs, bp, r10, r13, di, dx;
+	bool full;
+};
+
+struct ustate {
+	struct stack_ctx *c;
+	struct stack_trace *tr;
+	uint64_t ip, sp, bp;
+	bool signal;
+	struct regs_view regs, prev_regs;
+	bool regs_on_stack;	/* regs were read from the stack (not a vCPU) */
+	uint64_t lo[2], hi[2];	/* task and IRQ stack bounds (hi exclusive) */
+	int cur;		/* which stack sp is on */
+	unsigned used_mask;	/* stacks left behind: never return to them */
+};
+
+const char *stack_reason_name(enum stack_reason r)
+{
+	static const char *const n[] = {
+		[STACK_OK] = "ok", [STACK_NO_ORC] = "no-orc", [STACK_BAD_ORC] = "bad-orc",
+		[STACK_OFF_STACK] = "off-stack", [STACK_NOT_UP] = "not-up",
+		[STACK_KERNEL_REGS] = "kernel-regs", [STACK_BAD_RET] = "bad-return",
+		[STACK_TOO_DEEP] = "too-deep", [STACK_READ] = "read-error",
+		[STACK_NO_END] = "no-end",
+	};
+
+	return (unsigned)r < ARRAY_SIZE(n) && n[r] ? n[r] : "?";
+}
+
+static bool fail(struct ustate *s, enum stack_reason r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static bool fail(struct ustate *s, enum stack_reason r, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->tr->reliable = false;
+	s->tr->reason = r;
+	va_start(ap, fmt);
+	vsnprintf(s->tr->why, sizeof(s->tr->why), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static int which_stack(const struct ustate *s, uint64_t addr, uint64_t len)
+{
+	for (int i = 0; i < 2; i++)
+		if (s->hi[i] > s->lo[i] && addr >= s->lo[i] && addr + len <= s->hi[i] &&
+		    addr + len >= addr)
+			return i;
+	return STK_NONE;
+}
+
+/* Read len bytes at addr, which must lie on a stack the task may use now:
+ * the current one, or one it has not left behind (the kernel's
+ * stack_access_ok() with its stack_mask). */
+static bool stack_read(struct ustate *s, uint64_t addr, void *buf, uint64_t len)
+{
+	int st = which_stack(s, addr, len);
+	struct gp_error *err;
+
+	if (st == STK_NONE || (st != s->cur && (s->used_mask & (1u << st))))
+		return fail(s, STACK_OFF_STACK, "stack address 0x%llx is outside the task's stacks",
+			    (unsigned long long)addr);
+	err = kern_read(s->c->k, addr, buf, len);
+	if (err) {
+		fail(s, STACK_READ, "cannot read stack at 0x%llx: %.100s", (unsigned long long)addr,
+		     err->msg);
+		gp_error_destroy(err);
+		return false;
+	}
+	return true;
+}
+
+static bool deref(struct ustate *s, uint64_t addr, uint64_t *v)
+{
+	return stack_read(s, addr, v, 8);
+}
+
+static bool get_reg(const struct ustate *s, int which, uint64_t *v)
+{
+	const struct regs_view *r = s->regs.valid && s->regs.full ? &s->regs :
+				    s->prev_regs.valid ? &s->prev_regs : NULL;
+
+	if (!r)
+		return false;
+	switch (which) {
+	case ORC_REG_DX: *v = r->dx; return true;
+	case ORC_REG_DI: *v = r->di; return true;
+	case ORC_REG_R10: *v = r->r10; return true;
+	case ORC_REG_R13: *v = r->r13; return true;
+	case ORC_REG_BP: *v = r->bp; return true;
+	default: return false;
+	}
+}
+
+static bool read_pt_regs(struct ustate *s, uint64_t addr, struct regs_view *r)
+{
+	struct stack_ctx *c = s->c;
+	uint8_t buf[256];
+
+	if (c->regs_size > sizeof(buf) || !stack_read(s, addr, buf, c->regs_size))
+		return false;
+#define G(f, off) memcpy(&r->f, buf + (off), 8)
+	G(ip, c->r_ip); G(sp, c->r_sp); G(cs, c->r_cs); G(bp, c->r_bp);
+	G(r10, c->r_r10); G(r13, c->r_r13); G(di, c->r_di); G(dx, c->r_dx);
+#undef G
+	r->valid = r->full = true;
+	return true;
+}
+
+/* The iret frame only: ip, cs, flags, sp, ss at addr. */
+static bool read_iret(struct ustate *s, uint64_t addr, struct regs_view *r)
+{
+	uint64_t f[5];
+
+	if (!stack_read(s, addr, f, sizeof(f)))
+		return false;
+	memset(r, 0, sizeof(*r));
+	r->ip = f[0];
+	r->cs = f[1];
+	r->sp = f[3];
+	r->valid = true;
+	r->full = false;
+	return true;
+}
+
+static bool kernel_text(const struct stack_ctx *c, uint64_t ip)
+{
+	return orc_text(c->orc, ip);
+}
+
+static bool user_mode(const struct regs_view *r)
+{
+	return (r->cs & 3) == 3;
+}
+
+/* One step; true if there is a next frame, false at the end (check
+ * tr->reason: STACK_OK means a proper end). */
+static bool next_frame(struct ustate *s)
+{
+	struct stack_ctx *c = s->c;
+	struct orc_entry o;
+	uint64_t sp, prev_sp = s->sp, lookup = s->signal ? s->ip : s->ip - 1;
+	int prev_stack = s->cur, st;
+	bool indirect = false;
+
+	if (!orc_find(c->orc, lookup, &o))
+		return fail(s, STACK_NO_ORC, "no ORC data for 0x%llx", (unsigned long long)s->ip);
+	if (o.sp_reg == ORC_REG_UNDEFINED) {
+		if (!o.end)
+			return fail(s, STACK_BAD_ORC, "undefined stack at 0x%llx", (unsigned long long)s->ip);
+		return false;	/* the bottom of a kthread or idle stack */
+	}
+	switch (o.sp_reg) {
+	case ORC_REG_SP: sp = s->sp + (uint64_t)(int64_t)o.sp_offset; break;
+	case ORC_REG_BP: sp = s->bp + (uint64_t)(int64_t)o.sp_offset; break;
+	case ORC_REG_SP_INDIRECT: sp = s->sp; indirect = true; break;
+	case ORC_REG_BP_INDIRECT: sp = s->bp + (uint64_t)(int64_t)o.sp_offset; indirect = true; break;
+	case ORC_REG_R10:
+	case ORC_REG_R13:
+	case ORC_REG_DI:
+	case ORC_REG_DX:
+		if (!get_reg(s, o.sp_reg, &sp))
+			return fail(s, STACK_BAD_ORC, "0x%llx needs register %d without saved registers",
+				    (unsigned long long)s->ip, o.sp_reg);
+		break;
+	default:
+		return fail(s, STACK_BAD_ORC, "unknown ORC sp_reg %d at 0x%llx", o.sp_reg,
+			    (unsigned long long)s->ip);
+	}
+	if (indirect) {
+		if (!deref(s, sp, &sp))
+			return false;
+		if (o.sp_reg == ORC_REG_SP_INDIRECT)
+			sp += (uint64_t)(int64_t)o.sp_offset;
+	}
+	switch (o.type) {
+	case ORC_TYPE_CALL:
+		if (!deref(s, sp - 8, &s->ip))
+			return false;
+		s->sp = sp;
+		s->regs.valid = s->prev_regs.valid = false;
+		s->signal = false;
+		break;
+	case ORC_TYPE_REGS:
+		if (!read_pt_regs(s, sp, &s->regs))
+			return false;
+		s->prev_regs.valid = false;
+		s->regs_on_stack = true;
+		s->ip = s->regs.ip;
+		s->sp = s->regs.sp;
+		s->signal = true;
+		break;
+	case ORC_TYPE_REGS_PARTIAL: {
+		struct regs_view prev = s->regs;
+
+		if (!read_iret(s, sp, &s->regs))
+			return false;
+		s->prev_regs = prev.valid && prev.full ? prev : (struct regs_view){ 0 };
+		s->regs_on_stack = true;
+		s->ip = s->regs.ip;
+		s->sp = s->regs.sp;
+		s->signal = true;
+		break;
+	}
+	default:
+		return fail(s, STACK_BAD_ORC, "unknown ORC type %d at 0x%llx", o.type,
+			    (unsigned long long)s->ip);
+	}
+	switch (o.bp_reg) {
+	case ORC_REG_UNDEFINED: {
+		uint64_t v;
+
+		if (get_reg(s, ORC_REG_BP, &v))
+			s->bp = v;
+		break;
+	}
+	case ORC_REG_PREV_SP:
+		if (!deref(s, sp + (uint64_t)(int64_t)o.bp_offset, &s->bp))
+			return false;
+		break;
+	case ORC_REG_BP:
+		if (!deref(s, s->bp + (uint64_t)(int64_t)o.bp_offset, &s->bp))
+			return false;
+		break;
+	default:
+		return fail(s, STACK_BAD_ORC, "unknown ORC bp_reg %d", o.bp_reg);
+	}
+	/* Which stack are we on now? Moving to another one retires the old. */
+	if (s->regs.valid && user_mode(&s->regs))
+		return true;	/* sp is a user address: the caller ends here */
+	st = which_stack(s, s->sp, 8);
+	if (st == STK_NONE || (st != s->cur && (s->used_mask & (1u << st))))
+		return fail(s, STACK_OFF_STACK, "stack pointer 0x%llx left the task's stacks",
+			    (unsigned long long)s->sp);
+	if (st != s->cur) {
+		s->used_mask |= 1u << s->cur;
+		s->cur = st;
+	} else if (st == prev_stack && s->sp <= prev_sp) {
+		/* unwind_orc.c: "Prevent a recursive loop due to bad ORC data" */
+		return fail(s, STACK_NOT_UP, "stack pointer did not move up at 0x%llx",
+			    (unsigned long long)s->sp);
+	}
+	return true;
+}
+
+static void walk(struct ustate *s)
+{
+	struct stack_trace *tr = s->tr;
+
+	for (;;) {
+		if (s->regs.valid) {
+			/* arch_stack_walk_reliable(): user-mode registers are
+			 * where a user task's kernel stack ends. */
+			if (user_mode(&s->regs)) {
+				tr->user_end = true;
+				tr->reliable = true;
+				return;
+			}
+			if (s->regs_on_stack) {
+				fail(s, STACK_KERNEL_REGS,
+				     "kernel-mode registers on the stack at frame %d (interrupted at 0x%llx)",
+				     tr->nr, (unsigned long long)s->regs.ip);
+				/* Still record the frame: it is useful to see. */
+			}
+		}
+		if (!kernel_text(s->c, s->ip)) {
+			if (tr->reason == STACK_OK)
+				fail(s, STACK_BAD_RET, "return address 0x%llx is not kernel text",
+				     (unsigned long long)s->ip);
+			return;
+		}
+		if (tr->nr >= STACK_MAX_FRAMES) {
+			fail(s, STACK_TOO_DEEP, "more than %d frames", STACK_MAX_FRAMES);
+			return;
+		}
+		tr->f[tr->nr].pc = s->ip;
+		tr->f[tr->nr].sp = s->sp;
+		tr->f[tr->nr].from_regs = s->regs.valid;
+		tr->nr++;
+		if (tr->reason != STACK_OK)
+			return;
+		if (!next_frame(s)) {
+			if (tr->reason == STACK_OK)
+				tr->reliable = true;
+			return;
+		}
+	}
+}
+
+static void init_state(struct stack_ctx *c, const struct task_info *t, struct ustate *s,
+		       struct stack_trace *tr)
+{
+	memset(s, 0, sizeof(*s));
+	memset(tr, 0, sizeof(*tr));
+	s->c = c;
+	s->tr = tr;
+	s->lo[STK_TASK] = t->stack;
+	s->hi[STK_TASK] = t->stack + c->thread_size;
+	s->cur = STK_TASK;
+}
+
+void stack_unwind_task(struct stack_ctx *c, const struct task_info *t, struct stack_trace *tr)
+{
+	uint64_t tsp, frame[16];
+	struct gp_error *err;
+	struct ustate s;
+
+	init_state(c, t, &s, tr);
+	err = kern_read_u64(c->k, t->addr + c->to.thread_sp, &tsp);
+	if (err) {
+		fail(&s, STACK_READ, "cannot read thread.sp: %.100s", err->msg);
+		gp_error_destroy(err);
+		return;
+	}
+	if (c->frame_size > sizeof(frame) || !stack_read(&s, tsp, frame, c->frame_size))
+		return;
+	/* __unwind_start() for a blocked task (arch/x86/kernel/unwind_orc.c) */
+	s.sp = tsp + c->frame_size;
+	s.bp = frame[c->frame_bp / 8];
+	s.ip = frame[c->frame_ret / 8];
+	s.signal = s.ip == c->ret_from_fork;
+	walk(&s);
+}
+
+void stack_unwind_regs(struct stack_ctx *c, const struct task_info *t, const struct tgt_regs *r,
+		       int cpu, struct stack_trace *tr)
+{
+	struct ustate s;
+
+	init_state(c, t, &s, tr);
+	if (cpu >= 0) {
+		uint64_t pp, top;
+
+		if (gp_ok(kern_percpu(c->k, (unsigned)cpu, c->hardirq_stack_ptr, &pp)) &&
+		    gp_ok(kern_read_u64(c->k, pp, &top)) && top) {
+			/* hardirq_stack_ptr points at the top-most word. */
+			s.hi[STK_IRQ] = top + 8;
+			s.lo[STK_IRQ] = top + 8 - c->irq_stack_size;
+		}
+	}
+	s.ip = r->rip;
+	s.sp = r->rsp;
+	s.bp = r->rbp;
+	s.signal = true;
+	s.regs = (struct regs_view){ .valid = true, .full = true, .ip = r->rip, .sp = r->rsp,
+				     .cs = r->cs, .bp = r->rbp, .r10 = r->r10, .r13 = r->r13,
+				     .di = r->rdi, .dx = r->rdx };
+	if (!user_mode(&s.regs)) {
+		int st = which_stack(&s, s.sp, 8);
+
+		if (st == STK_NONE) {
+			fail(&s, STACK_OFF_STACK, "vCPU stack pointer 0x%llx is on no stack of this task",
+			     (unsigned long long)s.sp);
+			tr->f[0].pc = s.ip;
+			tr->f[0].sp = s.sp;
+			tr->f[0].from_regs = true;
+			tr->nr = 1;
+			return;
+		}
+		s.cur = st;
+	}
+	walk(&s);
+}
+
+bool stack_hidden_by_guest(const struct stack_ctx *c, uint64_t pc)
+{
+	return (pc >= c->sched_start && pc < c->sched_end) ||
+	       (pc >= c->lock_start && pc < c->lock_end);
+}
+
+int stack_vcpu_to_cpu(struct kern *k, const struct tgt_regs *r)
+{
+	for (unsigned cpu = 0; cpu < k->nr_cpu_ids; cpu++) {
+		if (!kern_cpu_online(k, cpu))
+			continue;
+		if (r->gs_base == k->percpu_offset[cpu] || r->kernel_gs_base == k->percpu_offset[cpu])
+			return (int)cpu;
+	}
+	return -1;
+}
+
+struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
+{
+	struct stack_ctx *c = calloc(1, sizeof(*c));
+	uint64_t init_stack, end_init;
+	struct gp_error *err;
+
+	*out = NULL;
+	if (!c)
+		return &gp_error_nomem;
+	c->k = k;
+	if ((err = task_offsets_init(k, &c->to)) || (err = orc_load(k, &c->orc)))
+		goto fail;
+	/* THREAD_SIZE is not in BTF; init_stack is one (vmlinux.lds.h). */
+	if ((err = kern_sym(k, "init_stack", &init_stack)) ||
+	    (err = kern_sym(k, "__end_init_task", &end_init)))
+		goto fail;
+	c->thread_size = end_init - init_stack;
+	if (c->thread_size < 4096 || c->thread_size > (1u << 20) || (c->thread_size & 4095)) {
+		err = gp_error_create(GP_ERR_CORRUPT, "THREAD_SIZE %llu is implausible",
+				      (unsigned long long)c->thread_size);
+		goto fail;
+	}
+	c->irq_stack_size = c->thread_size;	/* IRQ_STACK_SIZE == THREAD_SIZE on x86-64 */
+	if ((err = kbtf_sizeof(k->btf, "inactive_task_frame", &c->frame_size)) ||
+	    (err = kbtf_offsetof(k->btf, "inactive_task_frame", "bp", &c->frame_bp, NULL)) ||
+	    (err = kbtf_offsetof(k->btf, "inactive_task_frame", "ret_addr", &c->frame_ret, NULL)) ||
+	    (err = kbtf_sizeof(k->btf, "pt_regs", &c->regs_size)) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "ip", &c->r_ip, NULL)) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "sp", &c->r_sp, NULL)) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "cs", &c->r_cs, NULL)) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "bp", &c->r_bp, NULL)) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "r10", &c->r_r10, NULL)) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "r13", &c->r_r13, NULL)) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "di", &c->r_di, NULL)) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "dx", &c->r_dx, NULL)))
+		goto fail;
+	if (c->frame_bp % 8 || c->frame_ret % 8 || c->frame_size > 128 ||
+	    c->frame_ret >= c->frame_size || c->frame_bp >= c->frame_size) {
+		err = gp_error_create(GP_ERR_CORRUPT, "inactive_task_frame layout is implausible");
+		goto fail;
+	}
+	if ((err = kern_sym(k, "__sched_text_start", &c->sched_start)) ||
+	    (err = kern_sym(k, "__sched_text_end", &c->sched_end)) ||
+	    (err = kern_sym(k, "__lock_text_start", &c->lock_start)) ||
+	    (err = kern_sym(k, "__lock_text_end", &c->lock_end)) ||
+	    (err = kern_sym(k, "ret_from_fork", &c->ret_from_fork)) ||
+	    (err = kern_sym(k, "hardirq_stack_ptr", &c->hardirq_stack_ptr)))
+		goto fail;
+	*out = c;
+	return NULL;
+fail:
+	stack_ctx_free(c);
+	return gp_error_wrap(err, "stack unwinder");
+}
+
+void stack_ctx_free(struct stack_ctx *c)
+{
+	if (!c)
+		return;
+	orc_free(c->orc);
+	free(c);
+}
