@@ -178,13 +178,8 @@ static struct gp_error *setup_from_vmci(struct kern *k,
 		goto out;
 	}
 	/* A vCPU's CR3 is the kernel's, not the guest's users': it must agree. */
-	if (k->t->nr_vcpus > 0) {
-		struct tgt_regs r;
-
-		err = tgt_get_regs(k->t, 0, &r);
-		if (err)
-			goto out;
-		err = pt_translate(k->t, pt_cr3_kernel_root(r.cr3), k->levels,
+	if (k->have_cr3) {
+		err = pt_translate(k->t, pt_cr3_kernel_root(k->vcpu0_cr3), k->levels,
 				   stext, &w);
 		if (err)
 			goto out;
@@ -484,6 +479,7 @@ void kern_features(struct kern *k, struct kern_features *f)
 }
 
 static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
+/* (paused unless the RAM is mapped: see kern_attach) */
 {
 	struct accept_ctx ctx = { .k = k };
 	struct gp_error *err;
@@ -519,8 +515,14 @@ static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 struct gp_error *kern_attach(struct tgt *t, const struct kern_opts *o,
 			     struct kern **out)
 {
-	uint64_t t0 = gp_now_ns();
-	struct gp_error *err, *err2;
+	uint64_t t0 = gp_now_ns(), paused0 = t->stats.pause_ns_total;
+	/* With guest RAM mapped, everything attach reads is static after
+	 * boot (VMCOREINFO, page tables of the kernel image, kallsyms, BTF,
+	 * per-cpu offsets) and can be read while the guest runs; only the
+	 * vCPU registers need a stop. Without a mapping every read goes
+	 * through the backend, which needs the guest stopped throughout. */
+	bool fast = tgt_map_phys(t, 0, 4096) != NULL;
+	struct gp_error *err = NULL, *err2;
 	struct kern *k;
 
 	*out = NULL;
@@ -528,22 +530,41 @@ struct gp_error *kern_attach(struct tgt *t, const struct kern_opts *o,
 	if (!k)
 		return &gp_error_nomem;
 	k->t = t;
-	err = tgt_pause(t);
-	if (err) {
-		free(k);
-		return err;
+	if (t->nr_vcpus > 0 || !fast) {
+		struct tgt_regs r;
+
+		if ((err = tgt_pause(t))) {
+			free(k);
+			return err;
+		}
+		if (t->nr_vcpus > 0 && !(err = tgt_get_regs(t, 0, &r))) {
+			k->vcpu0_cr3 = r.cr3;
+			k->have_cr3 = true;
+		}
+		if (fast || err) {
+			err2 = tgt_resume(t);
+			if (!err)
+				err = err2;
+			else
+				gp_error_destroy(err2);
+		}
 	}
-	err = attach_paused(k, o);
-	err2 = tgt_resume(t);
-	if (!err)
-		err = err2;
-	else
-		gp_error_destroy(err2);
+	if (!err) {
+		err = attach_paused(k, o);
+		if (!fast) {
+			err2 = tgt_resume(t);
+			if (!err)
+				err = err2;
+			else
+				gp_error_destroy(err2);
+		}
+	}
 	if (err) {
 		kern_detach(k);
 		return err;
 	}
 	k->attach_ns = gp_now_ns() - t0;
+	k->attach_pause_ns = t->stats.pause_ns_total - paused0;
 	*out = k;
 	return NULL;
 }

@@ -57,6 +57,9 @@ struct kern {
 	uint64_t tlb_gen;
 	struct kern_tlb_entry tlb[KERN_TLB_SIZE];
 	uint64_t attach_ns;	/* tool time spent in kern_attach */
+	uint64_t attach_pause_ns;	/* guest time paused by kern_attach */
+	bool have_cr3;
+	uint64_t vcpu0_cr3;	/* vCPU 0's CR3 at attach, to validate VMCOREINFO */
 };
 
 /* Attach to the kernel running in t.  Pauses the guest for the duration

@@ -54,9 +54,9 @@ void cli_print_stats(struct cli *c, const char *what)
 	if (!c->stats)
 		return;
 	fprintf(stderr,
-		"stats: %s attach %.3f ms; last pause %.3f ms (stop %.3f ms, resume %.3f ms); %" PRIu64
+		"stats: %s attach %.3f ms (guest paused %.3f ms of it); last pause %.3f ms (stop %.3f ms, resume %.3f ms); %" PRIu64
 		" pauses, %.3f ms paused in all; %" PRIu64 " bytes read (%" PRIu64 " fast, %" PRIu64 " slow reads)\n",
-		what, c->k ? c->k->attach_ns / 1e6 : 0.0,
+		what, c->k ? c->k->attach_ns / 1e6 : 0.0, c->k ? c->k->attach_pause_ns / 1e6 : 0.0,
 		c->t->stats.last_pause_ns / 1e6, c->t->stats.last_stop_ns / 1e6,
 		c->t->stats.last_resume_ns / 1e6, c->t->stats.pauses,
 		c->t->stats.pause_ns_total / 1e6, c->t->stats.bytes_read,

@@ -76,7 +76,7 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 		json_object_object_add(fe, "ftrace", json_object_new_boolean(f.ftrace));
 		json_object_object_add(o, "features", fe);
 		json_object_object_add(o, "attach_ms", json_object_new_double(k->attach_ns / 1e6));
-		json_object_object_add(o, "pause_ms", json_object_new_double(c->t->stats.last_pause_ns / 1e6));
+		json_object_object_add(o, "attach_pause_ms", json_object_new_double(k->attach_pause_ns / 1e6));
 		cli_print_json(o);
 		return 0;
 	}

@@ -12,7 +12,10 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "lp_patch.h"
 #include "rig/rig.h"
+#include "stack.h"
+#include "stacks.h"
 #include "target.h"
 #include "tasks.h"
 
@@ -64,6 +67,7 @@ int main(int argc, char **argv)
 	char *errmsg = NULL;
 	struct rig *r;
 	size_t ntasks = 0;
+	double gdb_mbps = 0;
 	static uint8_t buf[1 << 20];
 
 	outf = fopen(argc > 1 ? argv[1] : "build/bench.txt", "w");
@@ -79,40 +83,54 @@ int main(int argc, char **argv)
 	report("# guestpatch benchmarks: kernel %s, %d vCPUs, %d MiB, QEMU TCG\n",
 	       rig_kernel_release(r), ro.cpus, ro.mem_mb);
 
-	/* 1. attach + VMCOREINFO scan + kallsyms decode + BTF, RAM file. */
-	if ((err = tgt_open(rig_target(r), &t)))
-		die(err, "open target");
-	for (int i = 0; i < RUNS; i++) {
-		if ((err = kern_attach(t, NULL, &k)))
-			die(err, "attach");
-		attach[i] = k->attach_ns;
-		pause[i] = t->stats.last_pause_ns;
-		if (i < RUNS - 1)
-			kern_detach(k);
-	}
-	report("attach (scan VMCOREINFO, decode %zu symbols, load BTF), RAM file: median %.2f ms tool time, guest paused %.2f ms (median of %d)\n",
-	       k->syms->nr, median_ms(attach, RUNS), median_ms(pause, RUNS), RUNS);
-
-	/* 2. the same through the gdbstub alone, once. */
+	/* 1. the gdbstub alone (it serves one client at a time: first). */
 	if ((err = tgt_open(rig_target_nomem(r), &tg)))
 		die(err, "open gdbstub-only target");
 	{
 		struct kern *kg = NULL;
+		uint64_t t0, t2;
 
 		err = kern_attach(tg, NULL, &kg);
 		if (err) {
 			report("attach through the gdbstub only: FAILED: %s\n", err->msg);
 			gp_error_destroy(err);
 		} else {
-			report("attach through the gdbstub only: %.1f ms (%" PRIu64 " bytes read)\n",
-			       kg->attach_ns / 1e6, tg->stats.bytes_read);
+			report("attach through the gdbstub only: %.1f ms (%llu bytes read), guest paused %.1f ms\n",
+			       kg->attach_ns / 1e6, (unsigned long long)tg->stats.bytes_read,
+			       kg->attach_pause_ns / 1e6);
 			kern_detach(kg);
 		}
+		if ((err = tgt_pause(tg)))
+			die(err, "pause");
+		t0 = gp_now_ns();
+		if ((err = tgt_read_phys(tg, 16ull << 20, buf, sizeof(buf))))
+			die(err, "gdb read");
+		t2 = gp_now_ns() - t0;
+		if ((err = tgt_resume(tg)))
+			die(err, "resume");
+		gdb_mbps = sizeof(buf) / (t2 / 1e3);
+		report("pause/resume latency, gdbstub: stop %.3f ms, resume %.3f ms\n",
+		       tg->stats.last_stop_ns / 1e6, tg->stats.last_resume_ns / 1e6);
 	}
+	tgt_close(tg);
+
+	/* 2. attach + VMCOREINFO scan + kallsyms decode + BTF, RAM file. */
+	if ((err = tgt_open(rig_target(r), &t)))
+		die(err, "open target");
+	for (int i = 0; i < RUNS; i++) {
+		if ((err = kern_attach(t, NULL, &k)))
+			die(err, "attach");
+		attach[i] = k->attach_ns;
+		pause[i] = k->attach_pause_ns;
+		if (i < RUNS - 1)
+			kern_detach(k);
+	}
+	report("attach (scan VMCOREINFO, decode %zu symbols, load BTF), RAM file: median %.2f ms tool time, guest paused %.3f ms (median of %d)\n",
+	       k->syms->nr, median_ms(attach, RUNS), median_ms(pause, RUNS), RUNS);
 
 	/* 3. physical read throughput: RAM file vs gdbstub. */
 	{
-		uint64_t t0, t1, t2;
+		uint64_t t0, t1;
 
 		if ((err = tgt_pause(t)))
 			die(err, "pause");
@@ -121,22 +139,12 @@ int main(int argc, char **argv)
 			if ((err = tgt_read_phys(t, 16ull << 20, buf, sizeof(buf))))
 				die(err, "read");
 		t1 = gp_now_ns();
-		if ((err = tgt_resume(t)) || (err = tgt_pause(tg)))
-			die(err, "pause");
-		t2 = gp_now_ns();
-		if ((err = tgt_read_phys(tg, 16ull << 20, buf, sizeof(buf))))
-			die(err, "gdb read");
-		t2 = gp_now_ns() - t2;
-		if ((err = tgt_resume(tg)))
+		if ((err = tgt_resume(t)))
 			die(err, "resume");
 		report("physical reads: RAM file %.0f MB/s, gdbstub %.2f MB/s (ratio %.0fx)\n",
-		       64.0 * sizeof(buf) / ((t1 - t0) / 1e3),
-		       sizeof(buf) / (t2 / 1e3),
-		       (t2 / (double)sizeof(buf)) / ((t1 - t0) / (64.0 * sizeof(buf))));
-		report("pause/resume latency, gdbstub: stop %.3f ms, resume %.3f ms\n",
-		       tg->stats.last_stop_ns / 1e6, tg->stats.last_resume_ns / 1e6);
+		       64.0 * sizeof(buf) / ((t1 - t0) / 1e3), gdb_mbps,
+		       (64.0 * sizeof(buf) / ((t1 - t0) / 1e3)) / gdb_mbps);
 	}
-	tgt_close(tg);
 
 	/* 4. list every task of a guest running ~1000 threads. */
 	if (rig_exec(r, "spawn 10 100 3600 >/dev/null 2>&1 & sleep 5", NULL, 300) != 0)
@@ -164,6 +172,73 @@ int main(int argc, char **argv)
 	report("task list of %zu tasks: median %.3f ms tool time (%.2f us/task); guest pause %.3f ms (stop %.3f ms, resume %.3f ms)\n",
 	       ntasks, median_ms(list, RUNS), median_ms(list, RUNS) * 1e3 / (double)ntasks,
 	       median_ms(pause, RUNS), median_ms(stop, RUNS), median_ms(resume, RUNS));
+
+	/* 5. unwind every task of the ~1000-thread guest. */
+	{
+		struct stack_ctx *ctx = NULL;
+		uint64_t t0, unwind[RUNS], load;
+		size_t frames = 0, tasks = 0, reliable = 0;
+
+		t0 = gp_now_ns();
+		if ((err = stack_ctx_init(k, &ctx)))
+			die(err, "stack unwinder");
+		load = gp_now_ns() - t0;
+		for (int i = 0; i < RUNS; i++) {
+			struct stacks_snapshot snap;
+
+			if ((err = tgt_pause(t)))
+				die(err, "pause");
+			t0 = gp_now_ns();
+			if ((err = stacks_take(ctx, &snap)))
+				die(err, "stacks");
+			unwind[i] = gp_now_ns() - t0;
+			if ((err = tgt_resume(t)))
+				die(err, "resume");
+			pause[i] = t->stats.last_pause_ns;
+			frames = reliable = 0;
+			tasks = snap.tasks.nr;
+			for (size_t j = 0; j < snap.tasks.nr; j++) {
+				frames += (size_t)snap.traces[j].nr;
+				reliable += snap.traces[j].reliable;
+			}
+			stacks_free(&snap);
+		}
+		report("unwind every task: %zu tasks, %zu frames (%zu reliable traces): median %.3f ms tool time (list + unwind), %.2f us/task, %.0f frames/s, %.0f tasks/s; guest pause %.3f ms; ORC tables loaded once in %.1f ms\n",
+		       tasks, frames, reliable, median_ms(unwind, RUNS),
+		       median_ms(unwind, RUNS) * 1e3 / (double)tasks,
+		       frames / (median_ms(unwind, RUNS) / 1e3), tasks / (median_ms(unwind, RUNS) / 1e3),
+		       median_ms(pause, RUNS), load / 1e6);
+		stack_ctx_free(ctx);
+	}
+
+	/* 6. apply and unpatch the example patch on this busy guest. */
+	{
+		char cmd[1024], obj[256];
+		uint64_t ap[RUNS], up[RUNS], ac[RUNS], aw[RUNS], as[RUNS];
+		struct lp_report rep;
+		int n = 0;
+
+		snprintf(obj, sizeof(obj), "%s/bench_cmdline.o", rig_build_dir());
+		snprintf(cmd, sizeof(cmd), "%s/vmm build guest-agent/examples/cmdline_marker.c -o %s --kernel %s >/dev/null",
+			 rig_build_dir(), obj, rig_kernel_path(r));
+		if (system(cmd))
+			die(NULL, "build the example patch");
+		for (int i = 0; i < RUNS; i++) {
+			if ((err = lp_apply(k, obj, &(struct lp_opts){ .timeout_s = 10 }, &rep)))
+				die(err, "patch");
+			ap[n] = rep.pause_ns;
+			ac[n] = rep.check_ns;
+			aw[n] = rep.write_ns;
+			as[n] = rep.stop_ns;
+			if ((err = lp_remove(k, "cmdline-marker", &(struct lp_opts){ .timeout_s = 10 }, &rep)))
+				die(err, "unpatch");
+			up[n] = rep.pause_ns;
+			n++;
+		}
+		report("patch (stop-the-world, %zu tasks checked): guest pause median %.3f ms (backend stop %.3f ms, stack check %.3f ms, writes %.3f ms); unpatch pause median %.3f ms\n",
+		       ntasks, median_ms(ap, n), median_ms(as, n), median_ms(ac, n), median_ms(aw, n),
+		       median_ms(up, n));
+	}
 	kern_detach(k);
 	tgt_close(t);
 	rig_kill(r);
