@@ -351,6 +351,26 @@ START_TEST(region_survives_memory_pressure)
 }
 END_TEST
 
+/* The second example, on another function, together with the first. */
+START_TEST(two_examples_together)
+{
+	char o1[200];
+
+	snprintf(o1, sizeof(o1), "%s", build("cmdline_marker", NULL, NULL));
+	const char *o2 = build("version_tag", NULL, NULL);
+
+	ck_assert(!guest_has("cat /proc/version", "guestpatch"));
+	ck_assert_int_eq(vmm("patch", o1, NULL), 0);
+	ck_assert_int_eq(vmm("patch", o2, NULL), 0);
+	ck_assert(guest_has("cat /proc/version", "[guestpatch version-tag] Linux version"));
+	ck_assert(guest_has("cat /proc/cmdline", "cmdline-marker applied"));
+	ck_assert_int_eq(vmm("unpatch", "version-tag", NULL), 0);
+	ck_assert(!guest_has("cat /proc/version", "guestpatch"));
+	ck_assert(guest_has("cat /proc/cmdline", "cmdline-marker applied"));
+	ck_assert_int_eq(vmm("unpatch", "cmdline-marker", NULL), 0);
+}
+END_TEST
+
 static TCase *patch_tcase(void)
 {
 	TCase *tc = tcase_create("patch");
@@ -359,6 +379,7 @@ static TCase *patch_tcase(void)
 	tcase_add_unchecked_fixture(tc, up, down);
 	tcase_add_test(tc, apply_and_unpatch);
 	tcase_add_test(tc, stack_and_unstack);
+	tcase_add_test(tc, two_examples_together);
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, blocked_task_times_out);
 	tcase_add_test(tc, cycles_under_load);
