@@ -357,6 +357,74 @@ fail:
 	return err;
 }
 
+/*
+ * The stop-the-world loop shared by apply and remove: pause, let `attempt`
+ * check (and, if nothing blocks, write), resume; on blockers back off and
+ * try again until the timeout, then report who blocked. `attempt` sets
+ * *blocked when the check found blockers and wrote nothing.
+ */
+typedef struct gp_error *(*attempt_fn)(struct kern *k, void *arg, struct lp_report *rep,
+				       bool *blocked);
+
+static struct gp_error *retry_paused(struct kern *k, double timeout, const char *what,
+				     attempt_fn attempt, void *arg, struct lp_report *rep)
+{
+	unsigned backoff = BACKOFF_MIN_US;
+	uint64_t t0 = gp_now_ns();
+
+	for (;;) {
+		struct gp_error *err;
+		bool blocked = false;
+
+		rep->attempts++;
+		if ((err = tgt_pause(k->t)))
+			return err;
+		err = resume_keep(k, attempt(k, arg, rep, &blocked));
+		rep->pause_ns_total += k->t->stats.last_pause_ns;
+		fill_report_pause(k, rep);
+		if (err || !blocked)
+			return err;
+		if ((gp_now_ns() - t0) / 1e9 >= timeout)
+			return blocked_error(rep, what, timeout);
+		sleep_us(backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : backoff * 2;
+	}
+}
+
+struct apply_ctx {
+	struct stack_ctx *stacks;
+	struct lp_region r;
+	uint64_t gen;
+	const struct lp_image *img;
+	struct target_func *tf;
+	struct lp_range *ranges;
+	unsigned code_page, data_page;
+	int slot;
+};
+
+static struct gp_error *apply_attempt(struct kern *k, void *arg, struct lp_report *rep,
+				      bool *blocked)
+{
+	struct apply_ctx *a = arg;
+	struct gp_error *err = lp_region_load(k, &a->r);
+	uint64_t tw;
+
+	if (!err && a->r.hdr.generation != a->gen)
+		err = gp_error_create(GP_ERR_BUSY,
+				      "the guest's patch records changed while planning (another vmm process?); run the command again");
+	for (int i = 0; !err && i < a->img->nr_funcs; i++)
+		err = check_site(k, &a->r, &a->tf[i]);
+	if (!err)
+		err = lp_check_stacks(a->stacks, a->ranges, a->img->nr_funcs, &rep->check);
+	rep->check_ns = rep->check.check_ns;
+	if (err || (*blocked = rep->check.nr_blockers > 0))
+		return err;
+	tw = gp_now_ns();
+	err = apply_writes(k, &a->r, a->img, a->tf, a->code_page, a->data_page, a->slot);
+	rep->write_ns = gp_now_ns() - tw;
+	return err;
+}
+
 struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_opts *o,
 			  struct lp_report *rep)
 {
@@ -371,7 +439,6 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 	size_t code_sz, data_sz;
 	int code_page, data_page, slot = -1;
 	uint64_t t0 = gp_now_ns(), gen;
-	unsigned backoff = BACKOFF_MIN_US;
 
 	memset(rep, 0, sizeof(*rep));
 	if ((err = lp_obj_open_file(obj_path, &obj)))
@@ -426,42 +493,14 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		ranges[i].end = tf[i].old_addr + tf[i].old_size;
 		snprintf(ranges[i].name, sizeof(ranges[i].name), "%s", tf[i].name);
 	}
-	for (;;) {
-		uint64_t tw;
+	{
+		struct apply_ctx ac = {
+			.stacks = ctx, .gen = gen, .img = &img, .tf = tf, .ranges = ranges,
+			.code_page = (unsigned)code_page, .data_page = (unsigned)data_page,
+			.slot = slot,
+		};
 
-		rep->attempts++;
-		if ((err = tgt_pause(k->t)))
-			goto out;
-		err = lp_region_load(k, &r);
-		if (!err && r.hdr.generation != gen)
-			err = gp_error_create(GP_ERR_BUSY,
-					      "the guest's patch records changed while planning (another vmm process?); run the command again");
-		for (int i = 0; !err && i < img.nr_funcs; i++)
-			err = check_site(k, &r, &tf[i]);
-		if (!err)
-			err = lp_check_stacks(ctx, ranges, img.nr_funcs, &rep->check);
-		rep->check_ns = rep->check.check_ns;
-		if (err || rep->check.nr_blockers) {
-			err = resume_keep(k, err);
-			rep->pause_ns_total += k->t->stats.last_pause_ns;
-			fill_report_pause(k, rep);
-			if (err)
-				goto out;
-			if ((gp_now_ns() - t0) / 1e9 >= timeout) {
-				err = blocked_error(rep, "patch", timeout);
-				goto out;
-			}
-			sleep_us(backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : backoff * 2;
-			continue;
-		}
-		tw = gp_now_ns();
-		err = apply_writes(k, &r, &img, tf, (unsigned)code_page, (unsigned)data_page, slot);
-		rep->write_ns = gp_now_ns() - tw;
-		err = resume_keep(k, err);
-		rep->pause_ns_total += k->t->stats.last_pause_ns;
-		fill_report_pause(k, rep);
-		break;
+		err = retry_paused(k, timeout, "patch", apply_attempt, &ac, rep);
 	}
 out:
 	rep->elapsed_ms = (gp_now_ns() - t0) / 1e6;
@@ -537,73 +576,65 @@ fail:
 	return err;
 }
 
+struct remove_ctx {
+	struct stack_ctx *stacks;
+	const char *name;
+	bool force;
+};
+
+static struct gp_error *remove_attempt(struct kern *k, void *arg, struct lp_report *rep,
+				       bool *blocked)
+{
+	struct remove_ctx *rc = arg;
+	struct lp_range ranges[2];
+	const struct lp_rec_patch *p;
+	struct lp_region r;
+	struct gp_error *err = lp_region_load(k, &r);
+	uint64_t tw;
+	int slot = -1;
+
+	if (!err && (!r.present || (slot = find_patch(&r.hdr, rc->name)) < 0))
+		err = gp_error_create(GP_ERR_NOTFOUND, "no patch named %s is applied", rc->name);
+	if (!err && (r.hdr.patches[slot].flags & LP_FLAG_FORCED) && !rc->force)
+		err = gp_error_create(GP_ERR_BUSY,
+				      "patch %s was forced: tasks may still run its code, so removing it is unsafe; use --force to remove it anyway",
+				      rc->name);
+	if (err)
+		return err;
+	/* Nothing may be running in the replacement code or the slots; the
+	 * old functions are fine (they come back). */
+	p = &r.hdr.patches[slot];
+	ranges[0].start = lp_page_va(&r, p->code_page);
+	ranges[0].end = ranges[0].start + p->code_pages * 4096ull;
+	snprintf(ranges[0].name, sizeof(ranges[0].name), "%s (patch code)", rc->name);
+	ranges[1].start = lp_page_va(&r, LP_TRAMP_PAGE);
+	ranges[1].end = ranges[1].start + 4096;
+	snprintf(ranges[1].name, sizeof(ranges[1].name), "guestpatch trampolines");
+	err = lp_check_stacks(rc->stacks, ranges, 2, &rep->check);
+	rep->check_ns = rep->check.check_ns;
+	if (err || (*blocked = rep->check.nr_blockers > 0))
+		return err;
+	tw = gp_now_ns();
+	err = remove_writes(k, &r, slot);
+	rep->write_ns = gp_now_ns() - tw;
+	return err;
+}
+
 struct gp_error *lp_remove(struct kern *k, const char *name, const struct lp_opts *o,
 			   struct lp_report *rep)
 {
 	double timeout = o && o->timeout_s > 0 ? o->timeout_s : 10.0;
-	struct lp_range ranges[2];
-	struct stack_ctx *ctx = NULL;
-	struct lp_region r;
+	struct remove_ctx rc = { .name = name, .force = o && o->force };
 	struct gp_error *err;
 	uint64_t t0 = gp_now_ns();
-	unsigned backoff = BACKOFF_MIN_US;
-	int slot = -1;
 
 	memset(rep, 0, sizeof(*rep));
 	snprintf(rep->name, sizeof(rep->name), "%s", name);
-	if ((err = stack_ctx_init(k, &ctx)))
+	if ((err = stack_ctx_init(k, &rc.stacks)))
 		return err;
-	for (;;) {
-		uint64_t tw;
-
-		rep->attempts++;
-		if ((err = tgt_pause(k->t)))
-			break;
-		err = lp_region_load(k, &r);
-		if (!err && (!r.present || (slot = find_patch(&r.hdr, name)) < 0))
-			err = gp_error_create(GP_ERR_NOTFOUND, "no patch named %s is applied", name);
-		if (!err && (r.hdr.patches[slot].flags & LP_FLAG_FORCED) && !(o && o->force))
-			err = gp_error_create(GP_ERR_BUSY,
-					      "patch %s was forced: tasks may still run its code, so removing it is unsafe; use --force to remove it anyway",
-					      name);
-		if (!err) {
-			const struct lp_rec_patch *p = &r.hdr.patches[slot];
-
-			/* Nothing may be running in the replacement code or the
-			 * slots; the old functions are fine (they come back). */
-			ranges[0].start = lp_page_va(&r, p->code_page);
-			ranges[0].end = ranges[0].start + p->code_pages * 4096ull;
-			snprintf(ranges[0].name, sizeof(ranges[0].name), "%s (patch code)", name);
-			ranges[1].start = lp_page_va(&r, LP_TRAMP_PAGE);
-			ranges[1].end = ranges[1].start + 4096;
-			snprintf(ranges[1].name, sizeof(ranges[1].name), "guestpatch trampolines");
-			err = lp_check_stacks(ctx, ranges, 2, &rep->check);
-			rep->check_ns = rep->check.check_ns;
-		}
-		if (err || rep->check.nr_blockers) {
-			err = resume_keep(k, err);
-			rep->pause_ns_total += k->t->stats.last_pause_ns;
-			fill_report_pause(k, rep);
-			if (err)
-				break;
-			if ((gp_now_ns() - t0) / 1e9 >= timeout) {
-				err = blocked_error(rep, "unpatch", timeout);
-				break;
-			}
-			sleep_us(backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : backoff * 2;
-			continue;
-		}
-		tw = gp_now_ns();
-		err = remove_writes(k, &r, slot);
-		rep->write_ns = gp_now_ns() - tw;
-		err = resume_keep(k, err);
-		rep->pause_ns_total += k->t->stats.last_pause_ns;
-		fill_report_pause(k, rep);
-		break;
-	}
+	err = retry_paused(k, timeout, "unpatch", remove_attempt, &rc, rep);
 	rep->elapsed_ms = (gp_now_ns() - t0) / 1e6;
-	stack_ctx_free(ctx);
+	stack_ctx_free(rc.stacks);
 	return err;
 }
 
