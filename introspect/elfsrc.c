@@ -76,7 +76,7 @@ static struct gp_error *unxz(const uint8_t *data, size_t len, uint8_t **out,
 
 static struct gp_error *find_section(const uint8_t *img, size_t len,
 				     const char *path, const char *section,
-				     void **data, size_t *dlen)
+				     void **data, size_t *dlen, uint64_t *addr)
 {
 	struct gp_error *err = NULL;
 	Elf_Scn *scn = NULL;
@@ -114,6 +114,8 @@ static struct gp_error *find_section(const uint8_t *img, size_t len,
 		}
 		memcpy(*data, img + sh.sh_offset, sh.sh_size);
 		*dlen = sh.sh_size;
+		if (addr)
+			*addr = sh.sh_addr;
 		goto out;
 	}
 	err = gp_error_create(GP_ERR_NOTFOUND, "%s has no section %s", path,
@@ -126,6 +128,12 @@ out:
 
 struct gp_error *kern_elf_section(const char *path, const char *section,
 				  void **data, size_t *len)
+{
+	return kern_elf_section_at(path, section, data, len, NULL);
+}
+
+struct gp_error *kern_elf_section_at(const char *path, const char *section,
+				     void **data, size_t *len, uint64_t *addr)
 {
 	struct gp_error *err;
 	uint8_t *map, *vmlinux = NULL;
@@ -149,7 +157,7 @@ struct gp_error *kern_elf_section(const char *path, const char *section,
 		return gp_error_os(errno, "mmap %s", path);
 	if (!memcmp(map, ELFMAG, SELFMAG)) {
 		err = find_section(map, (size_t)st.st_size, path, section, data,
-				   len);
+				   len, addr);
 	} else {
 		uint8_t *x = memmem(map, (size_t)st.st_size, xz_magic,
 				    sizeof(xz_magic));
@@ -163,7 +171,7 @@ struct gp_error *kern_elf_section(const char *path, const char *section,
 				   &vlen);
 			if (!err)
 				err = find_section(vmlinux, vlen, path, section,
-						   data, len);
+						   data, len, addr);
 			free(vmlinux);
 		}
 	}

@@ -530,11 +530,15 @@ struct gp_error *kern_attach(struct tgt *t, const struct kern_opts *o,
 	if (!k)
 		return &gp_error_nomem;
 	k->t = t;
+	if (o && o->vmlinux && !(k->vmlinux = strdup(o->vmlinux))) {
+		free(k);
+		return &gp_error_nomem;
+	}
 	if (t->nr_vcpus > 0 || !fast) {
 		struct tgt_regs r;
 
 		if ((err = tgt_pause(t))) {
-			free(k);
+			kern_detach(k);
 			return err;
 		}
 		if (t->nr_vcpus > 0 && !(err = tgt_get_regs(t, 0, &r))) {
@@ -574,6 +578,7 @@ void kern_detach(struct kern *k)
 	if (!k)
 		return;
 	vmci_free(&k->vi);
+	free(k->vmlinux);
 	ksym_free(k->syms);
 	kbtf_free(k->btf);
 	free(k->percpu_offset);

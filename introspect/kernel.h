@@ -58,6 +58,7 @@ struct kern {
 	struct kern_tlb_entry tlb[KERN_TLB_SIZE];
 	uint64_t attach_ns;	/* tool time spent in kern_attach */
 	uint64_t attach_pause_ns;	/* guest time paused by kern_attach */
+	char *vmlinux;		/* --vmlinux, kept for later lookups (ORC) */
 	bool have_cr3;
 	uint64_t vcpu0_cr3;	/* vCPU 0's CR3 at attach, to validate VMCOREINFO */
 };
@@ -104,6 +105,9 @@ void kern_features(struct kern *k, struct kern_features *f);
 /* vmlinux / vmlinuz on the host (elfsrc.c). */
 struct gp_error *kern_elf_section(const char *path, const char *section,
 				  void **data, size_t *len);
+/* The same, with the section's link-time address (sh_addr). */
+struct gp_error *kern_elf_section_at(const char *path, const char *section,
+				     void **data, size_t *len, uint64_t *addr);
 /* The GNU build id of a vmlinux/vmlinuz, as 40 hex digits. */
 struct gp_error *kern_elf_build_id(const char *path, char out[41]);
 

@@ -44,6 +44,31 @@ struct gp_error *orc_from_raw(const int32_t *ip_rel, uint64_t ip_base, const uin
 	return NULL;
 }
 
+/* From the vmlinux file's .orc_unwind_ip/.orc_unwind, relocated by the
+ * KASLR offset: for kernels whose tables we cannot read from memory. */
+static struct gp_error *orc_load_elf(struct kern *k, struct orc_table **out)
+{
+	void *ip = NULL, *u = NULL;
+	size_t ip_len, u_len;
+	uint64_t ip_addr, text_s, text_e;
+	struct gp_error *err;
+
+	if ((err = kern_elf_section_at(k->vmlinux, ".orc_unwind_ip", &ip, &ip_len, &ip_addr)) ||
+	    (err = kern_elf_section_at(k->vmlinux, ".orc_unwind", &u, &u_len, NULL)) ||
+	    (err = kern_sym(k, "_text", &text_s)) || (err = kern_sym(k, "_etext", &text_e)))
+		goto out;
+	if (ip_len % 4 || u_len % 6 || ip_len / 4 != u_len / 6) {
+		err = gp_error_create(GP_ERR_CORRUPT, "%s: ORC sections disagree (%zu and %zu bytes)",
+				      k->vmlinux, ip_len, u_len);
+		goto out;
+	}
+	err = orc_from_raw(ip, ip_addr + k->kaslr_offset, u, ip_len / 4, text_s, text_e, out);
+out:
+	free(ip);
+	free(u);
+	return err ? gp_error_wrap(err, "ORC tables from %s", k->vmlinux) : NULL;
+}
+
 struct gp_error *orc_load(struct kern *k, struct orc_table **out)
 {
 	uint64_t ip_s, ip_e, u_s, u_e, text_s, text_e;
@@ -53,6 +78,8 @@ struct gp_error *orc_load(struct kern *k, struct orc_table **out)
 	size_t n;
 
 	*out = NULL;
+	if (k->vmlinux)
+		return orc_load_elf(k, out);
 	if ((err = kern_sym(k, "__start_orc_unwind_ip", &ip_s)) ||
 	    (err = kern_sym(k, "__stop_orc_unwind_ip", &ip_e)) ||
 	    (err = kern_sym(k, "__start_orc_unwind", &u_s)) ||

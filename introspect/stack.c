@@ -11,7 +11,9 @@
 
 #include "stack.h"
 
-enum { STK_TASK = 0, STK_IRQ = 1, STK_NONE = -1 };
+/* The stacks a task may be on: its own, its CPU's IRQ stack, and the
+ * CPU's exception stacks (#DF, NMI, #DB, #MC, #VC, #VC2). */
+enum { STK_TASK = 0, STK_IRQ = 1, STK_EXC = 2, STK_MAX = 8, STK_NONE = -1 };
 
 struct regs_view {
 	bool valid;
@@ -26,7 +28,7 @@ struct ustate {
 	bool signal;
 	struct regs_view regs, prev_regs;
 	bool regs_on_stack;	/* regs were read from the stack (not a vCPU) */
-	uint64_t lo[2], hi[2];	/* task and IRQ stack bounds (hi exclusive) */
+	uint64_t lo[STK_MAX], hi[STK_MAX];	/* stack bounds (hi exclusive) */
 	int cur;		/* which stack sp is on */
 	unsigned used_mask;	/* stacks left behind: never return to them */
 };
@@ -60,7 +62,7 @@ static bool fail(struct ustate *s, enum stack_reason r, const char *fmt, ...)
 
 static int which_stack(const struct ustate *s, uint64_t addr, uint64_t len)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < STK_MAX; i++)
 		if (s->hi[i] > s->lo[i] && addr >= s->lo[i] && addr + len <= s->hi[i] &&
 		    addr + len >= addr)
 			return i;
@@ -355,6 +357,14 @@ void stack_unwind_regs(struct stack_ctx *c, const struct task_info *t, const str
 			s.hi[STK_IRQ] = top + 8;
 			s.lo[STK_IRQ] = top + 8 - c->irq_stack_size;
 		}
+		if (c->nr_estacks &&
+		    gp_ok(kern_percpu(c->k, (unsigned)cpu, c->cea_exception_stacks, &pp)) &&
+		    gp_ok(kern_read_u64(c->k, pp, &top)) && top) {
+			for (int i = 0; i < c->nr_estacks && STK_EXC + i < STK_MAX; i++) {
+				s.lo[STK_EXC + i] = top + c->estack_off[i];
+				s.hi[STK_EXC + i] = top + c->estack_off[i] + c->estack_size[i];
+			}
+		}
 	}
 	s.ip = r->rip;
 	s.sp = r->rsp;
@@ -445,6 +455,22 @@ struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
 	    (err = kern_sym(k, "ret_from_fork", &c->ret_from_fork)) ||
 	    (err = kern_sym(k, "hardirq_stack_ptr", &c->hardirq_stack_ptr)))
 		goto fail;
+	/* Exception stacks: optional (older kernels lay them out otherwise). */
+	if (kern_has_sym(k, "cea_exception_stacks", &c->cea_exception_stacks)) {
+		static const char *const names[] = { "DF_stack", "NMI_stack", "DB_stack",
+						     "MCE_stack", "VC_stack", "VC2_stack" };
+
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+			uint64_t off, size;
+
+			if (!gp_ok(kbtf_offsetof(k->btf, "cea_exception_stacks", names[i], &off, &size)) ||
+			    !size)
+				continue;
+			c->estack_off[c->nr_estacks] = off;
+			c->estack_size[c->nr_estacks] = size;
+			c->nr_estacks++;
+		}
+	}
 	*out = c;
 	return NULL;
 fail:

@@ -67,6 +67,12 @@ struct stack_ctx {
 	uint64_t ret_from_fork;
 	uint64_t hardirq_stack_ptr;	/* per-cpu offset */
 	uint64_t irq_stack_size;
+	/* Exception (IST) stacks in the cpu_entry_area: the per-cpu pointer
+	 * cea_exception_stacks and, from BTF, where each stack lies in
+	 * struct cea_exception_stacks. nr_estacks is 0 if unknown. */
+	uint64_t cea_exception_stacks;
+	int nr_estacks;
+	uint64_t estack_off[6], estack_size[6];
 };
 
 struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out);
