@@ -84,9 +84,9 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 				     "guestpatch region header disagrees with this kernel's layout (slot %u vs %u)",
 				     h->pmd_index, r->pmd_index);
-	if (strcmp(h->build_id, k->build_id))
+	if (!memchr(h->build_id, 0, sizeof(h->build_id)) || strcmp(h->build_id, k->build_id))
 		return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
-				     "guestpatch region was set up for kernel %s, this is %s",
+				     "guestpatch region was set up for kernel %.40s, this is %s",
 				     h->build_id, k->build_id);
 	if ((err = tgt_read_phys(k->t, r->pmd_entry_pa, &pmd, sizeof(pmd))))
 		return err;
@@ -94,18 +94,50 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		return gp_error_addr(GP_ERR_CORRUPT, r->pmd_entry_pa,
 				     "the kernel page-table slot of the guestpatch region holds 0x%llx",
 				     (unsigned long long)pmd);
-	for (int i = 0; i < LP_MAX_PATCHES; i++)
-		if (h->patches[i].state != LP_FREE &&
-		    !memchr(h->patches[i].name, 0, sizeof(h->patches[i].name)))
+	/* The records steer our writes on unpatch (original bytes go back to
+	 * sites[].old_addr), and guest memory is untrusted: every address in
+	 * them must be what we would have written ourselves. */
+	for (int i = 0; i < LP_MAX_PATCHES; i++) {
+		const struct lp_rec_patch *p = &h->patches[i];
+
+		if (p->state == LP_FREE)
+			continue;
+		if (p->state != LP_APPLIED || !memchr(p->name, 0, sizeof(p->name)) ||
+		    !memchr(p->build_id, 0, sizeof(p->build_id)) ||
+		    p->code_page < LP_FIRST_ALLOC || p->code_pages > LP_CODE_PAGES ||
+		    p->code_page + p->code_pages > LP_FIRST_ALLOC + LP_CODE_PAGES ||
+		    p->data_page < LP_FIRST_ALLOC + LP_CODE_PAGES ||
+		    p->data_pages > LP_REGION_PAGES ||
+		    p->data_page + p->data_pages > LP_REGION_PAGES)
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 					     "patch record %d is corrupt", i);
+	}
+	for (int i = 0; i < LP_MAX_SITES; i++) {
+		const struct lp_rec_site *st = &h->sites[i];
+		uint64_t off, size;
+		const struct ksym *sym;
+
+		if (!st->in_use)
+			continue;
+		sym = ksym_symbolize(k->syms, st->old_addr, &off, &size);
+		if (!sym || off || (sym->type != 't' && sym->type != 'T' && sym->type != 'w' &&
+				    sym->type != 'W') ||
+		    st->tramp_va != lp_page_va(r, LP_TRAMP_PAGE) + (uint64_t)i * LP_TRAMP_SIZE ||
+		    memcmp(st->orig, "\x0f\x1f\x44\x00\x00", 5))
+			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
+					     "site record %d (0x%llx) is corrupt", i,
+					     (unsigned long long)st->old_addr);
+	}
 	for (int i = 0; i < LP_MAX_FUNCS_TOTAL; i++) {
 		const struct lp_rec_func *f = &h->funcs[i];
 
 		if (f->in_use && (f->patch >= LP_MAX_PATCHES || f->site >= LP_MAX_SITES ||
 				  !h->sites[f->site].in_use ||
 				  h->patches[f->patch].state == LP_FREE ||
-				  !memchr(f->name, 0, sizeof(f->name))))
+				  !memchr(f->name, 0, sizeof(f->name)) ||
+				  f->new_addr < lp_page_va(r, h->patches[f->patch].code_page) ||
+				  f->new_addr >= lp_page_va(r, h->patches[f->patch].code_page +
+								h->patches[f->patch].code_pages)))
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 					     "function record %d is corrupt", i);
 	}

@@ -8,6 +8,7 @@
  * "Byte-for-byte" is checked by hashing (FNV-1a) with the guest paused:
  * the kernel text (_text.._etext) and guestpatch's region.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +372,41 @@ START_TEST(two_examples_together)
 }
 END_TEST
 
+/* The records in the guest are untrusted: a forged site address must not
+ * steer our writes. */
+START_TEST(forged_records_refused)
+{
+	const char *obj = build("cmdline_marker", NULL, NULL);
+	struct hashes before, after;
+	struct tgt *t = NULL;
+	uint64_t addr, forged = 0xffffffff81000123ull;
+	uint64_t where = LP_REGION_PA + offsetof(struct lp_hdr, sites[0].old_addr);
+	char *err = NULL;
+
+	ck_assert_int_eq(vmm("patch", obj, NULL), 0);
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(tgt_pause(t));
+	ck_ok(tgt_read_phys(t, where, &addr, 8));
+	ck_ok(tgt_write_phys(t, where, &forged, 8));
+	ck_ok(tgt_resume(t));
+	tgt_close(t);
+	before = hash_guest();
+	ck_assert(vmm("unpatch", "cmdline-marker", &err) != 0);
+	ck_assert_msg(strstr(err, "site record 0"), "%s", err);
+	free(err);
+	after = hash_guest();
+	ck_assert(before.text == after.text && before.region == after.region);
+	/* Put it back: unpatch works again. */
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(tgt_pause(t));
+	ck_ok(tgt_write_phys(t, where, &addr, 8));
+	ck_ok(tgt_resume(t));
+	tgt_close(t);
+	ck_assert_int_eq(vmm("unpatch", "cmdline-marker", NULL), 0);
+	ck_assert(!guest_has("cat /proc/cmdline", "guestpatch"));
+}
+END_TEST
+
 static TCase *patch_tcase(void)
 {
 	TCase *tc = tcase_create("patch");
@@ -380,6 +416,7 @@ static TCase *patch_tcase(void)
 	tcase_add_test(tc, apply_and_unpatch);
 	tcase_add_test(tc, stack_and_unstack);
 	tcase_add_test(tc, two_examples_together);
+	tcase_add_test(tc, forged_records_refused);
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, blocked_task_times_out);
 	tcase_add_test(tc, cycles_under_load);
