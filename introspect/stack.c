@@ -168,7 +168,16 @@ static bool next_frame(struct ustate *s)
 	if (o.sp_reg == ORC_REG_UNDEFINED) {
 		if (!o.end)
 			return fail(s, STACK_BAD_ORC, "undefined stack at 0x%llx", (unsigned long long)s->ip);
-		return false;	/* the bottom of a kthread or idle stack */
+		/* The bottom of a kthread or idle stack: ret_from_fork or the
+		 * CPU start-up code, with at most a pt_regs above it. An end
+		 * mark anywhere else (asm thunks carry one too) is not where a
+		 * task's stack ends. */
+		if (s->cur != STK_TASK || s->sp > s->hi[STK_TASK] ||
+		    s->hi[STK_TASK] - s->sp > c->regs_size + 128)
+			return fail(s, STACK_NO_END,
+				    "ORC end mark at 0x%llx with sp 0x%llx, not at the stack bottom",
+				    (unsigned long long)s->ip, (unsigned long long)s->sp);
+		return false;
 	}
 	switch (o.sp_reg) {
 	case ORC_REG_SP: sp = s->sp + (uint64_t)(int64_t)o.sp_offset; break;

@@ -204,6 +204,7 @@ START_TEST(spinning_task_from_registers)
 				 * point: the syscall entry, or an interrupt or
 				 * exception entry (asm_*) that hit user mode. */
 				rel++;
+				ck_assert_msg(tr->user_end, "reliable trace of a user task not ending at user registers");
 				ck_assert_msg(s && (s->addr == entry || !strncmp(ksym_name(k->syms, s), "asm_", 4) ||
 						    !strncmp(ksym_name(k->syms, s), "entry_", 6)),
 					      "reliable trace ends in %s (%d frames, user_end %d), not an entry point",

@@ -102,17 +102,27 @@ static struct stack_trace run(uint64_t ip, uint64_t sp)
 
 #define S0 (STK + 0x1000)
 
+/* Near the top of the stack, where a kthread's bottom frame lives. */
+#define ST (STK + TSIZE - 0x100)
+
 START_TEST(reliable_to_end)
 {
 	struct stack_trace tr;
 
-	put(S0 + 8, TEXT + F_B + 0x10);		/* A's return address */
-	put(S0 + 16, TEXT + F_END + 0x10);	/* B's return address */
-	tr = run(TEXT + F_A + 4, S0);
+	put(ST + 8, TEXT + F_B + 0x10);		/* A's return address */
+	put(ST + 16, TEXT + F_END + 0x10);	/* B's return address */
+	tr = run(TEXT + F_A + 4, ST);
 	ck_assert_msg(tr.reliable, "unreliable: %s", tr.why);
 	ck_assert_int_eq(tr.nr, 3);
 	ck_assert_uint_eq(tr.f[1].pc, TEXT + F_B + 0x10);
 	ck_assert(!tr.user_end);
+	/* The same end mark deep inside the stack is not a stack end (asm
+	 * thunks carry end marks too). */
+	put(S0 + 8, TEXT + F_B + 0x10);
+	put(S0 + 16, TEXT + F_END + 0x10);
+	tr = run(TEXT + F_A + 4, S0);
+	ck_assert_int_eq(tr.reason, STACK_NO_END);
+	ck_assert(!tr.reliable && strstr(tr.why, "not at the stack bottom"));
 }
 END_TEST
 
