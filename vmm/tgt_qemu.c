@@ -32,6 +32,7 @@ struct qemu_priv {
 	uint8_t *ram;		/* RAM file mapping, or NULL */
 	size_t ram_len;
 	uint64_t lowmem;	/* RAM below this is at file offset = pa */
+	uint64_t ram_size;	/* from the RAM file or QMP; 0: unknown */
 	bool regs_valid[TGT_MAX_VCPUS];
 	struct tgt_regs regs[TGT_MAX_VCPUS];
 	char *qmp_path;
@@ -106,6 +107,33 @@ static struct gp_error *need_stopped(struct tgt *t, const char *what)
 	return NULL;
 }
 
+/*
+ * QEMU 7.2's i386-64bit.xml describes ss_base, ds_base and es_base after the
+ * segment selectors, but its 'g' reply leaves them out
+ * (x86_cpu_gdb_read_register() has no index for them), so everything after
+ * gs would be read 24 bytes off.  Detect that by size, once: the layout is
+ * longer than the reply by exactly those three registers.  Any other layout
+ * is left alone (a fixed QEMU, our own VMM's stub, a stub that sends only a
+ * prefix of its registers): the CR0/EFER check below catches a bad one.
+ */
+static void fit_layout(struct gdbc *g)
+{
+	static const char *const unsent[] = { "ss_base", "ds_base", "es_base" };
+	const struct gdbc_reg *last = &g->regs[g->nr_regs - 1];
+	int total = last->offset + last->bitsize / 8, extra = 0;
+
+	if (total <= g->g_bytes)
+		return;
+	for (int i = 0; i < g->nr_regs; i++)
+		for (size_t j = 0; j < ARRAY_SIZE(unsent); j++)
+			if (!strcmp(g->regs[i].name, unsent[j]))
+				extra += g->regs[i].bitsize / 8;
+	if (total - extra != g->g_bytes)
+		return;
+	for (size_t j = 0; j < ARRAY_SIZE(unsent); j++)
+		gdbc_drop_reg(g, unsent[j]);
+}
+
 static struct gp_error *qemu_get_regs(struct tgt *t, int vcpu, struct tgt_regs *r)
 {
 	static const struct {
@@ -135,55 +163,70 @@ static struct gp_error *qemu_get_regs(struct tgt *t, int vcpu, struct tgt_regs *
 	}
 	if ((err = need_stopped(t, "reading registers")) ||
 	    (err = gdbc_read_regs(p->g, vcpu, raw)))
-		return err;
-	for (int attempt = 0;; attempt++) {
-		memset(r, 0, sizeof(*r));
-		for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
-			uint64_t v;
+		return gp_error_wrap(err, "vCPU %d", vcpu);
+	fit_layout(p->g);
+	memset(r, 0, sizeof(*r));
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+		uint64_t v;
 
-			if (!gdbc_reg_value(p->g, raw, map[i].name, &v)) {
-				/* Segment bases and control registers matter:
-				 * without them there are no per-cpu data and no
-				 * page tables. */
-				if (i >= 24)
-					return gp_error_create(GP_ERR_UNSUPPORTED,
-							       "gdbstub does not report register %s (QEMU too old?)",
-							       map[i].name);
-				continue;
-			}
-			if (map[i].size == 8) {
-				memcpy((char *)r + map[i].off, &v, 8);
-			} else {
-				uint16_t v16 = (uint16_t)v;
-
-				memcpy((char *)r + map[i].off, &v16, 2);
-			}
+		if (!gdbc_reg_value(p->g, raw, map[i].name, &v)) {
+			/* Segment bases and control registers matter: without
+			 * them there are no per-cpu data and no page tables. */
+			if (map[i].off >= offsetof(struct tgt_regs, fs_base))
+				return gp_error_create(GP_ERR_UNSUPPORTED,
+						       "gdbstub does not report register %s (QEMU too old?)",
+						       map[i].name);
+			continue;
 		}
-		/* A 64-bit guest has CR0.PE|PG and EFER.LMA set. QEMU 7.2
-		 * describes ss_base, ds_base and es_base in its XML but does
-		 * not send them in 'g' (target/i386/gdbstub.c): if the values
-		 * make no sense, drop those three once and decode again. */
-		if ((r->cr0 & 0x80000001ull) == 0x80000001ull && (r->efer & 0x400))
-			break;
-		if (attempt > 0 || !(gdbc_drop_reg(p->g, "ss_base") &
-				     gdbc_drop_reg(p->g, "ds_base") &
-				     gdbc_drop_reg(p->g, "es_base")))
-			return gp_error_create(GP_ERR_UNSUPPORTED,
-					       "vCPU %d: registers from the gdbstub do not look like a 64-bit guest (cr0 0x%llx, efer 0x%llx)",
-					       vcpu, (unsigned long long)r->cr0,
-					       (unsigned long long)r->efer);
+		if (map[i].size == 8) {
+			memcpy((char *)r + map[i].off, &v, 8);
+		} else {
+			uint16_t v16 = (uint16_t)v;
+
+			memcpy((char *)r + map[i].off, &v16, 2);
+		}
 	}
+	/* A 64-bit guest has CR0.PE|PG and EFER.LMA set; anything else means
+	 * the layout and the reply still disagree (or the guest is not in
+	 * long mode, which nothing above us can handle either). */
+	if ((r->cr0 & 0x80000001ull) != 0x80000001ull || !(r->efer & 0x400))
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "vCPU %d: registers from the gdbstub do not look like a 64-bit guest (cr0 0x%llx, efer 0x%llx)",
+				       vcpu, (unsigned long long)r->cr0,
+				       (unsigned long long)r->efer);
 	p->regs[vcpu] = *r;
 	p->regs_valid[vcpu] = true;
 	return NULL;
 }
 
+/*
+ * In physical mode QEMU's gdbstub accesses memory as a CPU would: outside RAM
+ * it reads device registers (MMIO side effects), reads zeros where nothing
+ * is mapped, and answers OK to writes that go nowhere (QEMU 7.2).  So when
+ * the RAM layout is known, only RAM goes to the stub.
+ */
+static struct gp_error *check_ram(const struct qemu_priv *p, uint64_t pa, size_t len)
+{
+	uint64_t low = p->lowmem < p->ram_size ? p->lowmem : p->ram_size;
+
+	if (!p->ram_size || pa + len < pa)
+		return NULL;
+	if (pa + len <= low ||
+	    (pa >= FOUR_GB && pa - FOUR_GB <= p->ram_size - low &&
+	     len <= p->ram_size - low - (pa - FOUR_GB)))
+		return NULL;
+	return gp_error_addr(GP_ERR_FAULT, pa,
+			     "guest-physical 0x%llx (+%zu) is not guest RAM (RAM: 0..0x%llx%s)",
+			     (unsigned long long)pa, len, (unsigned long long)low,
+			     p->ram_size > low ? " and from 4 GiB" : "");
+}
+
 static struct gp_error *qemu_read_phys(struct tgt *t, uint64_t pa, void *buf, size_t len)
 {
 	struct qemu_priv *p = t->priv;
-	struct gp_error *err = need_stopped(t, "reading memory");
+	struct gp_error *err;
 
-	if (err)
+	if ((err = check_ram(p, pa, len)) || (err = need_stopped(t, "reading memory")))
 		return err;
 	return gdbc_read_mem(p->g, pa, buf, len);
 }
@@ -191,9 +234,9 @@ static struct gp_error *qemu_read_phys(struct tgt *t, uint64_t pa, void *buf, si
 static struct gp_error *qemu_write_code(struct tgt *t, uint64_t pa, const void *buf, size_t len)
 {
 	struct qemu_priv *p = t->priv;
-	struct gp_error *err = need_stopped(t, "writing memory");
+	struct gp_error *err;
 
-	if (err)
+	if ((err = check_ram(p, pa, len)) || (err = need_stopped(t, "writing memory")))
 		return err;
 	return gdbc_write_mem(p->g, pa, buf, len);
 }
@@ -210,15 +253,22 @@ static struct gp_error *qemu_write_phys(struct tgt *t, uint64_t pa, const void *
 	return qemu_write_code(t, pa, buf, len);
 }
 
+static struct gp_error *qmp_cont(const char *path);
+
 static void qemu_close(struct tgt *t)
 {
 	struct qemu_priv *p = t->priv;
+	struct gp_error *err;
 
 	if (p->g) {
-		/* Detach resumes the guest; a failure here leaves QEMU to
-		 * resume it when the connection drops. */
-		gp_error_destroy(gdbc_detach(p->g));
+		/* Detach resumes the guest.  QEMU 7.2 does NOT resume it when
+		 * a client just hangs up (its gdb_chr_event() only stops the
+		 * VM on connect), so if 'D' failed, ask QMP when we can. */
+		err = gdbc_detach(p->g);
 		gdbc_close(p->g);
+		if (err && p->qmp_path)
+			gp_error_destroy(qmp_cont(p->qmp_path));
+		gp_error_destroy(err);
 	}
 	if (p->ram)
 		munmap(p->ram, p->ram_len);
@@ -272,7 +322,7 @@ static struct gp_error *qmp_exec(int fd, const char *cmd, json_object **ret)
 	struct gp_error *err;
 	size_t len = strlen(cmd);
 
-	if (write(fd, cmd, len) != (ssize_t)len)
+	if (send(fd, cmd, len, MSG_NOSIGNAL) != (ssize_t)len)
 		return gp_error_os(errno, "write QMP");
 	for (int i = 0; i < 64; i++) {
 		json_object *o, *v;
@@ -295,38 +345,70 @@ static struct gp_error *qmp_exec(int fd, const char *cmd, json_object **ret)
 	return gp_error_create(GP_ERR_PROTOCOL, "QMP: no reply");
 }
 
-/* Guest RAM size from QMP's query-memory-size-summary. */
-static struct gp_error *qmp_ram_size(const char *path, uint64_t *size)
+/* Connect to QMP and leave capabilities negotiation mode. */
+static struct gp_error *qmp_connect(const char *path, int *fdp)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	json_object *greet = NULL, *r = NULL, *v;
+	json_object *greet = NULL, *r = NULL;
 	struct gp_error *err;
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return gp_error_create(GP_ERR_INVAL, "QMP path too long");
+		return gp_error_create(GP_ERR_INVAL, "QMP path too long: %s", path);
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return gp_error_os(errno, "socket");
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = gp_error_os(errno, "connect to QMP %s", path);
-		goto out;
+		close(fd);
+		return err;
 	}
 	if ((err = qmp_read(fd, &greet)) ||
-	    (err = qmp_exec(fd, "{\"execute\":\"qmp_capabilities\"}\n", &r)))
-		goto out;
+	    (err = qmp_exec(fd, "{\"execute\":\"qmp_capabilities\"}\n", &r))) {
+		close(fd);
+		json_object_put(greet);
+		return gp_error_wrap(err, "QMP %s", path);
+	}
+	json_object_put(greet);
 	json_object_put(r);
-	r = NULL;
+	*fdp = fd;
+	return NULL;
+}
+
+/* Guest RAM size from QMP's query-memory-size-summary. */
+static struct gp_error *qmp_ram_size(const char *path, uint64_t *size)
+{
+	json_object *r = NULL, *v;
+	struct gp_error *err;
+	int fd;
+
+	if ((err = qmp_connect(path, &fd)))
+		return err;
 	if ((err = qmp_exec(fd, "{\"execute\":\"query-memory-size-summary\"}\n", &r)))
 		goto out;
-	if (!json_object_object_get_ex(r, "base-memory", &v)) {
-		err = gp_error_create(GP_ERR_PROTOCOL, "QMP: no base-memory");
+	if (!json_object_object_get_ex(r, "base-memory", &v) || json_object_get_int64(v) <= 0) {
+		err = gp_error_create(GP_ERR_PROTOCOL, "QMP %s: no base-memory in %s", path,
+				      json_object_to_json_string(r));
 		goto out;
 	}
 	*size = (uint64_t)json_object_get_int64(v);
 out:
-	json_object_put(greet);
+	json_object_put(r);
+	close(fd);
+	return err;
+}
+
+/* Let the guest run through QMP: the last resort when 'D' failed. */
+static struct gp_error *qmp_cont(const char *path)
+{
+	json_object *r = NULL;
+	struct gp_error *err;
+	int fd;
+
+	if ((err = qmp_connect(path, &fd)))
+		return err;
+	err = qmp_exec(fd, "{\"execute\":\"cont\"}\n", &r);
 	json_object_put(r);
 	close(fd);
 	return err;
@@ -417,6 +499,7 @@ struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out)
 			goto fail;
 		}
 	}
+	p->ram_size = ram_size;
 	t->ram_top = ram_size > p->lowmem ? FOUR_GB + (ram_size - p->lowmem) : ram_size;
 	if ((err = gdbc_connect(gdb, 10000, &p->g)))
 		goto fail;
@@ -425,10 +508,6 @@ struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out)
 	    (err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1")))
 		goto fail;
 	t->nr_vcpus = p->g->nr_threads > TGT_MAX_VCPUS ? TGT_MAX_VCPUS : p->g->nr_threads;
-	if (!t->ram_top) {
-		/* Neither RAM file nor QMP: scan the first 4 GiB. */
-		t->ram_top = 0;
-	}
 	if ((err = gdbc_cont(p->g)))
 		goto fail;
 	free(copy);

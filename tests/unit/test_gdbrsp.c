@@ -53,7 +53,10 @@ START_TEST(decode)
 	ck_assert_int_eq(dec("OK", out, 200), 2);
 	ck_assert_str_eq(out, "OK");
 	/* '}' escapes: the next byte XOR 0x20 ('#' '$' '}' '*' travel so). */
-	ck_assert_int_eq(dec("a}\x03}\x04}]}\x0a" "b", out, 200), 6);
+	ck_assert_int_eq(dec("a}\x03}\x04}]}\x0a"
+			     "b",
+			     out, 200),
+			 6);
 	ck_assert_str_eq(out, "a#$}*b");
 	/* Run-length: "0* " is '0' plus ' ' - 29 = 3 more. */
 	ck_assert_int_eq(dec("0* ", out, 200), 4);
@@ -115,7 +118,7 @@ START_TEST(xml_layout)
 	ck_assert_int_eq(g->regs[2].bitsize, 32);
 	ck_assert_int_eq(g->regs[2].offset, 16);
 	ck_assert_int_eq(g->regs[3].offset, 20);
-	ck_assert_int_eq(g->regs[4].offset, 24);	/* st0: 10 bytes */
+	ck_assert_int_eq(g->regs[4].offset, 24); /* st0: 10 bytes */
 	ck_assert_int_eq(g->regs[5].offset, 34);
 
 	/* Values are little-endian at their offsets in the 'g' reply. */
@@ -128,7 +131,7 @@ START_TEST(xml_layout)
 	ck_assert_uint_eq(v, 0x17161514);
 	ck_assert(gdbc_reg_value(g, raw, "cr3", &v));
 	ck_assert_uint_eq(v, 0x2928272625242322ull);
-	ck_assert(!gdbc_reg_value(g, raw, "st0", &v));	/* wider than 64 */
+	ck_assert(!gdbc_reg_value(g, raw, "st0", &v)); /* wider than 64 */
 	ck_assert(!gdbc_reg_value(g, raw, "rcx", &v));
 	/* A register beyond what the stub sent is absent, not garbage. */
 	g->g_bytes = 40;
@@ -207,8 +210,7 @@ START_TEST(options)
 	ck_err(tgt_open("qemu:gdb=127.0.0.1:1,mem=/nonexistent/ram", &t), GP_ERR_OS,
 	       "/nonexistent/ram");
 	ck_err(tgt_open("qemu:gdb=noport", &t), GP_ERR_INVAL, "noport");
-	ck_err(tgt_open("qemu:gdb=/nonexistent/gdb.sock", &t), GP_ERR_OS,
-	       "/nonexistent/gdb.sock");
+	ck_err(tgt_open("qemu:gdb=/nonexistent/gdb.sock", &t), GP_ERR_OS, "/nonexistent/gdb.sock");
 	ck_assert_ptr_null(t);
 }
 END_TEST
@@ -216,14 +218,14 @@ END_TEST
 /* ---- a fake gdbstub in a child process ---- */
 
 enum stub_mode {
-	STUB_QEMU,		/* answers like QEMU 7.2 (acks, no no-ack mode) */
-	STUB_SILENT,		/* accepts, never answers */
-	STUB_BAD_CHECKSUM,	/* well-framed replies, wrong checksum */
-	STUB_JUNK_CLOSE,	/* bytes that are no packet, then hangs up */
-	STUB_BAD_HEX,		/* 'm' replies that are not hex */
+	STUB_QEMU,	   /* answers like QEMU 7.2 (acks, no no-ack mode) */
+	STUB_SILENT,	   /* accepts, never answers */
+	STUB_BAD_CHECKSUM, /* well-framed replies, wrong checksum */
+	STUB_JUNK_CLOSE,   /* bytes that are no packet, then hangs up */
+	STUB_BAD_HEX,	   /* 'm' replies that are not hex */
 };
 
-#define STUB_MEM 0x10000	/* fake guest-physical memory: 0..64 KiB */
+#define STUB_MEM 0x10000 /* fake guest-physical memory: 0..64 KiB */
 
 static char tmpdir[48];
 static char sock_path[100];
@@ -232,8 +234,7 @@ static pid_t stub_pid = -1;
 static void stub_send(int fd, const char *body)
 {
 	char pkt[8192];
-	int n = snprintf(pkt, sizeof(pkt), "$%s#%02x", body,
-			 gdbc_checksum(body, strlen(body)));
+	int n = snprintf(pkt, sizeof(pkt), "$%s#%02x", body, gdbc_checksum(body, strlen(body)));
 
 	if (write(fd, pkt, (size_t)n) != n)
 		_exit(3);
@@ -283,10 +284,10 @@ static const char stub_target_xml[] =
 static char stub_core_xml[2048], stub_sys_xml[2048];
 
 static const char *const core_regs[] = {
-	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9",
-	"r10", "r11", "r12", "r13", "r14", "r15", "rip",
+	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8",
+	"r9",  "r10", "r11", "r12", "r13", "r14", "r15", "rip",
 };
-static const char *const seg_regs[] = { "eflags", "cs", "ss", "ds", "es", "fs", "gs" };
+static const char *const seg_regs[] = {"eflags", "cs", "ss", "ds", "es", "fs", "gs"};
 static const char *const sys_regs[] = {
 	"fs_base", "gs_base", "k_gs_base", "cr0", "cr2", "cr3", "cr4", "cr8", "efer",
 };
@@ -304,9 +305,11 @@ static void stub_build_xml(void)
 				     seg_regs[i]);
 	sprintf(stub_core_xml + n, "</feature>");
 	n = 0;
-	n += (size_t)sprintf(stub_sys_xml + n, "<feature name=\"org.gnu.gdb.i386.linux\">"
-			     "<reg name=\"ss_base\" bitsize=\"64\"/><reg name=\"ds_base\" bitsize=\"64\"/>"
-			     "<reg name=\"es_base\" bitsize=\"64\"/>");
+	n += (size_t)sprintf(
+		stub_sys_xml + n,
+		"<feature name=\"org.gnu.gdb.i386.linux\">"
+		"<reg name=\"ss_base\" bitsize=\"64\"/><reg name=\"ds_base\" bitsize=\"64\"/>"
+		"<reg name=\"es_base\" bitsize=\"64\"/>");
 	for (size_t i = 0; i < ARRAY_SIZE(sys_regs); i++)
 		n += (size_t)sprintf(stub_sys_xml + n, "<reg name=\"%s\" bitsize=\"64\"/>",
 				     sys_regs[i]);
@@ -339,7 +342,7 @@ static size_t stub_regs(int tid, uint8_t *raw)
 		if (i == 1)
 			v = 0xffff888000000000ull + (uint64_t)tid * 0x100000;
 		if (i == 5)
-			v = 0x1000ull * (uint64_t)(tid + 1);	/* cr3 per vCPU */
+			v = 0x1000ull * (uint64_t)(tid + 1); /* cr3 per vCPU */
 		memcpy(raw + n, &v, 8);
 		n += 8;
 	}
@@ -348,9 +351,10 @@ static size_t stub_regs(int tid, uint8_t *raw)
 
 static void stub_xfer(int fd, const char *annex, unsigned long off, unsigned long len)
 {
-	const char *doc = !strcmp(annex, "target.xml") ? stub_target_xml :
-			  !strcmp(annex, "core.xml") ? stub_core_xml :
-			  !strcmp(annex, "sys.xml") ? stub_sys_xml : NULL;
+	const char *doc = !strcmp(annex, "target.xml") ? stub_target_xml
+			  : !strcmp(annex, "core.xml") ? stub_core_xml
+			  : !strcmp(annex, "sys.xml")  ? stub_sys_xml
+						       : NULL;
 	char reply[4200];
 	size_t dl;
 
@@ -399,8 +403,7 @@ static void stub_serve(int fd, enum stub_mode mode)
 		 * the client see a reset instead of the end of the stream. */
 		while (read(fd, &c, 1) == 1 && c != '#')
 			;
-		if (read(fd, pkt, 2) != 2 ||
-		    write(fd, "hello, I am not a gdbstub\r\n", 27) < 0)
+		if (read(fd, pkt, 2) != 2 || write(fd, "hello, I am not a gdbstub\r\n", 27) < 0)
 			_exit(3);
 		shutdown(fd, SHUT_WR);
 		while (read(fd, &c, 1) == 1)
@@ -437,7 +440,8 @@ static void stub_serve(int fd, enum stub_mode mode)
 			continue;
 		}
 		if (!strncmp(pkt, "qSupported", 10)) {
-			stub_send(fd, "PacketSize=1000;qXfer:features:read+;vContSupported+;multiprocess+");
+			stub_send(fd, "PacketSize=1000;qXfer:features:read+;vContSupported+;"
+				      "multiprocess+");
 		} else if (!strcmp(pkt, "qfThreadInfo")) {
 			qs = 0;
 			stub_send(fd, "m01");
@@ -493,7 +497,7 @@ static void stub_serve(int fd, enum stub_mode mode)
 						       hexnib(colon[2 + 2 * i]));
 			stub_send(fd, "OK");
 		} else if (!strcmp(pkt, "c")) {
-			running = true;	/* no reply until the next stop */
+			running = true; /* no reply until the next stop */
 		} else if (!strcmp(pkt, "?")) {
 			stub_send(fd, "T02thread:01;");
 		} else if (!strcmp(pkt, "D")) {
@@ -511,13 +515,13 @@ static void stub_start(enum stub_mode mode, bool tcp, char *addr, size_t cap)
 {
 	int lfd, fd;
 
-	if (stub_pid > 0) {	/* the previous stub of this test */
+	if (stub_pid > 0) { /* the previous stub of this test */
 		kill(stub_pid, SIGKILL);
 		waitpid(stub_pid, NULL, 0);
 		stub_pid = -1;
 	}
 	if (tcp) {
-		struct sockaddr_in sa = { .sin_family = AF_INET };
+		struct sockaddr_in sa = {.sin_family = AF_INET};
 		socklen_t sl = sizeof(sa);
 
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -527,7 +531,7 @@ static void stub_start(enum stub_mode mode, bool tcp, char *addr, size_t cap)
 		ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
 		snprintf(addr, cap, "127.0.0.1:%d", ntohs(sa.sin_port));
 	} else {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
 		unlink(sock_path);
@@ -540,7 +544,7 @@ static void stub_start(enum stub_mode mode, bool tcp, char *addr, size_t cap)
 	stub_pid = fork();
 	ck_assert_int_ge(stub_pid, 0);
 	if (stub_pid == 0) {
-		alarm(30);	/* never outlive a broken test */
+		alarm(30); /* never outlive a broken test */
 		signal(SIGPIPE, SIG_DFL);
 		fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
@@ -734,8 +738,8 @@ START_TEST(ram_file_mapping)
 	ck_assert_ptr_nonnull(tgt_map_phys(t, 0x100000000ull, 0x2000));
 	ck_assert_ptr_null(tgt_map_phys(t, 0x100000000ull, 0x2001));
 	ck_assert_ptr_null(tgt_map_phys(t, 0xff0, 0x20));	/* straddles lowmem */
-	ck_assert_ptr_null(tgt_map_phys(t, 0x2000, 8));	/* the hole */
-	ck_assert_ptr_null(tgt_map_phys(t, UINT64_MAX - 2, 8));	/* wraps */
+	ck_assert_ptr_null(tgt_map_phys(t, 0x2000, 8));		/* the hole */
+	ck_assert_ptr_null(tgt_map_phys(t, UINT64_MAX - 2, 8)); /* wraps */
 	/* Reads of RAM need no pause: they come from the file. */
 	ck_ok(tgt_read_phys(t, 0x100000001ull, buf, 3));
 	ck_assert(!memcmp(buf, "IGH", 3));
@@ -743,8 +747,17 @@ START_TEST(ram_file_mapping)
 	ck_ok(tgt_write_phys(t, 0x100000000ull, "high", 4));
 	ck_assert_int_eq(pread(fd, buf, 4, 0x1000), 4);
 	ck_assert(!memcmp(buf, "high", 4));
-	/* Outside RAM the gdbstub serves, and needs a pause. */
-	ck_err(tgt_write_phys(t, 0x2000, "x", 1), GP_ERR_BUSY, "paused");
+	/* Outside RAM nothing goes to the gdbstub (it would touch MMIO). */
+	ck_err(tgt_write_phys(t, 0x2000, "x", 1), GP_ERR_FAULT, "not guest RAM");
+	ck_ok(tgt_pause(t));
+	ck_err(tgt_read_phys(t, 0x2000, buf, 8), GP_ERR_FAULT, "0x2000");
+	ck_err(tgt_read_phys(t, 0xff8, buf, 8 + 1), GP_ERR_FAULT, "not guest RAM");
+	ck_err(tgt_read_phys(t, 0x100001ffcull, buf, 8), GP_ERR_FAULT, "not guest RAM");
+	ck_err(tgt_write_code(t, 0x100002000ull, "x", 1), GP_ERR_FAULT, "not guest RAM");
+	/* RAM, through the gdbstub (the stub has its own 64 KiB). */
+	ck_ok(t->ops->read_phys(t, 0x10, buf, 3));
+	ck_ok(tgt_write_code(t, 0x10, "\xcc", 1));
+	ck_ok(tgt_resume(t));
 	tgt_close(t);
 	close(fd);
 
