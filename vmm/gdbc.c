@@ -475,6 +475,7 @@ struct gp_error *gdbc_handshake(struct gdbc *g)
 {
 	struct gp_error *err;
 	const char *ps;
+	bool xml;
 
 	if ((err = gdbc_cmd(g, "qSupported:xmlRegisters=i386;multiprocess-")))
 		return err;
@@ -484,10 +485,13 @@ struct gp_error *gdbc_handshake(struct gdbc *g)
 		if (v >= 256 && v <= GDBC_MAX_PACKET)
 			g->packet_size = v;
 	}
+	/* Judge the qSupported reply before QStartNoAckMode overwrites it. */
+	xml = strstr(g->buf, "qXfer:features:read+") != NULL;
 	if (strstr(g->buf, "QStartNoAckMode+") && gp_ok(gdbc_cmd_ok(g, "QStartNoAckMode")))
 		g->noack = true;
-	if (!strstr(g->buf, "qXfer:features:read+") && !strstr(g->buf, "PacketSize"))
-		return gp_error_create(GP_ERR_UNSUPPORTED, "gdbstub does not describe its registers");
+	if (!xml)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "gdbstub does not describe its registers (no qXfer:features:read)");
 	/* Threads: one per vCPU. */
 	g->nr_threads = 0;
 	if ((err = gdbc_cmd(g, "qfThreadInfo")))
