@@ -45,7 +45,8 @@ struct lp_obj {
 	Elf *elf;
 	size_t nsec;
 	struct sec *secs;
-	size_t code_size, data_size;
+	size_t code_size, data_size;	/* page-rounded */
+	size_t code_used, data_used;	/* bytes the sections fill */
 	uint8_t *desc_patch, *desc_funcs;	/* host-only copies */
 	size_t desc_funcs_size;
 	int patch_sec, funcs_sec;
@@ -179,6 +180,8 @@ static struct gp_error *classify(struct lp_obj *o)
 			       LP_MAX_FUNCS);
 	if (!o->code_size)
 		return obj_err(o, "no code");
+	o->code_used = o->code_size;
+	o->data_used = o->data_size;
 	o->code_size = align_up(o->code_size, PAGE);
 	o->data_size = align_up(o->data_size, PAGE);
 	return NULL;
@@ -451,6 +454,8 @@ struct gp_error *lp_obj_link(struct lp_obj *o, uint64_t code_va,
 		goto fail;
 	}
 	img->code_size = o->code_size;
+	img->code_used = o->code_used;
+	img->data_used = o->data_used;
 	img->data_size = o->data_size;
 	img->code_va = code_va;
 	img->data_va = data_va;

@@ -244,18 +244,15 @@ static void undo_all(struct kern *k, struct undo *u)
 	}
 }
 
+/* Write `size` bytes at the start of region page `page` (free pages are
+ * zero: region set-up checks it, unpatch restores it). */
 static struct gp_error *write_pages(struct kern *k, unsigned page, const uint8_t *buf,
 				    size_t size, bool code)
 {
-	for (size_t off = 0; off < size; off += 4096) {
-		struct gp_error *err = code ?
-			tgt_write_code(k->t, lp_page_pa(page) + off, buf + off, 4096) :
-			tgt_write_phys(k->t, lp_page_pa(page) + off, buf + off, 4096);
-
-		if (err)
-			return err;
-	}
-	return NULL;
+	if (!size)
+		return NULL;
+	return code ? tgt_write_code(k->t, lp_page_pa(page), buf, size) :
+		      tgt_write_phys(k->t, lp_page_pa(page), buf, size);
 }
 
 /* Everything the apply writes, in an order that keeps the guest consistent
@@ -271,8 +268,8 @@ static struct gp_error *apply_writes(struct kern *k, struct lp_region *r,
 	int new_site[LP_MAX_FUNCS];
 
 	if ((err = lp_region_setup(k, r)) ||
-	    (err = write_pages(k, code_page, img->code, img->code_size, true)) ||
-	    (err = write_pages(k, data_page, img->data, img->data_size, false)))
+	    (err = write_pages(k, code_page, img->code, img->code_used, true)) ||
+	    (err = write_pages(k, data_page, img->data, img->data_used, false)))
 		return err;
 	for (int i = 0; i < img->nr_funcs; i++) {
 		struct target_func *t = &tf[i];
