@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Our own VMM's core on /dev/kvm with tiny freestanding guests (they run
+ * even on the emulated KVM of these machines): 64-bit mode, serial output,
+ * halt, shutdown, an exit the VMM does not handle, a guest that never
+ * stops, and bad input.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gp_check.h"
+#include "kvmvm.h"
+
+static struct kvmvm *boot(const unsigned char *code, size_t len, char **buf, size_t *blen,
+			  FILE **f)
+{
+	struct kvmvm *v;
+
+	ck_ok(kvmvm_create(4u << 20, &v));
+	*f = open_memstream(buf, blen);
+	ck_assert(*f);
+	v->serial = *f;
+	ck_ok(kvmvm_load_flat64(v, code, len, 0x100000));
+	return v;
+}
+
+START_TEST(serial_and_halt)
+{
+	/* In 64-bit mode: print "hi\n" on COM1, then HLT. A 64-bit-only
+	 * instruction (movabs) proves the mode. */
+	static const unsigned char code[] = {
+		0x48, 0xb8, 0x68, 0x69, 0x0a, 0, 0, 0, 0, 0,	/* movabs $0x0a6968, %rax */
+		0x66, 0xba, 0xf8, 0x03,			/* mov $0x3f8, %dx */
+		0xee, 0x48, 0xc1, 0xe8, 0x08,		/* out %al,(%dx); shr $8, %rax */
+		0xee, 0x48, 0xc1, 0xe8, 0x08,
+		0xee, 0xf4,				/* out; hlt */
+	};
+	enum kvmvm_stop why;
+	char *buf = NULL;
+	size_t blen;
+	FILE *f;
+	struct kvmvm *v = boot(code, sizeof(code), &buf, &blen, &f);
+
+	ck_ok(kvmvm_run(v, 100, &why));
+	fclose(f);
+	ck_assert_int_eq(why, KVMVM_HALTED);
+	ck_assert_str_eq(buf, "hi\n");
+	free(buf);
+	kvmvm_destroy(v);
+}
+END_TEST
+
+START_TEST(stops_cleanly)
+{
+	static const unsigned char ud2[] = { 0x0f, 0x0b };	/* no IDT: triple fault */
+	static const unsigned char mmio[] = { 0x48, 0xc7, 0x04, 0x25, 0, 0, 0, 0x20, 1, 0, 0, 0 };
+	/* out %al,$0x80; jmp back: runs forever */
+	static const unsigned char loop[] = { 0xe6, 0x80, 0xeb, 0xfc };
+	enum kvmvm_stop why;
+	char *buf = NULL;
+	size_t blen;
+	FILE *f;
+	struct kvmvm *v;
+
+	v = boot(ud2, sizeof(ud2), &buf, &blen, &f);
+	ck_ok(kvmvm_run(v, 100, &why));
+	ck_assert_int_eq(why, KVMVM_SHUTDOWN);
+	fclose(f);
+	free(buf);
+	kvmvm_destroy(v);
+
+	/* movq $1, 0x20000000: beyond RAM, an MMIO exit nobody handles. */
+	v = boot(mmio, sizeof(mmio), &buf, &blen, &f);
+	ck_err(kvmvm_run(v, 100, &why), GP_ERR_UNSUPPORTED, "MMIO write of 8 bytes at 0x20000000");
+	fclose(f);
+	free(buf);
+	kvmvm_destroy(v);
+
+	v = boot(loop, sizeof(loop), &buf, &blen, &f);
+	ck_err(kvmvm_run(v, 500, &why), GP_ERR_LIMIT, "still running after 500 exits");
+	fclose(f);
+	free(buf);
+	kvmvm_destroy(v);
+}
+END_TEST
+
+START_TEST(bad_input)
+{
+	struct kvmvm *v;
+	static const unsigned char hlt = 0xf4;
+
+	ck_err(kvmvm_create(1u << 20, &v), GP_ERR_INVAL, "between 2 MiB and 64 GiB");
+	ck_err(kvmvm_create((4u << 20) + 1, &v), GP_ERR_INVAL, "multiple of 4 KiB");
+	ck_ok(kvmvm_create(4u << 20, &v));
+	ck_err(kvmvm_load_flat64(v, &hlt, 1, 8u << 20), GP_ERR_INVAL, "does not fit");
+	kvmvm_destroy(v);
+}
+END_TEST
+
+static TCase *kvmvm_tcase(void)
+{
+	TCase *tc = tcase_create("kvmvm");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, serial_and_halt);
+	tcase_add_test(tc, stops_cleanly);
+	tcase_add_test(tc, bad_input);
+	return tc;
+}
+GP_TCASE(kvmvm_tcase)

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kvmvm.h"
+
+#define PML4_PA 0x1000
+#define PDPT_PA 0x2000
+#define PD_PA 0x3000
+#define GDT_PA 0x500
+
+struct gp_error *kvmvm_create(size_t mem_size, struct kvmvm **out)
+{
+	struct kvm_userspace_memory_region slot = { 0 };
+	struct gp_error *err;
+	struct kvmvm *v;
+	int api, sz;
+
+	*out = NULL;
+	if (mem_size < (2u << 20) || mem_size > (64ull << 30) || mem_size % 4096)
+		return gp_error_create(GP_ERR_INVAL,
+				       "guest memory must be a multiple of 4 KiB between 2 MiB and 64 GiB, not %zu bytes",
+				       mem_size);
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return &gp_error_nomem;
+	v->vm = v->vcpu = -1;
+	v->serial = stdout;
+	v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (v->kvm < 0) {
+		err = gp_error_os(errno, "open /dev/kvm (is the kvm module loaded and are you allowed to use it?)");
+		goto fail;
+	}
+	api = ioctl(v->kvm, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_VERSION) {
+		err = gp_error_create(GP_ERR_UNSUPPORTED, "KVM API version %d, expected %d", api,
+				      KVM_API_VERSION);
+		goto fail;
+	}
+	v->vm = ioctl(v->kvm, KVM_CREATE_VM, 0);
+	if (v->vm < 0) {
+		err = gp_error_os(errno, "KVM_CREATE_VM");
+		goto fail;
+	}
+	v->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
+		      -1, 0);
+	if (v->mem == MAP_FAILED) {
+		v->mem = NULL;
+		err = gp_error_os(errno, "allocating %zu bytes of guest memory", mem_size);
+		goto fail;
+	}
+	v->mem_size = mem_size;
+	slot.memory_size = mem_size;
+	slot.userspace_addr = (uint64_t)(uintptr_t)v->mem;
+	if (ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+		err = gp_error_os(errno, "KVM_SET_USER_MEMORY_REGION");
+		goto fail;
+	}
+	v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0);
+	if (v->vcpu < 0) {
+		err = gp_error_os(errno, "KVM_CREATE_VCPU");
+		goto fail;
+	}
+	sz = ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sz < (int)sizeof(struct kvm_run)) {
+		err = gp_error_os(errno, "KVM_GET_VCPU_MMAP_SIZE");
+		goto fail;
+	}
+	v->run_size = (size_t)sz;
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		err = gp_error_os(errno, "mmap kvm_run");
+		goto fail;
+	}
+	/* CPUID as KVM supports it. */
+	{
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 256 * sizeof(struct kvm_cpuid_entry2));
+
+		if (!c) {
+			err = &gp_error_nomem;
+			goto fail;
+		}
+		c->nent = 256;
+		if (ioctl(v->kvm, KVM_GET_SUPPORTED_CPUID, c) < 0 ||
+		    ioctl(v->vcpu, KVM_SET_CPUID2, c) < 0) {
+			err = gp_error_os(errno, "setting CPUID");
+			free(c);
+			goto fail;
+		}
+		free(c);
+	}
+	*out = v;
+	return NULL;
+fail:
+	kvmvm_destroy(v);
+	return err;
+}
+
+void kvmvm_destroy(struct kvmvm *v)
+{
+	if (!v)
+		return;
+	if (v->run)
+		munmap(v->run, v->run_size);
+	if (v->mem)
+		munmap(v->mem, v->mem_size);
+	if (v->vcpu >= 0)
+		close(v->vcpu);
+	if (v->vm >= 0)
+		close(v->vm);
+	if (v->kvm >= 0)
+		close(v->kvm);
+	free(v);
+}
+
+static void seg64(struct kvm_segment *s, uint16_t sel, bool code)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->limit = 0xffffffff;
+	s->present = 1;
+	s->s = 1;
+	s->g = 1;
+	s->type = code ? 11 : 3;	/* execute/read accessed, or read/write accessed */
+	s->l = code;
+	s->db = !code;
+}
+
+struct gp_error *kvmvm_load_flat64(struct kvmvm *v, const void *code, size_t len, uint64_t pa)
+{
+	static const uint64_t gdt[] = { 0, 0x00af9a000000ffffull, 0x00cf92000000ffffull };
+	struct kvm_sregs sr;
+	struct kvm_regs r = { 0 };
+	uint64_t *pml4 = (uint64_t *)(v->mem + PML4_PA), *pdpt = (uint64_t *)(v->mem + PDPT_PA);
+	uint64_t *pd = (uint64_t *)(v->mem + PD_PA);
+
+	if (pa < 0x10000 || pa > v->mem_size || len > v->mem_size - pa)
+		return gp_error_create(GP_ERR_INVAL,
+				       "image of %zu bytes at 0x%llx does not fit %zu bytes of guest memory above 64 KiB",
+				       len, (unsigned long long)pa, v->mem_size);
+	memcpy(v->mem + pa, code, len);
+	memcpy(v->mem + GDT_PA, gdt, sizeof(gdt));
+	pml4[0] = PDPT_PA | 3;
+	pdpt[0] = PD_PA | 3;
+	for (int i = 0; i < 512; i++)
+		pd[i] = ((uint64_t)i << 21) | 0x83;	/* present, writable, 2 MiB */
+	if (ioctl(v->vcpu, KVM_GET_SREGS, &sr) < 0)
+		return gp_error_os(errno, "KVM_GET_SREGS");
+	seg64(&sr.cs, 8, true);
+	seg64(&sr.ds, 16, false);
+	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
+	sr.gdt.base = GDT_PA;
+	sr.gdt.limit = sizeof(gdt) - 1;
+	sr.cr3 = PML4_PA;
+	sr.cr4 = 0x20;			/* PAE */
+	sr.cr0 = 0x80000011;		/* PG, ET, PE */
+	sr.efer = 0x500;		/* LME, LMA */
+	if (ioctl(v->vcpu, KVM_SET_SREGS, &sr) < 0)
+		return gp_error_os(errno, "KVM_SET_SREGS");
+	r.rip = pa;
+	r.rsp = pa & ~0xfull;		/* stack grows down from the image */
+	r.rflags = 2;
+	if (ioctl(v->vcpu, KVM_SET_REGS, &r) < 0)
+		return gp_error_os(errno, "KVM_SET_REGS");
+	return NULL;
+}
+
+static struct gp_error *unhandled(struct kvmvm *v, const char *what)
+{
+	struct kvm_regs r;
+
+	if (ioctl(v->vcpu, KVM_GET_REGS, &r) < 0)
+		memset(&r, 0, sizeof(r));
+	return gp_error_create(GP_ERR_UNSUPPORTED,
+			       "guest stopped: %s (exit reason %u) at rip 0x%llx rsp 0x%llx rax 0x%llx rbx 0x%llx rcx 0x%llx rdx 0x%llx rflags 0x%llx",
+			       what, v->run->exit_reason, (unsigned long long)r.rip,
+			       (unsigned long long)r.rsp, (unsigned long long)r.rax,
+			       (unsigned long long)r.rbx, (unsigned long long)r.rcx,
+			       (unsigned long long)r.rdx, (unsigned long long)r.rflags);
+}
+
+struct gp_error *kvmvm_run(struct kvmvm *v, uint64_t max_exits, enum kvmvm_stop *why)
+{
+	for (;;) {
+		struct kvm_run *run = v->run;
+
+		if (max_exits && v->exits >= max_exits)
+			return gp_error_create(GP_ERR_LIMIT, "guest still running after %llu exits",
+					       (unsigned long long)v->exits);
+		if (ioctl(v->vcpu, KVM_RUN, 0) < 0) {
+			if (errno == EINTR)
+				continue;
+			return gp_error_os(errno, "KVM_RUN");
+		}
+		v->exits++;
+		switch (run->exit_reason) {
+		case KVM_EXIT_HLT:
+			*why = KVMVM_HALTED;
+			return NULL;
+		case KVM_EXIT_SHUTDOWN:
+			*why = KVMVM_SHUTDOWN;
+			return NULL;
+		case KVM_EXIT_IO: {
+			uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
+			if (run->io.port == KVMVM_SERIAL_PORT && run->io.direction == KVM_EXIT_IO_OUT) {
+				for (uint32_t i = 0; i < run->io.count; i++)
+					fwrite(data + i * run->io.size, 1, 1, v->serial);
+				fflush(v->serial);
+			} else if (run->io.direction == KVM_EXIT_IO_IN) {
+				/* Nothing else is there: reads float high, as on a bus. */
+				memset(data, 0xff, (size_t)run->io.size * run->io.count);
+			}
+			break;
+		}
+		case KVM_EXIT_MMIO: {
+			char what[96];
+
+			snprintf(what, sizeof(what), "MMIO %s of %u bytes at 0x%llx, where no device is",
+				 run->mmio.is_write ? "write" : "read", run->mmio.len,
+				 (unsigned long long)run->mmio.phys_addr);
+			return unhandled(v, what);
+		}
+		case KVM_EXIT_FAIL_ENTRY:
+			return unhandled(v, "VM entry failed");
+		case KVM_EXIT_INTERNAL_ERROR:
+			return unhandled(v, "KVM internal error (emulation failure?)");
+		default:
+			return unhandled(v, "an exit the VMM does not handle");
+		}
+	}
+}
