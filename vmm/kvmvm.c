@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kvmvm.h"
+#include "target.h"
 
 #define PML4_PA 0x1000
 #define PDPT_PA 0x2000
@@ -33,6 +36,8 @@ struct gp_error *kvmvm_create(size_t mem_size, struct kvmvm **out)
 		return &gp_error_nomem;
 	v->vm = v->vcpu = -1;
 	v->serial = stdout;
+	pthread_mutex_init(&v->mu, NULL);
+	pthread_cond_init(&v->cv, NULL);
 	v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (v->kvm < 0) {
 		err = gp_error_os(errno, "open /dev/kvm (is the kvm module loaded and are you allowed to use it?)");
@@ -108,6 +113,18 @@ void kvmvm_destroy(struct kvmvm *v)
 {
 	if (!v)
 		return;
+	if (v->started) {
+		pthread_mutex_lock(&v->mu);
+		v->quit = true;
+		v->want_pause = false;
+		pthread_cond_broadcast(&v->cv);
+		pthread_mutex_unlock(&v->mu);
+		if (v->run)
+			v->run->immediate_exit = 1;
+		pthread_kill(v->thread, SIGUSR1);
+		pthread_join(v->thread, NULL);
+	}
+	gp_error_destroy(v->err);
 	if (v->run)
 		munmap(v->run, v->run_size);
 	if (v->mem)
@@ -187,11 +204,60 @@ static struct gp_error *unhandled(struct kvmvm *v, const char *what)
 			       (unsigned long long)r.rdx, (unsigned long long)r.rflags);
 }
 
+/* One exit: false when the guest stopped (*why, or an error). */
+static bool handle_exit(struct kvmvm *v, enum kvmvm_stop *why, struct gp_error **err)
+{
+	struct kvm_run *run = v->run;
+
+	*err = NULL;
+	switch (run->exit_reason) {
+	case KVM_EXIT_HLT:
+		*why = KVMVM_HALTED;
+		return false;
+	case KVM_EXIT_SHUTDOWN:
+		*why = KVMVM_SHUTDOWN;
+		return false;
+	case KVM_EXIT_IO: {
+		uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
+		if (run->io.port == KVMVM_SERIAL_PORT && run->io.direction == KVM_EXIT_IO_OUT) {
+			for (uint32_t i = 0; i < run->io.count; i++)
+				fwrite(data + i * run->io.size, 1, 1, v->serial);
+			fflush(v->serial);
+		} else if (run->io.direction == KVM_EXIT_IO_IN) {
+			/* Nothing else is there: reads float high, as on a bus. */
+			memset(data, 0xff, (size_t)run->io.size * run->io.count);
+		}
+		return true;
+	}
+	case KVM_EXIT_MMIO: {
+		char what[96];
+
+		snprintf(what, sizeof(what), "MMIO %s of %u bytes at 0x%llx, where no device is",
+			 run->mmio.is_write ? "write" : "read", run->mmio.len,
+			 (unsigned long long)run->mmio.phys_addr);
+		*err = unhandled(v, what);
+		break;
+	}
+	case KVM_EXIT_FAIL_ENTRY:
+		*err = unhandled(v, "VM entry failed");
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		*err = unhandled(v, "KVM internal error (emulation failure?)");
+		break;
+	default:
+		*err = unhandled(v, "an exit the VMM does not handle");
+		break;
+	}
+	*why = KVMVM_FAILED;
+	return false;
+}
+
 struct gp_error *kvmvm_run(struct kvmvm *v, uint64_t max_exits, enum kvmvm_stop *why)
 {
-	for (;;) {
-		struct kvm_run *run = v->run;
+	struct gp_error *err;
 
+	for (;;) {
 		if (max_exits && v->exits >= max_exits)
 			return gp_error_create(GP_ERR_LIMIT, "guest still running after %llu exits",
 					       (unsigned long long)v->exits);
@@ -201,40 +267,156 @@ struct gp_error *kvmvm_run(struct kvmvm *v, uint64_t max_exits, enum kvmvm_stop 
 			return gp_error_os(errno, "KVM_RUN");
 		}
 		v->exits++;
-		switch (run->exit_reason) {
-		case KVM_EXIT_HLT:
-			*why = KVMVM_HALTED;
-			return NULL;
-		case KVM_EXIT_SHUTDOWN:
-			*why = KVMVM_SHUTDOWN;
-			return NULL;
-		case KVM_EXIT_IO: {
-			uint8_t *data = (uint8_t *)run + run->io.data_offset;
-
-			if (run->io.port == KVMVM_SERIAL_PORT && run->io.direction == KVM_EXIT_IO_OUT) {
-				for (uint32_t i = 0; i < run->io.count; i++)
-					fwrite(data + i * run->io.size, 1, 1, v->serial);
-				fflush(v->serial);
-			} else if (run->io.direction == KVM_EXIT_IO_IN) {
-				/* Nothing else is there: reads float high, as on a bus. */
-				memset(data, 0xff, (size_t)run->io.size * run->io.count);
-			}
-			break;
-		}
-		case KVM_EXIT_MMIO: {
-			char what[96];
-
-			snprintf(what, sizeof(what), "MMIO %s of %u bytes at 0x%llx, where no device is",
-				 run->mmio.is_write ? "write" : "read", run->mmio.len,
-				 (unsigned long long)run->mmio.phys_addr);
-			return unhandled(v, what);
-		}
-		case KVM_EXIT_FAIL_ENTRY:
-			return unhandled(v, "VM entry failed");
-		case KVM_EXIT_INTERNAL_ERROR:
-			return unhandled(v, "KVM internal error (emulation failure?)");
-		default:
-			return unhandled(v, "an exit the VMM does not handle");
-		}
+		if (!handle_exit(v, why, &err))
+			return err;
 	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void on_kick(int sig)
+{
+	(void)sig;	/* only there to make KVM_RUN return EINTR */
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct kvmvm *v = arg;
+
+	for (;;) {
+		enum kvmvm_stop why;
+		struct gp_error *err;
+
+		pthread_mutex_lock(&v->mu);
+		while (v->want_pause && !v->quit) {
+			v->paused = true;
+			pthread_cond_broadcast(&v->cv);
+			pthread_cond_wait(&v->cv, &v->mu);
+		}
+		v->paused = false;
+		if (v->quit) {
+			pthread_mutex_unlock(&v->mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&v->mu);
+		if (ioctl(v->vcpu, KVM_RUN, 0) < 0) {
+			if (errno == EINTR) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			err = gp_error_os(errno, "KVM_RUN");
+			why = KVMVM_FAILED;
+		} else {
+			v->exits++;
+			if (handle_exit(v, &why, &err))
+				continue;
+		}
+		pthread_mutex_lock(&v->mu);
+		v->stop = why;
+		v->err = err;
+		v->paused = true;	/* a stopped vCPU is as still as a paused one */
+		pthread_cond_broadcast(&v->cv);
+		pthread_mutex_unlock(&v->mu);
+		return NULL;
+	}
+}
+
+struct gp_error *kvmvm_start(struct kvmvm *v)
+{
+	struct sigaction sa = { .sa_handler = on_kick };
+	int rc;
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: KVM_RUN must return */
+	sigaction(SIGUSR1, &sa, NULL);
+	rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	if (rc)
+		return gp_error_os(rc, "starting the vCPU thread");
+	v->started = true;
+	return NULL;
+}
+
+struct gp_error *kvmvm_pause(struct kvmvm *v)
+{
+	uint64_t t0 = now_ns();
+
+	pthread_mutex_lock(&v->mu);
+	v->want_pause = true;
+	/* immediate_exit covers the kick arriving before KVM_RUN is entered. */
+	v->run->immediate_exit = 1;
+	pthread_mutex_unlock(&v->mu);
+	pthread_kill(v->thread, SIGUSR1);
+	pthread_mutex_lock(&v->mu);
+	while (!v->paused)
+		pthread_cond_wait(&v->cv, &v->mu);
+	pthread_mutex_unlock(&v->mu);
+	v->last_pause_ns = now_ns() - t0;
+	return NULL;
+}
+
+void kvmvm_resume(struct kvmvm *v)
+{
+	pthread_mutex_lock(&v->mu);
+	v->want_pause = false;
+	v->run->immediate_exit = 0;
+	pthread_cond_broadcast(&v->cv);
+	pthread_mutex_unlock(&v->mu);
+}
+
+enum kvmvm_stop kvmvm_wait(struct kvmvm *v, int timeout_ms)
+{
+	struct timespec ts;
+	enum kvmvm_stop s;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&v->mu);
+	while (v->stop == KVMVM_RUNNING)
+		if (pthread_cond_timedwait(&v->cv, &v->mu, &ts))
+			break;
+	s = v->stop;
+	pthread_mutex_unlock(&v->mu);
+	return s;
+}
+
+struct gp_error *kvmvm_get_regs(struct kvmvm *v, struct tgt_regs *t)
+{
+	struct kvm_regs r;
+	struct kvm_sregs sr;
+
+	if (ioctl(v->vcpu, KVM_GET_REGS, &r) < 0 || ioctl(v->vcpu, KVM_GET_SREGS, &sr) < 0)
+		return gp_error_os(errno, "reading vCPU registers");
+	memset(t, 0, sizeof(*t));
+	t->rax = r.rax; t->rbx = r.rbx; t->rcx = r.rcx; t->rdx = r.rdx;
+	t->rsi = r.rsi; t->rdi = r.rdi; t->rbp = r.rbp; t->rsp = r.rsp;
+	t->r8 = r.r8; t->r9 = r.r9; t->r10 = r.r10; t->r11 = r.r11;
+	t->r12 = r.r12; t->r13 = r.r13; t->r14 = r.r14; t->r15 = r.r15;
+	t->rip = r.rip; t->rflags = r.rflags;
+	t->cs = sr.cs.selector; t->ss = sr.ss.selector; t->ds = sr.ds.selector;
+	t->es = sr.es.selector; t->fs = sr.fs.selector; t->gs = sr.gs.selector;
+	t->fs_base = sr.fs.base; t->gs_base = sr.gs.base;
+	t->cr0 = sr.cr0; t->cr2 = sr.cr2; t->cr3 = sr.cr3; t->cr4 = sr.cr4; t->cr8 = sr.cr8;
+	t->efer = sr.efer;
+	/* MSR_KERNEL_GS_BASE */
+	{
+		struct {
+			struct kvm_msrs h;
+			struct kvm_msr_entry e;
+		} m = { .h.nmsrs = 1, .e.index = 0xc0000102 };
+
+		if (ioctl(v->vcpu, KVM_GET_MSRS, &m) == 1)
+			t->kernel_gs_base = m.e.data;
+	}
+	return NULL;
 }

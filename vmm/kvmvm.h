@@ -9,6 +9,8 @@
 #ifndef GP_KVMVM_H
 #define GP_KVMVM_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +18,13 @@
 #include "gp_error.h"
 
 #define KVMVM_SERIAL_PORT 0x3f8
+
+enum kvmvm_stop {
+	KVMVM_RUNNING = 0,
+	KVMVM_HALTED,		/* HLT */
+	KVMVM_SHUTDOWN,		/* triple fault / shutdown */
+	KVMVM_FAILED,		/* an exit we do not handle: see err */
+};
 
 struct kvmvm {
 	int kvm, vm, vcpu;
@@ -25,11 +34,16 @@ struct kvmvm {
 	size_t mem_size;
 	FILE *serial;		/* where the guest's serial output goes */
 	uint64_t exits;
-};
-
-enum kvmvm_stop {
-	KVMVM_HALTED = 1,	/* HLT */
-	KVMVM_SHUTDOWN,		/* triple fault / shutdown */
+	/* Threaded run (kvmvm_start): the vCPU thread and the pause protocol.
+	 * Locking: mu protects want_pause, paused, stop, err. */
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool want_pause, paused, quit;
+	enum kvmvm_stop stop;
+	struct gp_error *err;
+	uint64_t last_pause_ns;	/* request to vCPU out of KVM_RUN */
 };
 
 /* mem_size: bytes of guest RAM at guest-physical 0. */
@@ -45,5 +59,25 @@ struct gp_error *kvmvm_load_flat64(struct kvmvm *v, const void *code, size_t len
  * handle (an error naming it, with the registers). max_exits bounds the
  * loop (0: none). */
 struct gp_error *kvmvm_run(struct kvmvm *v, uint64_t max_exits, enum kvmvm_stop *why);
+
+/* Run the vCPU in a thread of its own. */
+struct gp_error *kvmvm_start(struct kvmvm *v);
+/* Kick the vCPU out of KVM_RUN and wait until it is out (or stopped).
+ * Records the latency in last_pause_ns. */
+struct gp_error *kvmvm_pause(struct kvmvm *v);
+void kvmvm_resume(struct kvmvm *v);
+/* Wait up to timeout_ms for the guest to stop by itself; its state. */
+enum kvmvm_stop kvmvm_wait(struct kvmvm *v, int timeout_ms);
+
+/* Registers in struct tgt_regs form (vCPU paused or stopped). */
+struct tgt_regs;
+struct gp_error *kvmvm_get_regs(struct kvmvm *v, struct tgt_regs *r);
+
+/* A GDB remote-protocol control socket (unix, mode 0600) for the VM,
+ * compatible with what tgt_qemu.c speaks to QEMU: Qqemu.PhyMemMode,
+ * stop/continue, registers with a target description, memory. */
+struct gdbsrv;
+struct gp_error *gdbsrv_start(struct kvmvm *v, const char *path, struct gdbsrv **out);
+void gdbsrv_stop(struct gdbsrv *s);
 
 #endif

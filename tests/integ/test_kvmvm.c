@@ -9,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "gp_check.h"
 #include "kvmvm.h"
+#include "target.h"
 
 static struct kvmvm *boot(const unsigned char *code, size_t len, char **buf, size_t *blen,
 			  FILE **f)
@@ -98,6 +102,64 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* The control socket: our QEMU target backend drives our own VMM, as it
+ * drives QEMU (one client serves both). */
+START_TEST(control_socket)
+{
+	/* mov $0x200000,%rax; 1: incq (%rax); jmp 1b */
+	static const unsigned char code[] = { 0x48, 0xc7, 0xc0, 0, 0, 0x20, 0, 0x48, 0xff, 0x00,
+					      0xeb, 0xfb };
+	char path[64], spec[96];
+	struct gdbsrv *srv;
+	struct tgt_regs r;
+	struct tgt *t;
+	struct kvmvm *v;
+	uint64_t c1, c2, c3, word = 0x1122334455667788ull;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/tmp/gp-vmm-%d.sock", (int)getpid());
+	ck_ok(kvmvm_create(4u << 20, &v));
+	ck_ok(kvmvm_load_flat64(v, code, sizeof(code), 0x100000));
+	ck_ok(kvmvm_start(v));
+	ck_ok(gdbsrv_start(v, path, &srv));
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	snprintf(spec, sizeof(spec), "qemu:gdb=%s", path);
+	ck_ok(tgt_open(spec, &t));
+	ck_assert_int_eq(t->nr_vcpus, 1);
+	usleep(100000);
+	ck_ok(tgt_pause(t));
+	ck_ok(tgt_read_phys(t, 0x200000, &c1, 8));
+	usleep(100000);
+	ck_ok(tgt_read_phys(t, 0x200000, &c2, 8));
+	ck_assert_msg(c1 == c2 && c1 > 0, "paused guest moved: %llu -> %llu", (unsigned long long)c1,
+		      (unsigned long long)c2);
+	ck_ok(tgt_get_regs(t, 0, &r));
+	ck_assert_msg(r.rip >= 0x100007 && r.rip < 0x10000c, "rip 0x%llx", (unsigned long long)r.rip);
+	ck_assert_uint_eq(r.rax, 0x200000);
+	ck_assert(r.efer & 0x400);
+	ck_ok(tgt_write_code(t, 0x300000, &word, 8));
+	ck_assert(!memcmp(v->mem + 0x300000, &word, 8));
+	fprintf(stderr, "own VMM: pause latency %.3f ms (kick to vCPU out of KVM_RUN)\n",
+		v->last_pause_ns / 1e6);
+	ck_ok(tgt_resume(t));
+	usleep(100000);
+	ck_ok(tgt_pause(t));
+	ck_ok(tgt_read_phys(t, 0x200000, &c3, 8));
+	ck_assert_msg(c3 > c2, "resumed guest did not run: %llu -> %llu", (unsigned long long)c2,
+		      (unsigned long long)c3);
+	ck_err(tgt_read_phys(t, 8u << 20, &c3, 8), GP_ERR_FAULT, "cannot read");
+	ck_ok(tgt_resume(t));
+	tgt_close(t);	/* detach: the guest keeps running */
+	memcpy(&c1, v->mem + 0x200000, 8);
+	usleep(100000);
+	memcpy(&c2, v->mem + 0x200000, 8);
+	ck_assert_msg(c2 > c1, "guest stopped after detach");
+	gdbsrv_stop(srv);
+	kvmvm_destroy(v);
+}
+END_TEST
+
 static TCase *kvmvm_tcase(void)
 {
 	TCase *tc = tcase_create("kvmvm");
@@ -106,6 +168,7 @@ static TCase *kvmvm_tcase(void)
 	tcase_add_test(tc, serial_and_halt);
 	tcase_add_test(tc, stops_cleanly);
 	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, control_socket);
 	return tc;
 }
 GP_TCASE(kvmvm_tcase)
