@@ -31,6 +31,7 @@ struct gdbsrv {
 	volatile bool quit;
 	bool noack;
 	bool running;		/* the client let the guest run */
+	int sel;		/* vCPU selected by Hg */
 };
 
 static const char target_xml[] =
@@ -108,7 +109,7 @@ static void reply_regs(struct gdbsrv *s)
 	char out[sizeof(raw) * 2 + 1];
 	size_t n = 0;
 
-	if (kvmvm_get_regs(s->v, &r)) {
+	if (kvmvm_get_regs(s->v, s->sel, &r)) {
 		send_pkt(s, "E01");
 		return;
 	}
@@ -145,11 +146,27 @@ static void handle(struct gdbsrv *s, char *pkt)
 	} else if (!strcmp(pkt, "?")) {
 		send_pkt(s, "T05thread:01;");
 	} else if (!strcmp(pkt, "qfThreadInfo")) {
-		send_pkt(s, "m01");
+		/* Thread ids 1..N, one per vCPU, as QEMU numbers them. */
+		size_t n = 1;
+
+		out[0] = 'm';
+		for (int i = 0; i < v->nr_vcpus; i++)
+			n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%02x", i ? "," : "", i + 1);
+		send_pkt(s, out);
 	} else if (!strcmp(pkt, "qsThreadInfo")) {
 		send_pkt(s, "l");
-	} else if (!strncmp(pkt, "Hg", 2) || !strncmp(pkt, "Hc", 2) ||
-		   !strcmp(pkt, "Qqemu.PhyMemMode:1")) {
+	} else if (!strncmp(pkt, "Hg", 2)) {
+		long id = strtol(pkt + 2, NULL, 16);
+
+		if (id > 0 && id <= v->nr_vcpus) {
+			s->sel = (int)id - 1;
+			send_pkt(s, "OK");
+		} else if (id == 0 || id == -1) {
+			send_pkt(s, "OK");
+		} else {
+			send_pkt(s, "E22");
+		}
+	} else if (!strncmp(pkt, "Hc", 2) || !strcmp(pkt, "Qqemu.PhyMemMode:1")) {
 		send_pkt(s, "OK");
 	} else if (!strcmp(pkt, "g")) {
 		reply_regs(s);

@@ -19,9 +19,27 @@
 #define PD_PA 0x3000
 #define GDT_PA 0x500
 
-struct gp_error *kvmvm_create(size_t mem_size, struct kvmvm **out)
+static struct gp_error *create_vcpu(struct kvmvm *v, int idx, struct kvm_cpuid2 *cpuid)
+{
+	struct kvmvm_vcpu *c = &v->vcpu[idx];
+
+	c->fd = ioctl(v->vm, KVM_CREATE_VCPU, idx);
+	if (c->fd < 0)
+		return gp_error_os(errno, "KVM_CREATE_VCPU %d", idx);
+	c->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	if (c->run == MAP_FAILED) {
+		c->run = NULL;
+		return gp_error_os(errno, "mmap kvm_run of vCPU %d", idx);
+	}
+	if (ioctl(c->fd, KVM_SET_CPUID2, cpuid) < 0)
+		return gp_error_os(errno, "setting CPUID of vCPU %d", idx);
+	return NULL;
+}
+
+struct gp_error *kvmvm_create(size_t mem_size, int nr_vcpus, struct kvmvm **out)
 {
 	struct kvm_userspace_memory_region slot = { 0 };
+	struct kvm_cpuid2 *cpuid = NULL;
 	struct gp_error *err;
 	struct kvmvm *v;
 	int api, sz;
@@ -31,10 +49,15 @@ struct gp_error *kvmvm_create(size_t mem_size, struct kvmvm **out)
 		return gp_error_create(GP_ERR_INVAL,
 				       "guest memory must be a multiple of 4 KiB between 2 MiB and 64 GiB, not %zu bytes",
 				       mem_size);
+	if (nr_vcpus < 1 || nr_vcpus > KVMVM_MAX_VCPUS)
+		return gp_error_create(GP_ERR_INVAL, "%d vCPUs: between 1 and %d, please", nr_vcpus,
+				       KVMVM_MAX_VCPUS);
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return &gp_error_nomem;
-	v->vm = v->vcpu = -1;
+	v->vm = -1;
+	for (int i = 0; i < KVMVM_MAX_VCPUS; i++)
+		v->vcpu[i].fd = -1;
 	v->serial = stdout;
 	pthread_mutex_init(&v->mu, NULL);
 	pthread_cond_init(&v->cv, NULL);
@@ -68,43 +91,33 @@ struct gp_error *kvmvm_create(size_t mem_size, struct kvmvm **out)
 		err = gp_error_os(errno, "KVM_SET_USER_MEMORY_REGION");
 		goto fail;
 	}
-	v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0);
-	if (v->vcpu < 0) {
-		err = gp_error_os(errno, "KVM_CREATE_VCPU");
-		goto fail;
-	}
 	sz = ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (sz < (int)sizeof(struct kvm_run)) {
 		err = gp_error_os(errno, "KVM_GET_VCPU_MMAP_SIZE");
 		goto fail;
 	}
 	v->run_size = (size_t)sz;
-	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
-	if (v->run == MAP_FAILED) {
-		v->run = NULL;
-		err = gp_error_os(errno, "mmap kvm_run");
+	/* CPUID as KVM supports it. */
+	cpuid = calloc(1, sizeof(*cpuid) + 256 * sizeof(struct kvm_cpuid_entry2));
+	if (!cpuid) {
+		err = &gp_error_nomem;
 		goto fail;
 	}
-	/* CPUID as KVM supports it. */
-	{
-		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 256 * sizeof(struct kvm_cpuid_entry2));
-
-		if (!c) {
-			err = &gp_error_nomem;
-			goto fail;
-		}
-		c->nent = 256;
-		if (ioctl(v->kvm, KVM_GET_SUPPORTED_CPUID, c) < 0 ||
-		    ioctl(v->vcpu, KVM_SET_CPUID2, c) < 0) {
-			err = gp_error_os(errno, "setting CPUID");
-			free(c);
-			goto fail;
-		}
-		free(c);
+	cpuid->nent = 256;
+	if (ioctl(v->kvm, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+		err = gp_error_os(errno, "KVM_GET_SUPPORTED_CPUID");
+		goto fail;
 	}
+	for (int i = 0; i < nr_vcpus; i++) {
+		if ((err = create_vcpu(v, i, cpuid)))
+			goto fail;
+		v->nr_vcpus = i + 1;
+	}
+	free(cpuid);
 	*out = v;
 	return NULL;
 fail:
+	free(cpuid);
 	kvmvm_destroy(v);
 	return err;
 }
@@ -119,18 +132,22 @@ void kvmvm_destroy(struct kvmvm *v)
 		v->want_pause = false;
 		pthread_cond_broadcast(&v->cv);
 		pthread_mutex_unlock(&v->mu);
-		if (v->run)
-			v->run->immediate_exit = 1;
-		pthread_kill(v->thread, SIGUSR1);
-		pthread_join(v->thread, NULL);
+		for (int i = 0; i < v->nr_vcpus; i++) {
+			v->vcpu[i].run->immediate_exit = 1;
+			pthread_kill(v->vcpu[i].thread, SIGUSR1);
+		}
+		for (int i = 0; i < v->nr_vcpus; i++)
+			pthread_join(v->vcpu[i].thread, NULL);
 	}
 	gp_error_destroy(v->err);
-	if (v->run)
-		munmap(v->run, v->run_size);
+	for (int i = 0; i < KVMVM_MAX_VCPUS; i++) {
+		if (v->vcpu[i].run)
+			munmap(v->vcpu[i].run, v->run_size);
+		if (v->vcpu[i].fd >= 0)
+			close(v->vcpu[i].fd);
+	}
 	if (v->mem)
 		munmap(v->mem, v->mem_size);
-	if (v->vcpu >= 0)
-		close(v->vcpu);
 	if (v->vm >= 0)
 		close(v->vm);
 	if (v->kvm >= 0)
@@ -155,7 +172,7 @@ struct gp_error *kvmvm_load_flat64(struct kvmvm *v, const void *code, size_t len
 {
 	static const uint64_t gdt[] = { 0, 0x00af9a000000ffffull, 0x00cf92000000ffffull };
 	struct kvm_sregs sr;
-	struct kvm_regs r = { 0 };
+	struct kvm_regs r;
 	uint64_t *pml4 = (uint64_t *)(v->mem + PML4_PA), *pdpt = (uint64_t *)(v->mem + PDPT_PA);
 	uint64_t *pd = (uint64_t *)(v->mem + PD_PA);
 
@@ -169,45 +186,51 @@ struct gp_error *kvmvm_load_flat64(struct kvmvm *v, const void *code, size_t len
 	pdpt[0] = PD_PA | 3;
 	for (int i = 0; i < 512; i++)
 		pd[i] = ((uint64_t)i << 21) | 0x83;	/* present, writable, 2 MiB */
-	if (ioctl(v->vcpu, KVM_GET_SREGS, &sr) < 0)
-		return gp_error_os(errno, "KVM_GET_SREGS");
-	seg64(&sr.cs, 8, true);
-	seg64(&sr.ds, 16, false);
-	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
-	sr.gdt.base = GDT_PA;
-	sr.gdt.limit = sizeof(gdt) - 1;
-	sr.cr3 = PML4_PA;
-	sr.cr4 = 0x20;			/* PAE */
-	sr.cr0 = 0x80000011;		/* PG, ET, PE */
-	sr.efer = 0x500;		/* LME, LMA */
-	if (ioctl(v->vcpu, KVM_SET_SREGS, &sr) < 0)
-		return gp_error_os(errno, "KVM_SET_SREGS");
-	r.rip = pa;
-	r.rsp = pa & ~0xfull;		/* stack grows down from the image */
-	r.rflags = 2;
-	if (ioctl(v->vcpu, KVM_SET_REGS, &r) < 0)
-		return gp_error_os(errno, "KVM_SET_REGS");
+	for (int i = 0; i < v->nr_vcpus; i++) {
+		int fd = v->vcpu[i].fd;
+
+		if (ioctl(fd, KVM_GET_SREGS, &sr) < 0)
+			return gp_error_os(errno, "KVM_GET_SREGS");
+		seg64(&sr.cs, 8, true);
+		seg64(&sr.ds, 16, false);
+		sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
+		sr.gdt.base = GDT_PA;
+		sr.gdt.limit = sizeof(gdt) - 1;
+		sr.cr3 = PML4_PA;
+		sr.cr4 = 0x20;			/* PAE */
+		sr.cr0 = 0x80000011;		/* PG, ET, PE */
+		sr.efer = 0x500;		/* LME, LMA */
+		if (ioctl(fd, KVM_SET_SREGS, &sr) < 0)
+			return gp_error_os(errno, "KVM_SET_SREGS");
+		memset(&r, 0, sizeof(r));
+		r.rip = pa;
+		r.rsp = (pa & ~0xfull) - (uint64_t)i * 4096;	/* one stack each */
+		r.rdi = (uint64_t)i;
+		r.rflags = 2;
+		if (ioctl(fd, KVM_SET_REGS, &r) < 0)
+			return gp_error_os(errno, "KVM_SET_REGS");
+	}
 	return NULL;
 }
 
-static struct gp_error *unhandled(struct kvmvm *v, const char *what)
+static struct gp_error *unhandled(struct kvmvm *v, int idx, const char *what)
 {
 	struct kvm_regs r;
 
-	if (ioctl(v->vcpu, KVM_GET_REGS, &r) < 0)
+	if (ioctl(v->vcpu[idx].fd, KVM_GET_REGS, &r) < 0)
 		memset(&r, 0, sizeof(r));
 	return gp_error_create(GP_ERR_UNSUPPORTED,
-			       "guest stopped: %s (exit reason %u) at rip 0x%llx rsp 0x%llx rax 0x%llx rbx 0x%llx rcx 0x%llx rdx 0x%llx rflags 0x%llx",
-			       what, v->run->exit_reason, (unsigned long long)r.rip,
+			       "guest stopped: vCPU %d: %s (exit reason %u) at rip 0x%llx rsp 0x%llx rax 0x%llx rbx 0x%llx rcx 0x%llx rdx 0x%llx rflags 0x%llx",
+			       idx, what, v->vcpu[idx].run->exit_reason, (unsigned long long)r.rip,
 			       (unsigned long long)r.rsp, (unsigned long long)r.rax,
 			       (unsigned long long)r.rbx, (unsigned long long)r.rcx,
 			       (unsigned long long)r.rdx, (unsigned long long)r.rflags);
 }
 
 /* One exit: false when the guest stopped (*why, or an error). */
-static bool handle_exit(struct kvmvm *v, enum kvmvm_stop *why, struct gp_error **err)
+static bool handle_exit(struct kvmvm *v, int idx, enum kvmvm_stop *why, struct gp_error **err)
 {
-	struct kvm_run *run = v->run;
+	struct kvm_run *run = v->vcpu[idx].run;
 
 	*err = NULL;
 	switch (run->exit_reason) {
@@ -236,17 +259,17 @@ static bool handle_exit(struct kvmvm *v, enum kvmvm_stop *why, struct gp_error *
 		snprintf(what, sizeof(what), "MMIO %s of %u bytes at 0x%llx, where no device is",
 			 run->mmio.is_write ? "write" : "read", run->mmio.len,
 			 (unsigned long long)run->mmio.phys_addr);
-		*err = unhandled(v, what);
+		*err = unhandled(v, idx, what);
 		break;
 	}
 	case KVM_EXIT_FAIL_ENTRY:
-		*err = unhandled(v, "VM entry failed");
+		*err = unhandled(v, idx, "VM entry failed");
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		*err = unhandled(v, "KVM internal error (emulation failure?)");
+		*err = unhandled(v, idx, "KVM internal error (emulation failure?)");
 		break;
 	default:
-		*err = unhandled(v, "an exit the VMM does not handle");
+		*err = unhandled(v, idx, "an exit the VMM does not handle");
 		break;
 	}
 	*why = KVMVM_FAILED;
@@ -261,13 +284,13 @@ struct gp_error *kvmvm_run(struct kvmvm *v, uint64_t max_exits, enum kvmvm_stop 
 		if (max_exits && v->exits >= max_exits)
 			return gp_error_create(GP_ERR_LIMIT, "guest still running after %llu exits",
 					       (unsigned long long)v->exits);
-		if (ioctl(v->vcpu, KVM_RUN, 0) < 0) {
+		if (ioctl(v->vcpu[0].fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR)
 				continue;
 			return gp_error_os(errno, "KVM_RUN");
 		}
 		v->exits++;
-		if (!handle_exit(v, why, &err))
+		if (!handle_exit(v, 0, why, &err))
 			return err;
 	}
 }
@@ -285,42 +308,53 @@ static void on_kick(int sig)
 	(void)sig;	/* only there to make KVM_RUN return EINTR */
 }
 
+struct vcpu_arg {
+	struct kvmvm *v;
+	int idx;
+};
+
 static void *vcpu_thread(void *arg)
 {
-	struct kvmvm *v = arg;
+	struct vcpu_arg a = *(struct vcpu_arg *)arg;
+	struct kvmvm *v = a.v;
+	struct kvmvm_vcpu *c = &v->vcpu[a.idx];
 
+	free(arg);
 	for (;;) {
 		enum kvmvm_stop why;
 		struct gp_error *err;
 
 		pthread_mutex_lock(&v->mu);
 		while (v->want_pause && !v->quit) {
-			v->paused = true;
+			c->paused = true;
 			pthread_cond_broadcast(&v->cv);
 			pthread_cond_wait(&v->cv, &v->mu);
 		}
-		v->paused = false;
+		c->paused = false;
 		if (v->quit) {
 			pthread_mutex_unlock(&v->mu);
 			return NULL;
 		}
 		pthread_mutex_unlock(&v->mu);
-		if (ioctl(v->vcpu, KVM_RUN, 0) < 0) {
+		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR) {
-				v->run->immediate_exit = 0;
+				c->run->immediate_exit = 0;
 				continue;
 			}
 			err = gp_error_os(errno, "KVM_RUN");
 			why = KVMVM_FAILED;
 		} else {
-			v->exits++;
-			if (handle_exit(v, &why, &err))
+			__atomic_add_fetch(&v->exits, 1, __ATOMIC_RELAXED);
+			if (handle_exit(v, a.idx, &why, &err))
 				continue;
 		}
 		pthread_mutex_lock(&v->mu);
-		v->stop = why;
-		v->err = err;
-		v->paused = true;	/* a stopped vCPU is as still as a paused one */
+		c->stop = why;
+		if (err && !v->err)
+			v->err = err;
+		else
+			gp_error_destroy(err);
+		c->paused = true;	/* a stopped vCPU is as still as a paused one */
 		pthread_cond_broadcast(&v->cv);
 		pthread_mutex_unlock(&v->mu);
 		return NULL;
@@ -330,16 +364,35 @@ static void *vcpu_thread(void *arg)
 struct gp_error *kvmvm_start(struct kvmvm *v)
 {
 	struct sigaction sa = { .sa_handler = on_kick };
-	int rc;
 
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0;	/* no SA_RESTART: KVM_RUN must return */
 	sigaction(SIGUSR1, &sa, NULL);
-	rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
-	if (rc)
-		return gp_error_os(rc, "starting the vCPU thread");
-	v->started = true;
+	for (int i = 0; i < v->nr_vcpus; i++) {
+		struct vcpu_arg *a = malloc(sizeof(*a));
+		int rc;
+
+		if (!a)
+			return &gp_error_nomem;
+		a->v = v;
+		a->idx = i;
+		rc = pthread_create(&v->vcpu[i].thread, NULL, vcpu_thread, a);
+		if (rc) {
+			free(a);
+			/* Threads already started are stopped by destroy. */
+			return gp_error_os(rc, "starting vCPU thread %d", i);
+		}
+		v->started = true;
+	}
 	return NULL;
+}
+
+static bool all_out(const struct kvmvm *v)
+{
+	for (int i = 0; i < v->nr_vcpus; i++)
+		if (!v->vcpu[i].paused)
+			return false;
+	return true;
 }
 
 struct gp_error *kvmvm_pause(struct kvmvm *v)
@@ -348,12 +401,14 @@ struct gp_error *kvmvm_pause(struct kvmvm *v)
 
 	pthread_mutex_lock(&v->mu);
 	v->want_pause = true;
-	/* immediate_exit covers the kick arriving before KVM_RUN is entered. */
-	v->run->immediate_exit = 1;
+	/* immediate_exit covers a kick that arrives before KVM_RUN is entered. */
+	for (int i = 0; i < v->nr_vcpus; i++)
+		v->vcpu[i].run->immediate_exit = 1;
 	pthread_mutex_unlock(&v->mu);
-	pthread_kill(v->thread, SIGUSR1);
+	for (int i = 0; i < v->nr_vcpus; i++)
+		pthread_kill(v->vcpu[i].thread, SIGUSR1);
 	pthread_mutex_lock(&v->mu);
-	while (!v->paused)
+	while (!all_out(v))
 		pthread_cond_wait(&v->cv, &v->mu);
 	pthread_mutex_unlock(&v->mu);
 	v->last_pause_ns = now_ns() - t0;
@@ -364,9 +419,25 @@ void kvmvm_resume(struct kvmvm *v)
 {
 	pthread_mutex_lock(&v->mu);
 	v->want_pause = false;
-	v->run->immediate_exit = 0;
+	for (int i = 0; i < v->nr_vcpus; i++)
+		v->vcpu[i].run->immediate_exit = 0;
 	pthread_cond_broadcast(&v->cv);
 	pthread_mutex_unlock(&v->mu);
+}
+
+static enum kvmvm_stop vm_state(const struct kvmvm *v)
+{
+	enum kvmvm_stop s = KVMVM_HALTED;
+
+	for (int i = 0; i < v->nr_vcpus; i++) {
+		if (v->vcpu[i].stop == KVMVM_FAILED)
+			return KVMVM_FAILED;
+		if (v->vcpu[i].stop == KVMVM_RUNNING)
+			s = KVMVM_RUNNING;
+		else if (s != KVMVM_RUNNING && v->vcpu[i].stop == KVMVM_SHUTDOWN)
+			s = KVMVM_SHUTDOWN;
+	}
+	return s;
 }
 
 enum kvmvm_stop kvmvm_wait(struct kvmvm *v, int timeout_ms)
@@ -382,20 +453,23 @@ enum kvmvm_stop kvmvm_wait(struct kvmvm *v, int timeout_ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&v->mu);
-	while (v->stop == KVMVM_RUNNING)
+	while ((s = vm_state(v)) == KVMVM_RUNNING)
 		if (pthread_cond_timedwait(&v->cv, &v->mu, &ts))
 			break;
-	s = v->stop;
 	pthread_mutex_unlock(&v->mu);
 	return s;
 }
 
-struct gp_error *kvmvm_get_regs(struct kvmvm *v, struct tgt_regs *t)
+struct gp_error *kvmvm_get_regs(struct kvmvm *v, int idx, struct tgt_regs *t)
 {
 	struct kvm_regs r;
 	struct kvm_sregs sr;
+	int fd;
 
-	if (ioctl(v->vcpu, KVM_GET_REGS, &r) < 0 || ioctl(v->vcpu, KVM_GET_SREGS, &sr) < 0)
+	if (idx < 0 || idx >= v->nr_vcpus)
+		return gp_error_create(GP_ERR_INVAL, "no vCPU %d", idx);
+	fd = v->vcpu[idx].fd;
+	if (ioctl(fd, KVM_GET_REGS, &r) < 0 || ioctl(fd, KVM_GET_SREGS, &sr) < 0)
 		return gp_error_os(errno, "reading vCPU registers");
 	memset(t, 0, sizeof(*t));
 	t->rax = r.rax; t->rbx = r.rbx; t->rcx = r.rcx; t->rdx = r.rdx;
@@ -415,7 +489,7 @@ struct gp_error *kvmvm_get_regs(struct kvmvm *v, struct tgt_regs *t)
 			struct kvm_msr_entry e;
 		} m = { .h.nmsrs = 1, .e.index = 0xc0000102 };
 
-		if (ioctl(v->vcpu, KVM_GET_MSRS, &m) == 1)
+		if (ioctl(fd, KVM_GET_MSRS, &m) == 1)
 			t->kernel_gs_base = m.e.data;
 	}
 	return NULL;

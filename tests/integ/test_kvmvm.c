@@ -21,7 +21,7 @@ static struct kvmvm *boot(const unsigned char *code, size_t len, char **buf, siz
 {
 	struct kvmvm *v;
 
-	ck_ok(kvmvm_create(4u << 20, &v));
+	ck_ok(kvmvm_create(4u << 20, 1, &v));
 	*f = open_memstream(buf, blen);
 	ck_assert(*f);
 	v->serial = *f;
@@ -94,9 +94,11 @@ START_TEST(bad_input)
 	struct kvmvm *v;
 	static const unsigned char hlt = 0xf4;
 
-	ck_err(kvmvm_create(1u << 20, &v), GP_ERR_INVAL, "between 2 MiB and 64 GiB");
-	ck_err(kvmvm_create((4u << 20) + 1, &v), GP_ERR_INVAL, "multiple of 4 KiB");
-	ck_ok(kvmvm_create(4u << 20, &v));
+	ck_err(kvmvm_create(1u << 20, 1, &v), GP_ERR_INVAL, "between 2 MiB and 64 GiB");
+	ck_err(kvmvm_create((4u << 20) + 1, 1, &v), GP_ERR_INVAL, "multiple of 4 KiB");
+	ck_err(kvmvm_create(4u << 20, 0, &v), GP_ERR_INVAL, "vCPUs");
+	ck_err(kvmvm_create(4u << 20, 99, &v), GP_ERR_INVAL, "vCPUs");
+	ck_ok(kvmvm_create(4u << 20, 1, &v));
 	ck_err(kvmvm_load_flat64(v, &hlt, 1, 8u << 20), GP_ERR_INVAL, "does not fit");
 	kvmvm_destroy(v);
 }
@@ -104,11 +106,17 @@ END_TEST
 
 /* The control socket: our QEMU target backend drives our own VMM, as it
  * drives QEMU (one client serves both). */
-START_TEST(control_socket)
+/* Every vCPU counts in its own word: rax = 0x200000 + 8 * rdi. */
+static const unsigned char counter_code[] = {
+	0x48, 0xc7, 0xc0, 0, 0, 0x20, 0,	/* mov $0x200000, %rax */
+	0x48, 0x8d, 0x04, 0xf8,			/* lea (%rax,%rdi,8), %rax */
+	0x48, 0xff, 0x00,			/* 1: incq (%rax) */
+	0xeb, 0xfb,				/* jmp 1b */
+};
+
+static void control_socket(int nr)
 {
-	/* mov $0x200000,%rax; 1: incq (%rax); jmp 1b */
-	static const unsigned char code[] = { 0x48, 0xc7, 0xc0, 0, 0, 0x20, 0, 0x48, 0xff, 0x00,
-					      0xeb, 0xfb };
+	const unsigned char *code = counter_code;
 	char path[64], spec[96];
 	struct gdbsrv *srv;
 	struct tgt_regs r;
@@ -118,15 +126,15 @@ START_TEST(control_socket)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "/tmp/gp-vmm-%d.sock", (int)getpid());
-	ck_ok(kvmvm_create(4u << 20, &v));
-	ck_ok(kvmvm_load_flat64(v, code, sizeof(code), 0x100000));
+	ck_ok(kvmvm_create(4u << 20, nr, &v));
+	ck_ok(kvmvm_load_flat64(v, code, sizeof(counter_code), 0x100000));
 	ck_ok(kvmvm_start(v));
 	ck_ok(gdbsrv_start(v, path, &srv));
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	snprintf(spec, sizeof(spec), "qemu:gdb=%s", path);
 	ck_ok(tgt_open(spec, &t));
-	ck_assert_int_eq(t->nr_vcpus, 1);
+	ck_assert_int_eq(t->nr_vcpus, nr);
 	usleep(100000);
 	ck_ok(tgt_pause(t));
 	ck_ok(tgt_read_phys(t, 0x200000, &c1, 8));
@@ -134,14 +142,21 @@ START_TEST(control_socket)
 	ck_ok(tgt_read_phys(t, 0x200000, &c2, 8));
 	ck_assert_msg(c1 == c2 && c1 > 0, "paused guest moved: %llu -> %llu", (unsigned long long)c1,
 		      (unsigned long long)c2);
-	ck_ok(tgt_get_regs(t, 0, &r));
-	ck_assert_msg(r.rip >= 0x100007 && r.rip < 0x10000c, "rip 0x%llx", (unsigned long long)r.rip);
-	ck_assert_uint_eq(r.rax, 0x200000);
-	ck_assert(r.efer & 0x400);
+	for (int i = 0; i < nr; i++) {
+		uint64_t ci;
+
+		ck_ok(tgt_get_regs(t, i, &r));
+		ck_assert_msg(r.rip >= 0x10000b && r.rip < 0x100010, "vCPU %d rip 0x%llx", i,
+			      (unsigned long long)r.rip);
+		ck_assert_uint_eq(r.rax, 0x200000 + 8ull * (uint64_t)i);
+		ck_assert(r.efer & 0x400);
+		ck_ok(tgt_read_phys(t, 0x200000 + 8ull * (uint64_t)i, &ci, 8));
+		ck_assert_msg(ci > 0, "vCPU %d never ran", i);
+	}
 	ck_ok(tgt_write_code(t, 0x300000, &word, 8));
 	ck_assert(!memcmp(v->mem + 0x300000, &word, 8));
-	fprintf(stderr, "own VMM: pause latency %.3f ms (kick to vCPU out of KVM_RUN)\n",
-		v->last_pause_ns / 1e6);
+	fprintf(stderr, "own VMM, %d vCPU%s: pause latency %.3f ms (kick to every vCPU out of KVM_RUN)\n",
+		nr, nr == 1 ? "" : "s", v->last_pause_ns / 1e6);
 	ck_ok(tgt_resume(t));
 	usleep(100000);
 	ck_ok(tgt_pause(t));
@@ -158,6 +173,17 @@ START_TEST(control_socket)
 	gdbsrv_stop(srv);
 	kvmvm_destroy(v);
 }
+
+START_TEST(control_socket_1)
+{
+	control_socket(1);
+}
+END_TEST
+
+START_TEST(control_socket_4)
+{
+	control_socket(4);
+}
 END_TEST
 
 static TCase *kvmvm_tcase(void)
@@ -168,7 +194,8 @@ static TCase *kvmvm_tcase(void)
 	tcase_add_test(tc, serial_and_halt);
 	tcase_add_test(tc, stops_cleanly);
 	tcase_add_test(tc, bad_input);
-	tcase_add_test(tc, control_socket);
+	tcase_add_test(tc, control_socket_1);
+	tcase_add_test(tc, control_socket_4);
 	return tc;
 }
 GP_TCASE(kvmvm_tcase)
