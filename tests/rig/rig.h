@@ -14,6 +14,11 @@
  *	static void down(void) { rig_kill(r); }
  *	tcase_add_unchecked_fixture(tc, up, down);
  *
+ * Background jobs: end them with `kill %N; wait` in one command. A job that
+ * dies while the guest's shell is reading the next command line can make
+ * busybox's line editor drop that line (SIGCHLD mid-read), and the command
+ * then times out.
+ *
  * QEMU is always reaped: PR_SET_PDEATHSIG in the child, rig_kill(), and an
  * atexit/SIGTERM/SIGINT handler that kills every rig still alive.
  */

@@ -88,7 +88,7 @@ int main(void)
 	printf("\n=== 5. Unpatch ===\n");
 	host("unpatch %T cmdline-marker");
 	guest("cat /proc/cmdline");
-	guest("sleep 1; echo 'the reader now sees:'; cat /tmp/seen; kill %1");
+	guest("sleep 1; echo 'the reader now sees:'; cat /tmp/seen; kill %1; wait");
 	host("list %T");
 
 	printf("\n=== 6. Tasks and their kernel stacks, read from outside ===\n");
