@@ -51,6 +51,7 @@ struct gp_error *task_offsets_init(struct kern *k, struct task_offsets *o)
 	    (err = off(k, "task_struct", "on_cpu", &o->on_cpu)) ||
 	    (err = off(k, "task_struct", "stack", &o->stack)) ||
 	    (err = off(k, "task_struct", "thread.sp", &o->thread_sp)) ||
+	    (err = off(k, "task_struct", "thread_info.flags", &o->ti_flags)) ||
 	    (err = off(k, "rq", "idle", &o->rq_idle)) ||
 	    (err = off(k, "rq", "curr", &o->rq_curr)))
 		return gp_error_wrap(err, "task layout");
@@ -145,7 +146,8 @@ static struct gp_error *read_task(struct kern *k, const struct task_offsets *o,
 	    (err = kern_read_u32(k, addr + o->flags, &ti->flags)) ||
 	    (err = kern_read_u32(k, addr + o->on_cpu, &on_cpu)) ||
 	    (err = kern_read_u32(k, addr + o->cpu, &cpu)) ||
-	    (err = kern_read_u64(k, addr + o->stack, &ti->stack)))
+	    (err = kern_read_u64(k, addr + o->stack, &ti->stack)) ||
+	    (err = kern_read_u64(k, addr + o->ti_flags, &ti->ti_flags)))
 		return gp_error_wrap(err, "reading task at 0x%llx",
 				     (unsigned long long)addr);
 	if (o->has_patch_state) {

@@ -20,6 +20,7 @@ struct task_offsets {
 	uint64_t tasks, thread_node, signal, thread_head;
 	uint64_t pid, tgid, comm, state, exit_state, flags, on_cpu, cpu;
 	uint64_t stack, thread_sp;
+	uint64_t ti_flags;	/* thread_info.flags (TIF_*) */
 	bool has_patch_state;
 	uint64_t patch_state;
 	uint64_t rq_idle, rq_curr, current_task, runqueues;
@@ -40,6 +41,7 @@ struct task_info {
 	int running_cpu;	/* CPU whose current it is, or -1 */
 	int32_t patch_state;	/* KLP_* or INT32_MIN if the kernel has none */
 	uint64_t stack;		/* kernel stack base */
+	uint64_t ti_flags;	/* thread_info.flags: TIF_* bits */
 };
 
 struct task_list {

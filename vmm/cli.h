@@ -20,6 +20,11 @@ struct cli {
 	bool stats;
 	bool all;		/* --all */
 	bool force;		/* --force */
+	bool replace;		/* --replace */
+	bool no_wait;		/* --no-wait */
+	bool reverse;		/* --reverse */
+	bool signal;		/* --signal */
+	int model;		/* --model: 0 auto, 1 global, 2 per-task (enum lp_model) */
 	double timeout_s;	/* --timeout */
 	const char *output;	/* -o/--output */
 	const char *kernel;	/* --kernel (vmm build) */
@@ -50,6 +55,7 @@ int cmd_stack(struct cli *c, int argc, char **argv);
 int cmd_patch(struct cli *c, int argc, char **argv);
 int cmd_unpatch(struct cli *c, int argc, char **argv);
 int cmd_list(struct cli *c, int argc, char **argv);
+int cmd_transition(struct cli *c, int argc, char **argv);
 int cmd_build(struct cli *c, int argc, char **argv);
 
 #endif

@@ -13,11 +13,44 @@
 #include "cli.h"
 #include "lp_patch.h"
 
+static json_object *blockers_json(const struct lp_check_result *c)
+{
+	json_object *arr = json_object_new_array();
+
+	for (int i = 0; i < c->nr_blockers && i < LP_MAX_BLOCKERS; i++) {
+		const struct lp_blocker *b = &c->b[i];
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "pid", json_object_new_int(b->pid));
+		json_object_object_add(x, "comm", json_object_new_string(b->comm));
+		json_object_object_add(x, "running_vcpu", json_object_new_int(b->running_cpu));
+		json_object_object_add(x, "function", json_object_new_string(b->func));
+		json_object_object_add(x, "pc", json_object_new_string(cli_hex(b->pc)));
+		json_object_object_add(x, "reason", json_object_new_string(b->reason));
+		json_object_array_add(arr, x);
+	}
+	return arr;
+}
+
+static json_object *transition_json(const struct lp_report *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "patch", json_object_new_string(r->trans_patch));
+	json_object_object_add(o, "target", json_object_new_string(r->target == KLP_PATCHED ? "patched" : "unpatched"));
+	json_object_object_add(o, "tasks", json_object_new_int64((int64_t)r->tasks));
+	json_object_object_add(o, "switched", json_object_new_int64((int64_t)r->switched));
+	json_object_object_add(o, "not_switched", json_object_new_int(r->check.nr_blockers));
+	json_object_object_add(o, "waiting_for", blockers_json(&r->check));
+	return o;
+}
+
 static json_object *report_json(const struct lp_report *r)
 {
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "name", json_object_new_string(r->name));
+	json_object_object_add(o, "model", json_object_new_string(r->per_task ? "per-task" : "global"));
 	json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
 	json_object_object_add(o, "elapsed_ms", json_object_new_double(r->elapsed_ms));
 	json_object_object_add(o, "pause_ms", json_object_new_double(r->pause_ns / 1e6));
@@ -27,13 +60,16 @@ static json_object *report_json(const struct lp_report *r)
 	json_object_object_add(o, "write_ms", json_object_new_double(r->write_ns / 1e6));
 	json_object_object_add(o, "pause_total_ms", json_object_new_double(r->pause_ns_total / 1e6));
 	json_object_object_add(o, "tasks_checked", json_object_new_int64((int64_t)r->check.tasks));
+	if (r->per_task)
+		json_object_object_add(o, "transition", transition_json(r));
 	return o;
 }
 
 static void report_text(const char *what, const struct lp_report *r)
 {
-	printf("%s %s: %d attempt%s, %.1f ms; guest paused %.3f ms (stop %.3f, check %.3f, writes %.3f, resume %.3f ms), %zu tasks checked\n",
-	       what, r->name, r->attempts, r->attempts == 1 ? "" : "s", r->elapsed_ms,
+	printf("%s %s (%s): %d attempt%s, %.1f ms; guest paused %.3f ms in all, last pause %.3f ms (stop %.3f, check %.3f, writes %.3f, resume %.3f ms), %zu tasks\n",
+	       what, r->name, r->per_task ? "per-task" : "global", r->attempts,
+	       r->attempts == 1 ? "" : "s", r->elapsed_ms, r->pause_ns_total / 1e6,
 	       r->pause_ns / 1e6, r->stop_ns / 1e6, r->check_ns / 1e6, r->write_ns / 1e6,
 	       r->resume_ns / 1e6, r->check.tasks);
 }
@@ -41,6 +77,17 @@ static void report_text(const char *what, const struct lp_report *r)
 static int finish(struct cli *c, const char *cmd, const char *what, struct gp_error *err,
 		  const struct lp_report *rep)
 {
+	if (err && rep->in_progress) {
+		/* Not a failure of the guest: the transition runs on. */
+		if (c->json) {
+			json_object *o = report_json(rep);
+
+			json_object_object_add(o, "result", json_object_new_string("in-progress"));
+			cli_print_json(o);
+		}
+		cli_fail(err, cmd);
+		return LP_EXIT_IN_PROGRESS;
+	}
 	if (err)
 		return cli_fail(err, cmd);
 	if (c->json) {
@@ -54,41 +101,89 @@ static int finish(struct cli *c, const char *cmd, const char *what, struct gp_er
 	return 0;
 }
 
+static void opts_from_cli(const struct cli *c, struct lp_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->timeout_s = c->timeout_s;
+	o->force = c->force;
+	o->model = (enum lp_model)c->model;
+	o->replace = c->replace;
+	o->no_wait = c->no_wait;
+}
+
 int cmd_patch(struct cli *c, int argc, char **argv)
 {
-	struct lp_opts o = { .timeout_s = c->timeout_s };
+	struct lp_opts o;
 	struct lp_report rep;
 
 	if (argc != 1) {
 		fprintf(stderr, "vmm: patch: expected one patch object (FILE.o)\n");
 		return 2;
 	}
+	opts_from_cli(c, &o);
+	o.force = false;
 	return finish(c, "patch", "patched", lp_apply(c->k, argv[0], &o, &rep), &rep);
 }
 
 int cmd_unpatch(struct cli *c, int argc, char **argv)
 {
-	struct lp_opts o = { .timeout_s = c->timeout_s, .force = c->force };
+	struct lp_opts o;
 	struct lp_report rep;
 
 	if (argc != 1) {
 		fprintf(stderr, "vmm: unpatch: expected one patch NAME (see vmm list)\n");
 		return 2;
 	}
+	opts_from_cli(c, &o);
 	return finish(c, "unpatch", "unpatched", lp_remove(c->k, argv[0], &o, &rep), &rep);
+}
+
+int cmd_transition(struct cli *c, int argc, char **argv)
+{
+	struct lp_opts o;
+	struct lp_report rep;
+	enum lp_trans_op op = LP_TRANS_CONTINUE;
+	const char *what = "transition complete";
+
+	(void)argv;
+	if (argc != 0 || c->reverse + c->force + c->signal > 1) {
+		fprintf(stderr, "vmm: transition: usage: vmm transition TARGET [--reverse | --force | --signal] [--timeout S]\n");
+		return 2;
+	}
+	opts_from_cli(c, &o);
+	if (c->reverse)
+		op = LP_TRANS_REVERSE, what = "transition reversed and complete";
+	else if (c->force)
+		op = LP_TRANS_FORCE, what = "transition forced";
+	else if (c->signal)
+		op = LP_TRANS_SIGNAL;
+	return finish(c, "transition", what, lp_transition(c->k, op, &o, &rep), &rep);
+}
+
+static const char *state_name(uint32_t s)
+{
+	switch (s) {
+	case LP_APPLIED: return "applied";
+	case LP_PATCHING: return "patching";
+	case LP_UNPATCHING: return "unpatching";
+	default: return "?";
+	}
 }
 
 int cmd_list(struct cli *c, int argc, char **argv)
 {
 	struct lp_region r;
-	struct gp_error *err = lp_list(c->k, &r);
-	json_object *arr = NULL;
+	struct lp_report st;
+	struct gp_error *err = lp_status(c->k, &r, &st);
+	json_object *arr = NULL, *root = NULL;
 	int n = 0;
 
 	if (err)
 		return cli_fail(err, "list");
-	if (c->json)
+	if (c->json) {
+		root = json_object_new_object();
 		arr = json_object_new_array();
+	}
 	for (int i = 0; r.present && i < LP_MAX_PATCHES; i++) {
 		const struct lp_rec_patch *p = &r.hdr.patches[i];
 		json_object *o = NULL, *funcs = NULL;
@@ -100,7 +195,8 @@ int cmd_list(struct cli *c, int argc, char **argv)
 			o = json_object_new_object();
 			funcs = json_object_new_array();
 			json_object_object_add(o, "name", json_object_new_string(p->name));
-			json_object_object_add(o, "state", json_object_new_string("applied"));
+			json_object_object_add(o, "state", json_object_new_string(state_name(p->state)));
+			json_object_object_add(o, "replace", json_object_new_boolean(p->flags & LP_FLAG_REPLACE));
 			json_object_object_add(o, "forced", json_object_new_boolean(p->flags & LP_FLAG_FORCED));
 			json_object_object_add(o, "order", json_object_new_int64((int64_t)p->seq));
 			json_object_object_add(o, "build_id", json_object_new_string(p->build_id));
@@ -110,8 +206,10 @@ int cmd_list(struct cli *c, int argc, char **argv)
 			json_object_object_add(o, "functions", funcs);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%s: applied%s (order %" PRIu64 "), code at 0x%" PRIx64 " (%u+%u pages)\n",
-			       p->name, p->flags & LP_FLAG_FORCED ? ", forced" : "", p->seq,
+			printf("%s: %s%s%s (order %" PRIu64 "), code at 0x%" PRIx64 " (%u+%u pages)\n",
+			       p->name, state_name(p->state),
+			       p->flags & LP_FLAG_FORCED ? ", forced (unpatch needs --force)" : "",
+			       p->flags & LP_FLAG_REPLACE ? ", atomic replace" : "", p->seq,
 			       lp_page_va(&r, p->code_page), p->code_pages, p->data_pages);
 		}
 		for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++) {
@@ -133,19 +231,35 @@ int cmd_list(struct cli *c, int argc, char **argv)
 
 				json_object_object_add(x, "function", json_object_new_string(fn->name));
 				json_object_object_add(x, "old", json_object_new_string(cli_hex(s->old_addr)));
-				json_object_object_add(x, "new", json_object_new_string(cli_hex(fn->new_addr)));
+				json_object_object_add(x, "new", json_object_new_string(fn->nop ? "original" : cli_hex(fn->new_addr)));
 				json_object_object_add(x, "active", json_object_new_boolean(top == f));
 				json_object_array_add(funcs, x);
 			} else {
-				printf("  %s 0x%" PRIx64 " -> 0x%" PRIx64 "%s\n", fn->name, s->old_addr,
-				       fn->new_addr, top == f ? "" : " (stacked below a newer patch)");
+				if (fn->nop)
+					printf("  %s 0x%" PRIx64 " -> original (atomic replace)\n", fn->name,
+					       s->old_addr);
+				else
+					printf("  %s 0x%" PRIx64 " -> 0x%" PRIx64 "%s\n", fn->name, s->old_addr,
+					       fn->new_addr, top == f ? "" : " (stacked below a newer patch)");
 			}
 		}
 	}
-	if (arr)
-		cli_print_json(arr);
-	else if (!n)
+	if (root) {
+		json_object_object_add(root, "patches", arr);
+		json_object_object_add(root, "transition", st.per_task ? transition_json(&st) : NULL);
+		cli_print_json(root);
+		return 0;
+	}
+	if (!n)
 		printf("no patches applied\n");
+	if (st.per_task) {
+		printf("transition: patch %s to %s, %zu of %zu tasks switched; %d not yet:\n",
+		       st.trans_patch, st.target == KLP_PATCHED ? "patched" : "unpatched",
+		       st.switched, st.tasks, st.check.nr_blockers);
+		for (int i = 0; i < st.check.nr_blockers && i < LP_MAX_BLOCKERS; i++)
+			printf("  pid %d (%s)%s: %s\n", st.check.b[i].pid, st.check.b[i].comm,
+			       st.check.b[i].running_cpu >= 0 ? " running" : "", st.check.b[i].reason);
+	}
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 struct gp_patch_desc_raw {
 	char name[64];
 	char build_id[48];
+	uint64_t flags;		/* GP_PATCH_F_* */
 };
 struct gp_func_desc_raw {
 	char old_name[128];
@@ -513,6 +514,11 @@ struct gp_error *lp_obj_link(struct lp_obj *o, uint64_t code_va,
 		}
 	snprintf(img->name, sizeof(img->name), "%s", pd.name);
 	snprintf(img->build_id, sizeof(img->build_id), "%s", pd.build_id);
+	if (pd.flags & ~1ull) {
+		err = obj_err(o, ".gp.patch: unknown flags 0x%llx", (unsigned long long)pd.flags);
+		goto fail;
+	}
+	img->replace = pd.flags & 1;
 	nf = o->desc_funcs_size / sizeof(struct gp_func_desc_raw);
 	if (!nf) {
 		err = obj_err(o, "the patch replaces no function");

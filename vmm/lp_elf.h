@@ -12,6 +12,7 @@
 #ifndef GP_LP_ELF_H
 #define GP_LP_ELF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,7 @@ struct lp_func {
 struct lp_image {
 	char name[LP_NAME_MAX];
 	char build_id[48];	/* "" when the patch names none */
+	bool replace;		/* GP_PATCH_REPLACE: atomic replace */
 	uint8_t *code;		/* host copy, code_size bytes, for code_va */
 	size_t code_size;
 	uint8_t *data;		/* host copy, data_size bytes, for data_va */

@@ -1,13 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * lp_patch.c - apply and remove patches, stop-the-world model.
+ * lp_patch.c - apply and remove patches, and their transitions.
  *
  * Redirection: the 5-byte ftrace NOP at a replaced function's entry becomes
- * `jmp rel32` to the function's trampoline slot in our region; the slot
- * holds `jmp rel32` to the newest replacement (the top of the stack of
- * patches on that function, as the kernel's func_stack).  Stacking and
- * unstacking only rewrite the slot; removing the last replacement puts the
- * original NOP back, byte for byte.
+ * `jmp rel32` to the function's trampoline slot in our region.  Outside a
+ * transition the slot holds `jmp rel32` to the newest replacement (the top
+ * of the stack of patches on that function, as the kernel's func_stack).
+ * During a per-task transition the slot of each function of the patch in
+ * transition dispatches as klp_ftrace_handler() does:
+ *
+ *	mov  %gs:current_task, %r11
+ *	cmpl $KLP_UNPATCHED, patch_state(%r11)
+ *	je   prev		# the replacement below, or the original + 5
+ *	jmp  top		# the patch in transition
+ *
+ * (r11 and the flags are dead at a C function's entry.)  The slot's form
+ * thus plays func->transition.
+ *
+ * The records in the region say what every site and slot must hold; each
+ * operation edits a copy of the records and then sync_code() writes the
+ * bytes that differ, inside one pause, with an undo log.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,12 +28,19 @@
 #include <time.h>
 
 #include "lp_elf.h"
+#include "lp_klp.h"
 #include "lp_patch.h"
+#include "stacks.h"
 
 static const uint8_t ftrace_nop[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 
 #define BACKOFF_MIN_US 500
 #define BACKOFF_MAX_US 100000
+/* Per-task: first retry soon (tasks leave the kernel within
+ * milliseconds), then back off; the kernel itself waits 1 s. */
+#define TRANS_BACKOFF_MIN_US 1000
+#define TRANS_BACKOFF_MAX_US 50000
+#define SIGNAL_AFTER_DEFAULT 15
 
 static void make_jmp(uint8_t out[5], uint64_t from, uint64_t to)
 {
@@ -67,20 +86,14 @@ static struct gp_error *resolve_kernel(void *arg, const char *name, uint64_t *ad
 	return NULL;
 }
 
-static struct gp_error *read_kernel_bytes(struct kern *k, uint64_t va, void *buf,
+static struct gp_error *write_kernel_code(struct kern *k, uint64_t va, const void *buf,
 					  size_t len)
-{
-	return kern_read(k, va, buf, len);
-}
-
-static struct gp_error *write_kernel_code(struct kern *k, uint64_t va,
-					  const void *buf, size_t len)
 {
 	uint64_t pa;
 	struct gp_error *err = kern_v2p(k, va, &pa);
 
 	/* Our writes never cross a page: sites are 5 bytes at a function
-	 * start, slots are 16-byte aligned. Check anyway. */
+	 * start, slots are 32-byte aligned. Check anyway. */
 	if (!err && ((va & 4095) + len > 4096))
 		err = gp_error_addr(GP_ERR_INVAL, va, "code write crosses a page");
 	if (err)
@@ -104,20 +117,262 @@ static int find_site(const struct lp_hdr *h, uint64_t old_addr)
 	return -1;
 }
 
-/* The newest patch's function record on a site, skipping patch `skip`. */
-static int top_func(const struct lp_hdr *h, int site, int skip)
+/* The function records on a site, newest first (the func_stack). */
+static int site_stack(const struct lp_hdr *h, int site, int out[LP_MAX_PATCHES])
 {
-	int best = -1;
+	int n = 0;
 
-	for (int i = 0; i < LP_MAX_FUNCS_TOTAL; i++) {
-		const struct lp_rec_func *f = &h->funcs[i];
+	for (int i = 0; i < LP_MAX_FUNCS_TOTAL && n < LP_MAX_PATCHES; i++) {
+		int j;
 
-		if (!f->in_use || (int)f->site != site || (int)f->patch == skip)
+		if (!h->funcs[i].in_use || (int)h->funcs[i].site != site)
 			continue;
-		if (best < 0 || h->patches[f->patch].seq > h->patches[h->funcs[best].patch].seq)
-			best = i;
+		for (j = n; j > 0 && h->patches[h->funcs[out[j - 1]].patch].seq <
+					     h->patches[h->funcs[i].patch].seq; j--)
+			out[j] = out[j - 1];
+		out[j] = i;
+		n++;
 	}
-	return best;
+	return n;
+}
+
+/* Where a function record sends its callers. */
+static uint64_t func_target(const struct lp_hdr *h, const struct lp_rec_func *f)
+{
+	return f->nop ? h->sites[f->site].old_addr + 5 : f->new_addr;
+}
+
+/* --- per-task model support ------------------------------------------ */
+
+struct pt_ctx {
+	struct stack_ctx *stacks;
+	struct lp_klp klp;
+};
+
+static struct gp_error *pt_ctx_init(struct kern *k, struct pt_ctx *c)
+{
+	struct gp_error *err;
+
+	memset(c, 0, sizeof(*c));
+	if ((err = stack_ctx_init(k, &c->stacks)))
+		return err;
+	if ((err = lp_klp_init(k, &c->stacks->to, &c->klp))) {
+		stack_ctx_free(c->stacks);
+		c->stacks = NULL;
+	}
+	return err;
+}
+
+static void pt_ctx_free(struct pt_ctx *c)
+{
+	stack_ctx_free(c->stacks);
+	c->stacks = NULL;
+}
+
+bool lp_per_task_supported(struct kern *k, char *why, size_t len)
+{
+	struct pt_ctx c;
+	struct gp_error *err = pt_ctx_init(k, &c);
+	bool ok;
+
+	if (err) {
+		snprintf(why, len, "%s", err->msg ? err->msg : "cannot unwind stacks");
+		gp_error_destroy(err);
+		return false;
+	}
+	ok = c.klp.usable;
+	snprintf(why, len, "%s", c.klp.why);
+	pt_ctx_free(&c);
+	return ok;
+}
+
+/* The dispatching slot (see the top of the file). */
+static struct gp_error *make_dispatch(uint8_t slot[LP_TRAMP_SIZE], uint64_t va,
+				      const struct lp_klp *g, uint64_t prev, uint64_t top)
+{
+	uint8_t *p = slot;
+	int32_t rel;
+
+	if (!g || !g->usable)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "a per-task transition is recorded but this kernel lacks what it needs: %s",
+				       g ? g->why : "no livepatch support");
+	if (!jmp_reaches(va + 18, prev) || !jmp_reaches(va + 23, top))
+		return gp_error_create(GP_ERR_UNSUPPORTED, "trampoline jump out of reach");
+	/* mov %gs:disp32, %r11 */
+	*p++ = 0x65, *p++ = 0x4c, *p++ = 0x8b, *p++ = 0x1c, *p++ = 0x25;
+	memcpy(p, &g->current_task_off, 4), p += 4;
+	/* cmpl $0, disp32(%r11) */
+	*p++ = 0x41, *p++ = 0x83, *p++ = 0xbb;
+	{
+		int32_t off = (int32_t)g->patch_state_off;
+
+		memcpy(p, &off, 4), p += 4;
+	}
+	*p++ = KLP_UNPATCHED;
+	/* je prev */
+	*p++ = 0x0f, *p++ = 0x84;
+	rel = (int32_t)(int64_t)(prev - (va + (uint64_t)(p - slot) + 4));
+	memcpy(p, &rel, 4), p += 4;
+	/* jmp top */
+	make_jmp(p, va + (uint64_t)(p - slot), top);
+	return NULL;
+}
+
+/* What a site's entry and its slot must hold according to the records. */
+static struct gp_error *desired_code(const struct lp_hdr *h, int s, const struct lp_klp *g,
+				     uint8_t entry[5], uint8_t slot[LP_TRAMP_SIZE])
+{
+	const struct lp_rec_site *st = &h->sites[s];
+	int stack[LP_MAX_PATCHES];
+	int n = site_stack(h, s, stack);
+	const struct lp_rec_func *top;
+
+	memset(slot, 0xcc, LP_TRAMP_SIZE);
+	if (!n) {
+		memcpy(entry, st->orig, 5);
+		return NULL;
+	}
+	top = &h->funcs[stack[0]];
+	if (!jmp_reaches(st->old_addr, st->tramp_va) ||
+	    !jmp_reaches(st->tramp_va, func_target(h, top)))
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "%s is beyond a 32-bit jump from the region", top->name);
+	make_jmp(entry, st->old_addr, st->tramp_va);
+	if (h->trans_patch >= 0 && (int)top->patch == h->trans_patch)
+		return make_dispatch(slot, st->tramp_va, g,
+				     n > 1 ? func_target(h, &h->funcs[stack[1]]) : st->old_addr + 5,
+				     func_target(h, top));
+	make_jmp(slot, st->tramp_va, func_target(h, top));
+	return NULL;
+}
+
+/* A site no function record uses any more is freed. */
+static void gc_sites(struct lp_hdr *h)
+{
+	int stack[LP_MAX_PATCHES];
+
+	for (int s = 0; s < LP_MAX_SITES; s++)
+		if (h->sites[s].in_use && !site_stack(h, s, stack))
+			memset(&h->sites[s], 0, sizeof(h->sites[s]));
+}
+
+/* Undo log for a failed write sequence: restore what was there. */
+struct undo {
+	struct {
+		uint64_t va;
+		uint8_t bytes[LP_TRAMP_SIZE];
+		size_t len;
+	} e[2 * LP_MAX_SITES + 4];
+	int n;
+};
+
+/* Write code bytes if they differ from what the guest holds; log the old. */
+static struct gp_error *code_update(struct kern *k, struct undo *u, uint64_t va,
+				    const uint8_t *buf, size_t len)
+{
+	uint8_t cur[LP_TRAMP_SIZE];
+	struct gp_error *err;
+
+	if (len > sizeof(cur))
+		return gp_error_create(GP_ERR_INVAL, "code write of %zu bytes", len);
+	if ((err = kern_read(k, va, cur, len)))
+		return gp_error_wrap(err, "reading code at 0x%llx", (unsigned long long)va);
+	if (!memcmp(cur, buf, len))
+		return NULL;
+	if (u->n >= (int)ARRAY_SIZE(u->e))
+		return gp_error_create(GP_ERR_LIMIT, "too many code writes in one step");
+	memcpy(u->e[u->n].bytes, cur, len);
+	u->e[u->n].va = va;
+	u->e[u->n].len = len;
+	u->n++;
+	return write_kernel_code(k, va, buf, len);
+}
+
+static void undo_all(struct kern *k, struct undo *u)
+{
+	while (u->n > 0) {
+		u->n--;
+		gp_error_destroy(write_kernel_code(k, u->e[u->n].va, u->e[u->n].bytes,
+						   u->e[u->n].len));
+	}
+}
+
+/*
+ * Make the guest's code agree with the records `h` (the guest held `old`):
+ * slots before entries for sites that come into use, entries before slots
+ * for sites that go out of use.  All inside one pause.
+ */
+static struct gp_error *sync_code(struct kern *k, const struct lp_hdr *old,
+				  const struct lp_hdr *h, const struct lp_klp *g, struct undo *u)
+{
+	struct gp_error *err;
+
+	for (int s = 0; s < LP_MAX_SITES; s++) {
+		uint8_t entry[5], slot[LP_TRAMP_SIZE];
+
+		if (h->sites[s].in_use) {
+			if ((err = desired_code(h, s, g, entry, slot)) ||
+			    (err = code_update(k, u, h->sites[s].tramp_va, slot, sizeof(slot))) ||
+			    (err = code_update(k, u, h->sites[s].old_addr, entry, 5)))
+				return err;
+		} else if (old->sites[s].in_use) {
+			memset(slot, 0xcc, sizeof(slot));
+			if ((err = code_update(k, u, old->sites[s].old_addr, old->sites[s].orig, 5)) ||
+			    (err = code_update(k, u, old->sites[s].tramp_va, slot, sizeof(slot))))
+				return err;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Apply a change of records: write the code, then the records, then clear
+ * pages the change freed (free pages are zero: region set-up checks it).
+ * On failure the code is put back and nothing of the records is written.
+ */
+static struct gp_error *commit_change(struct kern *k, struct lp_region *r, const struct lp_hdr *old,
+				      const struct lp_klp *g)
+{
+	static uint8_t zero[4096];
+	struct undo u = { .n = 0 };
+	struct gp_error *err;
+
+	gc_sites(&r->hdr);
+	if ((err = sync_code(k, old, &r->hdr, g, &u)) || (err = lp_region_commit(k, r))) {
+		undo_all(k, &u);
+		return err;
+	}
+	for (unsigned i = LP_FIRST_ALLOC; i < LP_REGION_PAGES; i++) {
+		if (!old->page_owner[i] || r->hdr.page_owner[i])
+			continue;
+		err = i < LP_FIRST_ALLOC + LP_CODE_PAGES ?
+			tgt_write_code(k->t, lp_page_pa(i), zero, sizeof(zero)) :
+			tgt_write_phys(k->t, lp_page_pa(i), zero, sizeof(zero));
+		if (err)
+			return gp_error_wrap(err, "clearing freed region page %u", i);
+	}
+	return NULL;
+}
+
+/* Drop a patch's records; its pages become free, or leaked (kept, never
+ * reused) when tasks may still run its code. */
+static void drop_patch(struct lp_hdr *h, int slot, bool leak)
+{
+	for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++)
+		if (h->funcs[f].in_use && (int)h->funcs[f].patch == slot)
+			memset(&h->funcs[f], 0, sizeof(h->funcs[f]));
+	for (unsigned i = 0; i < LP_REGION_PAGES; i++)
+		if (h->page_owner[i] == slot + 1)
+			h->page_owner[i] = leak ? LP_PAGE_LEAKED : 0;
+	memset(&h->patches[slot], 0, sizeof(h->patches[slot]));
+}
+
+static void drop_nops(struct lp_hdr *h, int slot)
+{
+	for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++)
+		if (h->funcs[f].in_use && (int)h->funcs[f].patch == slot && h->funcs[f].nop)
+			memset(&h->funcs[f], 0, sizeof(h->funcs[f]));
 }
 
 /* One function the patch replaces, resolved in the guest. */
@@ -146,6 +401,11 @@ static struct gp_error *resolve_funcs(struct kern *k, const struct lp_image *img
 					       img->name, f->old_name, s->type);
 		if (!ksym_symbolize(k->syms, s->addr, &off, &size) || !size)
 			size = 1;
+		for (int j = 0; j < i; j++)
+			if (tf[j].old_addr == s->addr)
+				return gp_error_create(GP_ERR_INVAL,
+						       "patch %s replaces %s twice", img->name,
+						       f->old_name);
 		tf[i].old_addr = s->addr;
 		tf[i].old_size = size;
 		tf[i].new_addr = f->new_addr;
@@ -160,7 +420,7 @@ static struct gp_error *check_site(struct kern *k, const struct lp_region *r,
 				   struct target_func *t)
 {
 	uint8_t cur[5], want[5];
-	struct gp_error *err = read_kernel_bytes(k, t->old_addr, cur, sizeof(cur));
+	struct gp_error *err = kern_read(k, t->old_addr, cur, sizeof(cur));
 
 	if (err)
 		return gp_error_wrap(err, "reading the entry of %s", t->name);
@@ -182,143 +442,71 @@ static struct gp_error *check_site(struct kern *k, const struct lp_region *r,
 	return NULL;
 }
 
-static void fill_report_pause(struct kern *k, struct lp_report *rep)
+/* Add a patch's records (state given); for atomic replace, a no-op
+ * function for every patched function the new patch does not cover. */
+static struct gp_error *add_patch_records(struct lp_hdr *h, struct lp_region *r,
+					  const struct lp_image *img, struct target_func *tf,
+					  unsigned code_page, unsigned data_page, int slot,
+					  uint32_t state, uint32_t flags)
 {
-	rep->pause_ns = k->t->stats.last_pause_ns;
-	rep->stop_ns = k->t->stats.last_stop_ns;
-	rep->resume_ns = k->t->stats.last_resume_ns;
-}
-
-static struct gp_error *blocked_error(const struct lp_report *rep, const char *what,
-				      double timeout)
-{
-	const struct lp_check_result *c = &rep->check;
-	char list[2048] = "";
-	size_t n = 0;
-
-	for (int i = 0; i < c->nr_blockers && i < LP_MAX_BLOCKERS && n < sizeof(list) - 200; i++) {
-		const struct lp_blocker *b = &c->b[i];
-
-		n += (size_t)snprintf(list + n, sizeof(list) - n, "\n  pid %d (%s)%s: %s",
-				      b->pid, b->comm,
-				      b->running_cpu >= 0 ? " running" : "", b->reason);
-	}
-	return gp_error_create(GP_ERR_TIMEOUT,
-			       "%s: not safe within %.1f s (%d attempts); guest unchanged. %d task%s blocked:%s",
-			       what, timeout, rep->attempts, c->nr_blockers,
-			       c->nr_blockers == 1 ? "" : "s", list);
-}
-
-/* Undo log for a failed write sequence: restore what was there. */
-struct undo {
-	struct {
-		uint64_t va;
-		uint8_t bytes[16];
-		size_t len;
-	} e[2 * LP_MAX_FUNCS + 4];
-	int n;
-};
-
-static struct gp_error *logged_code_write(struct kern *k, struct undo *u,
-					  uint64_t va, const void *buf, size_t len)
-{
-	struct gp_error *err;
-
-	if (u->n < (int)ARRAY_SIZE(u->e) && len <= sizeof(u->e[0].bytes)) {
-		err = read_kernel_bytes(k, va, u->e[u->n].bytes, len);
-		if (err)
-			return err;
-		u->e[u->n].va = va;
-		u->e[u->n].len = len;
-		u->n++;
-	}
-	return write_kernel_code(k, va, buf, len);
-}
-
-static void undo_all(struct kern *k, struct undo *u)
-{
-	while (u->n > 0) {
-		u->n--;
-		gp_error_destroy(write_kernel_code(k, u->e[u->n].va, u->e[u->n].bytes,
-						   u->e[u->n].len));
-	}
-}
-
-/* Write `size` bytes at the start of region page `page` (free pages are
- * zero: region set-up checks it, unpatch restores it). */
-static struct gp_error *write_pages(struct kern *k, unsigned page, const uint8_t *buf,
-				    size_t size, bool code)
-{
-	if (!size)
-		return NULL;
-	return code ? tgt_write_code(k->t, lp_page_pa(page), buf, size) :
-		      tgt_write_phys(k->t, lp_page_pa(page), buf, size);
-}
-
-/* Everything the apply writes, in an order that keeps the guest consistent
- * at each step: new pages, slots, then the jumps into them, then records. */
-static struct gp_error *apply_writes(struct kern *k, struct lp_region *r,
-				     const struct lp_image *img, struct target_func *tf,
-				     unsigned code_page, unsigned data_page, int slot)
-{
-	struct lp_hdr *h = &r->hdr;
 	struct lp_rec_patch *p = &h->patches[slot];
-	struct gp_error *err;
-	struct undo u = { .n = 0 };
-	int new_site[LP_MAX_FUNCS];
+	int nf = img->nr_funcs;
+	struct {
+		int site;
+		uint64_t new_addr, pos, old_size;
+		const char *name;
+		bool nop;
+	} want[LP_MAX_FUNCS_TOTAL + LP_MAX_FUNCS];
 
-	if ((err = lp_region_setup(k, r)) ||
-	    (err = write_pages(k, code_page, img->code, img->code_used, true)) ||
-	    (err = write_pages(k, data_page, img->data, img->data_used, false)))
-		return err;
-	for (int i = 0; i < img->nr_funcs; i++) {
+	for (int i = 0; i < nf; i++) {
 		struct target_func *t = &tf[i];
-		uint8_t slotcode[LP_TRAMP_SIZE];
 		int s = t->site;
 
-		new_site[i] = -1;
 		if (s < 0) {
 			for (s = 0; s < LP_MAX_SITES && h->sites[s].in_use; s++)
 				;
-			if (s == LP_MAX_SITES) {
-				err = gp_error_create(GP_ERR_LIMIT, "more than %d patched functions",
-						      LP_MAX_SITES);
-				goto fail;
-			}
+			if (s == LP_MAX_SITES)
+				return gp_error_create(GP_ERR_LIMIT, "more than %d patched functions",
+						       LP_MAX_SITES);
 			h->sites[s].in_use = 1;
 			h->sites[s].old_addr = t->old_addr;
 			h->sites[s].tramp_va = lp_page_va(r, LP_TRAMP_PAGE) +
 					       (uint64_t)s * LP_TRAMP_SIZE;
 			memcpy(h->sites[s].orig, ftrace_nop, 5);
-			new_site[i] = s;
 			t->site = s;
 		}
-		if (!jmp_reaches(t->old_addr, h->sites[s].tramp_va) ||
-		    !jmp_reaches(h->sites[s].tramp_va, t->new_addr)) {
-			err = gp_error_create(GP_ERR_UNSUPPORTED,
-					      "%s is beyond a 32-bit jump from the region", t->name);
-			goto fail;
-		}
-		memset(slotcode, 0xcc, sizeof(slotcode));
-		make_jmp(slotcode, h->sites[s].tramp_va, t->new_addr);
-		if ((err = logged_code_write(k, &u, h->sites[s].tramp_va, slotcode,
-					     sizeof(slotcode))))
-			goto fail;
+		want[i].site = s;
+		want[i].new_addr = t->new_addr;
+		want[i].pos = t->pos;
+		want[i].old_size = t->old_size;
+		want[i].name = t->name;
+		want[i].nop = false;
 	}
-	for (int i = 0; i < img->nr_funcs; i++) {
-		uint8_t jmp[5];
+	if (flags & LP_FLAG_REPLACE) {
+		for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++) {
+			const struct lp_rec_func *o = &h->funcs[f];
+			bool covered = false;
 
-		if (new_site[i] < 0)
-			continue;
-		make_jmp(jmp, tf[i].old_addr, h->sites[tf[i].site].tramp_va);
-		if ((err = logged_code_write(k, &u, tf[i].old_addr, jmp, 5)))
-			goto fail;
+			if (!o->in_use)
+				continue;
+			for (int i = 0; i < nf; i++)
+				covered |= want[i].site == (int)o->site;
+			if (covered)
+				continue;
+			want[nf].site = (int)o->site;
+			want[nf].new_addr = 0;
+			want[nf].pos = o->pos;
+			want[nf].old_size = o->old_size;
+			want[nf].name = o->name;
+			want[nf].nop = true;
+			nf++;
+		}
 	}
-	/* Records. */
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", img->name);
 	snprintf(p->build_id, sizeof(p->build_id), "%s", img->build_id);
-	p->state = LP_APPLIED;
+	p->state = state;
+	p->flags = flags;
 	p->seq = h->next_seq++;
 	p->code_page = code_page;
 	p->code_pages = (uint32_t)(img->code_size / 4096);
@@ -329,46 +517,92 @@ static struct gp_error *apply_writes(struct kern *k, struct lp_region *r,
 		h->page_owner[code_page + i] = (uint8_t)(slot + 1);
 	for (unsigned i = 0; i < p->data_pages; i++)
 		h->page_owner[data_page + i] = (uint8_t)(slot + 1);
-	for (int i = 0; i < img->nr_funcs; i++) {
+	for (int i = 0; i < nf; i++) {
 		int f;
 
 		for (f = 0; f < LP_MAX_FUNCS_TOTAL && h->funcs[f].in_use; f++)
 			;
-		if (f == LP_MAX_FUNCS_TOTAL) {
-			err = gp_error_create(GP_ERR_LIMIT, "more than %d replaced functions in all",
-					      LP_MAX_FUNCS_TOTAL);
-			goto fail;
-		}
+		if (f == LP_MAX_FUNCS_TOTAL)
+			return gp_error_create(GP_ERR_LIMIT, "more than %d replaced functions in all",
+					       LP_MAX_FUNCS_TOTAL);
 		h->funcs[f].in_use = 1;
 		h->funcs[f].patch = (uint32_t)slot;
-		h->funcs[f].site = (uint32_t)tf[i].site;
-		h->funcs[f].new_addr = tf[i].new_addr;
-		h->funcs[f].pos = tf[i].pos;
-		snprintf(h->funcs[f].name, sizeof(h->funcs[f].name), "%s", tf[i].name);
+		h->funcs[f].site = (uint32_t)want[i].site;
+		h->funcs[f].new_addr = want[i].new_addr;
+		h->funcs[f].pos = want[i].pos;
+		h->funcs[f].old_size = want[i].old_size;
+		h->funcs[f].nop = want[i].nop;
+		snprintf(h->funcs[f].name, sizeof(h->funcs[f].name), "%s", want[i].name);
 	}
-	if ((err = lp_region_commit(k, r)))
-		goto fail;
 	return NULL;
-fail:
-	undo_all(k, &u);
-	return err;
+}
+
+/* --- reporting ---------------------------------------------------------- */
+
+static void fill_report_pause(struct kern *k, struct lp_report *rep)
+{
+	rep->pause_ns = k->t->stats.last_pause_ns;
+	rep->stop_ns = k->t->stats.last_stop_ns;
+	rep->resume_ns = k->t->stats.last_resume_ns;
+}
+
+static size_t blocker_list(const struct lp_check_result *c, char *list, size_t size)
+{
+	size_t n = 0;
+
+	list[0] = '\0';
+	for (int i = 0; i < c->nr_blockers && i < LP_MAX_BLOCKERS && n + 200 < size; i++) {
+		const struct lp_blocker *b = &c->b[i];
+
+		n += (size_t)snprintf(list + n, size - n, "\n  pid %d (%s)%s: %s", b->pid,
+				      b->comm, b->running_cpu >= 0 ? " running" : "", b->reason);
+	}
+	if (c->nr_blockers > LP_MAX_BLOCKERS && n + 40 < size)
+		n += (size_t)snprintf(list + n, size - n, "\n  ... and %d more",
+				      c->nr_blockers - LP_MAX_BLOCKERS);
+	return n;
+}
+
+static struct gp_error *blocked_error(const struct lp_report *rep, const char *what,
+				      double timeout)
+{
+	const struct lp_check_result *c = &rep->check;
+	char list[4096];
+
+	blocker_list(c, list, sizeof(list));
+	return gp_error_create(GP_ERR_TIMEOUT,
+			       "%s: not safe within %.1f s (%d attempts); guest unchanged. %d task%s blocked:%s",
+			       what, timeout, rep->attempts, c->nr_blockers,
+			       c->nr_blockers == 1 ? "" : "s", list);
+}
+
+/* Write `size` bytes at the start of region page `page`. */
+static struct gp_error *write_pages(struct kern *k, unsigned page, const uint8_t *buf,
+				    size_t size, bool code)
+{
+	if (!size)
+		return NULL;
+	return code ? tgt_write_code(k->t, lp_page_pa(page), buf, size) :
+		      tgt_write_phys(k->t, lp_page_pa(page), buf, size);
 }
 
 /*
- * The stop-the-world loop shared by apply and remove: pause, let `attempt`
- * check (and, if nothing blocks, write), resume; on blockers back off and
- * try again until the timeout, then report who blocked. `attempt` sets
- * *blocked when the check found blockers and wrote nothing.
+ * The loop shared by every operation: pause, let `attempt` check (and, if
+ * nothing blocks, write), resume; while it reports blockers, back off and
+ * try again until the timeout.  `attempt` sets *blocked when it found
+ * blockers and wrote nothing that must be finished.
  */
 typedef struct gp_error *(*attempt_fn)(struct kern *k, void *arg, struct lp_report *rep,
 				       bool *blocked);
 
-static struct gp_error *retry_paused(struct kern *k, double timeout, const char *what,
-				     attempt_fn attempt, void *arg, struct lp_report *rep)
+static struct gp_error *retry_paused(struct kern *k, double timeout, unsigned backoff_min,
+				     unsigned backoff_max, attempt_fn attempt, void *arg,
+				     struct lp_report *rep, bool *timed_out)
 {
-	unsigned backoff = BACKOFF_MIN_US;
+	unsigned backoff = backoff_min;
 	uint64_t t0 = gp_now_ns();
 
+	*timed_out = false;
 	for (;;) {
 		struct gp_error *err;
 		bool blocked = false;
@@ -381,45 +615,575 @@ static struct gp_error *retry_paused(struct kern *k, double timeout, const char 
 		fill_report_pause(k, rep);
 		if (err || !blocked)
 			return err;
-		if ((gp_now_ns() - t0) / 1e9 >= timeout)
-			return blocked_error(rep, what, timeout);
+		if ((gp_now_ns() - t0) / 1e9 >= timeout) {
+			*timed_out = true;
+			return NULL;
+		}
 		sleep_us(backoff);
-		backoff = backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : backoff * 2;
+		backoff = backoff * 2 > backoff_max ? backoff_max : backoff * 2;
 	}
 }
 
+/* --- the per-task transition -------------------------------------------- */
+
+static void add_range(struct lp_range *v, int *n, int max, uint64_t start, uint64_t end,
+		      const char *what, const char *patch)
+{
+	for (int i = 0; i < *n; i++)
+		if (v[i].start == start && v[i].end == end)
+			return;
+	if (*n >= max || start >= end)
+		return;
+	v[*n].start = start;
+	v[*n].end = end;
+	if (patch)
+		snprintf(v[*n].name, sizeof(v[*n].name), "%s of patch %s", what, patch);
+	else
+		snprintf(v[*n].name, sizeof(v[*n].name), "%s", what);
+	(*n)++;
+}
+
+static uint64_t patch_code_start(const struct lp_region *r, int p)
+{
+	return lp_page_va(r, r->hdr.patches[p].code_page);
+}
+
+static uint64_t patch_code_end(const struct lp_region *r, int p)
+{
+	return patch_code_start(r, p) + r->hdr.patches[p].code_pages * 4096ull;
+}
+
+#define MAX_RANGES (LP_MAX_FUNCS_TOTAL + LP_MAX_PATCHES + 2)
+
+/*
+ * What a task must not have on its stack to switch (klp_check_stack_func):
+ * towards PATCHED, the function each replacement takes over from (the
+ * original, or the replacement below it); towards UNPATCHED, the
+ * replacement being taken away.  A replacement's extent is its patch's
+ * code (helpers included).  And our trampolines: a task inside one is
+ * mid-dispatch.
+ */
+static int switch_ranges(const struct lp_region *r, struct lp_range *v)
+{
+	const struct lp_hdr *h = &r->hdr;
+	int P = h->trans_patch, n = 0;
+
+	for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++) {
+		const struct lp_rec_func *fn = &h->funcs[f];
+		const struct lp_rec_site *st = &h->sites[fn->site];
+		int stack[LP_MAX_PATCHES], ns, pos;
+
+		if (!fn->in_use || (int)fn->patch != P)
+			continue;
+		if (h->trans_target == KLP_UNPATCHED) {
+			if (fn->nop)
+				add_range(v, &n, MAX_RANGES, st->old_addr, st->old_addr + fn->old_size,
+					  fn->name, NULL);
+			else
+				add_range(v, &n, MAX_RANGES, patch_code_start(r, P), patch_code_end(r, P),
+					  fn->name, h->patches[P].name);
+			continue;
+		}
+		ns = site_stack(h, (int)fn->site, stack);
+		for (pos = 0; pos < ns && stack[pos] != f; pos++)
+			;
+		if (pos + 1 < ns) {
+			int q = (int)h->funcs[stack[pos + 1]].patch;
+
+			add_range(v, &n, MAX_RANGES, patch_code_start(r, q), patch_code_end(r, q),
+				  fn->name, h->patches[q].name);
+		} else {
+			add_range(v, &n, MAX_RANGES, st->old_addr, st->old_addr + fn->old_size,
+				  fn->name, NULL);
+		}
+	}
+	add_range(v, &n, MAX_RANGES, lp_page_va(r, LP_TRAMP_PAGE),
+		  lp_page_va(r, LP_TRAMP_PAGE) + 4096, "guestpatch trampoline", NULL);
+	return n;
+}
+
+/* Code that completing the transition frees: no task at all may be in it. */
+static int free_ranges(const struct lp_region *r, struct lp_range *v)
+{
+	const struct lp_hdr *h = &r->hdr;
+	int P = h->trans_patch, n = 0;
+
+	if (h->trans_target == KLP_UNPATCHED)
+		add_range(v, &n, MAX_RANGES, patch_code_start(r, P), patch_code_end(r, P),
+			  "code", h->patches[P].name);
+	else if (h->patches[P].flags & LP_FLAG_REPLACE)
+		for (int q = 0; q < LP_MAX_PATCHES; q++)
+			if (q != P && h->patches[q].state != LP_FREE)
+				add_range(v, &n, MAX_RANGES, patch_code_start(r, q),
+					  patch_code_end(r, q), "code (replaced)", h->patches[q].name);
+	add_range(v, &n, MAX_RANGES, lp_page_va(r, LP_TRAMP_PAGE),
+		  lp_page_va(r, LP_TRAMP_PAGE) + 4096, "guestpatch trampoline", NULL);
+	return n;
+}
+
+static void add_blocker(struct lp_check_result *res, const struct task_info *t, int vcpu,
+			uint64_t pc, const char *func, const char *reason)
+{
+	struct lp_blocker *b;
+
+	if (res->nr_blockers++ >= LP_MAX_BLOCKERS)
+		return;
+	b = &res->b[res->nr_blockers - 1];
+	b->pid = t->pid;
+	snprintf(b->comm, sizeof(b->comm), "%s", t->comm);
+	b->running_cpu = vcpu;
+	b->pc = pc;
+	snprintf(b->func, sizeof(b->func), "%s", func);
+	snprintf(b->reason, sizeof(b->reason), "%s", reason);
+}
+
+/* The first frame inside one of the ranges, or -1. */
+static int frame_in(const struct stack_trace *tr, const struct lp_range *v, int n, int *which)
+{
+	for (int f = 0; f < tr->nr; f++)
+		for (int i = 0; i < n; i++)
+			if (tr->f[f].pc >= v[i].start && tr->f[f].pc < v[i].end) {
+				*which = i;
+				return f;
+			}
+	return -1;
+}
+
+/* Every task: set patch_state and the pending flag (-1 keeps the flag). */
+static struct gp_error *set_all_tasks(struct kern *k, const struct lp_klp *g,
+				      struct stacks_snapshot *snap, int32_t state, int pending)
+{
+	struct gp_error *err;
+
+	for (size_t i = 0; i < snap->tasks.nr; i++)
+		if ((err = lp_klp_set_task(k, g, &snap->tasks.v[i], state, pending)))
+			return err;
+	return NULL;
+}
+
+/* The guest must not be in a state where our task writes could miss a
+ * task or race the kernel's own livepatch. */
+static struct gp_error *guest_ready(struct kern *k, const struct lp_klp *g, bool *retry,
+				    struct lp_report *rep)
+{
+	bool busy, locked;
+	struct gp_error *err;
+
+	*retry = false;
+	if ((err = lp_klp_guest_busy(k, g, &busy)))
+		return err;
+	if (busy)
+		return gp_error_create(GP_ERR_BUSY,
+				       "the guest's own livepatch has a transition in progress (klp_transition_patch is set); wait for it to finish");
+	if ((err = lp_klp_tasklist_write_locked(k, g, &locked)))
+		return err;
+	if (locked) {
+		/* A fork or exit is half done: its child may have copied the
+		 * parent's state without being on the list yet. Retry. */
+		memset(&rep->check, 0, sizeof(rep->check));
+		rep->check.nr_blockers = 1;
+		snprintf(rep->check.b[0].reason, sizeof(rep->check.b[0].reason),
+			 "tasklist_lock is held for writing (a fork or exit in progress)");
+		*retry = true;
+	}
+	return NULL;
+}
+
+/*
+ * Complete the transition (klp_complete_transition): records first, code
+ * from them, then every task back to KLP_UNDEFINED and klp_target_state to
+ * KLP_UNDEFINED.  All in this pause.
+ */
+static struct gp_error *complete_transition(struct kern *k, struct pt_ctx *c, struct lp_region *r,
+					    struct stacks_snapshot *snap)
+{
+	struct lp_hdr *h = &r->hdr;
+	struct lp_hdr *old = malloc(sizeof(*old));
+	int P = h->trans_patch;
+	struct gp_error *err;
+
+	if (!old)
+		return &gp_error_nomem;
+	*old = *h;
+	if (h->trans_target == KLP_PATCHED) {
+		h->patches[P].state = LP_APPLIED;
+		if (h->patches[P].flags & LP_FLAG_REPLACE) {
+			for (int q = 0; q < LP_MAX_PATCHES; q++)
+				if (q != P && h->patches[q].state != LP_FREE)
+					drop_patch(h, q, h->patches[P].flags & LP_FLAG_FORCED);
+			drop_nops(h, P);
+		}
+	} else {
+		drop_patch(h, P, h->patches[P].flags & LP_FLAG_FORCED);
+	}
+	h->trans_patch = -1;
+	h->trans_target = 0;
+	h->trans_attempts = 0;
+	h->trans_signals = 0;
+	err = commit_change(k, r, old, &c->klp);
+	if (!err)
+		err = set_all_tasks(k, &c->klp, snap, KLP_UNDEFINED, 0);
+	if (!err)
+		err = lp_klp_set_target(k, &c->klp, KLP_UNDEFINED);
+	free(old);
+	return err;
+}
+
+/*
+ * One try-complete attempt (klp_try_complete_transition), target paused,
+ * region loaded with a transition in progress: switch every task that is
+ * safe; complete when none is left.  dry: only report.
+ */
+static struct gp_error *try_complete(struct kern *k, struct pt_ctx *c, struct lp_region *r,
+				     struct stacks_snapshot *snap, struct lp_report *rep, bool dry,
+				     bool *done)
+{
+	struct lp_range sw[MAX_RANGES], fr[MAX_RANGES];
+	int nsw = switch_ranges(r, sw), nfr = free_ranges(r, fr);
+	int32_t target = r->hdr.trans_target;
+	int free_blocked = 0;
+	struct gp_error *err;
+	uint64_t t0 = gp_now_ns();
+
+	*done = false;
+	memset(&rep->check, 0, sizeof(rep->check));
+	rep->check.tasks = snap->tasks.nr;
+	rep->tasks = snap->tasks.nr;
+	rep->switched = 0;
+	rep->target = target;
+	rep->per_task = true;
+	snprintf(rep->trans_patch, sizeof(rep->trans_patch), "%s",
+		 r->hdr.patches[r->hdr.trans_patch].name);
+	for (size_t i = 0; i < snap->tasks.nr; i++) {
+		struct task_info *t = &snap->tasks.v[i];
+		const struct stack_trace *tr = &snap->traces[i];
+		int which, f;
+		char why[224];
+
+		if (t->patch_state == target) {
+			rep->switched++;
+			/* Switched tasks only matter if they run code that
+			 * completion frees (or sit in a trampoline). */
+			if ((f = frame_in(tr, fr, nfr, &which)) >= 0) {
+				snprintf(why, sizeof(why), "%s is on its stack (frame %d, pc 0x%llx)",
+					 fr[which].name, f, (unsigned long long)tr->f[f].pc);
+				add_blocker(&rep->check, t, snap->vcpu[i], tr->f[f].pc, fr[which].name, why);
+				free_blocked++;
+			}
+			continue;
+		}
+		if (!t->stack) {
+			/* A dead task with its stack freed runs nothing. */
+		} else if ((f = frame_in(tr, sw, nsw, &which)) >= 0) {
+			snprintf(why, sizeof(why), "%s is on its stack (frame %d, pc 0x%llx)%s",
+				 sw[which].name, f, (unsigned long long)tr->f[f].pc,
+				 snap->vcpu[i] >= 0 && f == 0 ? ", executing now" : "");
+			add_blocker(&rep->check, t, snap->vcpu[i], tr->f[f].pc, sw[which].name, why);
+			continue;
+		} else if (!tr->reliable) {
+			snprintf(why, sizeof(why), "unreliable stack: %s", tr->why);
+			add_blocker(&rep->check, t, snap->vcpu[i], 0, "", why);
+			continue;
+		}
+		if (dry)
+			continue;
+		if ((err = lp_klp_set_task(k, &c->klp, t, target, 0)))
+			return err;
+		rep->switched++;
+	}
+	rep->check.check_ns = gp_now_ns() - t0;
+	rep->check_ns = rep->check.check_ns;
+	if (dry || rep->check.nr_blockers)
+		return NULL;
+	t0 = gp_now_ns();
+	err = complete_transition(k, c, r, snap);
+	rep->write_ns += gp_now_ns() - t0;
+	if (!err)
+		*done = true;
+	(void)free_blocked;
+	return err;
+}
+
+/* Load the region and the snapshot for an attempt on a running transition. */
+static struct gp_error *load_transition(struct kern *k, struct pt_ctx *c, struct lp_region *r,
+					struct stacks_snapshot *snap, bool *retry,
+					struct lp_report *rep)
+{
+	struct gp_error *err;
+
+	memset(snap, 0, sizeof(*snap));
+	if ((err = lp_region_load(k, r)))
+		return err;
+	if (!r->present || r->hdr.trans_patch < 0)
+		return NULL;
+	if (!c->klp.usable)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "a per-task transition is recorded but cannot run here: %s",
+				       c->klp.why);
+	if ((err = guest_ready(k, &c->klp, retry, rep)) || *retry)
+		return err;
+	return stacks_take(c->stacks, snap);
+}
+
+struct trans_arg {
+	struct pt_ctx *c;
+	bool done;		/* transition completed or none in progress */
+};
+
+static struct gp_error *continue_attempt(struct kern *k, void *arg, struct lp_report *rep,
+					 bool *blocked)
+{
+	struct trans_arg *a = arg;
+	struct stacks_snapshot snap;
+	struct lp_region r;
+	bool retry = false;
+	struct gp_error *err = load_transition(k, a->c, &r, &snap, &retry, rep);
+
+	if (!err && (retry || !r.present || r.hdr.trans_patch < 0)) {
+		*blocked = retry;
+		a->done = !retry;
+		stacks_free(&snap);
+		return NULL;
+	}
+	if (!err) {
+		r.hdr.trans_attempts++;
+		err = try_complete(k, a->c, &r, &snap, rep, false, &a->done);
+		/* Record the attempt count unless completion rewrote it. */
+		if (!err && !a->done)
+			err = lp_region_commit(k, &r);
+	}
+	*blocked = !err && !a->done;
+	stacks_free(&snap);
+	return err;
+}
+
+static struct gp_error *signal_stragglers(struct kern *k, struct pt_ctx *c,
+					  struct lp_report *rep);
+
+/* Run try-complete until done, or the timeout leaves it in progress. */
+static struct gp_error *drive_transition(struct kern *k, struct pt_ctx *c, const struct lp_opts *o,
+					 struct lp_report *rep, bool done_already)
+{
+	double timeout = o && o->timeout_s > 0 ? o->timeout_s : 10.0;
+	int signal_after = o && o->signal_after ? o->signal_after : SIGNAL_AFTER_DEFAULT;
+	struct trans_arg a = { .c = c, .done = done_already };
+	uint64_t t0 = gp_now_ns();
+	bool timed_out = false;
+	struct gp_error *err;
+
+	while (!a.done) {
+		double left = timeout - (gp_now_ns() - t0) / 1e9;
+		int before = rep->attempts;
+
+		if (o && o->no_wait)
+			break;
+		if (left <= 0) {
+			timed_out = true;
+			break;
+		}
+		/* Run in chunks so the straggler step can come in between. */
+		if ((err = retry_paused(k, signal_after > 0 && left > 0.2 ? 0.2 : left,
+					TRANS_BACKOFF_MIN_US, TRANS_BACKOFF_MAX_US, continue_attempt,
+					&a, rep, &timed_out)))
+			return err;
+		if (!a.done && signal_after > 0 && rep->attempts >= signal_after &&
+		    before < signal_after && (err = signal_stragglers(k, c, rep)))
+			return err;
+	}
+	rep->completed = a.done;
+	rep->in_progress = !a.done;
+	if (a.done)
+		return NULL;
+	{
+		char list[4096];
+
+		blocker_list(&rep->check, list, sizeof(list));
+		return gp_error_create(GP_ERR_TIMEOUT,
+				       "transition of patch %s to %s is still in progress after %d attempt%s (%zu of %zu tasks switched; the guest runs consistently meanwhile). Waiting for:%s\n"
+				       "Run `vmm transition TARGET` to keep trying, --signal to prod the stragglers, --reverse to undo, or --force.",
+				       rep->trans_patch,
+				       rep->target == KLP_PATCHED ? "patched" : "unpatched", rep->attempts,
+				       rep->attempts == 1 ? "" : "s", rep->switched, rep->tasks, list);
+	}
+}
+
+/*
+ * Straggler step (klp_send_signals): not built into the guest yet.  What
+ * the kernel does - a fake signal for user tasks, a wake-up for kthreads -
+ * needs code run inside the guest; see docs/per-task.md.
+ */
+static struct gp_error *signal_stragglers(struct kern *k, struct pt_ctx *c,
+					  struct lp_report *rep)
+{
+	(void)k;
+	(void)c;
+	(void)rep;
+	return NULL;
+}
+
+/* --- apply ----------------------------------------------------------------- */
+
 struct apply_ctx {
-	struct stack_ctx *stacks;
+	struct pt_ctx *c;
+	bool per_task;
 	struct lp_region r;
 	uint64_t gen;
 	const struct lp_image *img;
 	struct target_func *tf;
 	struct lp_range *ranges;
+	int nr_ranges;
 	unsigned code_page, data_page;
 	int slot;
+	uint32_t flags;
+	bool done;		/* per-task: completed in the first pause */
 };
 
-static struct gp_error *apply_attempt(struct kern *k, void *arg, struct lp_report *rep,
-				      bool *blocked)
+static struct gp_error *apply_common_checks(struct kern *k, struct apply_ctx *a)
 {
-	struct apply_ctx *a = arg;
 	struct gp_error *err = lp_region_load(k, &a->r);
-	uint64_t tw;
 
 	if (!err && a->r.hdr.generation != a->gen)
 		err = gp_error_create(GP_ERR_BUSY,
 				      "the guest's patch records changed while planning (another vmm process?); run the command again");
+	if (!err && a->r.present && a->r.hdr.trans_patch >= 0)
+		err = gp_error_create(GP_ERR_BUSY,
+				      "patch %s is in transition; finish it first (vmm transition TARGET, or --reverse / --force)",
+				      a->r.hdr.patches[a->r.hdr.trans_patch].name);
 	for (int i = 0; !err && i < a->img->nr_funcs; i++)
 		err = check_site(k, &a->r, &a->tf[i]);
+	return err;
+}
+
+/* Global: everything in one pause once no stack holds what changes. */
+static struct gp_error *apply_global_attempt(struct kern *k, void *arg, struct lp_report *rep,
+					     bool *blocked)
+{
+	struct apply_ctx *a = arg;
+	struct lp_hdr *old = NULL;
+	struct gp_error *err = apply_common_checks(k, a);
+	uint64_t tw;
+
 	if (!err)
-		err = lp_check_stacks(a->stacks, a->ranges, a->img->nr_funcs, &rep->check);
+		err = lp_check_stacks(a->c->stacks, a->ranges, a->nr_ranges, &rep->check);
 	rep->check_ns = rep->check.check_ns;
 	if (err || (*blocked = rep->check.nr_blockers > 0))
 		return err;
 	tw = gp_now_ns();
-	err = apply_writes(k, &a->r, a->img, a->tf, a->code_page, a->data_page, a->slot);
+	if (!(old = malloc(sizeof(*old))))
+		return &gp_error_nomem;
+	if ((err = lp_region_setup(k, &a->r)))
+		goto out;
+	*old = a->r.hdr;
+	if ((err = write_pages(k, a->code_page, a->img->code, a->img->code_used, true)) ||
+	    (err = write_pages(k, a->data_page, a->img->data, a->img->data_used, false)) ||
+	    (err = add_patch_records(&a->r.hdr, &a->r, a->img, a->tf, a->code_page, a->data_page,
+				     a->slot, LP_APPLIED, a->flags)))
+		goto out;
+	if (a->flags & LP_FLAG_REPLACE) {
+		for (int q = 0; q < LP_MAX_PATCHES; q++)
+			if (q != a->slot && a->r.hdr.patches[q].state != LP_FREE)
+				drop_patch(&a->r.hdr, q, false);
+		drop_nops(&a->r.hdr, a->slot);
+	}
+	err = commit_change(k, &a->r, old, &a->c->klp);
+out:
+	free(old);
 	rep->write_ns = gp_now_ns() - tw;
 	return err;
+}
+
+/* Per-task: init and start (klp_init_transition, klp_start_transition) in
+ * one pause, then the first try-complete in that same pause. */
+static struct gp_error *apply_pertask_attempt(struct kern *k, void *arg, struct lp_report *rep,
+					      bool *blocked)
+{
+	struct apply_ctx *a = arg;
+	struct stacks_snapshot snap = { 0 };
+	struct lp_hdr *old = NULL;
+	struct gp_error *err = apply_common_checks(k, a);
+	bool retry = false, wrote_tasks = false;
+	int32_t old_target = KLP_UNDEFINED;
+	uint64_t tw;
+
+	if (!err)
+		err = guest_ready(k, &a->c->klp, &retry, rep);
+	if (err || (*blocked = retry))
+		return err;
+	if ((err = lp_klp_get_target(k, &a->c->klp, &old_target)))
+		return err;
+	if (old_target != KLP_UNDEFINED)
+		return gp_error_create(GP_ERR_BUSY,
+				       "klp_target_state is %d, not KLP_UNDEFINED: a livepatch transition (ours or the guest's) was left half done",
+				       old_target);
+	if ((err = stacks_take(a->c->stacks, &snap)))
+		return err;
+	tw = gp_now_ns();
+	if (!(old = malloc(sizeof(*old)))) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	if ((err = lp_region_setup(k, &a->r)))
+		goto out;
+	*old = a->r.hdr;
+	for (size_t i = 0; i < snap.tasks.nr; i++)
+		if (snap.tasks.v[i].patch_state != KLP_UNDEFINED) {
+			err = gp_error_create(GP_ERR_BUSY,
+					      "pid %d (%s) has patch_state %d, not KLP_UNDEFINED: a livepatch transition was left half done",
+					      snap.tasks.v[i].pid, snap.tasks.v[i].comm,
+					      snap.tasks.v[i].patch_state);
+			goto out;
+		}
+	if ((err = write_pages(k, a->code_page, a->img->code, a->img->code_used, true)) ||
+	    (err = write_pages(k, a->data_page, a->img->data, a->img->data_used, false)) ||
+	    (err = add_patch_records(&a->r.hdr, &a->r, a->img, a->tf, a->code_page, a->data_page,
+				     a->slot, LP_PATCHING, a->flags)))
+		goto out;
+	a->r.hdr.trans_patch = a->slot;
+	a->r.hdr.trans_target = KLP_PATCHED;
+	a->r.hdr.trans_started_unix = (uint64_t)time(NULL);
+	a->r.hdr.trans_attempts = 1;
+	/* Seed order: every task to the initial state, then the target
+	 * state, then the pending flags, then the functions become visible
+	 * (sync_code writes the slots and site jumps). One pause: the guest
+	 * sees all of it or none. */
+	wrote_tasks = true;
+	if ((err = set_all_tasks(k, &a->c->klp, &snap, KLP_UNPATCHED, -1)) ||
+	    (err = lp_klp_set_target(k, &a->c->klp, KLP_PATCHED)) ||
+	    (err = set_all_tasks(k, &a->c->klp, &snap, INT32_MIN, 1)) ||
+	    (err = commit_change(k, &a->r, old, &a->c->klp)))
+		goto out;
+	rep->write_ns = gp_now_ns() - tw;
+	err = try_complete(k, a->c, &a->r, &snap, rep, false, &a->done);
+	if (!err && !a->done)
+		err = lp_region_commit(k, &a->r);
+	stacks_free(&snap);
+	free(old);
+	return err;
+out:
+	if (wrote_tasks) {
+		/* Put every task and the target back as they were. */
+		gp_error_destroy(set_all_tasks(k, &a->c->klp, &snap, KLP_UNDEFINED, 0));
+		gp_error_destroy(lp_klp_set_target(k, &a->c->klp, old_target));
+	}
+	stacks_free(&snap);
+	free(old);
+	return err;
+}
+
+static bool choose_per_task(struct pt_ctx *c, const struct lp_opts *o, struct gp_error **err)
+{
+	enum lp_model m = o ? o->model : LP_MODEL_AUTO;
+
+	*err = NULL;
+	if (m == LP_MODEL_GLOBAL)
+		return false;
+	if (c->klp.usable)
+		return true;
+	if (m == LP_MODEL_PER_TASK)
+		*err = gp_error_create(GP_ERR_UNSUPPORTED,
+				       "the per-task model cannot run on this kernel: %s; use --model global",
+				       c->klp.why);
+	return false;
 }
 
 struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_opts *o,
@@ -427,15 +1191,16 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 {
 	double timeout = o && o->timeout_s > 0 ? o->timeout_s : 10.0;
 	struct target_func tf[LP_MAX_FUNCS];
-	struct lp_range ranges[LP_MAX_FUNCS];
+	struct lp_range ranges[LP_MAX_FUNCS + LP_MAX_PATCHES + 1];
 	struct lp_image img = { 0 };
 	struct lp_obj *obj = NULL;
-	struct stack_ctx *ctx = NULL;
+	struct pt_ctx c = { 0 };
 	struct lp_region r;
 	struct gp_error *err;
 	size_t code_sz, data_sz;
-	int code_page, data_page, slot = -1;
+	int code_page, data_page, slot = -1, nr = 0;
 	uint64_t t0 = gp_now_ns(), gen;
+	bool per_task, timed_out;
 
 	memset(rep, 0, sizeof(*rep));
 	if ((err = lp_obj_open_file(obj_path, &obj)))
@@ -483,137 +1248,207 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 	}
 	if ((err = resolve_funcs(k, &img, tf)))
 		goto out;
-	if ((err = stack_ctx_init(k, &ctx)))
+	if ((err = pt_ctx_init(k, &c)))
 		goto out;
+	per_task = choose_per_task(&c, o, &err);
+	if (err)
+		goto out;
+	/* Global model: the functions being replaced, and for atomic replace
+	 * the code of every patch it drops, must be on no stack. */
 	for (int i = 0; i < img.nr_funcs; i++) {
-		ranges[i].start = tf[i].old_addr;
-		ranges[i].end = tf[i].old_addr + tf[i].old_size;
-		snprintf(ranges[i].name, sizeof(ranges[i].name), "%s", tf[i].name);
+		ranges[nr].start = tf[i].old_addr;
+		ranges[nr].end = tf[i].old_addr + tf[i].old_size;
+		snprintf(ranges[nr].name, sizeof(ranges[nr].name), "%s", tf[i].name);
+		nr++;
 	}
+	if ((img.replace || (o && o->replace)) && r.present)
+		for (int q = 0; q < LP_MAX_PATCHES; q++)
+			if (r.hdr.patches[q].state != LP_FREE) {
+				ranges[nr].start = patch_code_start(&r, q);
+				ranges[nr].end = patch_code_end(&r, q);
+				snprintf(ranges[nr].name, sizeof(ranges[nr].name), "code of patch %s",
+					 r.hdr.patches[q].name);
+				nr++;
+			}
 	{
 		struct apply_ctx ac = {
-			.stacks = ctx, .gen = gen, .img = &img, .tf = tf, .ranges = ranges,
+			.c = &c, .per_task = per_task, .gen = gen, .img = &img, .tf = tf,
+			.ranges = ranges, .nr_ranges = nr,
 			.code_page = (unsigned)code_page, .data_page = (unsigned)data_page,
 			.slot = slot,
+			.flags = (img.replace || (o && o->replace)) ? LP_FLAG_REPLACE : 0,
 		};
 
-		err = retry_paused(k, timeout, "patch", apply_attempt, &ac, rep);
+		rep->per_task = per_task;
+		err = retry_paused(k, timeout, BACKOFF_MIN_US, BACKOFF_MAX_US,
+				   per_task ? apply_pertask_attempt : apply_global_attempt, &ac, rep,
+				   &timed_out);
+		if (!err && timed_out)
+			err = blocked_error(rep, "patch", timeout);
+		else if (!err && per_task)
+			err = drive_transition(k, &c, o, rep, ac.done);
 	}
 out:
 	rep->elapsed_ms = (gp_now_ns() - t0) / 1e6;
-	stack_ctx_free(ctx);
+	pt_ctx_free(&c);
 	lp_image_free(&img);
 	lp_obj_close(obj);
 	return err;
 }
 
-static struct gp_error *remove_writes(struct kern *k, struct lp_region *r, int slot)
-{
-	struct lp_hdr *h = &r->hdr;
-	struct lp_rec_patch *p = &h->patches[slot];
-	struct gp_error *err;
-	struct undo u = { .n = 0 };
-	static uint8_t zero[4096];
-
-	for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++) {
-		struct lp_rec_func *fn = &h->funcs[f];
-		struct lp_rec_site *s;
-		int next;
-
-		if (!fn->in_use || (int)fn->patch != slot)
-			continue;
-		s = &h->sites[fn->site];
-		next = top_func(h, (int)fn->site, slot);
-		if (next >= 0) {
-			uint8_t slotcode[LP_TRAMP_SIZE];
-
-			memset(slotcode, 0xcc, sizeof(slotcode));
-			make_jmp(slotcode, s->tramp_va, h->funcs[next].new_addr);
-			err = logged_code_write(k, &u, s->tramp_va, slotcode, sizeof(slotcode));
-		} else if (s->in_use) {
-			err = logged_code_write(k, &u, s->old_addr, s->orig, 5);
-		} else {
-			err = NULL;
-		}
-		if (err)
-			goto fail;
-	}
-	/* Now nothing jumps into the patch: free sites, slots and pages. */
-	for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++) {
-		struct lp_rec_func *fn = &h->funcs[f];
-		struct lp_rec_site *s;
-
-		if (!fn->in_use || (int)fn->patch != slot)
-			continue;
-		s = &h->sites[fn->site];
-		if (s->in_use && top_func(h, (int)fn->site, slot) < 0) {
-			uint8_t int3[LP_TRAMP_SIZE];
-
-			memset(int3, 0xcc, sizeof(int3));
-			if ((err = write_kernel_code(k, s->tramp_va, int3, sizeof(int3))))
-				goto fail;
-			memset(s, 0, sizeof(*s));
-		}
-		memset(fn, 0, sizeof(*fn));
-	}
-	for (unsigned i = 0; i < LP_REGION_PAGES; i++) {
-		if (h->page_owner[i] != slot + 1)
-			continue;
-		err = i < LP_FIRST_ALLOC + LP_CODE_PAGES ?
-			tgt_write_code(k->t, lp_page_pa(i), zero, sizeof(zero)) :
-			tgt_write_phys(k->t, lp_page_pa(i), zero, sizeof(zero));
-		if (err)
-			goto fail;
-		h->page_owner[i] = 0;
-	}
-	memset(p, 0, sizeof(*p));
-	return lp_region_commit(k, r);
-fail:
-	undo_all(k, &u);
-	return err;
-}
+/* --- remove ---------------------------------------------------------------- */
 
 struct remove_ctx {
-	struct stack_ctx *stacks;
+	struct pt_ctx *c;
 	const char *name;
-	bool force;
+	bool force, per_task, reversed;
+	bool done;
 };
 
-static struct gp_error *remove_attempt(struct kern *k, void *arg, struct lp_report *rep,
-				       bool *blocked)
+static struct gp_error *find_removable(struct kern *k, struct remove_ctx *rc, struct lp_region *r,
+				       int *slot)
+{
+	struct gp_error *err = lp_region_load(k, r);
+
+	if (err)
+		return err;
+	if (!r->present || (*slot = find_patch(&r->hdr, rc->name)) < 0)
+		return gp_error_create(GP_ERR_NOTFOUND, "no patch named %s is applied", rc->name);
+	if ((r->hdr.patches[*slot].flags & LP_FLAG_FORCED) && !rc->force)
+		return gp_error_create(GP_ERR_BUSY,
+				       "patch %s was forced: tasks may still run code from before it, so removing it is unsafe; use --force to remove it anyway (its code is then kept in the guest, never reused)",
+				       rc->name);
+	return NULL;
+}
+
+static struct gp_error *remove_global_attempt(struct kern *k, void *arg, struct lp_report *rep,
+					      bool *blocked)
 {
 	struct remove_ctx *rc = arg;
 	struct lp_range ranges[2];
-	const struct lp_rec_patch *p;
 	struct lp_region r;
-	struct gp_error *err = lp_region_load(k, &r);
-	uint64_t tw;
+	struct lp_hdr *old;
 	int slot = -1;
+	uint64_t tw;
+	struct gp_error *err = find_removable(k, rc, &r, &slot);
 
-	if (!err && (!r.present || (slot = find_patch(&r.hdr, rc->name)) < 0))
-		err = gp_error_create(GP_ERR_NOTFOUND, "no patch named %s is applied", rc->name);
-	if (!err && (r.hdr.patches[slot].flags & LP_FLAG_FORCED) && !rc->force)
+	if (!err && r.hdr.trans_patch >= 0)
 		err = gp_error_create(GP_ERR_BUSY,
-				      "patch %s was forced: tasks may still run its code, so removing it is unsafe; use --force to remove it anyway",
-				      rc->name);
+				      "patch %s is in transition; finish it first (vmm transition TARGET)",
+				      r.hdr.patches[r.hdr.trans_patch].name);
 	if (err)
 		return err;
 	/* Nothing may be running in the replacement code or the slots; the
 	 * old functions are fine (they come back). */
-	p = &r.hdr.patches[slot];
-	ranges[0].start = lp_page_va(&r, p->code_page);
-	ranges[0].end = ranges[0].start + p->code_pages * 4096ull;
+	ranges[0].start = patch_code_start(&r, slot);
+	ranges[0].end = patch_code_end(&r, slot);
 	snprintf(ranges[0].name, sizeof(ranges[0].name), "%s (patch code)", rc->name);
 	ranges[1].start = lp_page_va(&r, LP_TRAMP_PAGE);
 	ranges[1].end = ranges[1].start + 4096;
 	snprintf(ranges[1].name, sizeof(ranges[1].name), "guestpatch trampolines");
-	err = lp_check_stacks(rc->stacks, ranges, 2, &rep->check);
+	err = lp_check_stacks(rc->c->stacks, ranges, 2, &rep->check);
 	rep->check_ns = rep->check.check_ns;
 	if (err || (*blocked = rep->check.nr_blockers > 0))
 		return err;
 	tw = gp_now_ns();
-	err = remove_writes(k, &r, slot);
+	if (!(old = malloc(sizeof(*old))))
+		return &gp_error_nomem;
+	*old = r.hdr;
+	drop_patch(&r.hdr, slot, r.hdr.patches[slot].flags & LP_FLAG_FORCED);
+	err = commit_change(k, &r, old, &rc->c->klp);
+	free(old);
 	rep->write_ns = gp_now_ns() - tw;
+	return err;
+}
+
+/* Flip the direction of the transition in progress (klp_reverse_transition). */
+static struct gp_error *reverse_in_pause(struct kern *k, struct pt_ctx *c, struct lp_region *r,
+					 struct stacks_snapshot *snap)
+{
+	struct lp_hdr *h = &r->hdr;
+	int32_t target = !h->trans_target;
+	struct gp_error *err;
+
+	/* Seed order: clear every pending flag, flip the target, set the
+	 * flag again on every task not in the new target state. */
+	if ((err = set_all_tasks(k, &c->klp, snap, INT32_MIN, 0)) ||
+	    (err = lp_klp_set_target(k, &c->klp, target)))
+		return err;
+	for (size_t i = 0; i < snap->tasks.nr; i++)
+		if (snap->tasks.v[i].patch_state != target &&
+		    (err = lp_klp_set_task(k, &c->klp, &snap->tasks.v[i], INT32_MIN, 1)))
+			return err;
+	h->trans_target = target;
+	h->patches[h->trans_patch].state = target == KLP_PATCHED ? LP_PATCHING : LP_UNPATCHING;
+	return lp_region_commit(k, r);
+}
+
+static struct gp_error *remove_pertask_attempt(struct kern *k, void *arg, struct lp_report *rep,
+					       bool *blocked)
+{
+	struct remove_ctx *rc = arg;
+	struct stacks_snapshot snap = { 0 };
+	struct lp_region r;
+	struct lp_hdr *old = NULL;
+	int slot = -1;
+	bool retry = false;
+	int32_t cur;
+	uint64_t tw;
+	struct gp_error *err = find_removable(k, rc, &r, &slot);
+
+	if (!err)
+		err = guest_ready(k, &rc->c->klp, &retry, rep);
+	if (err || (*blocked = retry))
+		return err;
+	if ((err = stacks_take(rc->c->stacks, &snap)))
+		return err;
+	tw = gp_now_ns();
+	if (r.hdr.trans_patch >= 0) {
+		/* Unpatching the patch in transition towards patched reverses it. */
+		if (r.hdr.trans_patch != slot || r.hdr.trans_target != KLP_PATCHED) {
+			err = gp_error_create(GP_ERR_BUSY,
+					      "patch %s is in transition; finish it first (vmm transition TARGET)",
+					      r.hdr.patches[r.hdr.trans_patch].name);
+			goto out;
+		}
+		rc->reversed = true;
+		if ((err = reverse_in_pause(k, rc->c, &r, &snap)))
+			goto out;
+	} else {
+		if ((err = lp_klp_get_target(k, &rc->c->klp, &cur)))
+			goto out;
+		if (cur != KLP_UNDEFINED) {
+			err = gp_error_create(GP_ERR_BUSY,
+					      "klp_target_state is %d, not KLP_UNDEFINED: a livepatch transition was left half done",
+					      cur);
+			goto out;
+		}
+		if (!(old = malloc(sizeof(*old)))) {
+			err = &gp_error_nomem;
+			goto out;
+		}
+		*old = r.hdr;
+		r.hdr.patches[slot].state = LP_UNPATCHING;
+		r.hdr.trans_patch = slot;
+		r.hdr.trans_target = KLP_UNPATCHED;
+		r.hdr.trans_started_unix = (uint64_t)time(NULL);
+		r.hdr.trans_attempts = 1;
+		if ((err = set_all_tasks(k, &rc->c->klp, &snap, KLP_PATCHED, -1)) ||
+		    (err = lp_klp_set_target(k, &rc->c->klp, KLP_UNPATCHED)) ||
+		    (err = set_all_tasks(k, &rc->c->klp, &snap, INT32_MIN, 1)) ||
+		    (err = commit_change(k, &r, old, &rc->c->klp))) {
+			gp_error_destroy(set_all_tasks(k, &rc->c->klp, &snap, KLP_UNDEFINED, 0));
+			gp_error_destroy(lp_klp_set_target(k, &rc->c->klp, KLP_UNDEFINED));
+			goto out;
+		}
+	}
+	rep->write_ns = gp_now_ns() - tw;
+	err = try_complete(k, rc->c, &r, &snap, rep, false, &rc->done);
+	if (!err && !rc->done)
+		err = lp_region_commit(k, &r);
+out:
+	stacks_free(&snap);
+	free(old);
 	return err;
 }
 
@@ -621,19 +1456,112 @@ struct gp_error *lp_remove(struct kern *k, const char *name, const struct lp_opt
 			   struct lp_report *rep)
 {
 	double timeout = o && o->timeout_s > 0 ? o->timeout_s : 10.0;
-	struct remove_ctx rc = { .name = name, .force = o && o->force };
+	struct pt_ctx c;
+	struct remove_ctx rc = { .c = &c, .name = name, .force = o && o->force };
 	struct gp_error *err;
 	uint64_t t0 = gp_now_ns();
+	bool timed_out;
 
 	memset(rep, 0, sizeof(*rep));
 	snprintf(rep->name, sizeof(rep->name), "%s", name);
-	if ((err = stack_ctx_init(k, &rc.stacks)))
+	if ((err = pt_ctx_init(k, &c)))
 		return err;
-	err = retry_paused(k, timeout, "unpatch", remove_attempt, &rc, rep);
+	rc.per_task = choose_per_task(&c, o, &err);
+	if (!err) {
+		rep->per_task = rc.per_task;
+		err = retry_paused(k, timeout, BACKOFF_MIN_US, BACKOFF_MAX_US,
+				   rc.per_task ? remove_pertask_attempt : remove_global_attempt, &rc,
+				   rep, &timed_out);
+		if (!err && timed_out)
+			err = blocked_error(rep, "unpatch", timeout);
+		else if (!err && rc.per_task)
+			err = drive_transition(k, &c, o, rep, rc.done);
+	}
 	rep->elapsed_ms = (gp_now_ns() - t0) / 1e6;
-	stack_ctx_free(rc.stacks);
+	pt_ctx_free(&c);
 	return err;
 }
+
+/* --- transition control ------------------------------------------------ */
+
+struct op_ctx {
+	struct pt_ctx *c;
+	enum lp_trans_op op;
+	bool none, done;
+};
+
+static struct gp_error *op_attempt(struct kern *k, void *arg, struct lp_report *rep, bool *blocked)
+{
+	struct op_ctx *oc = arg;
+	struct stacks_snapshot snap;
+	struct lp_region r;
+	bool retry = false;
+	struct gp_error *err = load_transition(k, oc->c, &r, &snap, &retry, rep);
+	int P;
+
+	if (err || (*blocked = retry))
+		goto out;
+	if (!r.present || r.hdr.trans_patch < 0) {
+		oc->none = true;
+		goto out;
+	}
+	P = r.hdr.trans_patch;
+	snprintf(rep->name, sizeof(rep->name), "%s", r.hdr.patches[P].name);
+	if (oc->op == LP_TRANS_REVERSE) {
+		if ((err = reverse_in_pause(k, oc->c, &r, &snap)))
+			goto out;
+		err = try_complete(k, oc->c, &r, &snap, rep, false, &oc->done);
+		if (!err && !oc->done)
+			err = lp_region_commit(k, &r);
+	} else if (oc->op == LP_TRANS_FORCE) {
+		/* klp_force_transition: every task to the target state; the
+		 * patch is marked forced. Completion then needs no check, but
+		 * code some task may still run is kept (leaked), not freed. */
+		err = set_all_tasks(k, &oc->c->klp, &snap, r.hdr.trans_target, 0);
+		r.hdr.patches[P].flags |= LP_FLAG_FORCED;
+		rep->target = r.hdr.trans_target;
+		rep->per_task = true;
+		rep->tasks = rep->switched = snap.tasks.nr;
+		snprintf(rep->trans_patch, sizeof(rep->trans_patch), "%s", r.hdr.patches[P].name);
+		if (!err)
+			err = complete_transition(k, oc->c, &r, &snap);
+		oc->done = !err;
+	}
+out:
+	stacks_free(&snap);
+	return err;
+}
+
+struct gp_error *lp_transition(struct kern *k, enum lp_trans_op op, const struct lp_opts *o,
+			       struct lp_report *rep)
+{
+	double timeout = o && o->timeout_s > 0 ? o->timeout_s : 10.0;
+	struct pt_ctx c;
+	struct op_ctx oc = { .c = &c, .op = op };
+	struct gp_error *err;
+	uint64_t t0 = gp_now_ns();
+	bool timed_out = false;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((err = pt_ctx_init(k, &c)))
+		return err;
+	if (op == LP_TRANS_REVERSE || op == LP_TRANS_FORCE)
+		err = retry_paused(k, timeout, BACKOFF_MIN_US, BACKOFF_MAX_US, op_attempt, &oc, rep,
+				   &timed_out);
+	else if (op == LP_TRANS_SIGNAL)
+		err = signal_stragglers(k, &c, rep);
+	if (!err && timed_out)
+		err = gp_error_create(GP_ERR_TIMEOUT, "could not find a moment to change the transition within %.1f s (tasklist_lock held)", timeout);
+	if (!err && oc.none)
+		err = gp_error_create(GP_ERR_NOTFOUND, "no transition is in progress");
+	if (!err)
+		err = drive_transition(k, &c, o, rep, oc.done);
+	rep->elapsed_ms = (gp_now_ns() - t0) / 1e6;
+	pt_ctx_free(&c);
+	return err;
+}
+
+/* --- listing ---------------------------------------------------------- */
 
 struct gp_error *lp_list(struct kern *k, struct lp_region *r)
 {
@@ -642,4 +1570,30 @@ struct gp_error *lp_list(struct kern *k, struct lp_region *r)
 	if (err)
 		return err;
 	return resume_keep(k, lp_region_load(k, r));
+}
+
+struct gp_error *lp_status(struct kern *k, struct lp_region *r, struct lp_report *rep)
+{
+	struct stacks_snapshot snap = { 0 };
+	struct pt_ctx c;
+	struct gp_error *err;
+	bool retry = false, done;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((err = lp_list(k, r)))
+		return err;
+	if (!r->present || r->hdr.trans_patch < 0)
+		return NULL;
+	if ((err = pt_ctx_init(k, &c)))
+		return err;
+	if (!(err = tgt_pause(k->t))) {
+		err = load_transition(k, &c, r, &snap, &retry, rep);
+		if (!err && !retry && r->present && r->hdr.trans_patch >= 0)
+			err = try_complete(k, &c, r, &snap, rep, true, &done);
+		err = resume_keep(k, err);
+		fill_report_pause(k, rep);
+	}
+	stacks_free(&snap);
+	pt_ctx_free(&c);
+	return err;
 }

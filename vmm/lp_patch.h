@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * lp_patch.h - apply, remove and list patches (stop-the-world model).
+ * lp_patch.h - apply, remove, list patches, and drive their transitions.
  *
- * Every write to the guest happens inside one pause, after the safety
- * check passed in that same pause; a refused or timed-out operation writes
- * nothing, so guest memory stays byte-for-byte as it was.
+ * Two consistency models:
+ *  - global (stop the world): at one pause, no task may have a function
+ *    being replaced or removed on its stack; then everything is written in
+ *    that pause.  Works on any kernel.
+ *  - per-task (the kernel's livepatch model, transition.c): tasks switch
+ *    one by one as each becomes safe, using the guest's own
+ *    task->patch_state, TIF_PATCH_PENDING and klp_target_state; the
+ *    trampoline picks the old or new function for the current task.
+ *
+ * Every write to the guest happens while all vCPUs are paused; a refused
+ * operation writes nothing, so guest memory stays byte-for-byte as it was.
  */
 #ifndef GP_LP_PATCH_H
 #define GP_LP_PATCH_H
@@ -17,9 +25,27 @@
 #include "lp_check.h"
 #include "lp_region.h"
 
+enum lp_model {
+	LP_MODEL_AUTO = 0,	/* per-task where the kernel supports it */
+	LP_MODEL_GLOBAL,
+	LP_MODEL_PER_TASK,
+};
+
 struct lp_opts {
-	double timeout_s;	/* give up after this long (default 10 s) */
-	bool force;		/* unpatch: allowed even if forced */
+	double timeout_s;	/* give up (global) or stop waiting (per-task); default 10 s */
+	bool force;		/* unpatch: allowed even if the patch was forced */
+	enum lp_model model;
+	bool replace;		/* atomic replace, also set by GP_PATCH_REPLACE */
+	bool no_wait;		/* per-task: start the transition and return */
+	int signal_after;	/* per-task: straggler step after this many
+				 * failed attempts (0: default, <0: never) */
+};
+
+enum lp_trans_op {
+	LP_TRANS_CONTINUE,	/* retry until complete or timeout */
+	LP_TRANS_REVERSE,	/* flip the direction, then continue */
+	LP_TRANS_FORCE,		/* switch every task now, mark forced */
+	LP_TRANS_SIGNAL,	/* straggler step now, then continue */
 };
 
 struct lp_report {
@@ -29,15 +55,34 @@ struct lp_report {
 	/* The successful (or last) attempt's pause and its parts. */
 	uint64_t pause_ns, stop_ns, resume_ns, check_ns, write_ns;
 	uint64_t pause_ns_total;	/* all attempts */
-	struct lp_check_result check;	/* the last check */
+	struct lp_check_result check;	/* the last check: who blocks */
 	int nr_funcs;
+	/* per-task */
+	bool per_task;
+	bool in_progress;	/* the transition is left running in the guest */
+	bool completed;		/* ... or it completed during this operation */
+	int target;		/* KLP_PATCHED or KLP_UNPATCHED */
+	size_t tasks, switched;	/* at the last attempt */
+	int signal_rounds;	/* straggler steps carried out */
+	char trans_patch[64];	/* the patch in transition, for status */
 };
 
 struct gp_error *lp_apply(struct kern *k, const char *obj_path,
 			  const struct lp_opts *o, struct lp_report *rep);
 struct gp_error *lp_remove(struct kern *k, const char *name,
 			   const struct lp_opts *o, struct lp_report *rep);
+struct gp_error *lp_transition(struct kern *k, enum lp_trans_op op,
+			       const struct lp_opts *o, struct lp_report *rep);
 /* Read the region records (pauses briefly). */
 struct gp_error *lp_list(struct kern *k, struct lp_region *r);
+/* Records plus, if a transition is in progress, which tasks have not
+ * switched and why (a read-only stack check in one pause). */
+struct gp_error *lp_status(struct kern *k, struct lp_region *r, struct lp_report *rep);
+
+/* Whether the per-task model can run on this kernel, and why not. */
+bool lp_per_task_supported(struct kern *k, char *why, size_t len);
+
+/* Exit status a CLI should use for an error from the calls above. */
+#define LP_EXIT_IN_PROGRESS 3	/* transition left in progress */
 
 #endif

@@ -102,7 +102,10 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 
 		if (p->state == LP_FREE)
 			continue;
-		if (p->state != LP_APPLIED || !memchr(p->name, 0, sizeof(p->name)) ||
+		if ((p->state != LP_APPLIED && p->state != LP_PATCHING &&
+		     p->state != LP_UNPATCHING) ||
+		    ((p->state != LP_APPLIED) != (h->trans_patch == i)) ||
+		    !memchr(p->name, 0, sizeof(p->name)) ||
 		    !memchr(p->build_id, 0, sizeof(p->build_id)) ||
 		    p->code_page < LP_FIRST_ALLOC || p->code_pages > LP_CODE_PAGES ||
 		    p->code_page + p->code_pages > LP_FIRST_ALLOC + LP_CODE_PAGES ||
@@ -112,6 +115,13 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 					     "patch record %d is corrupt", i);
 	}
+	if (h->trans_patch != -1 &&
+	    (h->trans_patch < 0 || h->trans_patch >= LP_MAX_PATCHES ||
+	     h->patches[h->trans_patch].state == LP_FREE ||
+	     (h->trans_target != KLP_PATCHED && h->trans_target != KLP_UNPATCHED)))
+		return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
+				     "transition record (patch %d, target %d) is corrupt",
+				     h->trans_patch, h->trans_target);
 	for (int i = 0; i < LP_MAX_SITES; i++) {
 		const struct lp_rec_site *st = &h->sites[i];
 		uint64_t off, size;
@@ -134,10 +144,12 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		if (f->in_use && (f->patch >= LP_MAX_PATCHES || f->site >= LP_MAX_SITES ||
 				  !h->sites[f->site].in_use ||
 				  h->patches[f->patch].state == LP_FREE ||
-				  !memchr(f->name, 0, sizeof(f->name)) ||
-				  f->new_addr < lp_page_va(r, h->patches[f->patch].code_page) ||
+				  !memchr(f->name, 0, sizeof(f->name)) || f->nop > 1 ||
+				  (f->nop && (f->new_addr || !(h->patches[f->patch].flags &
+							       LP_FLAG_REPLACE))) ||
+				  (!f->nop && (f->new_addr < lp_page_va(r, h->patches[f->patch].code_page) ||
 				  f->new_addr >= lp_page_va(r, h->patches[f->patch].code_page +
-								h->patches[f->patch].code_pages)))
+								h->patches[f->patch].code_pages)))))
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 					     "function record %d is corrupt", i);
 	}
@@ -204,8 +216,9 @@ struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r)
 	h->pmd_entry_pa = r->pmd_entry_pa;
 	h->next_seq = 1;
 	snprintf(h->build_id, sizeof(h->build_id), "%s", k->build_id);
+	h->trans_patch = -1;
 	for (unsigned i = 0; i < LP_FIRST_ALLOC; i++)
-		h->page_owner[i] = 0xff;
+		h->page_owner[i] = LP_PAGE_SYSTEM;
 	for (unsigned i = 0; i < LP_REGION_PAGES; i++) {
 		uint64_t e = lp_page_pa(i) | P_PRESENT | P_ACCESSED;
 

@@ -15,7 +15,7 @@
  * Layout of the region (pages):
  *   0-3    header and records (struct lp_hdr), mapped read-only, NX
  *   4      the page table (PTEs) that maps the region; not mapped itself
- *   5      trampolines, 16 bytes per patched function, read-only, X
+ *   5      trampolines, 32 bytes per patched function, read-only, X
  *   6..    code pages (read-only, X) up to LP_CODE_PAGES, then data pages
  *          (read-write, NX). Every PTE is written once when the region is
  *          set up and never changed, so no guest TLB can hold a stale
@@ -38,20 +38,34 @@
 #define LP_TRAMP_PAGE 5u
 #define LP_FIRST_ALLOC 6u
 #define LP_CODE_PAGES 38u			/* pages 6..43 code, 44..79 data */
-#define LP_TRAMP_SIZE 16u
+#define LP_TRAMP_SIZE 32u
 #define LP_MAX_PATCHES 16
 #define LP_MAX_SITES 96
 #define LP_MAX_FUNCS_TOTAL 96
 
 #define LP_MAGIC "guestpatch-rgn\0"	/* 16 bytes with the NUL */
-#define LP_VERSION 1u
+#define LP_VERSION 2u
 
 enum lp_patch_state {
 	LP_FREE = 0,
-	LP_APPLIED = 1,
+	LP_APPLIED = 1,		/* every task runs it (transition complete) */
+	LP_PATCHING = 2,	/* per-task transition towards it in progress */
+	LP_UNPATCHING = 3,	/* per-task transition away from it in progress */
 };
 
-#define LP_FLAG_FORCED 1u
+#define LP_FLAG_FORCED 1u	/* a transition was forced: tasks may still
+				 * run code it replaced, removing it is unsafe */
+#define LP_FLAG_REPLACE 2u	/* atomic replace: cumulative, drops the
+				 * patches before it when its transition ends */
+
+/* The guest's own per-task states (include/linux/livepatch.h). */
+#define KLP_UNDEFINED (-1)
+#define KLP_UNPATCHED 0
+#define KLP_PATCHED 1
+
+/* page_owner values */
+#define LP_PAGE_SYSTEM 0xffu
+#define LP_PAGE_LEAKED 0xfeu	/* code of a forced-away patch: kept, never reused */
 
 /* One applied patch. */
 struct lp_rec_patch {
@@ -69,11 +83,13 @@ struct lp_rec_patch {
 struct lp_rec_func {
 	uint32_t patch;		/* index into patches[], valid if in use */
 	uint32_t site;		/* index into sites[] */
-	uint64_t new_addr;
+	uint64_t new_addr;	/* 0 for a no-op function (atomic replace) */
 	char name[64];		/* the old function's name, for listings */
 	uint64_t pos;		/* which duplicate */
 	uint32_t in_use;
-	uint32_t pad;
+	uint32_t nop;		/* atomic replace: this function goes back to
+				 * the original; dropped when the transition ends */
+	uint64_t old_size;	/* bytes of the original function */
 };
 
 /* One redirected ftrace site (old function entry). */
@@ -96,7 +112,14 @@ struct lp_hdr {
 	uint64_t generation;	/* bumped by every change */
 	uint64_t next_seq;
 	char build_id[48];	/* the kernel this region was set up in */
-	uint8_t page_owner[LP_REGION_PAGES];	/* 0 free, 0xff system, else patch+1 */
+	/* The per-task transition in progress, as klp_transition_patch and
+	 * klp_target_state: trans_patch is a patches[] index or -1. */
+	int32_t trans_patch;
+	int32_t trans_target;	/* KLP_PATCHED or KLP_UNPATCHED */
+	uint64_t trans_started_unix;
+	uint64_t trans_attempts;	/* try-complete attempts so far */
+	uint64_t trans_signals;		/* straggler rounds sent */
+	uint8_t page_owner[LP_REGION_PAGES];	/* 0 free, LP_PAGE_*, else patch+1 */
 	struct lp_rec_patch patches[LP_MAX_PATCHES];
 	struct lp_rec_site sites[LP_MAX_SITES];
 	struct lp_rec_func funcs[LP_MAX_FUNCS_TOTAL];

@@ -25,9 +25,16 @@ static void usage(FILE *f)
 	      "  sym TARGET NAME|ADDRESS  look a symbol up by name (all duplicates) or an address\n"
 	      "  ps TARGET                every task: processes, threads, idle tasks\n"
 	      "  stack TARGET [PID...]    kernel stacks (--all: every task) with a reliability verdict\n"
-	      "  patch TARGET FILE.o      apply a patch (stop-the-world safety check; --timeout S)\n"
-	      "  unpatch TARGET NAME      remove an applied patch (--force for a forced one)\n"
-	      "  list TARGET              applied patches and the functions they replace\n"
+	      "  patch TARGET FILE.o      apply a patch: --model per-task|global (per-task where the\n"
+	      "                           kernel has livepatch), --replace (atomic replace),\n"
+	      "                           --timeout S (wait for the transition), --no-wait\n"
+	      "  unpatch TARGET NAME      remove a patch through the same transition\n"
+	      "                           (--force for a forced one)\n"
+	      "  transition TARGET        drive the transition in progress to its end;\n"
+	      "                           --reverse undoes it, --force completes it now (the\n"
+	      "                           patch is then marked forced), --signal prods stragglers\n"
+	      "  list TARGET              patches, the functions they replace, and the transition\n"
+	      "                           in progress: each task not yet switched and why\n"
 	      "  build FILE.c -o FILE.o (--kernel VMLINUZ | --build-id ID | --target TARGET)\n"
 	      "                           compile a patch with flags that fit the guest kernel\n"
 	      "\n"
@@ -245,6 +252,7 @@ static const struct command {
 	{ "patch", cmd_patch, false, false },
 	{ "unpatch", cmd_unpatch, false, false },
 	{ "list", cmd_list, false, false },
+	{ "transition", cmd_transition, false, false },
 	{ "build", cmd_build, false, true },
 };
 
@@ -258,6 +266,11 @@ int main(int argc, char **argv)
 		{ "all", no_argument, NULL, 'a' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "replace", no_argument, NULL, 'R' },
+		{ "no-wait", no_argument, NULL, 'W' },
+		{ "reverse", no_argument, NULL, 'r' },
+		{ "signal", no_argument, NULL, 'S' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "kernel", required_argument, NULL, 'K' },
 		{ "build-id", required_argument, NULL, 'B' },
@@ -279,6 +292,20 @@ int main(int argc, char **argv)
 		case 's': c.stats = true; break;
 		case 'a': c.all = true; break;
 		case 'f': c.force = true; break;
+		case 'R': c.replace = true; break;
+		case 'W': c.no_wait = true; break;
+		case 'r': c.reverse = true; break;
+		case 'S': c.signal = true; break;
+		case 'm':
+			if (!strcmp(optarg, "per-task"))
+				c.model = 2;
+			else if (!strcmp(optarg, "global"))
+				c.model = 1;
+			else {
+				fprintf(stderr, "vmm: --model %s: expected per-task or global\n", optarg);
+				return 2;
+			}
+			break;
 		case 'o': c.output = optarg; break;
 		case 'K': c.kernel = optarg; break;
 		case 'B': c.build_id = optarg; break;

@@ -31,7 +31,10 @@ struct gp_patch_desc {
 	char name[GP_NAME_MAX];
 	/* Filled by `vmm build` through -DGP_TARGET_BUILD_ID="..." */
 	char build_id[48];
+	unsigned long flags;		/* GP_PATCH_F_* */
 };
+
+#define GP_PATCH_F_REPLACE 1UL		/* atomic replace: see GP_PATCH_REPLACE */
 
 struct gp_func_desc {
 	char old_name[GP_SYM_MAX];	/* the guest function replaced */
@@ -43,12 +46,18 @@ struct gp_func_desc {
 #define GP_TARGET_BUILD_ID ""
 #endif
 
-#define GP_PATCH(pname)                                                      \
+#define __GP_PATCH(pname, pflags)                                            \
 	static const struct gp_patch_desc __gp_patch                         \
 		__attribute__((used, section(".gp.patch"), aligned(8))) = {  \
 		.name = pname,                                               \
 		.build_id = GP_TARGET_BUILD_ID,                              \
+		.flags = (pflags),                                           \
 	}
+#define GP_PATCH(pname) __GP_PATCH(pname, 0)
+/* A cumulative patch: when its transition completes, every patch applied
+ * before it is dropped, and functions it does not replace go back to the
+ * original (the kernel's atomic replace, klp_patch.replace). */
+#define GP_PATCH_REPLACE(pname) __GP_PATCH(pname, GP_PATCH_F_REPLACE)
 
 #define __GP_CAT2(a, b) a##b
 #define __GP_CAT(a, b) __GP_CAT2(a, b)

@@ -17,112 +17,45 @@
 #include "gp_check.h"
 #include "kernel.h"
 #include "lp_region.h"
+#include "patch_util.h"
 #include "rig/rig.h"
 #include "target.h"
 
 static struct rig *r;
 static char dir[64];
 
-struct hashes {
-	uint64_t text, region;
-};
-
-static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
+/* This file tests the stop-the-world model; test_transition.c the
+ * per-task one. Refusals run under both. */
+static const char *model = "--model global";
 
 static struct hashes hash_guest(void)
 {
-	static uint8_t buf[1 << 16];
-	struct hashes h = { 0xcbf29ce484222325ull, 0xcbf29ce484222325ull };
-	struct tgt *t = NULL;
-	struct kern *k = NULL;
-	uint64_t text, end, pa;
-
-	ck_ok(tgt_open(rig_target(r), &t));
-	ck_ok(kern_attach(t, NULL, &k));
-	ck_ok(kern_sym(k, "_text", &text));
-	ck_ok(kern_sym(k, "_etext", &end));
-	ck_ok(tgt_pause(t));
-	for (uint64_t va = text; va < end; va += sizeof(buf)) {
-		size_t n = end - va < sizeof(buf) ? end - va : sizeof(buf);
-
-		ck_ok(kern_v2p(k, va, &pa));
-		ck_ok(tgt_read_phys(t, pa, buf, n));
-		h.text = fnv(h.text, buf, n);
-	}
-	for (uint64_t off = 0; off < LP_REGION_SIZE; off += sizeof(buf)) {
-		ck_ok(tgt_read_phys(t, LP_REGION_PA + off, buf, sizeof(buf)));
-		h.region = fnv(h.region, buf, sizeof(buf));
-	}
-	ck_ok(tgt_resume(t));
-	kern_detach(k);
-	tgt_close(t);
-	return h;
+	return pu_hash_guest(r);
 }
 
 static char *guest(const char *cmd)
 {
-	char *out = NULL;
-
-	ck_assert_msg(rig_exec(r, cmd, &out, 120) == 0, "guest command failed: %s", cmd);
-	return out;
+	return pu_guest(r, cmd);
 }
 
 static bool guest_has(const char *cmd, const char *needle)
 {
-	char *out = guest(cmd);
-	bool yes = strstr(out, needle) != NULL;
-
-	free(out);
-	return yes;
+	return pu_guest_has(r, cmd, needle);
 }
 
-/* vmm with the target spliced in after the subcommand. */
 static int vmm(const char *sub, const char *rest, char **err)
 {
-	char args[1200];
-	char *out = NULL, *e = NULL;
-	int rc;
+	char args[1000];
 
-	snprintf(args, sizeof(args), "%s %s %s", sub, rig_target(r), rest ? rest : "");
-	rc = rig_run_tool(r, args, &out, &e);
-	free(out);
-	if (err)
-		*err = e;
-	else
-		free(e);
-	return rc;
+	if (strcmp(sub, "patch") && strcmp(sub, "unpatch"))
+		return pu_vmm(r, sub, rest, NULL, err);
+	snprintf(args, sizeof(args), "%s %s", model, rest ? rest : "");
+	return pu_vmm(r, sub, args, NULL, err);
 }
 
 static const char *build(const char *name, const char *src, const char *extra)
 {
-	static char obj[200];
-	char path[200], cmd[1200];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s.c", dir, name);
-	snprintf(obj, sizeof(obj), "%s/%s.o", dir, name);
-	if (src) {
-		f = fopen(path, "w");
-		ck_assert(f);
-		fputs(src, f);
-		fclose(f);
-	} else {
-		snprintf(path, sizeof(path), "guest-agent/examples/%s.c", name);
-	}
-	snprintf(cmd, sizeof(cmd), "%s/vmm build %s -o %s %s >/dev/null", rig_build_dir(), path,
-		 obj, extra ? extra : "");
-	if (!strstr(cmd, "--build-id")) {
-		size_t n = strlen(cmd) - strlen(" >/dev/null");
-
-		snprintf(cmd + n, sizeof(cmd) - n, " --kernel %s >/dev/null", rig_kernel_path(r));
-	}
-	ck_assert_msg(system(cmd) == 0, "%s", cmd);
-	return obj;
+	return pu_build(r, dir, name, src, extra);
 }
 
 static const char second_src[] =
@@ -233,8 +166,16 @@ static void refused(const char *obj, const char *extra_args, const char *needle)
 		      "refused patch %s changed guest memory", obj);
 }
 
+static void refusals_body(int _i);
 START_TEST(refusals_change_nothing)
 {
+	refusals_body(_i);
+}
+END_TEST
+
+static void refusals_body(int _i)
+{
+	(void)_i;
 	char trunc[200], cmd[500];
 
 	refused(build("missing",
@@ -264,8 +205,13 @@ START_TEST(refusals_change_nothing)
 		      "#include <guestpatch.h>\nGP_PATCH(\"nosuchfunc\");\n"
 		      "static int f(void) { return 0; }\nGP_REPLACE(no_such_kernel_function, f);\n", NULL),
 		NULL, "no_such_kernel_function");
+	if (!strcmp(model, "--model global")) {
+		/* The same refusals through the per-task model. */
+		model = "--model per-task";
+		refusals_body(_i);
+		model = "--model global";
+	}
 }
-END_TEST
 
 /* A reader blocked in pipe_read holds the function: the patch times out
  * naming it, and the guest is unchanged. */

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gp_check.h"
+#include "kernel.h"
+#include "lp_region.h"
+#include "patch_util.h"
+#include "target.h"
+
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+struct hashes pu_hash_guest(struct rig *r)
+{
+	static uint8_t buf[1 << 16];
+	struct hashes h = { 0xcbf29ce484222325ull, 0xcbf29ce484222325ull };
+	struct tgt *t = NULL;
+	struct kern *k = NULL;
+	uint64_t text, end, pa;
+
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(kern_attach(t, NULL, &k));
+	ck_ok(kern_sym(k, "_text", &text));
+	ck_ok(kern_sym(k, "_etext", &end));
+	ck_ok(tgt_pause(t));
+	for (uint64_t va = text; va < end; va += sizeof(buf)) {
+		size_t n = end - va < sizeof(buf) ? end - va : sizeof(buf);
+
+		ck_ok(kern_v2p(k, va, &pa));
+		ck_ok(tgt_read_phys(t, pa, buf, n));
+		h.text = fnv(h.text, buf, n);
+	}
+	for (uint64_t off = 0; off < LP_REGION_SIZE; off += sizeof(buf)) {
+		ck_ok(tgt_read_phys(t, LP_REGION_PA + off, buf, sizeof(buf)));
+		h.region = fnv(h.region, buf, sizeof(buf));
+	}
+	ck_ok(tgt_resume(t));
+	kern_detach(k);
+	tgt_close(t);
+	return h;
+}
+
+char *pu_guest(struct rig *r, const char *cmd)
+{
+	char *out = NULL;
+
+	ck_assert_msg(rig_exec(r, cmd, &out, 120) == 0, "guest command failed: %s", cmd);
+	return out;
+}
+
+bool pu_guest_has(struct rig *r, const char *cmd, const char *needle)
+{
+	char *out = pu_guest(r, cmd);
+	bool yes = strstr(out, needle) != NULL;
+
+	free(out);
+	return yes;
+}
+
+int pu_vmm(struct rig *r, const char *sub, const char *rest, char **out, char **err)
+{
+	char args[1200];
+	char *o = NULL, *e = NULL;
+	int rc;
+
+	snprintf(args, sizeof(args), "%s %s %s", sub, rig_target(r), rest ? rest : "");
+	rc = rig_run_tool(r, args, &o, &e);
+	if (out)
+		*out = o;
+	else
+		free(o);
+	if (err)
+		*err = e;
+	else
+		free(e);
+	return rc;
+}
+
+const char *pu_build(struct rig *r, const char *dir, const char *name, const char *src,
+		     const char *extra)
+{
+	static char obj[200];
+	char path[200], cmd[1200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.c", dir, name);
+	snprintf(obj, sizeof(obj), "%s/%s.o", dir, name);
+	if (src) {
+		f = fopen(path, "w");
+		ck_assert(f);
+		fputs(src, f);
+		fclose(f);
+	} else {
+		snprintf(path, sizeof(path), "guest-agent/examples/%s.c", name);
+	}
+	if (extra && strstr(extra, "--build-id"))
+		snprintf(cmd, sizeof(cmd), "%s/vmm build %s -o %s %s >/dev/null", rig_build_dir(),
+			 path, obj, extra);
+	else
+		snprintf(cmd, sizeof(cmd), "%s/vmm build %s -o %s %s --kernel %s >/dev/null",
+			 rig_build_dir(), path, obj, extra ? extra : "", rig_kernel_path(r));
+	ck_assert_msg(system(cmd) == 0, "%s", cmd);
+	return obj;
+}

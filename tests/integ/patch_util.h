@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * patch_util.h - what the patch and transition tests share: hashing the
+ * guest's kernel text and guestpatch region with the guest paused, running
+ * vmm against the rig, running guest commands, building patches.
+ */
+#ifndef GP_PATCH_UTIL_H
+#define GP_PATCH_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rig/rig.h"
+
+struct hashes {
+	uint64_t text, region;
+};
+
+/* FNV-1a of _text.._etext and of the region, read in one pause. */
+struct hashes pu_hash_guest(struct rig *r);
+/* Run a guest command that must succeed; its output (malloc'd). */
+char *pu_guest(struct rig *r, const char *cmd);
+bool pu_guest_has(struct rig *r, const char *cmd, const char *needle);
+/* `vmm SUB TARGET REST`; stdout and stderr to out and err when not NULL. */
+int pu_vmm(struct rig *r, const char *sub, const char *rest, char **out, char **err);
+/* Build guest-agent/examples/NAME.c (src NULL) or the source given into
+ * DIR/NAME.o for the rig's kernel; returns a static path (copy it). */
+const char *pu_build(struct rig *r, const char *dir, const char *name, const char *src,
+		     const char *extra);
+
+#endif

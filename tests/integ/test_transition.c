@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The per-task consistency model on a real guest, after the kernel's own
+ * livepatch self-tests: an idle transition, a task blocked in the function
+ * being patched (named, then completing on its own once it leaves),
+ * reverse and force while blocked, stacked patches and atomic replace, and
+ * patch/unpatch cycles under load with every reader seeing old then new.
+ *
+ * The guest's own view is the oracle: /proc/PID/patch_state (the kernel's
+ * proc_pid_patch_state) shows each task's state as the guest sees it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gp_check.h"
+#include "patch_util.h"
+#include "rig/rig.h"
+
+static struct rig *r;
+static char dir[64];
+
+static void up(void)
+{
+	char *msg = NULL;
+
+	snprintf(dir, sizeof(dir), "/tmp/gp-trans-XXXXXX");
+	if (!mkdtemp(dir))
+		abort();
+	r = rig_boot(&(struct rig_opts){ .cpus = 2 }, &msg);
+	if (!r) {
+		fprintf(stderr, "rig: %s\n", msg);
+		abort();
+	}
+}
+
+static void down(void)
+{
+	char cmd[100];
+
+	rig_kill(r);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* common_nsleep (kernel/time/posix-timers.c, 6.1) re-implemented: the
+ * function a task sleeping in clock_nanosleep has on its stack. */
+static const char nsleep_src[] =
+	"#include <guestpatch.h>\n"
+	"GP_PATCH(\"nsleep\");\n"
+	"struct timespec64 { long long tv_sec; long tv_nsec; };\n"
+	"extern long hrtimer_nanosleep(long long t, int mode, int clockid);\n"
+	"static int new_common_nsleep(int clk, int flags, const struct timespec64 *ts)\n"
+	"{\n"
+	"	long long t = ts->tv_sec >= 9223372036LL ? 0x7fffffffffffffffLL :\n"
+	"		      ts->tv_sec * 1000000000LL + ts->tv_nsec;\n"
+	"	return hrtimer_nanosleep(t, (flags & 1) ? 0 : 1, clk);\n"
+	"}\n"
+	"GP_REPLACE(common_nsleep, new_common_nsleep);\n";
+
+static const char second_src[] =
+	"#include <guestpatch.h>\nGP_PATCH(\"cmdline-second\");\nstruct seq_file;\n"
+	"extern int seq_puts(struct seq_file *m, const char *s);\n"
+	"static int second(struct seq_file *m, void *v) { seq_puts(m, \"second patch on top\\n\"); return 0; }\n"
+	"GP_REPLACE(cmdline_proc_show, second);\n";
+
+static const char replace_src[] =
+	"#include <guestpatch.h>\nGP_PATCH_REPLACE(\"cumulative\");\nstruct seq_file;\n"
+	"extern int seq_puts(struct seq_file *m, const char *s);\n"
+	"static int third(struct seq_file *m, void *v) { seq_puts(m, \"cumulative patch\\n\"); return 0; }\n"
+	"GP_REPLACE(cmdline_proc_show, third);\n";
+
+/* Every task's patch_state as the guest reports it: how many hold `want`,
+ * and how many do not. */
+static void guest_states(int want, int *match, int *other, char *others, size_t len)
+{
+	char *out = pu_guest(r, "for p in /proc/[0-9]*; do s=$(cat $p/patch_state 2>/dev/null) && "
+				"echo \"${p#/proc/} $s $(cat $p/comm 2>/dev/null)\"; done");
+	char *line, *save = NULL;
+	size_t n = 0;
+
+	*match = *other = 0;
+	if (others && len)
+		others[0] = '\0';
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int pid, st;
+
+		if (sscanf(line, "%d %d", &pid, &st) != 2)
+			continue;
+		if (st == want) {
+			(*match)++;
+		} else {
+			(*other)++;
+			if (others && n + 64 < len)
+				n += (size_t)snprintf(others + n, len - n, "[%s] ", line);
+		}
+	}
+	free(out);
+}
+
+static int nsleep_pid(void)
+{
+	char *out = pu_guest(r, "pidof nsleep || echo 0");
+	int pid = atoi(out);
+
+	free(out);
+	return pid;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* 1. Idle guest: the transition completes; every task back to
+ * KLP_UNDEFINED; unpatch through the same model restores the text. */
+START_TEST(idle_transition_completes)
+{
+	const char *obj = pu_build(r, dir, "cmdline_marker", NULL, NULL);
+	struct hashes before = pu_hash_guest(r), after;
+	char *out = NULL, *err = NULL, others[2000];
+	int match, other;
+
+	ck_assert(!pu_guest_has(r, "cat /proc/cmdline", "guestpatch"));
+	ck_assert_msg(pu_vmm(r, "patch", obj, &out, &err) == 0, "patch: %s", err);
+	ck_assert_msg(strstr(out, "(per-task)"), "not per-task: %s", out);
+	fprintf(stderr, "idle transition: %s", out);
+	free(out);
+	free(err);
+	ck_assert(pu_guest_has(r, "cat /proc/cmdline", "guestpatch: cmdline-marker applied"));
+	guest_states(-1, &match, &other, others, sizeof(others));
+	ck_assert_msg(other == 0 && match > 10, "tasks not back to -1: %s", others);
+	ck_assert_msg(pu_vmm(r, "unpatch", "cmdline-marker", &out, &err) == 0, "unpatch: %s", err);
+	ck_assert_msg(strstr(out, "(per-task)"), "unpatch not per-task: %s", out);
+	free(out);
+	free(err);
+	ck_assert(!pu_guest_has(r, "cat /proc/cmdline", "guestpatch"));
+	after = pu_hash_guest(r);
+	ck_assert_msg(after.text == before.text, "kernel text differs after unpatch");
+	guest_states(-1, &match, &other, others, sizeof(others));
+	ck_assert_msg(other == 0, "tasks not back to -1 after unpatch: %s", others);
+}
+END_TEST
+
+/* Start the nsleep patch while a task sleeps in common_nsleep: the
+ * transition stays in progress naming it; every other task switched. */
+static int start_blocked(const char *obj, int secs)
+{
+	char cmd[64], *out = NULL, *err = NULL, others[2000];
+	int pid, match, other, rc;
+
+	snprintf(cmd, sizeof(cmd), "nsleep %d; sleep 0.3", secs);
+	free(pu_guest(r, cmd));
+	pid = nsleep_pid();
+	ck_assert_msg(pid > 0, "nsleep not running");
+	rc = pu_vmm(r, "patch", "--timeout 1", NULL, NULL);	/* usage error: no file */
+	ck_assert_int_ne(rc, 0);
+	{
+		char rest[300];
+
+		snprintf(rest, sizeof(rest), "--timeout 1 %s", obj);
+		rc = pu_vmm(r, "patch", rest, &out, &err);
+	}
+	ck_assert_msg(rc == 3, "patch exit %d (want 3, in progress): %s %s", rc, out, err);
+	ck_assert_msg(strstr(err, "still in progress") && strstr(err, "nsleep") &&
+			      strstr(err, "common_nsleep is on its stack"),
+		      "blocker not named: %s", err);
+	free(out);
+	free(err);
+	/* vmm list from a fresh process names it too. */
+	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
+	ck_assert_msg(strstr(out, "nsleep: patching") && strstr(out, "(nsleep)") &&
+			      strstr(out, "common_nsleep"),
+		      "list: %s", out);
+	free(out);
+	ck_assert_int_eq(pu_vmm(r, "list", "--json", &out, NULL), 0);
+	ck_assert_msg(strstr(out, "\"waiting_for\"") && strstr(out, "\"comm\":\"nsleep\"") ||
+			      strstr(out, "\"comm\": \"nsleep\""),
+		      "list --json: %s", out);
+	free(out);
+	/* The guest's own view: the sleeper unpatched, everyone else patched. */
+	snprintf(cmd, sizeof(cmd), "cat /proc/%d/patch_state", pid);
+	ck_assert(pu_guest_has(r, cmd, "0"));
+	guest_states(1, &match, &other, others, sizeof(others));
+	ck_assert_msg(other == 1 && strstr(others, "nsleep"),
+		      "want only nsleep unswitched, got %d: %s", other, others);
+	return pid;
+}
+
+/* 2. A blocked task is named; once it leaves, the transition completes. */
+START_TEST(blocked_task_named_then_completes)
+{
+	const char *obj = pu_build(r, dir, "nsleep", nsleep_src, NULL);
+	char *out = NULL, *err = NULL, others[2000];
+	double t0 = now_s(), t1;
+	int match, other;
+
+	start_blocked(obj, 8);
+	ck_assert_msg(pu_vmm(r, "transition", "--timeout 30", &out, &err) == 0,
+		      "transition: %s", err);
+	t1 = now_s();
+	fprintf(stderr, "blocked transition completed %.1f s after the sleeper started: %s",
+		t1 - t0, out);
+	ck_assert_msg(t1 - t0 > 6.0, "completed while the sleeper still slept (%.1f s)", t1 - t0);
+	free(out);
+	free(err);
+	ck_assert_int_eq(nsleep_pid(), 0);
+	guest_states(-1, &match, &other, others, sizeof(others));
+	ck_assert_msg(other == 0, "after completion: %s", others);
+	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
+	ck_assert_msg(strstr(out, "nsleep: applied"), "list: %s", out);
+	free(out);
+	/* Sleeping still works through the replacement. */
+	ck_assert(pu_guest_has(r, "sleep 0.2; echo slept", "slept"));
+	ck_assert_msg(pu_vmm(r, "unpatch", "nsleep", NULL, &err) == 0, "unpatch: %s", err);
+	free(err);
+}
+END_TEST
+
+/* 3. Reverse while blocked: ends unpatched, text identical to before. */
+START_TEST(reverse_while_blocked)
+{
+	const char *obj = pu_build(r, dir, "nsleep", nsleep_src, NULL);
+	struct hashes before = pu_hash_guest(r), after;
+	char *out = NULL, *err = NULL, others[2000];
+	int match, other;
+
+	start_blocked(obj, 30);
+	ck_assert_msg(pu_vmm(r, "transition", "--reverse --timeout 20", &out, &err) == 0,
+		      "reverse: %s", err);
+	fprintf(stderr, "reverse: %s", out);
+	free(out);
+	free(err);
+	ck_assert_msg(nsleep_pid() > 0, "the sleeper should still sleep");
+	after = pu_hash_guest(r);
+	ck_assert_msg(after.text == before.text, "kernel text differs after reverse");
+	guest_states(-1, &match, &other, others, sizeof(others));
+	ck_assert_msg(other == 0, "after reverse: %s", others);
+	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
+	ck_assert_msg(strstr(out, "no patches applied"), "list: %s", out);
+	free(out);
+	free(pu_guest(r, "kill $(pidof nsleep); sleep 0.2"));
+}
+END_TEST
+
+/* 4. Force while blocked: completes, marked forced, unpatch needs --force. */
+START_TEST(force_while_blocked)
+{
+	const char *obj = pu_build(r, dir, "nsleep", nsleep_src, NULL);
+	char *out = NULL, *err = NULL, others[2000];
+	int match, other;
+
+	start_blocked(obj, 30);
+	ck_assert_msg(pu_vmm(r, "transition", "--force", &out, &err) == 0, "force: %s", err);
+	free(out);
+	free(err);
+	guest_states(-1, &match, &other, others, sizeof(others));
+	ck_assert_msg(other == 0, "after force: %s", others);
+	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
+	ck_assert_msg(strstr(out, "nsleep: applied, forced"), "list: %s", out);
+	free(out);
+	ck_assert_int_ne(pu_vmm(r, "unpatch", "nsleep", NULL, &err), 0);
+	ck_assert_msg(strstr(err, "was forced") && strstr(err, "--force"), "%s", err);
+	free(err);
+	free(pu_guest(r, "kill $(pidof nsleep); sleep 0.2"));
+	ck_assert_msg(pu_vmm(r, "unpatch", "--force nsleep", NULL, &err) == 0, "unpatch --force: %s",
+		      err);
+	free(err);
+	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
+	ck_assert_msg(strstr(out, "no patches applied"), "list: %s", out);
+	free(out);
+}
+END_TEST
+
+/* 6. Stacked patches on one function, and an atomic replace over two. */
+START_TEST(stacked_and_atomic_replace)
+{
+	char o1[200], o2[200], o3[200], o4[200], *out = NULL;
+	struct hashes before = pu_hash_guest(r), after;
+
+	snprintf(o1, sizeof(o1), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
+	snprintf(o2, sizeof(o2), "%s", pu_build(r, dir, "second", second_src, NULL));
+	snprintf(o3, sizeof(o3), "%s", pu_build(r, dir, "version_tag", NULL, NULL));
+	snprintf(o4, sizeof(o4), "%s", pu_build(r, dir, "cumulative", replace_src, NULL));
+	/* Stack two on cmdline_proc_show; unstack the top: the lower one runs. */
+	ck_assert_int_eq(pu_vmm(r, "patch", o1, NULL, NULL), 0);
+	ck_assert_int_eq(pu_vmm(r, "patch", o2, NULL, NULL), 0);
+	ck_assert(pu_guest_has(r, "cat /proc/cmdline", "second patch on top"));
+	ck_assert_int_eq(pu_vmm(r, "unpatch", "cmdline-second", NULL, NULL), 0);
+	ck_assert(pu_guest_has(r, "cat /proc/cmdline", "cmdline-marker applied"));
+	/* Two patches on two functions, then a cumulative one that covers
+	 * only cmdline_proc_show: it replaces both, /proc/version goes back
+	 * to the original. */
+	ck_assert_int_eq(pu_vmm(r, "patch", o3, NULL, NULL), 0);
+	ck_assert(pu_guest_has(r, "cat /proc/version", "[guestpatch version-tag]"));
+	ck_assert_int_eq(pu_vmm(r, "patch", o4, NULL, NULL), 0);
+	ck_assert(pu_guest_has(r, "cat /proc/cmdline", "cumulative patch"));
+	ck_assert(!pu_guest_has(r, "cat /proc/version", "guestpatch"));
+	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
+	ck_assert_msg(strstr(out, "cumulative: applied") && !strstr(out, "cmdline-marker") &&
+			      !strstr(out, "version-tag") && !strstr(out, "version_proc_show"),
+		      "list after replace: %s", out);
+	free(out);
+	ck_assert_int_eq(pu_vmm(r, "unpatch", "cumulative", NULL, NULL), 0);
+	ck_assert(!pu_guest_has(r, "cat /proc/cmdline", "patch"));
+	after = pu_hash_guest(r);
+	ck_assert_msg(after.text == before.text, "kernel text differs at the end");
+}
+END_TEST
+
+/* 7. Readers on both vCPUs through 20 cycles: within one transition a
+ * reader never goes back from new to old, so each reader flips at most
+ * once per transition; no oops or warning. */
+START_TEST(cycles_under_load)
+{
+	const char *obj = pu_build(r, dir, "cmdline_marker", NULL, NULL);
+	char *out;
+
+	free(pu_guest(r, "rm -f /tmp/r1 /tmp/r2; "
+			 "(while :; do cat /proc/cmdline; done > /tmp/r1) 2>/dev/null & "
+			 "(while :; do cat /proc/cmdline; done > /tmp/r2) 2>/dev/null & sleep 1"));
+	for (int i = 0; i < 20; i++) {
+		char *err = NULL;
+
+		ck_assert_msg(pu_vmm(r, "patch", obj, NULL, &err) == 0, "cycle %d patch: %s", i, err);
+		free(err);
+		ck_assert_msg(pu_vmm(r, "unpatch", "cmdline-marker", NULL, &err) == 0,
+			      "cycle %d unpatch: %s", i, err);
+		free(err);
+	}
+	free(pu_guest(r, "kill %1 %2; wait; true"));
+	for (int f = 1; f <= 2; f++) {
+		char cmd[40], *line, *save = NULL;
+		int lines = 0, marked = 0, to_new = 0, to_old = 0, prev = 0;
+
+		snprintf(cmd, sizeof(cmd), "cat /tmp/r%d", f);
+		ck_assert_int_eq(rig_exec_bulk(r, cmd, &out, &(size_t){ 0 }, 120), 0);
+		for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			int now;
+
+			lines++;
+			if (!strcmp(line, "guestpatch: cmdline-marker applied"))
+				now = 2, marked++;
+			else if (!strncmp(line, "console=ttyS0", 13))
+				now = 1;
+			else
+				ck_abort_msg("torn read: '%s'", line);
+			to_new += prev == 1 && now == 2;
+			to_old += prev == 2 && now == 1;
+			prev = now;
+		}
+		free(out);
+		fprintf(stderr, "per-task cycles: reader %d: %d reads, %d new, %d old->new, %d new->old\n",
+			f, lines, marked, to_new, to_old);
+		ck_assert_msg(lines > 100, "only %d reads", lines);
+		ck_assert_msg(to_new <= 20 && to_old <= 20,
+			      "reader %d flipped %d/%d times in 20 cycles: new then old within a transition",
+			      f, to_new, to_old);
+	}
+	ck_assert(!pu_guest_has(r, "dmesg", "Oops"));
+	ck_assert(!pu_guest_has(r, "dmesg", "WARNING"));
+	ck_assert(!pu_guest_has(r, "dmesg", "BUG"));
+}
+END_TEST
+
+static TCase *transition_tcase(void)
+{
+	TCase *tc = tcase_create("transition");
+
+	tcase_set_timeout(tc, 900);
+	tcase_add_unchecked_fixture(tc, up, down);
+	tcase_add_test(tc, idle_transition_completes);
+	tcase_add_test(tc, blocked_task_named_then_completes);
+	tcase_add_test(tc, reverse_while_blocked);
+	tcase_add_test(tc, force_while_blocked);
+	tcase_add_test(tc, stacked_and_atomic_replace);
+	tcase_add_test(tc, cycles_under_load);
+	return tc;
+}
+GP_TCASE(transition_tcase)

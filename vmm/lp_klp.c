@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdio.h>
+#include <string.h>
+
+#include "kbtf.h"
+#include "lp_klp.h"
+
+int lp_klp_find_bitop(const uint8_t *code, size_t len, int reg)
+{
+	for (size_t i = 1; i + 3 < len; i++) {
+		uint8_t modrm, mod, rm;
+		size_t n = 1;
+
+		if (code[i] != 0x0f || code[i + 1] != 0xba)
+			continue;
+		/* Only locked forms: the kernel's atomic test_and_{set,clear}_bit. */
+		if (!(code[i - 1] == 0xf0 ||
+		      (i >= 2 && (code[i - 1] & 0xf0) == 0x40 && code[i - 2] == 0xf0)))
+			continue;
+		modrm = code[i + 2];
+		mod = modrm >> 6;
+		rm = modrm & 7;
+		if (((modrm >> 3) & 7) != reg || mod == 3)
+			continue;
+		if (rm == 4) {
+			if (i + 3 >= len)
+				continue;
+			n++;
+			if (mod == 0 && (code[i + 3] & 7) == 5)
+				n += 4;
+		} else if (mod == 0 && rm == 5) {
+			n += 4;
+		}
+		if (mod == 1)
+			n += 1;
+		else if (mod == 2)
+			n += 4;
+		if (i + 2 + n >= len)
+			continue;
+		if (code[i + 2 + n] < 64)
+			return code[i + 2 + n];
+	}
+	return -1;
+}
+
+/* The bit a function of the kernel's own livepatch code tests. */
+static int bit_in(struct kern *k, const char *func, int reg)
+{
+	uint8_t code[512];
+	uint64_t addr, off, size;
+	const struct ksym *s;
+
+	if (!kern_has_sym(k, func, &addr))
+		return -1;
+	s = ksym_symbolize(k->syms, addr, &off, &size);
+	if (!s || !size || size > sizeof(code))
+		size = sizeof(code);
+	if (!gp_ok(kern_read(k, addr, code, size)))
+		return -1;
+	return lp_klp_find_bitop(code, size, reg);
+}
+
+struct gp_error *lp_klp_init(struct kern *k, const struct task_offsets *to, struct lp_klp *g)
+{
+	uint64_t ct;
+
+	memset(g, 0, sizeof(*g));
+	g->tif_notify_signal = -1;
+	if (!to->has_patch_state) {
+		snprintf(g->why, sizeof(g->why),
+			 "the kernel has no task_struct.patch_state (built without CONFIG_LIVEPATCH)");
+		return NULL;
+	}
+	if (!kern_has_sym(k, "klp_target_state", &g->target_state_va) ||
+	    !kern_has_sym(k, "klp_transition_patch", &g->transition_patch_va) ||
+	    !kern_has_sym(k, "tasklist_lock", &g->tasklist_lock_va)) {
+		snprintf(g->why, sizeof(g->why),
+			 "kallsyms lacks klp_target_state, klp_transition_patch or tasklist_lock");
+		return NULL;
+	}
+	/* test_and_clear_tsk_thread_flag(task, TIF_PATCH_PENDING) */
+	g->tif_patch_pending = bit_in(k, "klp_update_patch_state", 6);
+	if (g->tif_patch_pending < 0) {
+		snprintf(g->why, sizeof(g->why),
+			 "cannot find TIF_PATCH_PENDING in the code of klp_update_patch_state");
+		return NULL;
+	}
+	/* set_notify_signal(task) in klp_send_signals(), often inlined. */
+	g->tif_notify_signal = bit_in(k, "klp_send_signals", 5);
+	if (g->tif_notify_signal < 0)
+		g->tif_notify_signal = bit_in(k, "klp_try_complete_transition", 5);
+	ct = to->current_task;
+	if (ct >= 0x80000000ull) {
+		snprintf(g->why, sizeof(g->why),
+			 "per-cpu current_task at offset 0x%llx does not fit a 32-bit displacement",
+			 (unsigned long long)ct);
+		return NULL;
+	}
+	g->current_task_off = (int32_t)ct;
+	g->patch_state_off = to->patch_state;
+	g->ti_flags_off = to->ti_flags;
+	if (g->patch_state_off >= 0x80000000ull) {
+		snprintf(g->why, sizeof(g->why), "task_struct.patch_state offset too large");
+		return NULL;
+	}
+	g->usable = true;
+	return NULL;
+}
+
+static struct gp_error *write_virt(struct kern *k, uint64_t va, const void *buf, size_t len)
+{
+	uint64_t pa;
+	struct gp_error *err;
+
+	if ((va & 4095) + len > 4096)
+		return gp_error_addr(GP_ERR_INVAL, va, "write at 0x%llx crosses a page",
+				     (unsigned long long)va);
+	if ((err = kern_v2p(k, va, &pa)))
+		return err;
+	return tgt_write_phys(k->t, pa, buf, len);
+}
+
+struct gp_error *lp_klp_guest_busy(struct kern *k, const struct lp_klp *g, bool *busy)
+{
+	uint64_t p;
+	struct gp_error *err = kern_read_u64(k, g->transition_patch_va, &p);
+
+	if (err)
+		return gp_error_wrap(err, "reading klp_transition_patch");
+	*busy = p != 0;
+	return NULL;
+}
+
+struct gp_error *lp_klp_tasklist_write_locked(struct kern *k, const struct lp_klp *g,
+					      bool *locked)
+{
+	uint32_t cnts;
+	struct gp_error *err = kern_read_u32(k, g->tasklist_lock_va, &cnts);
+
+	if (err)
+		return gp_error_wrap(err, "reading tasklist_lock");
+	/* qrwlock: the low byte is _QW_LOCKED (0xff) while a writer holds it. */
+	*locked = (cnts & 0xff) != 0;
+	return NULL;
+}
+
+struct gp_error *lp_klp_set_target(struct kern *k, const struct lp_klp *g, int32_t state)
+{
+	return write_virt(k, g->target_state_va, &state, sizeof(state));
+}
+
+struct gp_error *lp_klp_get_target(struct kern *k, const struct lp_klp *g, int32_t *state)
+{
+	return kern_read(k, g->target_state_va, state, sizeof(*state));
+}
+
+struct gp_error *lp_klp_set_task(struct kern *k, const struct lp_klp *g, struct task_info *t,
+				 int32_t state, int pending)
+{
+	struct gp_error *err;
+
+	if (state != INT32_MIN && state != t->patch_state) {
+		if ((err = write_virt(k, t->addr + g->patch_state_off, &state, sizeof(state))))
+			return gp_error_wrap(err, "setting patch_state of pid %d", t->pid);
+		t->patch_state = state;
+	}
+	if (pending >= 0) {
+		uint64_t flags, bit = 1ull << g->tif_patch_pending;
+
+		/* Fresh read: the cached copy may predate this pause. */
+		if ((err = kern_read_u64(k, t->addr + g->ti_flags_off, &flags)))
+			return gp_error_wrap(err, "reading the flags of pid %d", t->pid);
+		if (!!(flags & bit) != pending) {
+			flags = pending ? flags | bit : flags & ~bit;
+			if ((err = write_virt(k, t->addr + g->ti_flags_off, &flags, sizeof(flags))))
+				return gp_error_wrap(err, "setting the flags of pid %d", t->pid);
+		}
+		t->ti_flags = flags;
+	}
+	return NULL;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lp_klp.h - the guest kernel's own per-task livepatch state, driven from
+ * outside: task->patch_state, TIF_PATCH_PENDING in thread_info.flags, and
+ * klp_target_state.  With these set right the guest switches tasks itself
+ * where the kernel's livepatch would (return to user mode, the idle loop)
+ * and children inherit their parent's state at fork (klp_copy_process),
+ * without any module of ours in the guest.
+ *
+ * Everything here reads or writes guest memory and needs the target
+ * paused.  See docs/per-task.md for the ordering argument.
+ */
+#ifndef GP_LP_KLP_H
+#define GP_LP_KLP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gp_error.h"
+#include "kernel.h"
+#include "tasks.h"
+
+struct lp_klp {
+	bool usable;			/* the per-task model can run here */
+	char why[200];			/* if not: what is missing */
+	uint64_t target_state_va;	/* klp_target_state (int) */
+	uint64_t transition_patch_va;	/* klp_transition_patch (pointer) */
+	uint64_t tasklist_lock_va;	/* tasklist_lock (qrwlock) */
+	int tif_patch_pending;		/* bit in thread_info.flags */
+	int tif_notify_signal;		/* bit, or -1 if not found */
+	int32_t current_task_off;	/* per-cpu offset of current_task */
+	uint64_t patch_state_off;	/* task_struct.patch_state */
+	uint64_t ti_flags_off;		/* task_struct.thread_info.flags */
+};
+
+/* Find what the per-task model needs in this kernel (reads kernel text to
+ * learn the TIF bit numbers from the kernel's own livepatch code). Never
+ * fails for a kernel without livepatch: usable = false and why says so. */
+struct gp_error *lp_klp_init(struct kern *k, const struct task_offsets *to,
+			     struct lp_klp *g);
+
+/* The guest's own livepatch: a transition of its own in progress? */
+struct gp_error *lp_klp_guest_busy(struct kern *k, const struct lp_klp *g, bool *busy);
+/* Is tasklist_lock held for writing (a fork or exit half done)? */
+struct gp_error *lp_klp_tasklist_write_locked(struct kern *k, const struct lp_klp *g,
+					      bool *locked);
+
+struct gp_error *lp_klp_set_target(struct kern *k, const struct lp_klp *g, int32_t state);
+struct gp_error *lp_klp_get_target(struct kern *k, const struct lp_klp *g, int32_t *state);
+
+/* One task: set patch_state (unless INT32_MIN) and set/clear/keep the
+ * pending flag (pending: 1 set, 0 clear, -1 keep). Updates *t. */
+struct gp_error *lp_klp_set_task(struct kern *k, const struct lp_klp *g, struct task_info *t,
+				 int32_t state, int pending);
+
+/* Decode the bit number of the first `lock bt{r,s} $imm8, mem` with the
+ * given ModRM reg field (6: btr, 5: bts) in code[0..len). -1 if none.
+ * Exposed for unit tests. */
+int lp_klp_find_bitop(const uint8_t *code, size_t len, int reg);
+
+#endif
