@@ -854,6 +854,8 @@ static struct gp_error *try_complete(struct kern *k, struct pt_ctx *c, struct lp
 	rep->per_task = true;
 	snprintf(rep->trans_patch, sizeof(rep->trans_patch), "%s",
 		 r->hdr.patches[r->hdr.trans_patch].name);
+	if (!rep->name[0])
+		snprintf(rep->name, sizeof(rep->name), "%s", rep->trans_patch);
 	for (size_t i = 0; i < snap->tasks.nr; i++) {
 		struct task_info *t = &snap->tasks.v[i];
 		const struct stack_trace *tr = &snap->traces[i];

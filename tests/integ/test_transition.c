@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gp_check.h"
@@ -45,20 +46,27 @@ static void down(void)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-/* common_nsleep (kernel/time/posix-timers.c, 6.1) re-implemented: the
- * function a task sleeping in clock_nanosleep has on its stack. */
-static const char nsleep_src[] =
+/* devkmsg_read (kernel/printk/printk.c) made to return end-of-file: a
+ * task reading /dev/kmsg past its end sleeps inside it. */
+static const char kmsg_src[] =
 	"#include <guestpatch.h>\n"
-	"GP_PATCH(\"nsleep\");\n"
-	"struct timespec64 { long long tv_sec; long tv_nsec; };\n"
-	"extern long hrtimer_nanosleep(long long t, int mode, int clockid);\n"
-	"static int new_common_nsleep(int clk, int flags, const struct timespec64 *ts)\n"
+	"GP_PATCH(\"kmsg-eof\");\n"
+	"struct file;\n"
+	"static long new_devkmsg_read(struct file *f, char *buf, unsigned long n, long long *pos)\n"
 	"{\n"
-	"	long long t = ts->tv_sec >= 9223372036LL ? 0x7fffffffffffffffLL :\n"
-	"		      ts->tv_sec * 1000000000LL + ts->tv_nsec;\n"
-	"	return hrtimer_nanosleep(t, (flags & 1) ? 0 : 1, clk);\n"
+	"	return 0;\n"
 	"}\n"
-	"GP_REPLACE(common_nsleep, new_common_nsleep);\n";
+	"GP_REPLACE(devkmsg_read, new_devkmsg_read);\n";
+
+/* Bytes the first read of /dev/kmsg returns: > 0 unpatched, 0 patched. */
+static int kmsg_bytes(void)
+{
+	char *out = pu_guest(r, "dd if=/dev/kmsg bs=8192 count=1 2>/dev/null | wc -c");
+	int n = atoi(out);
+
+	free(out);
+	return n;
+}
 
 static const char second_src[] =
 	"#include <guestpatch.h>\nGP_PATCH(\"cmdline-second\");\nstruct seq_file;\n"
@@ -100,21 +108,13 @@ static void guest_states(int want, int *match, int *other, char *others, size_t 
 	free(out);
 }
 
-static int nsleep_pid(void)
+static int waiter_pid(void)
 {
-	char *out = pu_guest(r, "pidof nsleep || echo 0");
+	char *out = pu_guest(r, "pidof kmsgwait || echo 0");
 	int pid = atoi(out);
 
 	free(out);
 	return pid;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* 1. Idle guest: the transition completes; every task back to
@@ -147,17 +147,16 @@ START_TEST(idle_transition_completes)
 }
 END_TEST
 
-/* Start the nsleep patch while a task sleeps in common_nsleep: the
+/* Start the kmsg-eof patch while a task sleeps in devkmsg_read: the
  * transition stays in progress naming it; every other task switched. */
-static int start_blocked(const char *obj, int secs)
+static int start_blocked(const char *obj)
 {
 	char cmd[64], *out = NULL, *err = NULL, others[2000];
 	int pid, match, other, rc;
 
-	snprintf(cmd, sizeof(cmd), "nsleep %d; sleep 0.3", secs);
-	free(pu_guest(r, cmd));
-	pid = nsleep_pid();
-	ck_assert_msg(pid > 0, "nsleep not running");
+	free(pu_guest(r, "kmsgwait; sleep 0.3"));
+	pid = waiter_pid();
+	ck_assert_msg(pid > 0, "kmsgwait not running");
 	rc = pu_vmm(r, "patch", "--timeout 1", NULL, NULL);	/* usage error: no file */
 	ck_assert_int_ne(rc, 0);
 	{
@@ -167,76 +166,78 @@ static int start_blocked(const char *obj, int secs)
 		rc = pu_vmm(r, "patch", rest, &out, &err);
 	}
 	ck_assert_msg(rc == 3, "patch exit %d (want 3, in progress): %s %s", rc, out, err);
-	ck_assert_msg(strstr(err, "still in progress") && strstr(err, "nsleep") &&
-			      strstr(err, "common_nsleep is on its stack"),
+	ck_assert_msg(strstr(err, "still in progress") && strstr(err, "kmsgwait") &&
+			      strstr(err, "devkmsg_read is on its stack"),
 		      "blocker not named: %s", err);
 	free(out);
 	free(err);
 	/* vmm list from a fresh process names it too. */
 	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
-	ck_assert_msg(strstr(out, "nsleep: patching") && strstr(out, "(nsleep)") &&
-			      strstr(out, "common_nsleep"),
+	ck_assert_msg(strstr(out, "kmsg-eof: patching") && strstr(out, "(kmsgwait)") &&
+			      strstr(out, "devkmsg_read"),
 		      "list: %s", out);
 	free(out);
 	ck_assert_int_eq(pu_vmm(r, "list", "--json", &out, NULL), 0);
-	ck_assert_msg(strstr(out, "\"waiting_for\"") && strstr(out, "\"comm\":\"nsleep\"") ||
-			      strstr(out, "\"comm\": \"nsleep\""),
+	ck_assert_msg(strstr(out, "\"waiting_for\"") &&
+			      (strstr(out, "\"comm\":\"kmsgwait\"") || strstr(out, "\"comm\": \"kmsgwait\"")),
 		      "list --json: %s", out);
 	free(out);
 	/* The guest's own view: the sleeper unpatched, everyone else patched. */
 	snprintf(cmd, sizeof(cmd), "cat /proc/%d/patch_state", pid);
 	ck_assert(pu_guest_has(r, cmd, "0"));
 	guest_states(1, &match, &other, others, sizeof(others));
-	ck_assert_msg(other == 1 && strstr(others, "nsleep"),
-		      "want only nsleep unswitched, got %d: %s", other, others);
+	ck_assert_msg(other == 1 && strstr(others, "kmsgwait"),
+		      "want only kmsgwait unswitched, got %d: %s", other, others);
 	return pid;
 }
 
-/* 2. A blocked task is named; once it leaves, the transition completes. */
+/* 2. A blocked task is named; once it leaves (a new kernel message wakes
+ * it and it returns to user mode, where the guest switches it itself),
+ * the transition completes. */
 START_TEST(blocked_task_named_then_completes)
 {
-	const char *obj = pu_build(r, dir, "nsleep", nsleep_src, NULL);
+	const char *obj = pu_build(r, dir, "kmsg_eof", kmsg_src, NULL);
 	char *out = NULL, *err = NULL, others[2000];
-	double t0 = now_s(), t1;
 	int match, other;
 
-	start_blocked(obj, 8);
+	ck_assert_int_gt(kmsg_bytes(), 0);
+	start_blocked(obj);
+	/* Still blocked a second later: nothing completes it by itself. */
+	ck_assert_int_eq(pu_vmm(r, "transition", "--timeout 1", NULL, NULL), 3);
+	free(pu_guest(r, "echo wake-up > /dev/kmsg; sleep 0.2"));
 	ck_assert_msg(pu_vmm(r, "transition", "--timeout 30", &out, &err) == 0,
 		      "transition: %s", err);
-	t1 = now_s();
-	fprintf(stderr, "blocked transition completed %.1f s after the sleeper started: %s",
-		t1 - t0, out);
-	ck_assert_msg(t1 - t0 > 6.0, "completed while the sleeper still slept (%.1f s)", t1 - t0);
+	fprintf(stderr, "blocked transition: %s", out);
 	free(out);
 	free(err);
-	ck_assert_int_eq(nsleep_pid(), 0);
+	ck_assert_int_eq(waiter_pid(), 0);	/* it read EOF from the new function */
 	guest_states(-1, &match, &other, others, sizeof(others));
 	ck_assert_msg(other == 0, "after completion: %s", others);
 	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
-	ck_assert_msg(strstr(out, "nsleep: applied"), "list: %s", out);
+	ck_assert_msg(strstr(out, "kmsg-eof: applied"), "list: %s", out);
 	free(out);
-	/* Sleeping still works through the replacement. */
-	ck_assert(pu_guest_has(r, "sleep 0.2; echo slept", "slept"));
-	ck_assert_msg(pu_vmm(r, "unpatch", "nsleep", NULL, &err) == 0, "unpatch: %s", err);
+	ck_assert_int_eq(kmsg_bytes(), 0);
+	ck_assert_msg(pu_vmm(r, "unpatch", "kmsg-eof", NULL, &err) == 0, "unpatch: %s", err);
 	free(err);
+	ck_assert_int_gt(kmsg_bytes(), 0);
 }
 END_TEST
 
 /* 3. Reverse while blocked: ends unpatched, text identical to before. */
 START_TEST(reverse_while_blocked)
 {
-	const char *obj = pu_build(r, dir, "nsleep", nsleep_src, NULL);
+	const char *obj = pu_build(r, dir, "kmsg_eof", kmsg_src, NULL);
 	struct hashes before = pu_hash_guest(r), after;
 	char *out = NULL, *err = NULL, others[2000];
 	int match, other;
 
-	start_blocked(obj, 30);
+	start_blocked(obj);
 	ck_assert_msg(pu_vmm(r, "transition", "--reverse --timeout 20", &out, &err) == 0,
 		      "reverse: %s", err);
 	fprintf(stderr, "reverse: %s", out);
 	free(out);
 	free(err);
-	ck_assert_msg(nsleep_pid() > 0, "the sleeper should still sleep");
+	ck_assert_msg(waiter_pid() > 0, "the reader should still wait");
 	after = pu_hash_guest(r);
 	ck_assert_msg(after.text == before.text, "kernel text differs after reverse");
 	guest_states(-1, &match, &other, others, sizeof(others));
@@ -244,31 +245,31 @@ START_TEST(reverse_while_blocked)
 	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
 	ck_assert_msg(strstr(out, "no patches applied"), "list: %s", out);
 	free(out);
-	free(pu_guest(r, "kill $(pidof nsleep); sleep 0.2"));
+	free(pu_guest(r, "kill $(pidof kmsgwait); sleep 0.2"));
 }
 END_TEST
 
 /* 4. Force while blocked: completes, marked forced, unpatch needs --force. */
 START_TEST(force_while_blocked)
 {
-	const char *obj = pu_build(r, dir, "nsleep", nsleep_src, NULL);
+	const char *obj = pu_build(r, dir, "kmsg_eof", kmsg_src, NULL);
 	char *out = NULL, *err = NULL, others[2000];
 	int match, other;
 
-	start_blocked(obj, 30);
+	start_blocked(obj);
 	ck_assert_msg(pu_vmm(r, "transition", "--force", &out, &err) == 0, "force: %s", err);
 	free(out);
 	free(err);
 	guest_states(-1, &match, &other, others, sizeof(others));
 	ck_assert_msg(other == 0, "after force: %s", others);
 	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
-	ck_assert_msg(strstr(out, "nsleep: applied, forced"), "list: %s", out);
+	ck_assert_msg(strstr(out, "kmsg-eof: applied, forced"), "list: %s", out);
 	free(out);
-	ck_assert_int_ne(pu_vmm(r, "unpatch", "nsleep", NULL, &err), 0);
+	ck_assert_int_ne(pu_vmm(r, "unpatch", "kmsg-eof", NULL, &err), 0);
 	ck_assert_msg(strstr(err, "was forced") && strstr(err, "--force"), "%s", err);
 	free(err);
-	free(pu_guest(r, "kill $(pidof nsleep); sleep 0.2"));
-	ck_assert_msg(pu_vmm(r, "unpatch", "--force nsleep", NULL, &err) == 0, "unpatch --force: %s",
+	free(pu_guest(r, "kill $(pidof kmsgwait); sleep 0.2"));
+	ck_assert_msg(pu_vmm(r, "unpatch", "--force kmsg-eof", NULL, &err) == 0, "unpatch --force: %s",
 		      err);
 	free(err);
 	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
@@ -344,12 +345,17 @@ START_TEST(cycles_under_load)
 			int now;
 
 			lines++;
-			if (!strcmp(line, "guestpatch: cmdline-marker applied"))
+			if (!strcmp(line, "guestpatch: cmdline-marker applied")) {
 				now = 2, marked++;
-			else if (!strncmp(line, "console=ttyS0", 13))
+				/* The patched text goes on with the command line. */
+				line = strtok_r(NULL, "\n", &save);
+				ck_assert_msg(line && !strncmp(line, "console=ttyS0", 13),
+					      "torn read after the marker: '%s'", line ? line : "");
+			} else if (!strncmp(line, "console=ttyS0", 13)) {
 				now = 1;
-			else
+			} else {
 				ck_abort_msg("torn read: '%s'", line);
+			}
 			to_new += prev == 1 && now == 2;
 			to_old += prev == 2 && now == 1;
 			prev = now;
