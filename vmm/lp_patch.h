@@ -37,8 +37,9 @@ struct lp_opts {
 	enum lp_model model;
 	bool replace;		/* atomic replace, also set by GP_PATCH_REPLACE */
 	bool no_wait;		/* per-task: start the transition and return */
-	int signal_after;	/* per-task: straggler step after this many
-				 * failed attempts (0: default, <0: never) */
+	double signal_after_s;	/* per-task: straggler step after this many
+				 * seconds without completion, and again each
+				 * time as long again (0: default 5 s, <0: never) */
 };
 
 enum lp_trans_op {

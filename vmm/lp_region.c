@@ -122,6 +122,20 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 				     "transition record (patch %d, target %d) is corrupt",
 				     h->trans_patch, h->trans_target);
+	if (h->agent_state) {
+		uint64_t hook;
+
+		if (h->agent_state != 1 || !kern_has_sym(k, LP_AGENT_HOOK, &hook) ||
+		    h->agent_site != hook || h->agent_ntasks > LP_AGENT_MAX_TASKS ||
+		    h->agent_code_page < LP_FIRST_ALLOC ||
+		    h->agent_code_page >= LP_FIRST_ALLOC + LP_CODE_PAGES ||
+		    h->agent_data_page < LP_FIRST_ALLOC + LP_CODE_PAGES ||
+		    h->agent_data_page >= LP_REGION_PAGES ||
+		    h->page_owner[h->agent_code_page] != LP_PAGE_SYSTEM ||
+		    h->page_owner[h->agent_data_page] != LP_PAGE_SYSTEM)
+			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
+					     "straggler agent record is corrupt");
+	}
 	for (int i = 0; i < LP_MAX_SITES; i++) {
 		const struct lp_rec_site *st = &h->sites[i];
 		uint64_t off, size;

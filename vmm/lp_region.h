@@ -42,6 +42,11 @@
 #define LP_MAX_PATCHES 16
 #define LP_MAX_SITES 96
 #define LP_MAX_FUNCS_TOTAL 96
+#define LP_AGENT_MAX_TASKS 48
+
+/* Where the straggler agent hooks in: runs on every local timer interrupt,
+ * in hard-IRQ context (see docs/per-task.md). */
+#define LP_AGENT_HOOK "hrtimer_interrupt"
 
 #define LP_MAGIC "guestpatch-rgn\0"	/* 16 bytes with the NUL */
 #define LP_VERSION 2u
@@ -119,6 +124,14 @@ struct lp_hdr {
 	uint64_t trans_started_unix;
 	uint64_t trans_attempts;	/* try-complete attempts so far */
 	uint64_t trans_signals;		/* straggler rounds sent */
+	/* The straggler agent (lp_patch.c), while installed: a one-shot hook
+	 * at agent_site's entry, its code and data pages, and the tasks it
+	 * holds a reference on (task_struct.usage) until it has run. */
+	uint64_t agent_site;
+	uint32_t agent_code_page, agent_data_page;
+	uint32_t agent_state;		/* 0 none, 1 installed */
+	uint32_t agent_ntasks;
+	uint64_t agent_tasks[LP_AGENT_MAX_TASKS];
 	uint8_t page_owner[LP_REGION_PAGES];	/* 0 free, LP_PAGE_*, else patch+1 */
 	struct lp_rec_patch patches[LP_MAX_PATCHES];
 	struct lp_rec_site sites[LP_MAX_SITES];

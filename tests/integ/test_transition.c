@@ -278,6 +278,35 @@ START_TEST(force_while_blocked)
 }
 END_TEST
 
+/* 5. Stragglers: the fake signal, delivered by code run inside the guest
+ * (a one-shot hook on the timer interrupt), makes the blocked reader
+ * leave devkmsg_read; it switches on its way to user mode and its read
+ * restarts in the new function (end of file). */
+START_TEST(signal_moves_blocked_reader)
+{
+	const char *obj = pu_build(r, dir, "kmsg_eof", kmsg_src, NULL);
+	struct hashes before, after;
+	char *out = NULL, *err = NULL;
+
+	start_blocked(obj);
+	before = pu_hash_guest(r);
+	ck_assert_msg(pu_vmm(r, "transition", "--signal --timeout 20", &out, &err) == 0,
+		      "transition --signal: %s", err);
+	fprintf(stderr, "signal: %s", out);
+	free(out);
+	free(err);
+	ck_assert_int_eq(waiter_pid(), 0);
+	after = pu_hash_guest(r);
+	/* The hook is gone again: the text is as it was before the signal
+	 * step (the patch's own redirection included). */
+	ck_assert_msg(after.text == before.text, "kernel text differs after the signal step");
+	ck_assert(!pu_guest_has(r, "dmesg", "Oops"));
+	ck_assert(!pu_guest_has(r, "dmesg", "WARNING"));
+	ck_assert_msg(pu_vmm(r, "unpatch", "kmsg-eof", NULL, &err) == 0, "unpatch: %s", err);
+	free(err);
+}
+END_TEST
+
 /* 6. Stacked patches on one function, and an atomic replace over two. */
 START_TEST(stacked_and_atomic_replace)
 {
@@ -384,6 +413,7 @@ static TCase *transition_tcase(void)
 	tcase_add_test(tc, blocked_task_named_then_completes);
 	tcase_add_test(tc, reverse_while_blocked);
 	tcase_add_test(tc, force_while_blocked);
+	tcase_add_test(tc, signal_moves_blocked_reader);
 	tcase_add_test(tc, stacked_and_atomic_replace);
 	tcase_add_test(tc, cycles_under_load);
 	return tc;
