@@ -46,7 +46,7 @@ int lp_klp_find_bitop(const uint8_t *code, size_t len, int reg)
 /* The bit a function of the kernel's own livepatch code tests. */
 static int bit_in(struct kern *k, const char *func, int reg)
 {
-	uint8_t code[512];
+	static uint8_t code[8192];
 	uint64_t addr, off, size;
 	const struct ksym *s;
 

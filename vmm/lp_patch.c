@@ -1281,6 +1281,9 @@ static struct gp_error *signal_stragglers(struct kern *k, struct pt_ctx *c,
 
 	if (!c->klp.usable)
 		return gp_error_create(GP_ERR_UNSUPPORTED, "no per-task model here: %s", c->klp.why);
+	if (c->klp.tif_notify_signal < 0)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "cannot find TIF_NOTIFY_SIGNAL in the guest's klp_send_signals(): no fake signals");
 	if ((err = tgt_pause(k->t)))
 		return err;
 	err = lp_region_load(k, &r);
