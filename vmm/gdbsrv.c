@@ -309,6 +309,17 @@ static int recv_pkt(struct gdbsrv *s, char *buf, size_t cap, int timeout_ms)
 	}
 }
 
+/* Pause every vCPU; with GP_VMM_PAUSE_LOG set in the environment, log the
+ * latency the VMM measured (request to every vCPU out of KVM_RUN) on
+ * stderr, for benchmarks that run the VMM elsewhere (the nested rig). */
+static void pause_vm(struct gdbsrv *s)
+{
+	kvmvm_pause(s->v);
+	if (getenv("GP_VMM_PAUSE_LOG"))
+		fprintf(stderr, "vmm: pause: %d vCPUs out of KVM_RUN in %.3f ms\n", s->v->nr_vcpus,
+			s->v->last_pause_ns / 1e6);
+}
+
 static void *serve(void *arg)
 {
 	struct gdbsrv *s = arg;
@@ -345,11 +356,11 @@ static void *serve(void *arg)
 				continue;
 			}
 			if (!s->attached) {
-				kvmvm_pause(s->v);
+				pause_vm(s);
 				s->attached = true;
 			}
 			if (buf[0] == 0x03) {
-				kvmvm_pause(s->v);
+				pause_vm(s);
 				if (s->running)
 					send_pkt(s, "T02thread:01;");
 				s->running = false;

@@ -25,6 +25,11 @@
  * KVM_GET_SUPPORTED_CPUID includes: kvmclock, PV EOI, ...). */
 static void cpuid_for(struct kvm_cpuid2 *c, int idx)
 {
+	bool avx = true;
+
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			avx = c->entries[i].ecx & (1u << 28);
 	for (uint32_t i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
@@ -36,6 +41,16 @@ static void cpuid_for(struct kvm_cpuid2 *c, int idx)
 		case 0xb:
 		case 0x1f:
 			e->edx = (uint32_t)idx;	/* x2APIC id */
+			break;
+		case 0xd:
+			/* Under a nested QEMU TCG host the XSAVE leaf can offer
+			 * AVX state (XCR0 bit 2 and the AVX-512 bits that need
+			 * it) on a CPU without AVX; Linux then warns "XSAVE
+			 * consistency problem". Offer only what leaf 1 backs. */
+			if (!avx && e->index == 0)
+				e->eax &= ~0xe4u;
+			else if (!avx && (e->index == 2 || (e->index >= 5 && e->index <= 7)))
+				e->eax = e->ebx = e->ecx = e->edx = 0;
 			break;
 		case 0x8000001e:
 			e->eax = (uint32_t)idx;	/* AMD extended APIC id */
@@ -497,7 +512,7 @@ struct gp_error *kvmvm_run(struct kvmvm *v, uint64_t max_exits, enum kvmvm_stop 
 			return gp_error_create(GP_ERR_LIMIT, "guest still running after %llu exits",
 					       (unsigned long long)v->exits);
 		if (ioctl(v->vcpu[0].fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return gp_error_os(errno, "KVM_RUN");
 		}
@@ -551,7 +566,8 @@ static void *vcpu_thread(void *arg)
 		}
 		pthread_mutex_unlock(&v->mu);
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR) {
+			/* EAGAIN: an AP left wait-for-SIPI; run it again. */
+			if (errno == EINTR || errno == EAGAIN) {
 				c->run->immediate_exit = 0;
 				continue;
 			}
