@@ -271,6 +271,35 @@ START_TEST(uart_registers)
 }
 END_TEST
 
+/* A Linux-style VM (irqchip, threads) stops as one machine: an exit the
+ * VMM does not handle on vCPU 0 stops every vCPU with the registers in
+ * the error; a keyboard-controller reset ends it as a reboot. */
+START_TEST(linux_vm_stops)
+{
+	static const unsigned char mmio[] = { 0x48, 0xc7, 0x04, 0x25, 0, 0, 0, 0x20, 1, 0, 0, 0 };
+	static const unsigned char reset[] = { 0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe };
+	struct kvmvm *v;
+
+	ck_ok(kvmvm_create_linux(64u << 20, 2, &v));
+	ck_ok(kvmvm_load_flat64(v, mmio, sizeof(mmio), 0x100000));
+	ck_ok(kvmvm_start(v));
+	ck_assert_int_eq(kvmvm_wait(v, 20000), KVMVM_FAILED);
+	ck_assert_msg(v->err && strstr(v->err->msg, "MMIO write of 8 bytes at 0x20000000") &&
+			      strstr(v->err->msg, "rip 0x10000"),
+		      "error: %s", v->err ? v->err->msg : "none");
+	for (int i = 0; i < v->nr_vcpus; i++)
+		ck_assert_msg(v->vcpu[i].paused, "vCPU %d still runs", i);
+	kvmvm_destroy(v);
+
+	ck_ok(kvmvm_create_linux(64u << 20, 1, &v));
+	ck_ok(kvmvm_load_flat64(v, reset, sizeof(reset), 0x100000));
+	ck_ok(kvmvm_start(v));
+	ck_assert_int_eq(kvmvm_wait(v, 20000), KVMVM_RESET);
+	ck_assert(!v->err);
+	kvmvm_destroy(v);
+}
+END_TEST
+
 static const char *kernel_path(void)
 {
 	static char path[512];
@@ -485,6 +514,7 @@ static TCase *kvmvm_tcase(void)
 	tcase_add_test(tc, control_socket_4);
 	tcase_add_test(tc, serial_input);
 	tcase_add_test(tc, uart_registers);
+	tcase_add_test(tc, linux_vm_stops);
 	tcase_add_test(tc, linux_layout);
 	tcase_add_test(tc, run_bad_input);
 	return tc;

@@ -105,8 +105,8 @@ int nested_start_inner(struct nested *n, const struct nested_opts *o, char **err
 		 "rm -f /tmp/in /tmp/inner.out /tmp/inner.err /tmp/inner.rc /tmp/inner.pid; mkfifo /tmp/in; "
 		 "exec 3<>/tmp/in; "
 		 "( %s/nested/vmm run --kernel /nested/vmlinuz --initrd /nested/initramfs.cpio.gz "
-		 "--mem %dM --cpus %d --gdb %s --append '%s' & echo $! > /tmp/inner.pid; wait $!; "
-		 "echo $? > /tmp/inner.rc ) </tmp/in >/tmp/inner.out 2>/tmp/inner.err & "
+		 "--mem %dM --cpus %d --gdb %s --append '%s' </tmp/in & echo $! > /tmp/inner.pid; wait $!; "
+		 "echo $? > /tmp/inner.rc ) >/tmp/inner.out 2>/tmp/inner.err & "
 		 "while ! [ -s /tmp/inner.pid ]; do sleep 0.1; done",
 		 o && o->pause_log ? "GP_VMM_PAUSE_LOG=1 " : "", mem, cpus, NESTED_SOCK, NESTED_APPEND);
 	t0 = now_s();
@@ -129,7 +129,9 @@ int nested_start_inner(struct nested *n, const struct nested_opts *o, char **err
 		return -1;
 	}
 	n->inner_boot_s = now_s() - t0;
-	/* As rig_boot: a quiet shell. Retry until the shell reads input. */
+	/* As rig_boot: a quiet shell. Retry until the shell reads input.
+	 * (An asynchronous command's stdin is /dev/null unless redirected:
+	 * hence the explicit </tmp/in on vmm run itself.) */
 	for (int tries = 0;; tries++) {
 		if (nested_inner(n, "PS1=''; PS2=''; true", NULL, 5) == 0)
 			break;
