@@ -54,6 +54,8 @@ INTEG_OBJS := $(INTEG_SRCS:%.c=$(O)/obj/%.o)
 
 KERNELS := $(O)/kernels
 INITRD := $(O)/guest/initramfs.cpio.gz
+NESTED := $(O)/guest/nested.cpio.gz
+PATCHES := $(O)/patches/cmdline_marker.o
 GUEST_HELPERS_SRC := $(wildcard tests/guest/*.c)
 GUEST_HELPERS := $(GUEST_HELPERS_SRC:tests/guest/%.c=$(O)/guest/bin/%)
 
@@ -116,7 +118,19 @@ $(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS)
 
-guest: kernels $(INITRD)
+# The example patch, built for the rig's kernel.
+$(O)/patches/%.o: guest-agent/examples/%.c $(O)/vmm | kernels
+	$(call msg,PATCH,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(O)/vmm build $< -o $@ --kernel $(KERNELS)/amd64/vmlinuz >/dev/null
+
+# The nested-KVM rig's outer initramfs (tests/rig/nested.h).
+$(NESTED): scripts/mknested.sh $(INITRD) $(O)/vmm $(PATCHES) | kernels
+	$(call msg,NESTED,$@)
+	$(Q)scripts/mknested.sh $@ $(INITRD) $(KERNELS)/amd64 $(O)/vmm \
+		$(KERNELS)/amd64/vmlinuz $(INITRD) $(PATCHES)
+
+guest: kernels $(INITRD) $(NESTED)
 
 unit: $(O)/check_unit
 	$(Q)CK_DEFAULT_TIMEOUT=60 $(O)/check_unit

@@ -57,5 +57,7 @@ int cmd_unpatch(struct cli *c, int argc, char **argv);
 int cmd_list(struct cli *c, int argc, char **argv);
 int cmd_transition(struct cli *c, int argc, char **argv);
 int cmd_build(struct cli *c, int argc, char **argv);
+/* vmm run takes no TARGET and parses its own options (argv[0] = "run"). */
+int cmd_run(int argc, char **argv);
 
 #endif

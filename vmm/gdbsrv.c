@@ -6,6 +6,12 @@
  * attaching stops the guest, 'c' runs it, 0x03 stops it, 'D' detaches and
  * runs it; Qqemu.PhyMemMode is accepted (memory is always physical here);
  * registers follow the target description we serve.
+ *
+ * One extension: "qGuestpatch.memfd" replies "size=HEX;lowmem=HEX" with
+ * the guest RAM's memfd attached (SCM_RIGHTS), so a tool on this host maps
+ * RAM instead of reading it through packets (tgt_vmm.c). It may come first
+ * and then does not stop the guest: the stop that attaching implies
+ * happens at the first other packet.
  */
 #include <errno.h>
 #include <poll.h>
@@ -31,6 +37,7 @@ struct gdbsrv {
 	volatile bool quit;
 	bool noack;
 	bool running;		/* the client let the guest run */
+	bool attached;		/* the attach stop happened */
 	int sel;		/* vCPU selected by Hg */
 };
 
@@ -132,6 +139,43 @@ static void reply_regs(struct gdbsrv *s)
 	send_pkt(s, out);
 }
 
+/* The reply to qGuestpatch.memfd, with the memfd riding along. */
+static void send_memfd(struct gdbsrv *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	char body[96], pkt[112];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov;
+	struct msghdr m = { 0 };
+	struct cmsghdr *c;
+	uint8_t cs;
+	int n;
+
+	if (s->v->mem_fd < 0) {
+		send_pkt(s, "E01");
+		return;
+	}
+	snprintf(body, sizeof(body), "size=%zx;lowmem=%zx", s->v->mem_size, s->v->low_size);
+	cs = gdbc_checksum(body, strlen(body));
+	n = snprintf(pkt, sizeof(pkt), "$%s#%c%c", body, hex[cs >> 4], hex[cs & 15]);
+	iov.iov_base = pkt;
+	iov.iov_len = (size_t)n;
+	memset(&ctl, 0, sizeof(ctl));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = ctl.buf;
+	m.msg_controllen = sizeof(ctl.buf);
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &s->v->mem_fd, sizeof(int));
+	sendmsg(s->cfd, &m, MSG_NOSIGNAL);
+}
+
 static void handle(struct gdbsrv *s, char *pkt)
 {
 	struct kvmvm *v = s->v;
@@ -186,16 +230,19 @@ static void handle(struct gdbsrv *s, char *pkt)
 			send_pkt(s, out);
 		}
 	} else if (sscanf(pkt, "m%llx,%llx", &addr, &len) == 2) {
-		if (len > (PKT_MAX - 8) / 2 || addr > v->mem_size || len > v->mem_size - addr)
+		uint8_t *p = len <= (PKT_MAX - 8) / 2 ? kvmvm_gpa(v, addr, len) : NULL;
+
+		if (!p)
 			send_pkt(s, "E14");
 		else {
-			hexify(out, v->mem + addr, len);
+			hexify(out, p, len);
 			send_pkt(s, out);
 		}
 	} else if (sscanf(pkt, "M%llx,%llx:", &addr, &len) == 2) {
 		const char *data = strchr(pkt, ':') + 1;
+		uint8_t *p = len <= PKT_MAX ? kvmvm_gpa(v, addr, len) : NULL;
 
-		if (addr > v->mem_size || len > v->mem_size - addr || strlen(data) != 2 * len) {
+		if (!p || strlen(data) != 2 * len) {
 			send_pkt(s, "E14");
 			return;
 		}
@@ -206,7 +253,7 @@ static void handle(struct gdbsrv *s, char *pkt)
 				send_pkt(s, "E01");
 				return;
 			}
-			v->mem[addr + i] = (uint8_t)b;
+			p[i] = (uint8_t)b;
 		}
 		send_pkt(s, "OK");
 	} else if (!strcmp(pkt, "c")) {
@@ -262,6 +309,17 @@ static int recv_pkt(struct gdbsrv *s, char *buf, size_t cap, int timeout_ms)
 	}
 }
 
+/* Pause every vCPU; with GP_VMM_PAUSE_LOG set in the environment, log the
+ * latency the VMM measured (request to every vCPU out of KVM_RUN) on
+ * stderr, for benchmarks that run the VMM elsewhere (the nested rig). */
+static void pause_vm(struct gdbsrv *s)
+{
+	kvmvm_pause(s->v);
+	if (getenv("GP_VMM_PAUSE_LOG"))
+		fprintf(stderr, "vmm: pause: %d vCPUs out of KVM_RUN in %.3f ms\n", s->v->nr_vcpus,
+			s->v->last_pause_ns / 1e6);
+}
+
 static void *serve(void *arg)
 {
 	struct gdbsrv *s = arg;
@@ -275,8 +333,9 @@ static void *serve(void *arg)
 		s->cfd = accept(s->lfd, NULL, NULL);
 		if (s->cfd < 0)
 			continue;
-		/* As QEMU: a client attaching stops the guest. */
-		kvmvm_pause(s->v);
+		/* As QEMU: a client attaching stops the guest (at its first
+		 * packet other than qGuestpatch.memfd, see above). */
+		s->attached = false;
 		s->running = false;
 		s->noack = false;
 		while (!s->quit) {
@@ -292,8 +351,16 @@ static void *serve(void *arg)
 				}
 				continue;
 			}
+			if (!strcmp(buf, "qGuestpatch.memfd")) {
+				send_memfd(s);
+				continue;
+			}
+			if (!s->attached) {
+				pause_vm(s);
+				s->attached = true;
+			}
 			if (buf[0] == 0x03) {
-				kvmvm_pause(s->v);
+				pause_vm(s);
 				if (s->running)
 					send_pkt(s, "T02thread:01;");
 				s->running = false;
@@ -303,7 +370,8 @@ static void *serve(void *arg)
 		}
 		close(s->cfd);
 		s->cfd = -1;
-		kvmvm_resume(s->v);	/* a vanished client leaves the guest running */
+		if (s->attached)
+			kvmvm_resume(s->v);	/* a vanished client leaves the guest running */
 	}
 	return NULL;
 }

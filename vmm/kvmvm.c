@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,9 +20,105 @@
 #define PD_PA 0x3000
 #define GDT_PA 0x500
 
+/* Per-vCPU CPUID: KVM's supported set, with this vCPU's APIC id, and the
+ * hypervisor bit (Linux then looks for KVM's paravirt leaves, which
+ * KVM_GET_SUPPORTED_CPUID includes: kvmclock, PV EOI, ...). */
+static void cpuid_for(struct kvm_cpuid2 *c, int idx)
+{
+	bool avx = true;
+
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			avx = c->entries[i].ecx & (1u << 28);
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		switch (e->function) {
+		case 1:
+			e->ebx = (e->ebx & 0x00ffffffu) | ((uint32_t)idx << 24);
+			e->ecx |= 1u << 31;
+			break;
+		case 0xb:
+		case 0x1f:
+			e->edx = (uint32_t)idx;	/* x2APIC id */
+			break;
+		case 0xd:
+			/* Under a nested QEMU TCG host the XSAVE leaf can offer
+			 * AVX state (XCR0 bit 2 and the AVX-512 bits that need
+			 * it) on a CPU without AVX; Linux then warns "XSAVE
+			 * consistency problem". Offer only what leaf 1 backs. */
+			if (!avx && e->index == 0)
+				e->eax &= ~0xe4u;
+			else if (!avx && (e->index == 2 || (e->index >= 5 && e->index <= 7)))
+				e->eax = e->ebx = e->ecx = e->edx = 0;
+			break;
+		case 0x8000001e:
+			e->eax = (uint32_t)idx;	/* AMD extended APIC id */
+			break;
+		}
+	}
+}
+
+/* The MSRs a 64-bit Linux expects a firmware to have initialised (the set
+ * kvmtool programs: syscall/sysenter targets clear, TSC 0, fast strings). */
+static struct gp_error *setup_msrs(struct kvmvm *v, int idx)
+{
+	static const struct {
+		uint32_t index;
+		uint64_t data;
+	} init[] = {
+		{ 0x174, 0 }, { 0x175, 0 }, { 0x176, 0 },	/* SYSENTER_CS/ESP/EIP */
+		{ 0xc0000081, 0 }, { 0xc0000082, 0 },	/* STAR, LSTAR */
+		{ 0xc0000083, 0 }, { 0xc0000084, 0 },	/* CSTAR, SYSCALL_MASK */
+		{ 0xc0000102, 0 },			/* KERNEL_GS_BASE */
+		{ 0x10, 0 },				/* TSC */
+		{ 0x1a0, 1 },				/* MISC_ENABLE: fast strings */
+	};
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[ARRAY_SIZE(init)];
+	} m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = ARRAY_SIZE(init);
+	for (size_t i = 0; i < ARRAY_SIZE(init); i++) {
+		m.e[i].index = init[i].index;
+		m.e[i].data = init[i].data;
+	}
+	rc = ioctl(v->vcpu[idx].fd, KVM_SET_MSRS, &m);
+	if (rc < 0)
+		return gp_error_os(errno, "KVM_SET_MSRS on vCPU %d", idx);
+	if (rc != (int)ARRAY_SIZE(init))
+		return gp_error_create(GP_ERR_UNSUPPORTED, "KVM refused MSR 0x%x on vCPU %d",
+				       init[rc].index, idx);
+	return NULL;
+}
+
+/* Local APIC: LINT0 delivers the 8259's ExtINT, LINT1 NMI, as a BIOS
+ * leaves them (Linux's virtual-wire mode relies on it). */
+static struct gp_error *setup_lapic(struct kvmvm *v, int idx)
+{
+	struct kvm_lapic_state l;
+	uint32_t lvt;
+
+	if (ioctl(v->vcpu[idx].fd, KVM_GET_LAPIC, &l) < 0)
+		return gp_error_os(errno, "KVM_GET_LAPIC on vCPU %d", idx);
+	memcpy(&lvt, l.regs + 0x350, 4);
+	lvt = (lvt & ~0x700u) | (7u << 8);	/* ExtINT */
+	memcpy(l.regs + 0x350, &lvt, 4);
+	memcpy(&lvt, l.regs + 0x360, 4);
+	lvt = (lvt & ~0x700u) | (4u << 8);	/* NMI */
+	memcpy(l.regs + 0x360, &lvt, 4);
+	if (ioctl(v->vcpu[idx].fd, KVM_SET_LAPIC, &l) < 0)
+		return gp_error_os(errno, "KVM_SET_LAPIC on vCPU %d", idx);
+	return NULL;
+}
+
 static struct gp_error *create_vcpu(struct kvmvm *v, int idx, struct kvm_cpuid2 *cpuid)
 {
 	struct kvmvm_vcpu *c = &v->vcpu[idx];
+	struct gp_error *err;
 
 	c->fd = ioctl(v->vm, KVM_CREATE_VCPU, idx);
 	if (c->fd < 0)
@@ -31,14 +128,58 @@ static struct gp_error *create_vcpu(struct kvmvm *v, int idx, struct kvm_cpuid2 
 		c->run = NULL;
 		return gp_error_os(errno, "mmap kvm_run of vCPU %d", idx);
 	}
+	if (v->linux_pc)
+		cpuid_for(cpuid, idx);
 	if (ioctl(c->fd, KVM_SET_CPUID2, cpuid) < 0)
 		return gp_error_os(errno, "setting CPUID of vCPU %d", idx);
+	if (v->linux_pc && ((err = setup_msrs(v, idx)) || (err = setup_lapic(v, idx))))
+		return err;
 	return NULL;
 }
 
-struct gp_error *kvmvm_create(size_t mem_size, int nr_vcpus, struct kvmvm **out)
+static struct gp_error *add_slot(struct kvmvm *v, uint32_t slot, uint64_t pa, void *host, size_t len)
 {
-	struct kvm_userspace_memory_region slot = { 0 };
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.guest_phys_addr = pa,
+		.memory_size = len,
+		.userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+
+	if (ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return gp_error_os(errno, "KVM_SET_USER_MEMORY_REGION (slot %u at 0x%llx, %zu bytes)",
+				   slot, (unsigned long long)pa, len);
+	return NULL;
+}
+
+/* The in-kernel PC chipset: PIC+IOAPIC+LAPICs and the PIT (with port
+ * 0x61 answered in the kernel too). Must come before any vCPU. */
+static struct gp_error *setup_pc(struct kvmvm *v)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	static const int caps[] = { KVM_CAP_IRQCHIP, KVM_CAP_PIT2, KVM_CAP_USER_MEMORY,
+				    KVM_CAP_SET_TSS_ADDR, KVM_CAP_EXT_CPUID };
+	static const char *const names[] = { "IRQCHIP", "PIT2", "USER_MEMORY", "SET_TSS_ADDR",
+					     "EXT_CPUID" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++)
+		if (ioctl(v->kvm, KVM_CHECK_EXTENSION, caps[i]) <= 0)
+			return gp_error_create(GP_ERR_UNSUPPORTED,
+					       "this KVM lacks KVM_CAP_%s, which booting Linux needs",
+					       names[i]);
+	/* Three pages just below the BIOS area at 4 GiB, as QEMU and kvmtool
+	 * place them (Intel's real-mode emulation needs a TSS there). */
+	if (ioctl(v->vm, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
+		return gp_error_os(errno, "KVM_SET_TSS_ADDR");
+	if (ioctl(v->vm, KVM_CREATE_IRQCHIP, 0) < 0)
+		return gp_error_os(errno, "KVM_CREATE_IRQCHIP");
+	if (ioctl(v->vm, KVM_CREATE_PIT2, &pit) < 0)
+		return gp_error_os(errno, "KVM_CREATE_PIT2");
+	return NULL;
+}
+
+static struct gp_error *create(size_t mem_size, int nr_vcpus, bool linux_pc, struct kvmvm **out)
+{
 	struct kvm_cpuid2 *cpuid = NULL;
 	struct gp_error *err;
 	struct kvmvm *v;
@@ -56,14 +197,19 @@ struct gp_error *kvmvm_create(size_t mem_size, int nr_vcpus, struct kvmvm **out)
 	if (!v)
 		return &gp_error_nomem;
 	v->vm = -1;
+	v->mem_fd = -1;
+	v->input_pipe[0] = v->input_pipe[1] = -1;
+	v->linux_pc = linux_pc;
 	for (int i = 0; i < KVMVM_MAX_VCPUS; i++)
 		v->vcpu[i].fd = -1;
 	v->serial = stdout;
 	pthread_mutex_init(&v->mu, NULL);
 	pthread_cond_init(&v->cv, NULL);
+	kvmvm_serial_init(v);
 	v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (v->kvm < 0) {
-		err = gp_error_os(errno, "open /dev/kvm (is the kvm module loaded and are you allowed to use it?)");
+		err = gp_error_os(errno, errno == ENOENT ? "open /dev/kvm (no KVM here: load the kvm and kvm-intel or kvm-amd modules)"
+					 : "open /dev/kvm (are you allowed to use it? root or the kvm group)");
 		goto fail;
 	}
 	api = ioctl(v->kvm, KVM_GET_API_VERSION, 0);
@@ -77,19 +223,38 @@ struct gp_error *kvmvm_create(size_t mem_size, int nr_vcpus, struct kvmvm **out)
 		err = gp_error_os(errno, "KVM_CREATE_VM");
 		goto fail;
 	}
-	v->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
-		      -1, 0);
+	/* RAM lives in a memfd so a tool can be handed it (gdbsrv). */
+	v->mem_fd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (v->mem_fd < 0 || ftruncate(v->mem_fd, (off_t)mem_size) < 0) {
+		err = gp_error_os(errno, "creating %zu bytes of guest memory", mem_size);
+		goto fail;
+	}
+	v->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, v->mem_fd, 0);
 	if (v->mem == MAP_FAILED) {
 		v->mem = NULL;
 		err = gp_error_os(errno, "allocating %zu bytes of guest memory", mem_size);
 		goto fail;
 	}
 	v->mem_size = mem_size;
-	slot.memory_size = mem_size;
-	slot.userspace_addr = (uint64_t)(uintptr_t)v->mem;
-	if (ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
-		err = gp_error_os(errno, "KVM_SET_USER_MEMORY_REGION");
+	v->low_size = mem_size;
+	if (linux_pc && mem_size >= KVMVM_LOWMEM_SPLIT)
+		v->low_size = KVMVM_LOWMEM_MAX;
+	if ((err = add_slot(v, 0, 0, v->mem, v->low_size)))
 		goto fail;
+	if (v->low_size < mem_size &&
+	    (err = add_slot(v, 1, 4ull << 30, v->mem + v->low_size, mem_size - v->low_size)))
+		goto fail;
+	if (linux_pc) {
+		v->inject = mmap(NULL, KVMVM_INJECT_SIZE, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (v->inject == MAP_FAILED) {
+			v->inject = NULL;
+			err = gp_error_os(errno, "allocating the inject slot");
+			goto fail;
+		}
+		if ((err = add_slot(v, 2, KVMVM_INJECT_PA, v->inject, KVMVM_INJECT_SIZE)) ||
+		    (err = setup_pc(v)))
+			goto fail;
 	}
 	sz = ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (sz < (int)sizeof(struct kvm_run)) {
@@ -122,6 +287,31 @@ fail:
 	return err;
 }
 
+struct gp_error *kvmvm_create(size_t mem_size, int nr_vcpus, struct kvmvm **out)
+{
+	return create(mem_size, nr_vcpus, false, out);
+}
+
+struct gp_error *kvmvm_create_linux(size_t mem_size, int nr_vcpus, struct kvmvm **out)
+{
+	return create(mem_size, nr_vcpus, true, out);
+}
+
+uint8_t *kvmvm_gpa(struct kvmvm *v, uint64_t pa, size_t len)
+{
+	const uint64_t high = 4ull << 30;
+
+	if (pa + len < pa)
+		return NULL;
+	if (pa + len <= v->low_size)
+		return v->mem + pa;
+	if (v->low_size < v->mem_size && pa >= high && pa + len - high <= v->mem_size - v->low_size)
+		return v->mem + v->low_size + (pa - high);
+	if (v->inject && pa >= KVMVM_INJECT_PA && pa + len <= KVMVM_INJECT_PA + KVMVM_INJECT_SIZE)
+		return v->inject + (pa - KVMVM_INJECT_PA);
+	return NULL;
+}
+
 void kvmvm_destroy(struct kvmvm *v)
 {
 	if (!v)
@@ -139,6 +329,11 @@ void kvmvm_destroy(struct kvmvm *v)
 		for (int i = 0; i < v->nr_vcpus; i++)
 			pthread_join(v->vcpu[i].thread, NULL);
 	}
+	if (v->input_started) {
+		close(v->input_pipe[1]);	/* the input thread's signal to end */
+		pthread_join(v->input_thread, NULL);
+		close(v->input_pipe[0]);
+	}
 	gp_error_destroy(v->err);
 	for (int i = 0; i < KVMVM_MAX_VCPUS; i++) {
 		if (v->vcpu[i].run)
@@ -148,6 +343,10 @@ void kvmvm_destroy(struct kvmvm *v)
 	}
 	if (v->mem)
 		munmap(v->mem, v->mem_size);
+	if (v->inject)
+		munmap(v->inject, KVMVM_INJECT_SIZE);
+	if (v->mem_fd >= 0)
+		close(v->mem_fd);
 	if (v->vm >= 0)
 		close(v->vm);
 	if (v->kvm >= 0)
@@ -242,17 +441,45 @@ static bool handle_exit(struct kvmvm *v, int idx, enum kvmvm_stop *why, struct g
 		return false;
 	case KVM_EXIT_IO: {
 		uint8_t *data = (uint8_t *)run + run->io.data_offset;
+		uint16_t port = run->io.port;
+		bool out = run->io.direction == KVM_EXIT_IO_OUT;
 
-		if (run->io.port == KVMVM_SERIAL_PORT && run->io.direction == KVM_EXIT_IO_OUT) {
-			for (uint32_t i = 0; i < run->io.count; i++)
-				fwrite(data + i * run->io.size, 1, 1, v->serial);
-			fflush(v->serial);
-		} else if (run->io.direction == KVM_EXIT_IO_IN) {
-			/* Nothing else is there: reads float high, as on a bus. */
-			memset(data, 0xff, (size_t)run->io.size * run->io.count);
+		for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+			if (port >= KVMVM_SERIAL_PORT && port < KVMVM_SERIAL_PORT + 8 && run->io.size == 1) {
+				kvmvm_serial_io(v, port, out, data);
+				continue;
+			}
+			if (!out) {
+				/* Nothing there. The keyboard controller's status
+				 * and the CMOS read as 0 (idle, no update in
+				 * progress) so Linux does not wait on them;
+				 * anything else floats high, as on a bus. */
+				bool zero = v->linux_pc && (port == 0x64 || port == 0x70 || port == 0x71);
+
+				memset(data, zero ? 0 : 0xff, run->io.size);
+				continue;
+			}
+			/* Reset: the keyboard controller's pulse (reboot=k, the
+			 * kernel's default fallback) or the PCI reset register. */
+			if (v->linux_pc && ((port == 0x64 && data[0] == 0xfe) ||
+					    (port == 0xcf9 && run->io.size == 1 && (data[0] & 4)))) {
+				*why = KVMVM_RESET;
+				return false;
+			}
 		}
 		return true;
 	}
+	case KVM_EXIT_SYSTEM_EVENT:
+		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET) {
+			*why = KVMVM_RESET;
+			return false;
+		}
+		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+			*why = KVMVM_POWEROFF;
+			return false;
+		}
+		*err = unhandled(v, idx, "a system event the VMM does not know");
+		break;
 	case KVM_EXIT_MMIO: {
 		char what[96];
 
@@ -285,7 +512,7 @@ struct gp_error *kvmvm_run(struct kvmvm *v, uint64_t max_exits, enum kvmvm_stop 
 			return gp_error_create(GP_ERR_LIMIT, "guest still running after %llu exits",
 					       (unsigned long long)v->exits);
 		if (ioctl(v->vcpu[0].fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return gp_error_os(errno, "KVM_RUN");
 		}
@@ -332,12 +559,15 @@ static void *vcpu_thread(void *arg)
 		}
 		c->paused = false;
 		if (v->quit) {
+			c->paused = true;
+			pthread_cond_broadcast(&v->cv);
 			pthread_mutex_unlock(&v->mu);
 			return NULL;
 		}
 		pthread_mutex_unlock(&v->mu);
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR) {
+			/* EAGAIN: an AP left wait-for-SIPI; run it again. */
+			if (errno == EINTR || errno == EAGAIN) {
 				c->run->immediate_exit = 0;
 				continue;
 			}
@@ -355,6 +585,17 @@ static void *vcpu_thread(void *arg)
 		else
 			gp_error_destroy(err);
 		c->paused = true;	/* a stopped vCPU is as still as a paused one */
+		if (v->linux_pc && !v->vm_stop) {
+			/* One machine: a reset, power-off or failure on any
+			 * vCPU stops them all (the others are kicked out). */
+			v->vm_stop = why;
+			v->quit = true;
+			for (int i = 0; i < v->nr_vcpus; i++)
+				if (i != a.idx) {
+					v->vcpu[i].run->immediate_exit = 1;
+					pthread_kill(v->vcpu[i].thread, SIGUSR1);
+				}
+		}
 		pthread_cond_broadcast(&v->cv);
 		pthread_mutex_unlock(&v->mu);
 		return NULL;
@@ -429,6 +670,8 @@ static enum kvmvm_stop vm_state(const struct kvmvm *v)
 {
 	enum kvmvm_stop s = KVMVM_HALTED;
 
+	if (v->vm_stop)
+		return v->vm_stop;
 	for (int i = 0; i < v->nr_vcpus; i++) {
 		if (v->vcpu[i].stop == KVMVM_FAILED)
 			return KVMVM_FAILED;

@@ -37,10 +37,13 @@ static void usage(FILE *f)
 	      "                           in progress: each task not yet switched and why\n"
 	      "  build FILE.c -o FILE.o (--kernel VMLINUZ | --build-id ID | --target TARGET)\n"
 	      "                           compile a patch with flags that fit the guest kernel\n"
+	      "  run --kernel BZIMAGE [--initrd F] [--append S] [--mem SIZE] [--cpus N] [--gdb SOCKET]\n"
+	      "                           boot a Linux guest in our own KVM VMM (vmm run --help)\n"
 	      "\n"
 	      "Targets:\n"
 	      "  qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH][,lowmem=SIZE]\n"
 	      "  qemu:gdb=/path/to/gdb.sock[,...]\n"
+	      "  vmm:SOCKET               our own VMM (vmm run --gdb SOCKET)\n"
 	      "  raw:PATH                 a raw guest-physical memory image (read only)\n"
 	      "\n"
 	      "Options:\n"
@@ -285,6 +288,8 @@ int main(int argc, char **argv)
 	int ch, ret;
 	size_t i;
 
+	if (argc > 1 && !strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
 	/* Options may come anywhere; the first operand is the command. */
 	while ((ch = getopt_long(argc, argv, "jsho:", opts, NULL)) != -1) {
 		switch (ch) {

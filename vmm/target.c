@@ -32,11 +32,13 @@ struct gp_error *tgt_open(const char *spec, struct tgt **out)
 		return gp_error_create(GP_ERR_INVAL, "empty target");
 	if (!strncmp(spec, "qemu:", 5))
 		err = tgt_qemu_open(spec + 5, out);
+	else if (!strncmp(spec, "vmm:", 4))
+		err = tgt_vmm_open(spec + 4, out);
 	else if (!strncmp(spec, "raw:", 4))
 		err = tgt_raw_open(spec + 4, out);
 	else
 		return gp_error_create(GP_ERR_INVAL,
-				       "unknown target '%s' (expected qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH] or raw:PATH)",
+				       "unknown target '%s' (expected qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH], vmm:SOCKET or raw:PATH)",
 				       spec);
 	if (err)
 		return gp_error_wrap(err, "target '%s'", spec);

@@ -89,6 +89,7 @@ struct tgt {
  * Open a target from a spec string:
  *   qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH][,lowmem=SIZE]
  *   qemu:gdb=/path/to/unix.sock[,...]
+ *   vmm:SOCKET          our own VMM's control socket (vmm run --gdb)
  *   raw:PATH            read-only raw guest-physical memory image
  * Attaching may stop the guest (QEMU's gdbstub does); tgt_open leaves it
  * running on return unless the backend cannot.
@@ -119,6 +120,7 @@ struct gp_error *tgt_buffer_new(void *buf, size_t len,
 /* Backend constructors (used by tgt_open). */
 struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out);
 struct gp_error *tgt_raw_open(const char *path, struct tgt **out);
+struct gp_error *tgt_vmm_open(const char *path, struct tgt **out);
 
 uint64_t gp_now_ns(void);
 

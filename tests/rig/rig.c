@@ -365,6 +365,7 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	int cpus = o && o->cpus > 0 ? o->cpus : 2;
 	int mem = o && o->mem_mb > 0 ? o->mem_mb : 256;
 	const char *cpu = o && o->cpu ? o->cpu : "max";
+	int boot_timeout = o && o->boot_timeout_s > 0 ? o->boot_timeout_s : BOOT_TIMEOUT_S;
 	char initrd[512], ram[128], con[128], gdb[128], qmp[128], bulk[128], logp[128];
 	char append[1024], memobj[256], smp[16], memarg[16], gdbarg[200], qmparg[200];
 	char serial0[200], serial1[200];
@@ -382,7 +383,10 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	r->con = -1;
 	r->qemu = -1;
 	snprintf(r->kernel, sizeof(r->kernel), "%s/kernels/%s/vmlinuz", rig_build_dir(), flavor);
-	snprintf(initrd, sizeof(initrd), "%s/guest/initramfs.cpio.gz", rig_build_dir());
+	if (o && o->initrd)
+		snprintf(initrd, sizeof(initrd), "%s", o->initrd);
+	else
+		snprintf(initrd, sizeof(initrd), "%s/guest/initramfs.cpio.gz", rig_build_dir());
 	if (stat(r->kernel, &st) || stat(initrd, &st))
 		return fail(r, errmsg, "no guest kernel %s or initramfs %s: run `make guest`",
 			    r->kernel, initrd);
@@ -449,9 +453,9 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 			return fail(r, errmsg, "QEMU's console socket did not appear");
 		usleep(20000);
 	}
-	out = read_until(r, "guestpatch guest up", BOOT_TIMEOUT_S);
+	out = read_until(r, "guestpatch guest up", boot_timeout);
 	if (!out)
-		return fail(r, errmsg, "the guest did not boot to its init within %d s", BOOT_TIMEOUT_S);
+		return fail(r, errmsg, "the guest did not boot to its init within %d s", boot_timeout);
 	free(out);
 	/* Let the shell start, then make the session quiet and machine-friendly. */
 	for (int tries = 0;; tries++) {

@@ -33,6 +33,8 @@ struct rig_opts {
 	int mem_mb;		/* default 256 */
 	const char *append;	/* extra kernel command line */
 	const char *cpu;	/* QEMU -cpu model; default "max" (LA57: 5-level paging) */
+	const char *initrd;	/* default $GP_BUILD/guest/initramfs.cpio.gz */
+	int boot_timeout_s;	/* default 120 */
 };
 
 struct rig;

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The real test of our own VMM: on the nested-KVM rig (tests/rig/nested.h)
+ * `vmm run` boots a Debian kernel with the busybox initramfs, and the vmm
+ * commands in the outer guest work against vmm:SOCKET as against QEMU:
+ * info, ps, stack, patch (the inner guest's /proc/cmdline changes), list,
+ * unpatch (it is restored). Then the guest reboots and the VMM ends
+ * cleanly.
+ *
+ * The tests share one booted rig and run in order (Check forks each one;
+ * state lives in the guests).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gp_check.h"
+#include "rig/nested.h"
+
+static struct nested *n;
+static const char *boot_err;
+
+static void up(void)
+{
+	char *msg = NULL;
+
+	n = nested_boot(&(struct nested_opts){ .cpus = 2, .pause_log = true }, &msg);
+	if (!n)
+		boot_err = msg;
+	else
+		fprintf(stderr, "nested rig: outer guest up in %.1f s, inner guest (vmm run) at its init in %.1f s\n",
+			nested_outer_boot_seconds(n), nested_inner_boot_seconds(n));
+}
+
+static void down(void)
+{
+	nested_kill(n);
+}
+
+static void need_rig(void)
+{
+	ck_assert_msg(n, "nested rig did not come up: %s", boot_err ? boot_err : "?");
+}
+
+static char *inner(const char *cmd)
+{
+	char *out = NULL;
+	int rc = nested_inner(n, cmd, &out, 60);
+
+	ck_assert_msg(rc == 0, "inner guest: '%s' exited %d: %s", cmd, rc, out ? out : "");
+	return out;
+}
+
+/* vmm in the outer guest: "/nested/vmm SUB vmm:SOCK REST". */
+static int vmm(const char *sub, const char *rest, char **out)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "/nested/vmm %s %s %s 2>&1", sub, NESTED_TARGET, rest ? rest : "");
+	return nested_outer(n, cmd, out, 300);
+}
+
+START_TEST(inner_boots)
+{
+	char *out;
+
+	need_rig();
+	out = inner("cat /proc/cmdline");
+	ck_assert_msg(!strcmp(out, NESTED_APPEND "\n"), "inner /proc/cmdline: '%s'", out);
+	free(out);
+	out = inner("nproc");
+	ck_assert_msg(atoi(out) == 2, "inner guest sees %s CPUs, expected 2", out);
+	free(out);
+	/* Console input arrives by interrupt (IRQ 4 through the IOAPIC). */
+	out = inner("grep ttyS0 /proc/interrupts");
+	ck_assert_msg(strstr(out, "IO-APIC") && strstr(out, "4-edge"), "ttyS0 interrupts: %s", out);
+	free(out);
+	/* The inject slot is not RAM to the guest: not in its e820 map. */
+	out = inner("cat /proc/iomem");
+	ck_assert_msg(strstr(out, "System RAM"), "iomem: %s", out);
+	ck_assert_msg(!strstr(out, "c0000000"), "inject slot visible to the guest: %s", out);
+	free(out);
+	/* Known noise of this rig, not of the VMM: the SRSO advisory, and
+	 * "XSAVE consistency problem" (fpu/xstate.c): the outer QEMU TCG
+	 * CPU's XSAVE leaf and KVM's supported CPUID disagree on AVX state;
+	 * QEMU -accel kvm in the same outer guest sees the same CPUID. */
+	out = inner("dmesg | grep -v -e 'Speculative Return Stack Overflow' -e 'XSAVE consistency' "
+		    "-e 'fpu/xstate.c' | grep -E 'WARNING|BUG|Oops' || true");
+	ck_assert_msg(!*out, "inner kernel complained: %s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(vmm_commands)
+{
+	char *out = NULL;
+
+	need_rig();
+	ck_assert_msg(vmm("info", "--stats", &out) == 0, "vmm info: %s", out);
+	ck_assert_msg(strstr(out, "release:        6."), "vmm info: %s", out);
+	ck_assert_msg(strstr(out, "vCPUs:          2 (kernel: 2 online"), "vmm info: %s", out);
+	/* RAM came through the memfd, not packet by packet. */
+	ck_assert_msg(!strstr(out, " 0 fast,"), "no fast reads: %s", out);
+	free(out);
+	ck_assert_msg(vmm("ps", NULL, &out) == 0, "vmm ps: %s", out);
+	ck_assert_msg(strstr(out, "      1       1 "), "vmm ps lacks pid 1: %s", out);
+	ck_assert_msg(strstr(out, " idle"), "vmm ps lacks idle tasks: %s", out);
+	free(out);
+	ck_assert_msg(vmm("stack", "1", &out) == 0, "vmm stack 1: %s", out);
+	ck_assert_msg(strstr(out, "reliable"), "vmm stack 1: %s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(patch_unpatch)
+{
+	char *before, *out = NULL;
+
+	need_rig();
+	before = inner("cat /proc/cmdline");
+	ck_assert(!strstr(before, "guestpatch"));
+	ck_assert_msg(vmm("patch", "/nested/cmdline_marker.o", &out) == 0, "vmm patch: %s", out);
+	free(out);
+	out = inner("cat /proc/cmdline");
+	ck_assert_msg(strstr(out, "guestpatch: cmdline-marker applied\n" NESTED_APPEND), "patched /proc/cmdline: %s", out);
+	free(out);
+	ck_assert_msg(vmm("list", NULL, &out) == 0 && strstr(out, "cmdline-marker"), "vmm list: %s", out);
+	free(out);
+	ck_assert_msg(vmm("unpatch", "cmdline-marker", &out) == 0, "vmm unpatch: %s", out);
+	free(out);
+	out = inner("cat /proc/cmdline");
+	ck_assert_msg(!strcmp(out, before), "after unpatch: '%s', before: '%s'", out, before);
+	free(out);
+	free(before);
+}
+END_TEST
+
+START_TEST(pause_latency)
+{
+	char *out = NULL, *p;
+	int count = 0;
+	double worst = 0;
+
+	need_rig();
+	ck_assert(nested_outer(n, "grep 'vmm: pause:' /tmp/inner.err", &out, 30) == 0);
+	for (p = out; (p = strstr(p, " in ")); p += 4) {
+		double ms = atof(p + 4);
+
+		worst = ms > worst ? ms : worst;
+		count++;
+	}
+	ck_assert_msg(count > 0, "no pause logged: %s", out);
+	fprintf(stderr, "nested rig, own VMM, 2 vCPUs: %d pauses, worst %.3f ms\n", count, worst);
+	/* Target 1 ms (issue 6); 20 ms is the bound beyond which this rig's
+	 * pause is broken rather than slow. */
+	ck_assert_msg(worst < 20, "pause took %.3f ms", worst);
+	free(out);
+}
+END_TEST
+
+START_TEST(reboot_ends_vmm)
+{
+	char *out = NULL;
+
+	need_rig();
+	/* The reply never comes: the guest is gone. */
+	nested_inner(n, "reboot -f", NULL, 5);
+	ck_assert_msg(nested_outer(n,
+				   NESTED_WAIT_RC "; cat /tmp/inner.err; test -e " NESTED_SOCK " && echo socket-left; true",
+				   &out, 60) == 0,
+		      "waiting for the VMM: %s", out);
+	ck_assert_msg(strstr(out, "rc=0") && strstr(out, "the guest rebooted"), "VMM after reboot: %s", out);
+	ck_assert_msg(!strstr(out, "socket-left"), "control socket left behind: %s", out);
+	free(out);
+}
+END_TEST
+
+static TCase *nested_tcase(void)
+{
+	TCase *tc = tcase_create("nested");
+
+	tcase_set_timeout(tc, 900);
+	tcase_add_unchecked_fixture(tc, up, down);
+	tcase_add_test(tc, inner_boots);
+	tcase_add_test(tc, vmm_commands);
+	tcase_add_test(tc, patch_unpatch);
+	tcase_add_test(tc, pause_latency);
+	tcase_add_test(tc, reboot_ends_vmm);
+	return tc;
+}
+GP_TCASE(nested_tcase)
