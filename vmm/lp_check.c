@@ -5,7 +5,7 @@
 #include "lp_check.h"
 #include "stacks.h"
 
-static void add_blocker(struct lp_check_result *res, const struct task_info *t, int vcpu,
+void lp_blocker_add(struct lp_check_result *res, const struct task_info *t, int vcpu,
 			uint64_t pc, const char *func, const char *reason)
 {
 	struct lp_blocker *b;
@@ -47,7 +47,7 @@ struct gp_error *lp_check_stacks(struct stack_ctx *ctx, const struct lp_range *r
 					snprintf(why, sizeof(why), "%s is on its stack (frame %d, pc 0x%llx)%s",
 						 ranges[r].name, f, (unsigned long long)tr->f[f].pc,
 						 snap.vcpu[i] >= 0 && f == 0 ? ", executing now" : "");
-					add_blocker(res, t, snap.vcpu[i], tr->f[f].pc, ranges[r].name, why);
+					lp_blocker_add(res, t, snap.vcpu[i], tr->f[f].pc, ranges[r].name, why);
 					blocked = true;
 				}
 		/* As klp_check_stack(): an unreliable stack blocks too. */
@@ -55,7 +55,7 @@ struct gp_error *lp_check_stacks(struct stack_ctx *ctx, const struct lp_range *r
 			char why[200];
 
 			snprintf(why, sizeof(why), "unreliable stack: %s", tr->why);
-			add_blocker(res, t, snap.vcpu[i], 0, "", why);
+			lp_blocker_add(res, t, snap.vcpu[i], 0, "", why);
 		}
 	}
 	stacks_free(&snap);

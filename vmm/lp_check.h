@@ -38,6 +38,10 @@ struct lp_check_result {
 	uint64_t check_ns;	/* tool time spent */
 };
 
+/* Count a blocker; record it while there is room. */
+void lp_blocker_add(struct lp_check_result *res, const struct task_info *t, int vcpu,
+		    uint64_t pc, const char *func, const char *reason);
+
 /* Target must be paused. ctx comes from stack_ctx_init() (made once,
  * outside the pause: the ORC tables do not change). */
 struct gp_error *lp_check_stacks(struct stack_ctx *ctx, const struct lp_range *ranges,

@@ -721,22 +721,6 @@ static int free_ranges(const struct lp_region *r, struct lp_range *v)
 	return n;
 }
 
-static void add_blocker(struct lp_check_result *res, const struct task_info *t, int vcpu,
-			uint64_t pc, const char *func, const char *reason)
-{
-	struct lp_blocker *b;
-
-	if (res->nr_blockers++ >= LP_MAX_BLOCKERS)
-		return;
-	b = &res->b[res->nr_blockers - 1];
-	b->pid = t->pid;
-	snprintf(b->comm, sizeof(b->comm), "%s", t->comm);
-	b->running_cpu = vcpu;
-	b->pc = pc;
-	snprintf(b->func, sizeof(b->func), "%s", func);
-	snprintf(b->reason, sizeof(b->reason), "%s", reason);
-}
-
 /* The first frame inside one of the ranges, or -1. */
 static int frame_in(const struct stack_trace *tr, const struct lp_range *v, int n, int *which)
 {
@@ -869,7 +853,7 @@ static struct gp_error *try_complete(struct kern *k, struct pt_ctx *c, struct lp
 			if ((f = frame_in(tr, fr, nfr, &which)) >= 0) {
 				snprintf(why, sizeof(why), "%s is on its stack (frame %d, pc 0x%llx)",
 					 fr[which].name, f, (unsigned long long)tr->f[f].pc);
-				add_blocker(&rep->check, t, snap->vcpu[i], tr->f[f].pc, fr[which].name, why);
+				lp_blocker_add(&rep->check, t, snap->vcpu[i], tr->f[f].pc, fr[which].name, why);
 				free_blocked++;
 			}
 			continue;
@@ -880,11 +864,11 @@ static struct gp_error *try_complete(struct kern *k, struct pt_ctx *c, struct lp
 			snprintf(why, sizeof(why), "%s is on its stack (frame %d, pc 0x%llx)%s",
 				 sw[which].name, f, (unsigned long long)tr->f[f].pc,
 				 snap->vcpu[i] >= 0 && f == 0 ? ", executing now" : "");
-			add_blocker(&rep->check, t, snap->vcpu[i], tr->f[f].pc, sw[which].name, why);
+			lp_blocker_add(&rep->check, t, snap->vcpu[i], tr->f[f].pc, sw[which].name, why);
 			continue;
 		} else if (!tr->reliable) {
 			snprintf(why, sizeof(why), "unreliable stack: %s", tr->why);
-			add_blocker(&rep->check, t, snap->vcpu[i], 0, "", why);
+			lp_blocker_add(&rep->check, t, snap->vcpu[i], 0, "", why);
 			continue;
 		}
 		if (dry)
@@ -1348,6 +1332,18 @@ static struct gp_error *apply_common_checks(struct kern *k, struct apply_ctx *a)
 	return err;
 }
 
+/* The new patch's pages and records, in the state given. */
+static struct gp_error *add_new_patch(struct kern *k, struct apply_ctx *a, uint32_t state)
+{
+	struct gp_error *err;
+
+	if ((err = write_pages(k, a->code_page, a->img->code, a->img->code_used, true)) ||
+	    (err = write_pages(k, a->data_page, a->img->data, a->img->data_used, false)))
+		return err;
+	return add_patch_records(&a->r.hdr, &a->r, a->img, a->tf, a->code_page, a->data_page,
+				 a->slot, state, a->flags);
+}
+
 /* Global: everything in one pause once no stack holds what changes. */
 static struct gp_error *apply_global_attempt(struct kern *k, void *arg, struct lp_report *rep,
 					     bool *blocked)
@@ -1368,10 +1364,7 @@ static struct gp_error *apply_global_attempt(struct kern *k, void *arg, struct l
 	if ((err = lp_region_setup(k, &a->r)))
 		goto out;
 	*old = a->r.hdr;
-	if ((err = write_pages(k, a->code_page, a->img->code, a->img->code_used, true)) ||
-	    (err = write_pages(k, a->data_page, a->img->data, a->img->data_used, false)) ||
-	    (err = add_patch_records(&a->r.hdr, &a->r, a->img, a->tf, a->code_page, a->data_page,
-				     a->slot, LP_APPLIED, a->flags)))
+	if ((err = add_new_patch(k, a, LP_APPLIED)))
 		goto out;
 	if (a->flags & LP_FLAG_REPLACE) {
 		for (int q = 0; q < LP_MAX_PATCHES; q++)
@@ -1427,10 +1420,7 @@ static struct gp_error *apply_pertask_attempt(struct kern *k, void *arg, struct 
 					      snap.tasks.v[i].patch_state);
 			goto out;
 		}
-	if ((err = write_pages(k, a->code_page, a->img->code, a->img->code_used, true)) ||
-	    (err = write_pages(k, a->data_page, a->img->data, a->img->data_used, false)) ||
-	    (err = add_patch_records(&a->r.hdr, &a->r, a->img, a->tf, a->code_page, a->data_page,
-				     a->slot, LP_PATCHING, a->flags)))
+	if ((err = add_new_patch(k, a, LP_PATCHING)))
 		goto out;
 	a->r.hdr.trans_patch = a->slot;
 	a->r.hdr.trans_target = KLP_PATCHED;

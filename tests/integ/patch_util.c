@@ -9,6 +9,30 @@
 #include "patch_util.h"
 #include "target.h"
 
+void pu_up(struct rig **r, char *dir, size_t len, const char *tmpl)
+{
+	char *msg = NULL;
+
+	snprintf(dir, len, "%s", tmpl);
+	if (!mkdtemp(dir))
+		abort();
+	*r = rig_boot(&(struct rig_opts){ .cpus = 2 }, &msg);
+	if (!*r) {
+		fprintf(stderr, "rig: %s\n", msg);
+		abort();
+	}
+}
+
+void pu_down(struct rig *r, const char *dir)
+{
+	char cmd[100];
+
+	rig_kill(r);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -8,6 +8,7 @@
 #define GP_PATCH_UTIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rig/rig.h"
@@ -15,6 +16,11 @@
 struct hashes {
 	uint64_t text, region;
 };
+
+/* Unchecked fixture for a TCase: boot a 2-vCPU rig and make a scratch
+ * directory from `tmpl` (mkdtemp form) into dir; both end in pu_down. */
+void pu_up(struct rig **r, char *dir, size_t len, const char *tmpl);
+void pu_down(struct rig *r, const char *dir);
 
 /* FNV-1a of _text.._etext and of the region, read in one pause. */
 struct hashes pu_hash_guest(struct rig *r);

@@ -66,26 +66,12 @@ static const char second_src[] =
 
 static void up(void)
 {
-	char *msg = NULL;
-
-	snprintf(dir, sizeof(dir), "/tmp/gp-patch-XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	r = rig_boot(&(struct rig_opts){ .cpus = 2 }, &msg);
-	if (!r) {
-		fprintf(stderr, "rig: %s\n", msg);
-		abort();
-	}
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-patch-XXXXXX");
 }
 
 static void down(void)
 {
-	char cmd[100];
-
-	rig_kill(r);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "cannot remove %s\n", dir);
+	pu_down(r, dir);
 }
 
 START_TEST(apply_and_unpatch)

@@ -24,26 +24,12 @@ static char dir[64];
 
 static void up(void)
 {
-	char *msg = NULL;
-
-	snprintf(dir, sizeof(dir), "/tmp/gp-trans-XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	r = rig_boot(&(struct rig_opts){ .cpus = 2 }, &msg);
-	if (!r) {
-		fprintf(stderr, "rig: %s\n", msg);
-		abort();
-	}
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-trans-XXXXXX");
 }
 
 static void down(void)
 {
-	char cmd[100];
-
-	rig_kill(r);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "cannot remove %s\n", dir);
+	pu_down(r, dir);
 }
 
 /* devkmsg_read (kernel/printk/printk.c) made to return end-of-file: a
