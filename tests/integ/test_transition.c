@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "gp_check.h"
+#include "kernel.h"
 #include "patch_util.h"
 #include "rig/rig.h"
+#include "target.h"
 
 static struct rig *r;
 static char dir[64];
@@ -293,6 +295,42 @@ START_TEST(signal_moves_blocked_reader)
 }
 END_TEST
 
+/* The guest's own livepatch mid-transition (klp_transition_patch set):
+ * refused with a clear message, guest memory untouched. */
+START_TEST(refuses_while_guest_livepatch_busy)
+{
+	const char *obj = pu_build(r, dir, "cmdline_marker", NULL, NULL);
+	struct hashes before, after;
+	struct tgt *t = NULL;
+	struct kern *k = NULL;
+	uint64_t va, pa, old, fake;
+	char *err = NULL;
+
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(kern_attach(t, NULL, &k));
+	ck_ok(kern_sym(k, "klp_transition_patch", &va));
+	ck_ok(kern_v2p(k, va, &pa));
+	fake = va;	/* any non-NULL pointer: the guest never reads it here */
+	ck_ok(tgt_pause(t));
+	ck_ok(tgt_read_phys(t, pa, &old, 8));
+	ck_assert_msg(old == 0, "the guest's livepatch is busy already");
+	ck_ok(tgt_write_phys(t, pa, &fake, 8));
+	ck_ok(tgt_resume(t));
+	before = pu_hash_guest(r);
+	ck_assert_int_ne(pu_vmm(r, "patch", obj, NULL, &err), 0);
+	ck_assert_msg(strstr(err, "the guest's own livepatch has a transition in progress"), "%s", err);
+	free(err);
+	after = pu_hash_guest(r);
+	ck_assert(before.text == after.text && before.region == after.region);
+	ck_ok(tgt_pause(t));
+	ck_ok(tgt_write_phys(t, pa, &old, 8));
+	ck_ok(tgt_resume(t));
+	kern_detach(k);
+	tgt_close(t);
+	ck_assert(!pu_guest_has(r, "cat /proc/cmdline", "guestpatch"));
+}
+END_TEST
+
 /* 6. Stacked patches on one function, and an atomic replace over two. */
 START_TEST(stacked_and_atomic_replace)
 {
@@ -400,6 +438,7 @@ static TCase *transition_tcase(void)
 	tcase_add_test(tc, reverse_while_blocked);
 	tcase_add_test(tc, force_while_blocked);
 	tcase_add_test(tc, signal_moves_blocked_reader);
+	tcase_add_test(tc, refuses_while_guest_livepatch_busy);
 	tcase_add_test(tc, stacked_and_atomic_replace);
 	tcase_add_test(tc, cycles_under_load);
 	return tc;
