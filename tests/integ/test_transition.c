@@ -297,36 +297,46 @@ END_TEST
 
 /* The guest's own livepatch mid-transition (klp_transition_patch set):
  * refused with a clear message, guest memory untouched. */
+/* Write 8 bytes at a kernel symbol, return what was there. The gdbstub
+ * serves one client at a time: open, write, close. */
+static uint64_t poke_sym(const char *sym, uint64_t val)
+{
+	struct tgt *t = NULL;
+	struct kern *k = NULL;
+	uint64_t va, pa, old;
+
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(kern_attach(t, NULL, &k));
+	ck_ok(kern_sym(k, sym, &va));
+	ck_ok(kern_v2p(k, va, &pa));
+	ck_ok(tgt_pause(t));
+	ck_ok(tgt_read_phys(t, pa, &old, 8));
+	ck_ok(tgt_write_phys(t, pa, val == 1 ? &va : &val, 8));	/* 1: the symbol's own address */
+	ck_ok(tgt_resume(t));
+	kern_detach(k);
+	tgt_close(t);
+	return old;
+}
+
 START_TEST(refuses_while_guest_livepatch_busy)
 {
 	const char *obj = pu_build(r, dir, "cmdline_marker", NULL, NULL);
 	struct hashes before, after;
-	struct tgt *t = NULL;
-	struct kern *k = NULL;
-	uint64_t va, pa, old, fake;
+	uint64_t old;
 	char *err = NULL;
+	int rc;
 
-	ck_ok(tgt_open(rig_target(r), &t));
-	ck_ok(kern_attach(t, NULL, &k));
-	ck_ok(kern_sym(k, "klp_transition_patch", &va));
-	ck_ok(kern_v2p(k, va, &pa));
-	fake = va;	/* any non-NULL pointer: the guest never reads it here */
-	ck_ok(tgt_pause(t));
-	ck_ok(tgt_read_phys(t, pa, &old, 8));
+	/* Any non-NULL pointer: nothing in the guest reads it meanwhile. */
+	old = poke_sym("klp_transition_patch", 1);
 	ck_assert_msg(old == 0, "the guest's livepatch is busy already");
-	ck_ok(tgt_write_phys(t, pa, &fake, 8));
-	ck_ok(tgt_resume(t));
 	before = pu_hash_guest(r);
-	ck_assert_int_ne(pu_vmm(r, "patch", obj, NULL, &err), 0);
+	rc = pu_vmm(r, "patch", obj, NULL, &err);
+	after = pu_hash_guest(r);
+	poke_sym("klp_transition_patch", 0);
+	ck_assert_int_ne(rc, 0);
 	ck_assert_msg(strstr(err, "the guest's own livepatch has a transition in progress"), "%s", err);
 	free(err);
-	after = pu_hash_guest(r);
 	ck_assert(before.text == after.text && before.region == after.region);
-	ck_ok(tgt_pause(t));
-	ck_ok(tgt_write_phys(t, pa, &old, 8));
-	ck_ok(tgt_resume(t));
-	kern_detach(k);
-	tgt_close(t);
 	ck_assert(!pu_guest_has(r, "cat /proc/cmdline", "guestpatch"));
 }
 END_TEST
