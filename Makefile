@@ -58,6 +58,9 @@ NESTED := $(O)/guest/nested.cpio.gz
 PATCHES := $(O)/patches/cmdline_marker.o
 GUEST_HELPERS_SRC := $(wildcard tests/guest/*.c)
 GUEST_HELPERS := $(GUEST_HELPERS_SRC:tests/guest/%.c=$(O)/guest/bin/%)
+# The guest's own livepatch as a yardstick: a module built against
+# Debian's linux-headers for the test kernel (scripts/klp-module.sh).
+KLP_MOD := $(O)/klp/gp_klp_cmdline.ko
 
 .DELETE_ON_ERROR:
 .PHONY: all check unit integ demo bench install clean deps kernels guest format
@@ -113,10 +116,15 @@ kernels:
 	$(Q)scripts/fetch-kernel.sh amd64 $(KERNELS) >/dev/null
 	$(Q)scripts/fetch-kernel.sh cloud-amd64 $(KERNELS) >/dev/null
 
-$(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS)
+$(KLP_MOD): scripts/klp-module.sh $(wildcard tests/klp/*) | kernels
+	$(call msg,KLP,$@)
+	$(Q)scripts/klp-module.sh $(KERNELS)/amd64 $(dir $@)
+	$(Q)strip --strip-debug $@
+
+$(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP_MOD)
 	$(call msg,INITRD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS)
+	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS) $(KLP_MOD)
 
 # The example patch, built for the rig's kernel.
 $(O)/patches/%.o: guest-agent/examples/%.c $(O)/vmm | kernels

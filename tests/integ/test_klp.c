@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The guest's own livepatch beside ours (issue 5): a livepatch module for
+ * the same function, built against Debian's linux-headers, loads and
+ * completes its transition in the guest (the yardstick `make bench` times);
+ * while it holds cmdline_proc_show our patch of that function is refused
+ * with the guest unchanged, and our per-task transition on another
+ * function runs alongside it and leaves the guest's livepatch able to
+ * unload cleanly (every task back to KLP_UNDEFINED, no warning).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gp_check.h"
+#include "patch_util.h"
+#include "rig/rig.h"
+
+static struct rig *r;
+static char dir[64];
+
+static void up(void)
+{
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-klp-XXXXXX");
+}
+
+static void down(void)
+{
+	pu_down(r, dir);
+}
+
+START_TEST(guest_livepatch_beside_ours)
+{
+	char o1[200], *out, *err = NULL;
+	const char *o2;
+	struct hashes before, after;
+
+	snprintf(o1, sizeof(o1), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
+	o2 = pu_build(r, dir, "version_tag", NULL, NULL);
+	out = pu_guest(r, "klptime enable /bin/gp_klp_cmdline.ko");
+	ck_assert_msg(strstr(out, "klptime: enable"), "%s", out);
+	fprintf(stderr, "guest livepatch: %s", out);
+	free(out);
+	ck_assert(pu_guest_has(r, "cat /proc/cmdline", "klp: gp_klp_cmdline applied"));
+	ck_assert(pu_guest_has(r, "dmesg", "gp_klp_cmdline': patching complete"));
+
+	/* The function is the guest's livepatch's now: refused, unchanged. */
+	before = pu_hash_guest(r);
+	ck_assert_int_ne(pu_vmm(r, "patch", o1, NULL, &err), 0);
+	ck_assert_msg(strstr(err, "does not start with the 5-byte ftrace NOP"), "%s", err);
+	free(err);
+	after = pu_hash_guest(r);
+	ck_assert(before.text == after.text && before.region == after.region);
+
+	/* Another function: our transition runs beside the guest's patch. */
+	ck_assert_msg(pu_vmm(r, "patch", o2, &out, &err) == 0, "patch: %s", err);
+	ck_assert_msg(strstr(out, "(per-task)"), "%s", out);
+	free(out);
+	free(err);
+	ck_assert(pu_guest_has(r, "cat /proc/version", "[guestpatch version-tag]"));
+	ck_assert(pu_guest_has(r, "cat /proc/cmdline", "klp: gp_klp_cmdline applied"));
+	ck_assert_int_eq(pu_vmm(r, "unpatch", "version-tag", NULL, NULL), 0);
+
+	/* The guest's livepatch still takes itself out cleanly. */
+	out = NULL;
+	rig_exec(r, "klptime disable gp_klp_cmdline 2>&1; dmesg | tail -5", &out, 120);
+	ck_assert_msg(out && strstr(out, "klptime: disable"), "%s", out);
+	free(out);
+	ck_assert(!pu_guest_has(r, "cat /proc/cmdline", "klp:"));
+	ck_assert(!pu_guest_has(r, "cat /proc/modules", "gp_klp_cmdline"));
+	ck_assert(!pu_guest_has(r, "dmesg", "WARNING"));
+	/* And our patch of the function it had works again. */
+	ck_assert_int_eq(pu_vmm(r, "patch", o1, NULL, NULL), 0);
+	ck_assert(pu_guest_has(r, "cat /proc/cmdline", "guestpatch: cmdline-marker applied"));
+	ck_assert_int_eq(pu_vmm(r, "unpatch", "cmdline-marker", NULL, NULL), 0);
+}
+END_TEST
+
+static TCase *klp_tcase(void)
+{
+	TCase *tc = tcase_create("klp");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_unchecked_fixture(tc, up, down);
+	tcase_add_test(tc, guest_livepatch_beside_ours);
+	return tc;
+}
+GP_TCASE(klp_tcase)
