@@ -87,6 +87,23 @@ bool pu_guest_has(struct rig *r, const char *cmd, const char *needle)
 	return yes;
 }
 
+void pu_readers_start(struct rig *r, int n)
+{
+	char cmd[200];
+
+	free(pu_guest(r, "printf 'while :; do cat /proc/cmdline; done > $1\\n' > /tmp/reader.sh"));
+	for (int i = 1; i <= n; i++) {
+		snprintf(cmd, sizeof(cmd), "rm -f /tmp/r%d; (sh /tmp/reader.sh /tmp/r%d 2>/dev/null &)", i, i);
+		free(pu_guest(r, cmd));
+	}
+	free(pu_guest(r, "sleep 1"));
+}
+
+void pu_readers_stop(struct rig *r)
+{
+	free(pu_guest(r, "pkill -f reader.sh; sleep 0.3; true"));
+}
+
 int pu_vmm(struct rig *r, const char *sub, const char *rest, char **out, char **err)
 {
 	char args[1200];

@@ -29,6 +29,12 @@ char *pu_guest(struct rig *r, const char *cmd);
 bool pu_guest_has(struct rig *r, const char *cmd, const char *needle);
 /* `vmm SUB TARGET REST`; stdout and stderr to out and err when not NULL. */
 int pu_vmm(struct rig *r, const char *sub, const char *rest, char **out, char **err);
+/* Readers of /proc/cmdline looping into /tmp/r1../tmp/rN, detached from
+ * the guest's interactive shell (no job of its own can end while it reads
+ * a command line), and their end. */
+void pu_readers_start(struct rig *r, int n);
+void pu_readers_stop(struct rig *r);
+
 /* Build guest-agent/examples/NAME.c (src NULL) or the source given into
  * DIR/NAME.o for the rig's kernel; returns a static path (copy it). */
 const char *pu_build(struct rig *r, const char *dir, const char *name, const char *src,

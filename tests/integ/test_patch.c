@@ -234,9 +234,7 @@ START_TEST(cycles_under_load)
 	char *out, *line, *save = NULL;
 	int lines = 0, marked = 0;
 
-	free(guest("rm -f /tmp/r1 /tmp/r2; "
-		   "(while :; do cat /proc/cmdline; done > /tmp/r1) 2>/dev/null & "
-		   "(while :; do cat /proc/cmdline; done > /tmp/r2) 2>/dev/null & sleep 1"));
+	pu_readers_start(r, 2);
 	for (int i = 0; i < 20; i++) {
 		char *err = NULL;
 
@@ -245,7 +243,7 @@ START_TEST(cycles_under_load)
 		ck_assert_msg(vmm("unpatch", "cmdline-marker", &err) == 0, "cycle %d unpatch: %s", i, err);
 		free(err);
 	}
-	free(guest("kill %1 %2; wait; true"));
+	pu_readers_stop(r);
 	ck_assert_int_eq(rig_exec_bulk(r, "cat /tmp/r1 /tmp/r2", &out, &(size_t){ 0 }, 120), 0);
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		lines++;

@@ -295,6 +295,91 @@ START_TEST(signal_moves_blocked_reader)
 }
 END_TEST
 
+static long ctxt_switches(int pid)
+{
+	char cmd[100], *out, *p;
+	long n = -1;
+
+	snprintf(cmd, sizeof(cmd), "cat /proc/%d/status", pid);
+	out = pu_guest(r, cmd);
+	if ((p = strstr(out, "voluntary_ctxt_switches:")))
+		n = atol(p + strlen("voluntary_ctxt_switches:"));
+	free(out);
+	return n;
+}
+
+/* 5b. The straggler step wakes a kthread: khungtaskd sleeps in the loop
+ * of its main function, watchdog() (kernel/hung_task.c), so a patch of
+ * that function waits for it; the wake-up makes it run (its voluntary
+ * context switches go up) - and, being a loop that never returns, sleep
+ * in the same function again, so, as with the kernel's own livepatch,
+ * this transition can only be reversed or forced. */
+/* Which of the kernel's functions named `name` (1-based, kallsyms order,
+ * from the guest's own /proc/kallsyms) holds a frame of task `pid`. */
+static int position_on_stack(const char *name, int pid)
+{
+	char cmd[200], *syms, *stack, *line, *save = NULL;
+	unsigned long long addr[8], pc, best_d = ~0ull;
+	int n = 0, best = 0;
+
+	snprintf(cmd, sizeof(cmd), "grep ' %s$' /proc/kallsyms", name);
+	syms = pu_guest(r, cmd);
+	for (line = strtok_r(syms, "\n", &save); line && n < 8; line = strtok_r(NULL, "\n", &save))
+		addr[n++] = strtoull(line, NULL, 16);
+	free(syms);
+	snprintf(cmd, sizeof(cmd), "--json %d", pid);
+	ck_assert_int_eq(pu_vmm(r, "stack", cmd, &stack, NULL), 0);
+	for (char *p = stack; (p = strstr(p, "\"pc\"")); p++) {
+		char *q = strstr(p, "0x");
+
+		if (!q)
+			break;
+		pc = strtoull(q, NULL, 16);
+		for (int i = 0; i < n; i++)
+			if (pc >= addr[i] && pc - addr[i] < best_d)
+				best_d = pc - addr[i], best = i + 1;
+	}
+	free(stack);
+	ck_assert_msg(best > 0 && best_d < 0x2000, "no %s on the stack of pid %d", name, pid);
+	return best;
+}
+
+START_TEST(signal_wakes_kthread)
+{
+	struct hashes before = pu_hash_guest(r), after;
+	char rest[300], src[400], *out = NULL, *err = NULL;
+	const char *obj;
+	long n0, n1;
+	int pid;
+
+	out = pu_guest(r, "pidof khungtaskd || echo 0");
+	pid = atoi(out);
+	free(out);
+	ck_assert_msg(pid > 0, "no khungtaskd in the guest");
+	snprintf(src, sizeof(src),
+		 "#include <guestpatch.h>\nGP_PATCH(\"hungwd\");\n"
+		 "static int new_watchdog(void *unused) { return 0; }\n"
+		 "GP_REPLACE_POS(watchdog, %d, new_watchdog);\n", position_on_stack("watchdog", pid));
+	obj = pu_build(r, dir, "hungwd", src, NULL);
+	snprintf(rest, sizeof(rest), "--timeout 1 %s", obj);
+	ck_assert_msg(pu_vmm(r, "patch", rest, NULL, &err) == 3, "patch: %s", err);
+	ck_assert_msg(strstr(err, "(khungtaskd)") && strstr(err, "watchdog is on its stack"), "%s", err);
+	free(err);
+	n0 = ctxt_switches(pid);
+	ck_assert_int_eq(pu_vmm(r, "transition", "--signal --timeout 1", NULL, &err), 3);
+	free(err);
+	n1 = ctxt_switches(pid);
+	fprintf(stderr, "khungtaskd voluntary context switches: %ld before the signal step, %ld after\n",
+		n0, n1);
+	ck_assert_msg(n1 > n0, "khungtaskd was not woken (%ld -> %ld)", n0, n1);
+	ck_assert_msg(pu_vmm(r, "transition", "--reverse --timeout 10", NULL, &err) == 0, "reverse: %s",
+		      err);
+	free(err);
+	after = pu_hash_guest(r);
+	ck_assert_msg(after.text == before.text, "kernel text differs after reverse");
+}
+END_TEST
+
 /* The guest's own livepatch mid-transition (klp_transition_patch set):
  * refused with a clear message, guest memory untouched. */
 /* Write 8 bytes at a kernel symbol, return what was there. The gdbstub
@@ -385,9 +470,7 @@ START_TEST(cycles_under_load)
 	const char *obj = pu_build(r, dir, "cmdline_marker", NULL, NULL);
 	char *out;
 
-	free(pu_guest(r, "rm -f /tmp/r1 /tmp/r2; "
-			 "(while :; do cat /proc/cmdline; done > /tmp/r1) 2>/dev/null & "
-			 "(while :; do cat /proc/cmdline; done > /tmp/r2) 2>/dev/null & sleep 1"));
+	pu_readers_start(r, 2);
 	for (int i = 0; i < 20; i++) {
 		char *err = NULL;
 
@@ -397,7 +480,7 @@ START_TEST(cycles_under_load)
 			      "cycle %d unpatch: %s", i, err);
 		free(err);
 	}
-	free(pu_guest(r, "kill %1 %2; wait; true"));
+	pu_readers_stop(r);
 	for (int f = 1; f <= 2; f++) {
 		char cmd[40], *line, *save = NULL;
 		int lines = 0, marked = 0, to_new = 0, to_old = 0, prev = 0;
@@ -449,6 +532,7 @@ static TCase *transition_tcase(void)
 	tcase_add_test(tc, force_while_blocked);
 	tcase_add_test(tc, signal_moves_blocked_reader);
 	tcase_add_test(tc, refuses_while_guest_livepatch_busy);
+	tcase_add_test(tc, signal_wakes_kthread);
 	tcase_add_test(tc, stacked_and_atomic_replace);
 	tcase_add_test(tc, cycles_under_load);
 	return tc;
