@@ -157,6 +157,6 @@ format:
 	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(INTEG_SRCS) $(RIG_SRCS)
 
 clean:
-	rm -rf $(O)/obj $(O)/san $(O)/vmm $(O)/libgp.a $(O)/check_unit $(O)/check_integ $(O)/gp-bench $(O)/gp-demo $(O)/guest
+	rm -rf $(O)/obj $(O)/san $(O)/vmm $(O)/libgp.a $(O)/check_unit $(O)/check_integ $(O)/gp-bench $(O)/gp-demo $(O)/guest $(O)/patches
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
