@@ -180,6 +180,27 @@ START_TEST(reboot_ends_vmm)
 }
 END_TEST
 
+/* The PVH entry: the vmlinux ELF inside the same Debian package, booted
+ * in the same outer guest after the bzImage guest rebooted. */
+START_TEST(pvh_boot)
+{
+	char *msg = NULL, *out = NULL;
+
+	need_rig();
+	ck_assert_msg(nested_start_inner(n, &(struct nested_opts){ .cpus = 2, .kernel = "/nested/vmlinux" },
+					 &msg) == 0,
+		      "PVH boot: %s", msg);
+	fprintf(stderr, "nested rig: vmlinux through the PVH entry at its init in %.1f s\n",
+		nested_inner_boot_seconds(n));
+	out = inner("cat /proc/cmdline; nproc; dmesg | grep -c 'Booting paravirtualized kernel on KVM'");
+	ck_assert_msg(!strcmp(out, NESTED_APPEND "\n2\n1\n"), "PVH guest: %s", out);
+	free(out);
+	ck_assert_msg(vmm("info", NULL, &out) == 0 && strstr(out, "KASLR offset:   0x0\n"), "vmm info: %s", out);
+	free(out);
+	ck_assert_int_eq(nested_stop_inner(n), 128 + 15);
+}
+END_TEST
+
 static TCase *nested_tcase(void)
 {
 	TCase *tc = tcase_create("nested");
@@ -191,6 +212,7 @@ static TCase *nested_tcase(void)
 	tcase_add_test(tc, patch_unpatch);
 	tcase_add_test(tc, pause_latency);
 	tcase_add_test(tc, reboot_ends_vmm);
+	tcase_add_test(tc, pvh_boot);
 	return tc;
 }
 GP_TCASE(nested_tcase)
