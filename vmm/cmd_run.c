@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * vmm run - boot a Linux kernel (bzImage, or vmlinux through PVH) in our
- * own KVM VMM, its serial console on
- * this terminal, optionally with a control socket for the other vmm
- * commands (target vmm:SOCKET).
+ * own KVM VMM, its serial console on this terminal, optionally with a
+ * control socket for the other vmm commands (target vmm:SOCKET).
  *
  * Everything that can be checked before a VM exists is checked first
  * (options, kernel, initrd, command line, memory size), and every failure
