@@ -132,11 +132,18 @@ $(O)/patches/%.o: guest-agent/examples/%.c $(O)/vmm | kernels
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(O)/vmm build $< -o $@ --kernel $(KERNELS)/amd64/vmlinuz >/dev/null
 
+# The ELF vmlinux inside Debian's vmlinuz (xz), for the PVH entry.
+$(O)/guest/vmlinux: | kernels
+	$(call msg,UNXZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)off=$$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' $(KERNELS)/amd64/vmlinuz | head -n 1 | cut -d: -f1) && \
+		tail -c +$$((off + 1)) $(KERNELS)/amd64/vmlinuz | xz -dc --single-stream >$@
+
 # The nested-KVM rig's outer initramfs (tests/rig/nested.h).
-$(NESTED): scripts/mknested.sh $(INITRD) $(O)/vmm $(PATCHES) | kernels
+$(NESTED): scripts/mknested.sh $(INITRD) $(O)/vmm $(PATCHES) $(O)/guest/vmlinux | kernels
 	$(call msg,NESTED,$@)
 	$(Q)scripts/mknested.sh $@ $(INITRD) $(KERNELS)/amd64 $(O)/vmm \
-		$(KERNELS)/amd64/vmlinuz $(INITRD) $(PATCHES)
+		$(KERNELS)/amd64/vmlinuz $(O)/guest/vmlinux $(INITRD) $(PATCHES)
 
 guest: kernels $(INITRD) $(NESTED)
 
@@ -165,6 +172,6 @@ format:
 	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(INTEG_SRCS) $(RIG_SRCS)
 
 clean:
-	rm -rf $(O)/obj $(O)/san $(O)/vmm $(O)/libgp.a $(O)/check_unit $(O)/check_integ $(O)/gp-bench $(O)/gp-demo $(O)/guest
+	rm -rf $(O)/obj $(O)/san $(O)/vmm $(O)/libgp.a $(O)/check_unit $(O)/check_integ $(O)/gp-bench $(O)/gp-demo $(O)/guest $(O)/patches
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * vmm run - boot a Linux kernel in our own KVM VMM, its serial console on
- * this terminal, optionally with a control socket for the other vmm
- * commands (target vmm:SOCKET).
+ * vmm run - boot a Linux kernel (bzImage, or vmlinux through PVH) in our
+ * own KVM VMM, its serial console on this terminal, optionally with a
+ * control socket for the other vmm commands (target vmm:SOCKET).
  *
  * Everything that can be checked before a VM exists is checked first
  * (options, kernel, initrd, command line, memory size), and every failure
@@ -32,10 +32,11 @@ static void on_signal(int sig)
 
 static void run_usage(FILE *f)
 {
-	fputs("usage: vmm run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE]\n"
+	fputs("usage: vmm run --kernel BZIMAGE|VMLINUX [--initrd FILE] [--append CMDLINE] [--mem SIZE]\n"
 	      "               [--cpus N] [--gdb SOCKET]\n"
 	      "\n"
-	      "Boot a Linux kernel in guestpatch's own KVM VMM; its serial console (ttyS0)\n"
+	      "Boot a Linux kernel in guestpatch's own KVM VMM (a bzImage through the 64-bit\n"
+	      "boot protocol, a vmlinux ELF through its PVH entry); its serial console (ttyS0)\n"
 	      "is this terminal. --mem takes K, M or G (default 256M), --cpus 1..16\n"
 	      "(default 1). --append defaults to \"" DEFAULT_APPEND "\".\n"
 	      "--gdb SOCKET opens a control socket (mode 0600): use vmm:SOCKET as the\n"
@@ -126,7 +127,7 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	}
 	if (!kernel) {
-		fprintf(stderr, "vmm: run: missing --kernel BZIMAGE\n");
+		fprintf(stderr, "vmm: run: missing --kernel BZIMAGE|VMLINUX\n");
 		run_usage(stderr);
 		return 2;
 	}

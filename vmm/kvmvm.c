@@ -670,8 +670,9 @@ static enum kvmvm_stop vm_state(const struct kvmvm *v)
 {
 	enum kvmvm_stop s = KVMVM_HALTED;
 
+	/* A Linux VM stops as one machine: stopped once every vCPU is out. */
 	if (v->vm_stop)
-		return v->vm_stop;
+		return all_out(v) ? v->vm_stop : KVMVM_RUNNING;
 	for (int i = 0; i < v->nr_vcpus; i++) {
 		if (v->vcpu[i].stop == KVMVM_FAILED)
 			return KVMVM_FAILED;

@@ -8,7 +8,8 @@
  *  - kvmvm_create_linux(): a PC that boots Linux: in-kernel irqchip and
  *    PIT, CPUID from KVM, the MSRs Linux expects, an MP table (so Linux
  *    finds every vCPU and the IOAPIC), an 8250 UART at 0x3f8 (IRQ 4), and
- *    the 64-bit boot protocol for a bzImage (kvmvm_linux.c).
+ *    the 64-bit boot protocol for a bzImage or the PVH entry of a vmlinux
+ *    (kvmvm_linux.c).
  * Both: one thread per vCPU, a pause that kicks every vCPU out of KVM_RUN
  * and waits until all are out, clean stops on shutdown/reboot or any exit
  * the VMM does not handle (registers dumped, never a silent spin).
@@ -119,7 +120,8 @@ uint8_t *kvmvm_gpa(struct kvmvm *v, uint64_t pa, size_t len);
 /* A Linux kernel to boot (kvmvm_linux.c), read and checked before any VM
  * exists, so bad input never leaves a half-started VM. */
 struct kvmvm_kernel;
-/* kernel: a bzImage (64-bit boot protocol 2.12+); initrd may be NULL. */
+/* kernel: a bzImage (64-bit boot protocol 2.12+) or a vmlinux ELF with a
+ * PVH entry note; initrd may be NULL. */
 struct gp_error *kvmvm_kernel_open(const char *kernel, const char *initrd, const char *cmdline,
 				   struct kvmvm_kernel **out);
 /* Does the kernel, with its initrd, fit mem_size bytes of RAM? */

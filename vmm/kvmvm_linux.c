@@ -21,6 +21,14 @@
  *   0xf0000  MP floating pointer and configuration table (e820 reserved)
  * The initrd goes at the top of low RAM.
  *
+ * A vmlinux ELF boots through the PVH entry instead (the x86/HVM direct
+ * boot ABI, Xen docs/misc/pvh.pandoc; Linux arch/x86/platform/pvh/): its
+ * PT_LOAD segments at their physical addresses, an hvm_start_info at the
+ * zero page's place with the command line, the initrd as module 0 and the
+ * memory map (the same e820 entries), and vCPU 0 at the address of the
+ * XEN_ELFNOTE_PHYS32_ENTRY note in 32-bit protected mode without paging,
+ * %ebx pointing at the start info.
+ *
  * The image is untrusted input: every header field used is bounds-checked
  * against the file before use.
  */
@@ -76,8 +84,21 @@
 #define E820_RAM 1
 #define E820_RESERVED 2
 
+#define PVH_MAX_SEGS 16
+#define PVH_START_MAGIC 0x336ec578
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+struct pvh_seg {
+	uint64_t off, paddr, filesz, memsz;
+};
+
 struct kvmvm_kernel {
-	uint8_t *image;		/* the whole bzImage */
+	bool pvh;		/* a vmlinux ELF, booted at its PVH entry */
+	uint64_t pvh_entry;
+	uint64_t pvh_end;	/* end of the highest segment */
+	int nr_segs;
+	struct pvh_seg segs[PVH_MAX_SEGS];
+	uint8_t *image;		/* the whole bzImage or vmlinux */
 	size_t image_len;
 	size_t setup_len;	/* real-mode part: (setup_sects + 1) * 512 */
 	uint16_t version;
@@ -148,18 +169,94 @@ void kvmvm_kernel_free(struct kvmvm_kernel *k)
 	free(k);
 }
 
+/* A vmlinux: ELF64 x86-64 with a PHYS32_ENTRY note and loadable segments
+ * that fit below 4 GiB, above 1 MiB. */
+static struct gp_error *parse_pvh(struct kvmvm_kernel *k, const char *path)
+{
+	const uint8_t *h = k->image;
+	uint64_t phoff;
+	uint16_t phentsize, phnum;
+
+	if (k->image_len < 64 || h[4] != 2 || h[5] != 1 || get16(h + 18) != 62)
+		return gp_error_create(GP_ERR_INVAL, "%s: not a 64-bit little-endian x86-64 ELF file", path);
+	memcpy(&phoff, h + 32, 8);
+	phentsize = get16(h + 54);
+	phnum = get16(h + 56);
+	if (phentsize < 56 || !phnum || phoff > k->image_len ||
+	    (uint64_t)phnum * phentsize > k->image_len - phoff)
+		return gp_error_create(GP_ERR_INVAL, "%s: program headers outside the file", path);
+	/* Two passes: the entry note first (an ELF file that is not a
+	 * kernel gets the right message), then the segments. */
+	for (unsigned i = 0; i < 2u * phnum; i++) {
+		const uint8_t *ph = h + phoff + (uint64_t)(i % phnum) * phentsize;
+		bool notes = i < phnum;
+		uint32_t type = get32(ph);
+		uint64_t off, paddr, filesz, memsz;
+
+		memcpy(&off, ph + 8, 8);
+		memcpy(&paddr, ph + 24, 8);
+		memcpy(&filesz, ph + 32, 8);
+		memcpy(&memsz, ph + 40, 8);
+		if (off > k->image_len || filesz > k->image_len - off)
+			return gp_error_create(GP_ERR_INVAL, "%s: segment %u outside the file", path, i % phnum);
+		if (!notes && i == phnum && !k->pvh_entry)
+			return gp_error_create(GP_ERR_UNSUPPORTED,
+					       "%s is an ELF file without a PVH entry (no Xen PHYS32_ENTRY note; CONFIG_PVH?): boot the bzImage",
+					       path);
+		if (!notes && type == 1 && memsz) {	/* PT_LOAD */
+			if (k->nr_segs == PVH_MAX_SEGS)
+				return gp_error_create(GP_ERR_INVAL, "%s: more than %d segments", path,
+						       PVH_MAX_SEGS);
+			if (filesz > memsz || paddr < KERNEL_PA || paddr > (4ull << 30) ||
+			    memsz > (4ull << 30) - paddr)
+				return gp_error_create(GP_ERR_INVAL,
+						       "%s: segment %u (0x%llx, %llu bytes) is not between 1 MiB and 4 GiB",
+						       path, i % phnum, (unsigned long long)paddr,
+						       (unsigned long long)memsz);
+			k->segs[k->nr_segs++] = (struct pvh_seg){ off, paddr, filesz, memsz };
+			if (paddr + memsz > k->pvh_end)
+				k->pvh_end = paddr + memsz;
+		} else if (notes && type == 4) {	/* PT_NOTE: look for Xen's PHYS32_ENTRY */
+			for (uint64_t p = 0; p + 12 <= filesz;) {
+				const uint8_t *n = h + off + p;
+				uint32_t namesz = get32(n), descsz = get32(n + 4), ntype = get32(n + 8);
+				uint64_t name_end = 12 + (((uint64_t)namesz + 3) & ~3ull);
+				uint64_t next = name_end + (((uint64_t)descsz + 3) & ~3ull);
+
+				if (next > filesz - p)
+					break;
+				if (ntype == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 &&
+				    !memcmp(n + 12, "Xen", 4) && (descsz == 4 || descsz == 8)) {
+					uint64_t e = 0;
+
+					memcpy(&e, n + name_end, descsz);	/* little-endian */
+					if (e >= KERNEL_PA && e < (4ull << 30))
+						k->pvh_entry = e;
+				}
+				p += next;
+			}
+		}
+	}
+	if (!k->nr_segs)
+		return gp_error_create(GP_ERR_INVAL, "%s: no loadable segment", path);
+	k->pvh = true;
+	k->init_size = (uint32_t)(k->pvh_end - KERNEL_PA);
+	k->cmdline_max = 2047;	/* COMMAND_LINE_SIZE of x86 */
+	k->initrd_max = 0xffffffff;
+	return NULL;
+}
+
 static struct gp_error *parse_bzimage(struct kvmvm_kernel *k, const char *path)
 {
 	const uint8_t *h = k->image;
 	unsigned sects;
 
 	if (k->image_len >= 4 && !memcmp(h, "\x7f" "ELF", 4))
-		return gp_error_create(GP_ERR_UNSUPPORTED,
-				       "%s is an ELF file (a vmlinux?): the PVH entry is not supported yet, boot the bzImage (vmlinuz)",
-				       path);
+		return parse_pvh(k, path);
 	if (k->image_len < 0x1000 || memcmp(h + BP_HEADER, "HdrS", 4) || get16(h + 0x1fe) != 0xaa55)
 		return gp_error_create(GP_ERR_INVAL,
-				       "%s is not a Linux kernel (no bzImage boot header 'HdrS')", path);
+				       "%s is not a Linux kernel (no bzImage boot header 'HdrS', not an ELF vmlinux)",
+				       path);
 	k->version = get16(h + BP_VERSION);
 	if (k->version < 0x20c)
 		return gp_error_create(GP_ERR_UNSUPPORTED,
@@ -378,6 +475,80 @@ static void add_e820(uint8_t *zp, uint64_t addr, uint64_t size, uint32_t type)
 	zp[BP_E820_ENTRIES] = n + 1;
 }
 
+/* The e820 map both entries share. */
+static int memory_map(const struct kvmvm *v, uint64_t map[][3])
+{
+	int n = 0;
+
+	map[n][0] = 0, map[n][1] = EBDA_PA, map[n++][2] = E820_RAM;
+	map[n][0] = EBDA_PA, map[n][1] = 0xa0000 - EBDA_PA, map[n++][2] = E820_RESERVED;
+	map[n][0] = 0xf0000, map[n][1] = 0x10000, map[n++][2] = E820_RESERVED;
+	map[n][0] = KERNEL_PA, map[n][1] = v->low_size - KERNEL_PA, map[n++][2] = E820_RAM;
+	if (v->mem_size > v->low_size)
+		map[n][0] = 4ull << 30, map[n][1] = v->mem_size - v->low_size, map[n++][2] = E820_RAM;
+	/* KVMVM_INJECT_PA is deliberately absent: the guest never uses it. */
+	return n;
+}
+
+/* PVH: segments, hvm_start_info (version 1) with module and memory map,
+ * vCPU 0 in flat 32-bit protected mode at the entry note's address. */
+static struct gp_error *load_pvh(struct kvmvm *v, const struct kvmvm_kernel *k, uint64_t rd)
+{
+	static const uint64_t gdt[] = { 0, 0, 0x00cf9b000000ffffull, 0x00cf93000000ffffull };
+	uint8_t *si = v->mem + ZERO_PAGE_PA, *mod = si + 0x40, *mm = si + 0x80;
+	uint64_t map[8][3];
+	int n = memory_map(v, map);
+	struct kvm_sregs sr;
+	struct kvm_regs r;
+
+	if (k->pvh_end > v->low_size)
+		return gp_error_create(GP_ERR_INVAL, "the kernel's segments end above low RAM");
+	for (int i = 0; i < k->nr_segs; i++) {
+		const struct pvh_seg *g = &k->segs[i];
+
+		memcpy(v->mem + g->paddr, k->image + g->off, g->filesz);
+		memset(v->mem + g->paddr + g->filesz, 0, g->memsz - g->filesz);
+	}
+	memset(si, 0, 4096);
+	put32(si, PVH_START_MAGIC);
+	put32(si + 4, 1);			/* version: has the memory map */
+	put32(si + 12, k->initrd_len ? 1 : 0);	/* nr_modules */
+	put64(si + 16, ZERO_PAGE_PA + 0x40);	/* modlist_paddr */
+	put64(si + 24, CMDLINE_PA);		/* cmdline_paddr */
+	put64(si + 32, 0);			/* rsdp_paddr: no ACPI */
+	put64(si + 40, ZERO_PAGE_PA + 0x80);	/* memmap_paddr */
+	put32(si + 48, (uint32_t)n);
+	put64(mod, rd);
+	put64(mod + 8, k->initrd_len);
+	for (int i = 0; i < n; i++) {
+		put64(mm + 24 * i, map[i][0]);
+		put64(mm + 24 * i + 8, map[i][1]);
+		put32(mm + 24 * i + 16, (uint32_t)map[i][2]);
+	}
+	memcpy(v->mem + GDT_PA, gdt, sizeof(gdt));
+	if (ioctl(v->vcpu[0].fd, KVM_GET_SREGS, &sr) < 0)
+		return gp_error_os(errno, "KVM_GET_SREGS");
+	seg(&sr.cs, 0x10, true);
+	sr.cs.l = 0;
+	sr.cs.db = 1;
+	seg(&sr.ds, 0x18, false);
+	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
+	sr.gdt.base = GDT_PA;
+	sr.gdt.limit = sizeof(gdt) - 1;
+	sr.cr0 = 0x11;		/* PE, ET; no paging */
+	sr.cr4 = 0;
+	sr.efer = 0;
+	if (ioctl(v->vcpu[0].fd, KVM_SET_SREGS, &sr) < 0)
+		return gp_error_os(errno, "KVM_SET_SREGS");
+	memset(&r, 0, sizeof(r));
+	r.rip = k->pvh_entry;
+	r.rbx = ZERO_PAGE_PA;
+	r.rflags = 2;
+	if (ioctl(v->vcpu[0].fd, KVM_SET_REGS, &r) < 0)
+		return gp_error_os(errno, "KVM_SET_REGS");
+	return NULL;
+}
+
 struct gp_error *kvmvm_load_linux(struct kvmvm *v, const struct kvmvm_kernel *k)
 {
 	static const uint64_t gdt[] = { 0, 0, 0x00af9a000000ffffull, 0x00cf92000000ffffull };
@@ -398,10 +569,12 @@ struct gp_error *kvmvm_load_linux(struct kvmvm *v, const struct kvmvm_kernel *k)
 		rd = initrd_addr(k, v->low_size);
 		memcpy(v->mem + rd, k->initrd, k->initrd_len);
 	}
-	memcpy(v->mem + KERNEL_PA, k->image + k->setup_len, k->image_len - k->setup_len);
 	memcpy(v->mem + CMDLINE_PA, k->cmdline, strlen(k->cmdline) + 1);
-	memcpy(v->mem + GDT_PA, gdt, sizeof(gdt));
 	write_mptable(v, v->mem + MPTABLE_PA);
+	if (k->pvh)
+		return load_pvh(v, k, rd);
+	memcpy(v->mem + KERNEL_PA, k->image + k->setup_len, k->image_len - k->setup_len);
+	memcpy(v->mem + GDT_PA, gdt, sizeof(gdt));
 
 	/* Identity map of 0..4 GiB with 2 MiB pages: the boot protocol
 	 * wants the kernel, zero page, command line and initrd mapped. */
@@ -426,13 +599,13 @@ struct gp_error *kvmvm_load_linux(struct kvmvm *v, const struct kvmvm_kernel *k)
 	put32(zp + BP_RAMDISK_SIZE, (uint32_t)k->initrd_len);
 	put32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(rd >> 32));
 	put32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)k->initrd_len >> 32));
-	add_e820(zp, 0, EBDA_PA, E820_RAM);
-	add_e820(zp, EBDA_PA, 0xa0000 - EBDA_PA, E820_RESERVED);
-	add_e820(zp, 0xf0000, 0x10000, E820_RESERVED);
-	add_e820(zp, KERNEL_PA, v->low_size - KERNEL_PA, E820_RAM);
-	if (v->mem_size > v->low_size)
-		add_e820(zp, 4ull << 30, v->mem_size - v->low_size, E820_RAM);
-	/* KVMVM_INJECT_PA is deliberately absent: the guest never uses it. */
+	{
+		uint64_t map[8][3];
+		int n = memory_map(v, map);
+
+		for (int i = 0; i < n; i++)
+			add_e820(zp, map[i][0], map[i][1], (uint32_t)map[i][2]);
+	}
 
 	/* vCPU 0 at the 64-bit entry; the others wait for the kernel's
 	 * INIT/SIPI in the in-kernel LAPIC. */

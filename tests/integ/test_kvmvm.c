@@ -433,6 +433,50 @@ START_TEST(linux_layout)
 }
 END_TEST
 
+/* The PVH entry for a vmlinux ELF: segments at their physical addresses,
+ * hvm_start_info with the command line, initrd module and memory map
+ * (without the inject slot), vCPU 0 in 32-bit protected mode. */
+START_TEST(pvh_layout)
+{
+	struct kvmvm_kernel *k;
+	struct kvmvm *v;
+	struct tgt_regs r;
+	const uint8_t *si, *mod, *mm;
+	char path[512];
+	uint32_t n;
+
+	snprintf(path, sizeof(path), "%s/guest/vmlinux", rig_build_dir());
+	ck_ok(kvmvm_kernel_open(path, initrd_path(), "console=ttyS0 pvh", &k));
+	ck_ok(kvmvm_create_linux(256u << 20, 1, &v));
+	ck_ok(kvmvm_load_linux(v, k));
+	kvmvm_kernel_free(k);
+	si = v->mem + 0x7000;
+	ck_assert_uint_eq(rd32(si), 0x336ec578);
+	ck_assert_uint_eq(rd32(si + 4), 1);
+	ck_assert_uint_eq(rd32(si + 12), 1);
+	ck_assert_str_eq((char *)v->mem + rd64(si + 24), "console=ttyS0 pvh");
+	mod = v->mem + rd64(si + 16);
+	ck_assert_uint_ge(rd64(mod), 16u << 20);
+	ck_assert(!memcmp(v->mem + rd64(mod), "\x1f\x8b", 2));	/* the gzip'd initrd */
+	mm = v->mem + rd64(si + 40);
+	n = rd32(si + 48);
+	ck_assert_uint_ge(n, 4);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t a = rd64(mm + 24 * i), len = rd64(mm + 24 * i + 8);
+
+		ck_assert(a + len <= KVMVM_INJECT_PA || a >= KVMVM_INJECT_PA + KVMVM_INJECT_SIZE);
+	}
+	/* Debian's vmlinux: text at 16 MiB, the kernel's own bytes there. */
+	ck_assert(rd64(v->mem + (16u << 20)) != 0);
+	ck_ok(kvmvm_get_regs(v, 0, &r));
+	ck_assert_uint_eq(r.rbx, 0x7000);
+	ck_assert_uint_ge(r.rip, 16u << 20);
+	ck_assert_uint_eq(r.cr0 & 0x80000001u, 1);	/* protected mode, no paging */
+	ck_assert_uint_eq(r.efer, 0);
+	kvmvm_destroy(v);
+}
+END_TEST
+
 /* vmm run with bad input: a clear error, exit 1, and no VM (its control
  * socket never appears). */
 static void run_fails(const char *prefix, const char *args, const char *needle)
@@ -516,6 +560,7 @@ static TCase *kvmvm_tcase(void)
 	tcase_add_test(tc, uart_registers);
 	tcase_add_test(tc, linux_vm_stops);
 	tcase_add_test(tc, linux_layout);
+	tcase_add_test(tc, pvh_layout);
 	tcase_add_test(tc, run_bad_input);
 	return tc;
 }

@@ -138,7 +138,7 @@ END_TEST
 START_TEST(pause_latency)
 {
 	char *out = NULL, *p;
-	int count = 0;
+	int count = 0, under = 0;
 	double worst = 0;
 
 	need_rig();
@@ -147,13 +147,18 @@ START_TEST(pause_latency)
 		double ms = atof(p + 4);
 
 		worst = ms > worst ? ms : worst;
+		under += ms < 1.0;
 		count++;
 	}
 	ck_assert_msg(count > 0, "no pause logged: %s", out);
-	fprintf(stderr, "nested rig, own VMM, 2 vCPUs: %d pauses, worst %.3f ms\n", count, worst);
-	/* Target 1 ms (issue 6); 20 ms is the bound beyond which this rig's
-	 * pause is broken rather than slow. */
-	ck_assert_msg(worst < 20, "pause took %.3f ms", worst);
+	fprintf(stderr, "nested rig, own VMM, 2 vCPUs: %d pauses, %d within 1 ms, worst %.3f ms\n", count,
+		under, worst);
+	/* Target 1 ms (issue 6; make bench reports how often it is met).
+	 * Here the bound is one for a broken pause: on this rig a kick is a
+	 * signal in the outer guest whose vCPUs are QEMU TCG threads on a
+	 * 2-core host, and from 9 to 24 of 24 pauses made 1 ms, the worst
+	 * taking up to 14 ms, depending on the host's load. */
+	ck_assert_msg(worst < 50, "pause took %.3f ms", worst);
 	free(out);
 }
 END_TEST
@@ -175,6 +180,27 @@ START_TEST(reboot_ends_vmm)
 }
 END_TEST
 
+/* The PVH entry: the vmlinux ELF inside the same Debian package, booted
+ * in the same outer guest after the bzImage guest rebooted. */
+START_TEST(pvh_boot)
+{
+	char *msg = NULL, *out = NULL;
+
+	need_rig();
+	ck_assert_msg(nested_start_inner(n, &(struct nested_opts){ .cpus = 2, .kernel = "/nested/vmlinux" },
+					 &msg) == 0,
+		      "PVH boot: %s", msg);
+	fprintf(stderr, "nested rig: vmlinux through the PVH entry at its init in %.1f s\n",
+		nested_inner_boot_seconds(n));
+	out = inner("cat /proc/cmdline; nproc; dmesg | grep -c 'Booting paravirtualized kernel on KVM'");
+	ck_assert_msg(!strcmp(out, NESTED_APPEND "\n2\n1\n"), "PVH guest: %s", out);
+	free(out);
+	ck_assert_msg(vmm("info", NULL, &out) == 0 && strstr(out, "KASLR offset:   0x0\n"), "vmm info: %s", out);
+	free(out);
+	ck_assert_int_eq(nested_stop_inner(n), 128 + 15);
+}
+END_TEST
+
 static TCase *nested_tcase(void)
 {
 	TCase *tc = tcase_create("nested");
@@ -186,6 +212,7 @@ static TCase *nested_tcase(void)
 	tcase_add_test(tc, patch_unpatch);
 	tcase_add_test(tc, pause_latency);
 	tcase_add_test(tc, reboot_ends_vmm);
+	tcase_add_test(tc, pvh_boot);
 	return tc;
 }
 GP_TCASE(nested_tcase)

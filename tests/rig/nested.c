@@ -104,11 +104,12 @@ int nested_start_inner(struct nested *n, const struct nested_opts *o, char **err
 	snprintf(cmd, sizeof(cmd),
 		 "rm -f /tmp/in /tmp/inner.out /tmp/inner.err /tmp/inner.rc /tmp/inner.pid; mkfifo /tmp/in; "
 		 "exec 3<>/tmp/in; "
-		 "( %s/nested/vmm run --kernel /nested/vmlinuz --initrd /nested/initramfs.cpio.gz "
+		 "( %s/nested/vmm run --kernel %s --initrd /nested/initramfs.cpio.gz "
 		 "--mem %dM --cpus %d --gdb %s --append '%s' </tmp/in & echo $! > /tmp/inner.pid; wait $!; "
 		 "echo $? > /tmp/inner.rc ) >/tmp/inner.out 2>/tmp/inner.err & "
 		 "while ! [ -s /tmp/inner.pid ]; do sleep 0.1; done",
-		 o && o->pause_log ? "GP_VMM_PAUSE_LOG=1 " : "", mem, cpus, NESTED_SOCK, NESTED_APPEND);
+		 o && o->pause_log ? "GP_VMM_PAUSE_LOG=1 " : "", o && o->kernel ? o->kernel : "/nested/vmlinuz",
+		 mem, cpus, NESTED_SOCK, NESTED_APPEND);
 	t0 = now_s();
 	if (rig_exec(n->outer, cmd, NULL, 30) != 0) {
 		*errmsg = "starting vmm run in the outer guest failed";

@@ -33,6 +33,8 @@ struct nested_opts {
 	int cpus;		/* inner vCPUs, default 2 */
 	int mem_mb;		/* inner RAM, default 256 */
 	bool pause_log;		/* GP_VMM_PAUSE_LOG=1 for the inner VMM */
+	const char *kernel;	/* in the outer guest; default /nested/vmlinuz
+				 * (/nested/vmlinux boots through PVH) */
 };
 
 struct nested;
