@@ -61,6 +61,7 @@ GUEST_HELPERS := $(GUEST_HELPERS_SRC:tests/guest/%.c=$(O)/guest/bin/%)
 # The guest's own livepatch as a yardstick: a module built against
 # Debian's linux-headers for the test kernel (scripts/klp-module.sh).
 KLP_MOD := $(O)/klp/gp_klp_cmdline.ko
+KLP_MODS := $(KLP_MOD) $(O)/klp/gp_test_sleeper.ko
 
 .DELETE_ON_ERROR:
 .PHONY: all check unit integ demo bench install clean deps kernels guest format
@@ -119,12 +120,14 @@ kernels:
 $(KLP_MOD): scripts/klp-module.sh $(wildcard tests/klp/*) | kernels
 	$(call msg,KLP,$@)
 	$(Q)scripts/klp-module.sh $(KERNELS)/amd64 $(dir $@)
-	$(Q)strip --strip-debug $@
+	$(Q)strip --strip-debug $(KLP_MODS)
 
-$(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP_MOD)
+$(O)/klp/gp_test_sleeper.ko: $(KLP_MOD)
+
+$(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP_MODS)
 	$(call msg,INITRD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS) $(KLP_MOD)
+	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS) $(KLP_MODS)
 
 # The example patch, built for the rig's kernel.
 $(O)/patches/%.o: guest-agent/examples/%.c $(O)/vmm | kernels

@@ -145,7 +145,18 @@ static bool read_iret(struct ustate *s, uint64_t addr, struct regs_view *r)
 
 static bool kernel_text(const struct stack_ctx *c, uint64_t ip)
 {
-	return orc_text(c->orc, ip);
+	return orc_text(c->orc, ip) || kmod_find(&c->mods, ip);
+}
+
+/* The ORC entry for ip: the kernel's tables, or the module's. */
+static bool find_orc(const struct stack_ctx *c, uint64_t ip, struct orc_entry *o)
+{
+	const struct kmod *m;
+
+	if (orc_find(c->orc, ip, o))
+		return true;
+	m = kmod_find(&c->mods, ip);
+	return m && m->orc && orc_find(m->orc, ip, o);
 }
 
 static bool user_mode(const struct regs_view *r)
@@ -163,7 +174,7 @@ static bool next_frame(struct ustate *s)
 	int prev_stack = s->cur, st;
 	bool indirect = false;
 
-	if (!orc_find(c->orc, lookup, &o))
+	if (!find_orc(c, lookup, &o))
 		return fail(s, STACK_NO_ORC, "no ORC data for 0x%llx", (unsigned long long)s->ip);
 	if (o.sp_reg == ORC_REG_UNDEFINED) {
 		if (!o.end)
@@ -428,6 +439,15 @@ struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
 	c->k = k;
 	if ((err = task_offsets_init(k, &c->to)) || (err = orc_load(k, &c->orc)))
 		goto fail;
+	/* Modules come and go: read them in a pause. A module list that does
+	 * not check out leaves none known: frames in module code are then
+	 * unreliable, which is safe. */
+	if ((err = tgt_pause(k->t)))
+		goto fail;
+	if (!gp_ok(kmod_load(k, &c->mods)))
+		kmod_free(&c->mods);
+	if ((err = tgt_resume(k->t)))
+		goto fail;
 	/* THREAD_SIZE is not in BTF; init_stack is one (vmlinux.lds.h). */
 	if ((err = kern_sym(k, "init_stack", &init_stack)) ||
 	    (err = kern_sym(k, "__end_init_task", &end_init)))
@@ -487,10 +507,40 @@ fail:
 	return gp_error_wrap(err, "stack unwinder");
 }
 
+const char *stack_symbolize(const struct stack_ctx *c, uint64_t pc, uint64_t *off,
+			    uint64_t *size, const char **module)
+{
+	const struct kmod *m = kmod_find(&c->mods, pc);
+	uint64_t o, sz;
+
+	if (!off)
+		off = &o;
+	if (!size)
+		size = &sz;
+	*module = NULL;
+	*off = *size = 0;
+	if (m) {
+		const struct kmod_sym *s = kmod_symbolize(m, pc);
+
+		*module = m->name;
+		if (!s)
+			return NULL;
+		*off = pc - s->addr;
+		*size = s->size;
+		return m->strs + s->name;
+	}
+	{
+		const struct ksym *s = ksym_symbolize(c->k->syms, pc, off, size);
+
+		return s ? ksym_name(c->k->syms, s) : NULL;
+	}
+}
+
 void stack_ctx_free(struct stack_ctx *c)
 {
 	if (!c)
 		return;
 	orc_free(c->orc);
+	kmod_free(&c->mods);
 	free(c);
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "kernel.h"
+#include "modules.h"
 #include "orc.h"
 #include "tasks.h"
 
@@ -58,6 +59,7 @@ struct stack_trace {
 struct stack_ctx {
 	struct kern *k;
 	struct orc_table *orc;
+	struct kmod_list mods;	/* loaded modules: their text, ORC and symbols */
 	struct task_offsets to;
 	uint64_t thread_size;
 	uint64_t frame_size, frame_bp, frame_ret;	/* inactive_task_frame */
@@ -94,5 +96,11 @@ bool stack_hidden_by_guest(const struct stack_ctx *c, uint64_t pc);
 int stack_vcpu_to_cpu(struct kern *k, const struct tgt_regs *r);
 
 const char *stack_reason_name(enum stack_reason r);
+
+/* The function holding pc, in the kernel or a module: its name (NULL if
+ * none), the offset into it and its size, and the module's name (NULL for
+ * the kernel itself). */
+const char *stack_symbolize(const struct stack_ctx *c, uint64_t pc, uint64_t *off,
+			    uint64_t *size, const char **module);
 
 #endif

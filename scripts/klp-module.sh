@@ -2,7 +2,8 @@
 # klp-module.sh KERNELDIR OUTDIR
 #
 # Build tests/klp/ (a livepatch module for the guest kernel's own
-# livepatch: the yardstick guestpatch is compared with) against Debian's
+# livepatch: the yardstick guestpatch is compared with; and a module with
+# a kthread sleeping in module code, for module stacks) against Debian's
 # linux-headers package for the kernel in KERNELDIR (its `release` file,
 # written by fetch-kernel.sh). Installs the headers with apt-get when they
 # are missing (the build needs linux-kbuild's tools in place).
@@ -25,4 +26,4 @@ make -s -C "$hdr" M="$(cd "$out" && pwd)" modules >"$out/build.log" 2>&1 || {
 	echo "klp-module: building the livepatch module against $hdr failed" >&2
 	exit 1
 }
-test -f "$out/gp_klp_cmdline.ko"
+test -f "$out/gp_klp_cmdline.ko" && test -f "$out/gp_test_sleeper.ko"

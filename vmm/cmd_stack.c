@@ -18,16 +18,6 @@ static bool selected(const struct task_info *t, int argc, char **argv, bool all)
 	return false;
 }
 
-static void frame_name(struct kern *k, uint64_t pc, char *buf, size_t n, uint64_t *off,
-		       uint64_t *size)
-{
-	const struct ksym *s = ksym_symbolize(k->syms, pc, off, size);
-
-	snprintf(buf, n, "%s", s ? ksym_name(k->syms, s) : "?");
-	if (!s)
-		*off = *size = 0;
-}
-
 int cmd_stack(struct cli *c, int argc, char **argv)
 {
 	struct stacks_snapshot snap;
@@ -86,23 +76,28 @@ int cmd_stack(struct cli *c, int argc, char **argv)
 			printf(")\n");
 		}
 		for (int f = 0; f < tr->nr; f++) {
-			char name[128];
+			const char *mod, *fn;
 			uint64_t off, size;
 
-			frame_name(c->k, tr->f[f].pc, name, sizeof(name), &off, &size);
+			fn = stack_symbolize(ctx, tr->f[f].pc, &off, &size, &mod);
+			if (!fn)
+				fn = "?";
 			if (frames) {
 				json_object *x = json_object_new_object();
 
 				json_object_object_add(x, "pc", json_object_new_string(cli_hex(tr->f[f].pc)));
 				json_object_object_add(x, "sp", json_object_new_string(cli_hex(tr->f[f].sp)));
-				json_object_object_add(x, "function", json_object_new_string(name));
+				json_object_object_add(x, "function", json_object_new_string(fn));
+				if (mod)
+					json_object_object_add(x, "module", json_object_new_string(mod));
 				json_object_object_add(x, "offset", json_object_new_int64((int64_t)off));
 				json_object_object_add(x, "size", json_object_new_int64((int64_t)size));
 				json_object_object_add(x, "hidden_by_guest",
 						       json_object_new_boolean(stack_hidden_by_guest(ctx, tr->f[f].pc)));
 				json_object_array_add(frames, x);
 			} else {
-				printf("  %s+0x%" PRIx64 "/0x%" PRIx64 "%s\n", name, off, size,
+				printf("  %s+0x%" PRIx64 "/0x%" PRIx64 "%s%s%s%s\n", fn, off, size,
+				       mod ? " [" : "", mod ? mod : "", mod ? "]" : "",
 				       tr->f[f].from_regs ? " (regs)" : "");
 			}
 		}

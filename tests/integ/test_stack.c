@@ -74,11 +74,14 @@ START_TEST(stacks_equal_proc_stack)
 	struct kern *k = NULL;
 	struct stack_ctx *ctx = NULL;
 	struct stacks_snapshot snap, snap2;
-	int n1, n2, shell, compared = 0, reliable = 0, sleeping = 0;
+	int n1, n2, shell, compared = 0, reliable = 0, sleeping = 0, in_module = 0;
 
 	ck_assert_msg(r, "%s", msg);
 	/* The workload the issue names: nanosleep, pipes both ways, wait4,
 	 * shells, kthreads, idle. */
+	/* A module's kthread sleeping in module code (gp_test_sleeper.ko):
+	 * unwound through the module's own ORC tables. */
+	ck_assert_int_eq(rig_exec(r, "insmod /bin/gp_test_sleeper.ko", NULL, 60), 0);
 	ck_assert_int_eq(rig_exec(r, "sleep 1000 & pipewait read & pipewait write & "
 				     "sh -c 'sleep 1000; true' & sleep 2; echo $$", &out, 60), 0);
 	shell = atoi(out);
@@ -130,25 +133,29 @@ START_TEST(stacks_equal_proc_stack)
 		}
 		for (int f = 0; f < tr->nr; f++) {
 			uint64_t off, size;
-			const struct ksym *s;
+			const char *fn, *mod;
 			char one[200];
 
 			if (stack_hidden_by_guest(ctx, tr->f[f].pc))
 				continue;
-			s = ksym_symbolize(k->syms, tr->f[f].pc, &off, &size);
-			snprintf(one, sizeof(one), "%s+0x%llx/0x%llx;", s ? ksym_name(k->syms, s) : "?",
-				 (unsigned long long)off, (unsigned long long)size);
+			fn = stack_symbolize(ctx, tr->f[f].pc, &off, &size, &mod);
+			snprintf(one, sizeof(one), "%s+0x%llx/0x%llx%s%s%s;", fn ? fn : "?",
+				 (unsigned long long)off, (unsigned long long)size, mod ? " [" : "",
+				 mod ? mod : "", mod ? "]" : "");
 			strncat(ours, one, sizeof(ours) - strlen(ours) - 1);
 		}
 		ck_assert_msg(!strcmp(ours, a->frames), "task %d (%s):\n guest: %s\n ours:  %s",
 			      ti->pid, ti->comm, a->frames, ours);
 		ck_assert_msg(tr->reliable, "task %d (%s) unreliable: %s", ti->pid, ti->comm, tr->why);
 		compared++;
+		in_module += strstr(ours, "gp_sleep_helper+") && strstr(ours, " [gp_test_sleeper]");
 	}
 	fprintf(stderr, "stack_oracle: %d sleeping tasks compared equal to /proc/PID/stack (of %d); %d of %zu traces reliable\n",
 		compared, sleeping, reliable, snap.tasks.nr);
 	ck_assert_msg(compared >= sleeping - 5 && compared > 40, "only %d of %d compared", compared,
 		      sleeping);
+	ck_assert_msg(in_module == 1, "the kthread sleeping in module code was not compared (%d)",
+		      in_module);
 	stacks_free(&snap);
 	stacks_free(&snap2);
 	stack_ctx_free(ctx);

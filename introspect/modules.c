@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modules.h"
+#include "pgtable.h"
+
+#define MODULE_STATE_UNFORMED 3
+#define KMOD_MAX_STRTAB (4u << 20)
+
+struct mod_offsets {
+	uint64_t list, name, state, base, size, text_size;
+	uint64_t num_orcs, orc_ip, orc_u;
+	uint64_t symtab, num_symtab, strtab;
+};
+
+static struct gp_error *offsets(struct kern *k, struct mod_offsets *o)
+{
+	struct gp_error *err;
+
+	if ((err = kern_offsetof(k, "module", "list", &o->list)) ||
+	    (err = kern_offsetof(k, "module", "name", &o->name)) ||
+	    (err = kern_offsetof(k, "module", "state", &o->state)) ||
+	    (err = kern_offsetof(k, "module", "core_layout.base", &o->base)) ||
+	    (err = kern_offsetof(k, "module", "core_layout.size", &o->size)) ||
+	    (err = kern_offsetof(k, "module", "core_layout.text_size", &o->text_size)) ||
+	    (err = kern_offsetof(k, "module", "core_kallsyms.symtab", &o->symtab)) ||
+	    (err = kern_offsetof(k, "module", "core_kallsyms.num_symtab", &o->num_symtab)) ||
+	    (err = kern_offsetof(k, "module", "core_kallsyms.strtab", &o->strtab)))
+		return gp_error_wrap(err, "module layout");
+	/* ORC per module (CONFIG_UNWINDER_ORC). */
+	if (!gp_ok(kern_offsetof(k, "module", "arch.num_orcs", &o->num_orcs)) ||
+	    !gp_ok(kern_offsetof(k, "module", "arch.orc_unwind_ip", &o->orc_ip)) ||
+	    !gp_ok(kern_offsetof(k, "module", "arch.orc_unwind", &o->orc_u)))
+		o->num_orcs = o->orc_ip = o->orc_u = 0;
+	return NULL;
+}
+
+static bool kptr(const struct kern *k, uint64_t p)
+{
+	return (p >> 63) && pt_canonical(p, k->levels);
+}
+
+static int sym_cmp(const void *a, const void *b)
+{
+	const struct kmod_sym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static struct gp_error *read_orc(struct kern *k, const struct mod_offsets *o, uint64_t mod,
+				 struct kmod *m)
+{
+	uint32_t n;
+	uint64_t ip, u;
+	int32_t *rel = NULL;
+	uint8_t *raw = NULL;
+	struct gp_error *err;
+
+	if (!o->orc_ip)
+		return NULL;
+	if ((err = kern_read_u32(k, mod + o->num_orcs, &n)) ||
+	    (err = kern_read_u64(k, mod + o->orc_ip, &ip)) ||
+	    (err = kern_read_u64(k, mod + o->orc_u, &u)))
+		return err;
+	if (!n)
+		return NULL;
+	if (n > ORC_MAX_ENTRIES || !kptr(k, ip) || !kptr(k, u))
+		return gp_error_addr(GP_ERR_CORRUPT, mod, "module %s: ORC table of %u entries at 0x%llx",
+				     m->name, n, (unsigned long long)ip);
+	rel = malloc((size_t)n * 4);
+	raw = malloc((size_t)n * 6);
+	if (!rel || !raw)
+		err = &gp_error_nomem;
+	else if (!(err = kern_read(k, ip, rel, (size_t)n * 4)) &&
+		 !(err = kern_read(k, u, raw, (size_t)n * 6)))
+		err = orc_from_raw(rel, ip, raw, n, m->text_start, m->text_end, &m->orc);
+	free(rel);
+	free(raw);
+	return err;
+}
+
+/* Elf64_Sym as the kernel keeps it in core_kallsyms. */
+struct elf_sym {
+	uint32_t st_name;
+	uint8_t st_info, st_other;
+	uint16_t st_shndx;
+	uint64_t st_value, st_size;
+};
+
+static struct gp_error *read_syms(struct kern *k, const struct mod_offsets *o, uint64_t mod,
+				  struct kmod *m)
+{
+	uint64_t symtab, strtab, maxname = 0;
+	uint32_t n;
+	struct elf_sym *es = NULL;
+	struct gp_error *err;
+	size_t len;
+
+	if ((err = kern_read_u64(k, mod + o->symtab, &symtab)) ||
+	    (err = kern_read_u32(k, mod + o->num_symtab, &n)) ||
+	    (err = kern_read_u64(k, mod + o->strtab, &strtab)))
+		return err;
+	if (!n)
+		return NULL;
+	if (n > KMOD_MAX_SYMS || !kptr(k, symtab) || !kptr(k, strtab))
+		return gp_error_addr(GP_ERR_CORRUPT, mod, "module %s: %u symbols at 0x%llx", m->name,
+				     n, (unsigned long long)symtab);
+	if (!(es = malloc((size_t)n * sizeof(*es))) || !(m->syms = calloc(n, sizeof(*m->syms)))) {
+		free(es);
+		return &gp_error_nomem;
+	}
+	if ((err = kern_read(k, symtab, es, (size_t)n * sizeof(*es))))
+		goto out;
+	for (uint32_t i = 0; i < n; i++)
+		if (es[i].st_name > maxname)
+			maxname = es[i].st_name;
+	/* The string table has no recorded length: read up to past the last
+	 * name (names are bounded by KSYM_NAME_LEN, 512 in 6.1). */
+	len = maxname + 512;
+	if (len > KMOD_MAX_STRTAB) {
+		err = gp_error_addr(GP_ERR_CORRUPT, strtab, "module %s: string table too large", m->name);
+		goto out;
+	}
+	if (!(m->strs = calloc(1, len + 1))) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	/* The table may end on a page before the 512 bytes do: shorten. */
+	while (len > maxname + 1 && !gp_ok(kern_read(k, strtab, m->strs, len)))
+		len = len > 4096 ? len - 4096 : maxname + 1;
+	if ((err = kern_read(k, strtab, m->strs, len)))
+		goto out;
+	m->strs[len] = '\0';
+	m->strs_len = len;
+	/* As the kernel's find_kallsyms_symbol(): every named, defined
+	 * symbol counts, and a symbol's size runs to the next one (or the end
+	 * of the text), so names and sizes read as the guest prints them. */
+	for (uint32_t i = 0; i < n; i++) {
+		if (!es[i].st_shndx || es[i].st_value < m->text_start ||
+		    es[i].st_value >= m->text_end || es[i].st_name >= len || !m->strs[es[i].st_name])
+			continue;
+		m->syms[m->nsyms].addr = es[i].st_value;
+		m->syms[m->nsyms].size = es[i].st_size;
+		m->syms[m->nsyms].name = es[i].st_name;
+		m->nsyms++;
+	}
+	qsort(m->syms, m->nsyms, sizeof(*m->syms), sym_cmp);
+	for (size_t i = 0; i < m->nsyms; i++) {
+		size_t j = i + 1;
+
+		while (j < m->nsyms && m->syms[j].addr == m->syms[i].addr)
+			j++;
+		m->syms[i].size = (j < m->nsyms ? m->syms[j].addr : m->text_end) - m->syms[i].addr;
+	}
+out:
+	free(es);
+	return err;
+}
+
+static void kmod_clear(struct kmod *m)
+{
+	orc_free(m->orc);
+	free(m->syms);
+	free(m->strs);
+	memset(m, 0, sizeof(*m));
+}
+
+struct gp_error *kmod_load(struct kern *k, struct kmod_list *out)
+{
+	struct mod_offsets o;
+	uint64_t head, node;
+	struct gp_error *err;
+	size_t cap = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!kern_has_sym(k, "modules", &head))
+		return NULL;	/* built without modules, or no such symbol: none */
+	if ((err = offsets(k, &o)))
+		return err;
+	if ((err = kern_read_u64(k, head, &node)))
+		return gp_error_wrap(err, "reading the module list");
+	for (size_t i = 0; node != head; i++) {
+		uint64_t mod = node - o.list, base, size, text;
+		uint32_t state;
+		struct kmod m = { 0 };
+
+		if (i >= KMOD_MAX || !kptr(k, node) || (node & 7))
+			return gp_error_addr(GP_ERR_CORRUPT, node,
+					     "module list at 0x%llx is corrupt or loops",
+					     (unsigned long long)node);
+		if ((err = kern_read_u32(k, mod + o.state, &state)) ||
+		    (err = kern_read(k, mod + o.name, m.name, KMOD_NAME_LEN)) ||
+		    (err = kern_read_u64(k, mod + o.base, &base)) ||
+		    (err = kern_read_u32(k, mod + o.size, (uint32_t *)&size)) ||
+		    (err = kern_read_u32(k, mod + o.text_size, (uint32_t *)&text)))
+			return gp_error_wrap(err, "reading module at 0x%llx", (unsigned long long)mod);
+		size &= 0xffffffffu;
+		text &= 0xffffffffu;
+		if ((err = kern_read_u64(k, node, &node)))
+			return gp_error_wrap(err, "reading the module list");
+		if (state == MODULE_STATE_UNFORMED)
+			continue;
+		m.name[KMOD_NAME_LEN] = '\0';
+		for (char *c = m.name; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+				*c = '?';
+		if (!kptr(k, base) || !text || text > size || size > (1u << 30)) {
+			out->skipped++;
+			continue;
+		}
+		m.text_start = base;
+		m.text_end = base + text;
+		if (!gp_ok(read_orc(k, &o, mod, &m)) || !gp_ok(read_syms(k, &o, mod, &m))) {
+			kmod_clear(&m);
+			out->skipped++;
+			continue;
+		}
+		if (out->n == cap) {
+			struct kmod *v = realloc(out->v, (cap = cap ? cap * 2 : 32) * sizeof(*v));
+
+			if (!v) {
+				kmod_clear(&m);
+				kmod_free(out);
+				return &gp_error_nomem;
+			}
+			out->v = v;
+		}
+		out->v[out->n++] = m;
+	}
+	return NULL;
+}
+
+void kmod_free(struct kmod_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		kmod_clear(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+const struct kmod *kmod_find(const struct kmod_list *l, uint64_t addr)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (addr >= l->v[i].text_start && addr < l->v[i].text_end)
+			return &l->v[i];
+	return NULL;
+}
+
+const struct kmod_sym *kmod_symbolize(const struct kmod *m, uint64_t addr)
+{
+	size_t lo = 0, hi = m->nsyms;
+
+	while (lo < hi) {	/* first symbol above addr */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->syms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &m->syms[lo - 1] : NULL;
+}

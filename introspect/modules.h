@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * modules.h - the guest's loaded modules, read from its `modules` list:
+ * where each one's core text lies, its ORC tables (so stacks through
+ * module code unwind reliably, as the kernel's own unwinder does them) and
+ * its symbols (so frames and messages name module functions).
+ *
+ * Layout as in Linux 6.1 (struct module's core_layout, mod_arch_specific,
+ * core_kallsyms), offsets from BTF.  Guest memory is untrusted: the list
+ * walk, table sizes and string lengths are all bounded and checked; a
+ * module whose records do not hold together is skipped, not trusted.
+ * Read with the target paused.
+ */
+#ifndef GP_MODULES_H
+#define GP_MODULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gp_error.h"
+#include "kernel.h"
+#include "orc.h"
+
+#define KMOD_MAX 4096
+#define KMOD_MAX_SYMS (1u << 18)
+#define KMOD_NAME_LEN 56
+
+struct kmod_sym {
+	uint64_t addr, size;
+	uint32_t name;		/* offset into strs */
+};
+
+struct kmod {
+	char name[KMOD_NAME_LEN + 1];
+	uint64_t text_start, text_end;	/* core text */
+	struct orc_table *orc;		/* NULL if the module has none */
+	struct kmod_sym *syms;		/* functions in core text, by address */
+	size_t nsyms;
+	char *strs;
+	size_t strs_len;
+};
+
+struct kmod_list {
+	struct kmod *v;
+	size_t n;
+	int skipped;			/* modules whose records did not check out */
+};
+
+struct gp_error *kmod_load(struct kern *k, struct kmod_list *out);
+void kmod_free(struct kmod_list *l);
+/* The module whose core text holds addr, or NULL. */
+const struct kmod *kmod_find(const struct kmod_list *l, uint64_t addr);
+/* The function symbol at or before addr in m, or NULL. */
+const struct kmod_sym *kmod_symbolize(const struct kmod *m, uint64_t addr);
+
+#endif
