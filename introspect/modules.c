@@ -182,24 +182,27 @@ struct gp_error *kmod_load(struct kern *k, struct kmod_list *out)
 	if ((err = kern_read_u64(k, head, &node)))
 		return gp_error_wrap(err, "reading the module list");
 	for (size_t i = 0; node != head; i++) {
-		uint64_t mod = node - o.list, base, size, text;
+		uint64_t mod = node - o.list, base, size = 0, text = 0;
 		uint32_t state;
 		struct kmod m = { 0 };
 
-		if (i >= KMOD_MAX || !kptr(k, node) || (node & 7))
+		if (i >= KMOD_MAX || !kptr(k, node) || (node & 7)) {
+			kmod_free(out);
 			return gp_error_addr(GP_ERR_CORRUPT, node,
 					     "module list at 0x%llx is corrupt or loops",
 					     (unsigned long long)node);
+		}
 		if ((err = kern_read_u32(k, mod + o.state, &state)) ||
 		    (err = kern_read(k, mod + o.name, m.name, KMOD_NAME_LEN)) ||
 		    (err = kern_read_u64(k, mod + o.base, &base)) ||
 		    (err = kern_read_u32(k, mod + o.size, (uint32_t *)&size)) ||
-		    (err = kern_read_u32(k, mod + o.text_size, (uint32_t *)&text)))
+		    (err = kern_read_u32(k, mod + o.text_size, (uint32_t *)&text)) ||
+		    (err = kern_read_u64(k, node, &node))) {
+			kmod_free(out);
 			return gp_error_wrap(err, "reading module at 0x%llx", (unsigned long long)mod);
+		}
 		size &= 0xffffffffu;
 		text &= 0xffffffffu;
-		if ((err = kern_read_u64(k, node, &node)))
-			return gp_error_wrap(err, "reading the module list");
 		if (state == MODULE_STATE_UNFORMED)
 			continue;
 		m.name[KMOD_NAME_LEN] = '\0';

@@ -76,6 +76,35 @@ START_TEST(guest_livepatch_beside_ours)
 }
 END_TEST
 
+/* A kthread sleeping in module code unwinds reliably through the module's
+ * own ORC tables, so it does not hold a per-task transition back. */
+START_TEST(module_kthread_does_not_block)
+{
+	const char *obj = pu_build(r, dir, "cmdline_marker", NULL, NULL);
+	char *out = NULL, *err = NULL;
+
+	free(pu_guest(r, "insmod /bin/gp_test_sleeper.ko; sleep 0.3"));
+	ck_assert(pu_guest_has(r, "cat /proc/[0-9]*/comm", "gp_sleeper"));
+	ck_assert_msg(pu_vmm(r, "patch", "--timeout 5", &out, &err) != 0, "usage");
+	free(out);
+	free(err);
+	{
+		char rest[300];
+
+		snprintf(rest, sizeof(rest), "--timeout 5 %s", obj);
+		ck_assert_msg(pu_vmm(r, "patch", rest, &out, &err) == 0, "patch: %s", err);
+	}
+	ck_assert_msg(strstr(out, "(per-task)"), "%s", out);
+	free(out);
+	free(err);
+	ck_assert_int_eq(pu_vmm(r, "stack", "--all", &out, NULL), 0);
+	ck_assert_msg(strstr(out, "gp_sleep_helper+") && strstr(out, "[gp_test_sleeper]"), "%s", out);
+	free(out);
+	ck_assert_int_eq(pu_vmm(r, "unpatch", "cmdline-marker", NULL, NULL), 0);
+	free(pu_guest(r, "rmmod gp_test_sleeper"));
+}
+END_TEST
+
 static TCase *klp_tcase(void)
 {
 	TCase *tc = tcase_create("klp");
@@ -83,6 +112,7 @@ static TCase *klp_tcase(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_unchecked_fixture(tc, up, down);
 	tcase_add_test(tc, guest_livepatch_beside_ours);
+	tcase_add_test(tc, module_kthread_does_not_block);
 	return tc;
 }
 GP_TCASE(klp_tcase)

@@ -12,6 +12,7 @@
 
 #include "gp_check.h"
 #include "kernel.h"
+#include "modules.h"
 #include "tasks.h"
 
 #define MEM_SIZE (8u << 20)
@@ -389,6 +390,32 @@ static struct kbtf *make_btf(void)
 	rq = btf__add_struct(b, "rq", 64);
 	btf__add_field(b, "curr", u64, 8 * 8, 0);
 	btf__add_field(b, "idle", u64, 16 * 8, 0);
+	/* struct module, as far as introspect/modules.c reads it. */
+	{
+		int lay, arch, mks, name, mod;
+
+		lay = btf__add_struct(b, "module_layout", 24);
+		btf__add_field(b, "base", u64, 0, 0);
+		btf__add_field(b, "size", u32, 64, 0);
+		btf__add_field(b, "text_size", u32, 96, 0);
+		arch = btf__add_struct(b, "mod_arch_specific", 24);
+		btf__add_field(b, "num_orcs", u32, 0, 0);
+		btf__add_field(b, "orc_unwind_ip", u64, 64, 0);
+		btf__add_field(b, "orc_unwind", u64, 128, 0);
+		mks = btf__add_struct(b, "mod_kallsyms", 24);
+		btf__add_field(b, "symtab", u64, 0, 0);
+		btf__add_field(b, "num_symtab", u32, 64, 0);
+		btf__add_field(b, "strtab", u64, 128, 0);
+		name = btf__add_array(b, i32, chr, 56);
+		mod = btf__add_struct(b, "module", 200);
+		btf__add_field(b, "state", u32, 0, 0);
+		btf__add_field(b, "list", lh, 8 * 8, 0);
+		btf__add_field(b, "name", name, 24 * 8, 0);
+		btf__add_field(b, "core_layout", lay, 80 * 8, 0);
+		btf__add_field(b, "arch", arch, 112 * 8, 0);
+		btf__add_field(b, "core_kallsyms", mks, 144 * 8, 0);
+		(void)mod;
+	}
 	(void)sig;
 	(void)rq;
 	(void)task;
@@ -653,6 +680,143 @@ START_TEST(tasks_fuzz)
 }
 END_TEST
 
+/* ---- modules ---- */
+
+#define M_HEAD (TASK_BASE + 0x80000)
+#define M_MOD(i) (TASK_BASE + 0x81000 + (uint64_t)(i) * 0x400)
+#define M_TEXT(i) (TASK_BASE + 0x90000 + (uint64_t)(i) * 0x1000)
+#define M_SYMS(i) (TASK_BASE + 0xa0000 + (uint64_t)(i) * 0x1000)
+#define M_STRS(i) (M_SYMS(i) + 0x800)
+#define M_ORC(i) (TASK_BASE + 0xb0000 + (uint64_t)(i) * 0x1000)
+
+static uint8_t *vmem(struct ftasks *s, uint64_t va)
+{
+	return s->f.mem + (va - TASK_BASE + TASK_PA);
+}
+
+/* n modules "modN" on the list, each with 0x100 bytes of text, symbols
+ * "fa" at +0 (a function), "fb" at +0x40, and a 2-entry ORC table. */
+static void build_mods(struct ftasks *s, int n)
+{
+	char map[512];
+	uint64_t prev = M_HEAD;
+
+	build_tasks(s, 1, 0);
+	ksym_free(s->k.syms);
+	snprintf(map, sizeof(map),
+		 "%016llx D init_task\n0000000000000000 A current_task\n0000000000000100 A runqueues\n%016llx d modules\n",
+		 (unsigned long long)s->init_task, (unsigned long long)M_HEAD);
+	ck_ok(ksym_parse_map(map, strlen(map), 0, &s->k.syms));
+	for (int i = 0; i < n; i++) {
+		uint8_t *m = vmem(s, M_MOD(i)), *sym = vmem(s, M_SYMS(i));
+		static const char strs[] = "\0fa\0fb\0";
+		int32_t rel;
+
+		put64(vmem(s, prev), M_MOD(i) + 8);
+		prev = M_MOD(i) + 8;
+		snprintf((char *)m + 24, 56, "mod%d", i);
+		put64(m + 80, M_TEXT(i));
+		put32(m + 88, 0x1000);
+		put32(m + 92, 0x100);
+		put32(m + 112, 2);
+		put64(m + 120, M_ORC(i));
+		put64(m + 128, M_ORC(i) + 0x800);
+		put64(m + 144, M_SYMS(i));
+		put32(m + 152, 3);
+		put64(m + 160, M_STRS(i));
+		/* symbol 0 is the null symbol; then fb before fa (unsorted) */
+		put32(sym + 24, 4), sym[24 + 4] = 2, put32(sym + 24 + 6, 1);
+		put64(sym + 24 + 8, M_TEXT(i) + 0x40);
+		put32(sym + 48, 1), sym[48 + 4] = 2, put32(sym + 48 + 6, 1);
+		put64(sym + 48 + 8, M_TEXT(i));
+		memcpy(vmem(s, M_STRS(i)), strs, sizeof(strs));
+		/* ORC: self-relative ips at +0 and +0x40; entries: sp+8 call */
+		for (int e = 0; e < 2; e++) {
+			uint8_t *u = vmem(s, M_ORC(i) + 0x800 + e * 6);
+
+			rel = (int32_t)(M_TEXT(i) + e * 0x40 - (M_ORC(i) + e * 4));
+			memcpy(vmem(s, M_ORC(i) + e * 4), &rel, 4);
+			u[0] = 8, u[4] = ORC_REG_SP | (ORC_REG_UNDEFINED << 4);
+		}
+	}
+	put64(vmem(s, prev), M_HEAD);
+}
+
+START_TEST(modules_good)
+{
+	static struct ftasks s;
+	struct kmod_list l;
+	const struct kmod *m;
+	const struct kmod_sym *sym;
+	struct orc_entry e;
+
+	build_mods(&s, 3);
+	ck_ok(kmod_load(&s.k, &l));
+	ck_assert_uint_eq(l.n, 3);
+	ck_assert_int_eq(l.skipped, 0);
+	m = kmod_find(&l, M_TEXT(1) + 0x50);
+	ck_assert(m && !strcmp(m->name, "mod1"));
+	ck_assert(!kmod_find(&l, M_TEXT(1) + 0x100));
+	sym = kmod_symbolize(m, M_TEXT(1) + 0x50);
+	ck_assert(sym && !strcmp(m->strs + sym->name, "fb"));
+	ck_assert_uint_eq(sym->size, 0xc0);	/* to the end of the text, as the guest says */
+	sym = kmod_symbolize(m, M_TEXT(1) + 0x3f);
+	ck_assert(sym && !strcmp(m->strs + sym->name, "fa") && sym->size == 0x40);
+	ck_assert(m->orc && orc_find(m->orc, M_TEXT(1) + 0x41, &e) && e.sp_offset == 8);
+	kmod_free(&l);
+	free_tasks(&s);
+}
+END_TEST
+
+START_TEST(modules_hostile)
+{
+	static struct ftasks s;
+	struct kmod_list l;
+
+	/* The list loops without coming back to its head. */
+	build_mods(&s, 3);
+	put64(vmem(&s, M_MOD(2) + 8), M_MOD(1) + 8);
+	ck_err(kmod_load(&s.k, &l), GP_ERR_CORRUPT, "loops");
+	free_tasks(&s);
+
+	/* A next pointer into user space. */
+	build_mods(&s, 2);
+	put64(vmem(&s, M_MOD(0) + 8), 0x400000);
+	ck_err(kmod_load(&s.k, &l), GP_ERR_CORRUPT, "corrupt");
+	free_tasks(&s);
+
+	/* Bad records in single modules: skipped, the others kept. */
+	build_mods(&s, 4);
+	put32(vmem(&s, M_MOD(0) + 152), 0x7fffffff);		/* absurd symbol count */
+	put64(vmem(&s, M_MOD(1) + 144), 0xffffc90000000000ull);	/* symtab unmapped */
+	put32(vmem(&s, M_MOD(2) + 112), 0x7fffffff);		/* absurd ORC count */
+	memset(vmem(&s, M_MOD(3) + 24), 'x', 56);		/* name without NUL: fine */
+	ck_ok(kmod_load(&s.k, &l));
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_int_eq(l.skipped, 3);
+	ck_assert_uint_eq(strlen(l.v[0].name), 56);
+	kmod_free(&l);
+	free_tasks(&s);
+
+	/* Unsorted ORC: refused for that module. */
+	build_mods(&s, 1);
+	{
+		int32_t a, b;
+
+		memcpy(&a, vmem(&s, M_ORC(0)), 4);
+		memcpy(&b, vmem(&s, M_ORC(0) + 4), 4);
+		a += 4, b -= 4;
+		memcpy(vmem(&s, M_ORC(0)), &b, 4);
+		memcpy(vmem(&s, M_ORC(0) + 4), &a, 4);
+	}
+	ck_ok(kmod_load(&s.k, &l));
+	ck_assert_uint_eq(l.n, 0);
+	ck_assert_int_eq(l.skipped, 1);
+	kmod_free(&l);
+	free_tasks(&s);
+}
+END_TEST
+
 static TCase *introspect_tcase(void)
 {
 	TCase *tc = tcase_create("introspect");
@@ -669,6 +833,8 @@ static TCase *introspect_tcase(void)
 	tcase_add_test(tc, state_letters);
 	tcase_add_test(tc, attach_hostile);
 	tcase_add_test(tc, tasks_fuzz);
+	tcase_add_test(tc, modules_good);
+	tcase_add_test(tc, modules_hostile);
 	return tc;
 }
 GP_TCASE(introspect_tcase)
