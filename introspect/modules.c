@@ -265,3 +265,42 @@ const struct kmod_sym *kmod_symbolize(const struct kmod *m, uint64_t addr)
 	}
 	return lo ? &m->syms[lo - 1] : NULL;
 }
+
+const struct kmod *kmod_by_name(const struct kmod_list *l, const char *mod)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].name, mod))
+			return &l->v[i];
+	return NULL;
+}
+
+struct gp_error *kmod_lookup(const struct kmod_list *l, const char *mod, const char *name,
+			     const struct kmod **m, uint64_t *addr, uint64_t *size)
+{
+	int found = 0;
+
+	*m = NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		if (mod && strcmp(l->v[i].name, mod))
+			continue;
+		for (size_t j = 0; j < l->v[i].nsyms; j++)
+			if (!strcmp(l->v[i].strs + l->v[i].syms[j].name, name)) {
+				if (found++)
+					continue;
+				*m = &l->v[i];
+				*addr = l->v[i].syms[j].addr;
+				*size = l->v[i].syms[j].size;
+			}
+	}
+	if (mod && !kmod_by_name(l, mod))
+		return gp_error_create(GP_ERR_NOTFOUND, "module %s is not loaded", mod);
+	if (!found)
+		return gp_error_create(GP_ERR_NOTFOUND, "no symbol '%s' in %s%s", name,
+				       mod ? "module " : "the kernel or any loaded module",
+				       mod ? mod : "");
+	if (found > 1)
+		return gp_error_create(GP_ERR_INVAL,
+				       "symbol '%s' is ambiguous: %d module symbols share the name (write MODULE:%s)",
+				       name, found, name);
+	return NULL;
+}

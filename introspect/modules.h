@@ -50,6 +50,13 @@ struct gp_error *kmod_load(struct kern *k, struct kmod_list *out);
 void kmod_free(struct kmod_list *l);
 /* The module whose core text holds addr, or NULL. */
 const struct kmod *kmod_find(const struct kmod_list *l, uint64_t addr);
+/* A function by name: in module `mod`, or (mod NULL) in any module, where
+ * it must be unique. *m gets the module. */
+struct gp_error *kmod_lookup(const struct kmod_list *l, const char *mod, const char *name,
+			     const struct kmod **m, uint64_t *addr, uint64_t *size);
+/* The loaded module of that name, or NULL. */
+const struct kmod *kmod_by_name(const struct kmod_list *l, const char *mod);
+
 /* The function symbol at or before addr in m, or NULL. */
 const struct kmod_sym *kmod_symbolize(const struct kmod *m, uint64_t addr);
 

@@ -255,6 +255,14 @@ static void gc_sites(struct lp_hdr *h)
 	for (int s = 0; s < LP_MAX_SITES; s++)
 		if (h->sites[s].in_use && !site_stack(h, s, stack))
 			memset(&h->sites[s], 0, sizeof(h->sites[s]));
+	for (int m = 0; m < LP_MAX_MODULES; m++) {
+		bool used = false;
+
+		for (int s = 0; s < LP_MAX_SITES; s++)
+			used |= h->sites[s].in_use && (int)h->sites[s].module == m + 1;
+		if (!used)
+			memset(h->modules[m], 0, sizeof(h->modules[m]));
+	}
 }
 
 /* Undo log for a failed write sequence: restore what was there. */
@@ -303,22 +311,60 @@ static void undo_all(struct kern *k, struct undo *u)
  * slots before entries for sites that come into use, entries before slots
  * for sites that go out of use.  All inside one pause.
  */
+/*
+ * A module's function entry may only be written while the module is
+ * loaded (our list was read in a pause of this process) and still holds
+ * what we left there: the ftrace NOP or our jump. *gone: the module has
+ * been unloaded, its text is no longer there to restore.
+ */
+static struct gp_error *module_site_ok(struct kern *k, const struct lp_hdr *h, int s,
+				       const struct pt_ctx *c, bool *gone)
+{
+	const struct lp_rec_site *st = &h->sites[s];
+	const struct kmod *m = kmod_by_name(&c->stacks->mods, h->modules[st->module - 1]);
+	uint8_t cur[5], jmp[5];
+	struct gp_error *err;
+
+	*gone = !m || st->old_addr < m->text_start || st->old_addr + 5 > m->text_end;
+	if (*gone)
+		return NULL;
+	if ((err = kern_read(k, st->old_addr, cur, 5)))
+		return err;
+	make_jmp(jmp, st->old_addr, st->tramp_va);
+	if (memcmp(cur, ftrace_nop, 5) && memcmp(cur, jmp, 5))
+		return gp_error_addr(GP_ERR_CORRUPT, st->old_addr,
+				     "%s's function at 0x%llx holds neither the ftrace NOP nor our jump",
+				     h->modules[st->module - 1], (unsigned long long)st->old_addr);
+	return NULL;
+}
+
+/*
+ * Make the guest's code agree with the records `h` (the guest held `old`):
+ * slots before entries for sites that come into use, entries before slots
+ * for sites that go out of use.  All inside one pause.
+ */
 static struct gp_error *sync_code(struct kern *k, const struct lp_hdr *old,
-				  const struct lp_hdr *h, const struct lp_klp *g, struct undo *u)
+				  const struct lp_hdr *h, const struct pt_ctx *c, struct undo *u)
 {
 	struct gp_error *err;
 
 	for (int s = 0; s < LP_MAX_SITES; s++) {
 		uint8_t entry[5], slot[LP_TRAMP_SIZE];
+		bool gone = false;
 
 		if (h->sites[s].in_use) {
-			if ((err = desired_code(h, s, g, entry, slot)) ||
+			if (h->sites[s].module && (err = module_site_ok(k, h, s, c, &gone)))
+				return err;
+			if ((err = desired_code(h, s, &c->klp, entry, slot)) ||
 			    (err = code_update(k, u, h->sites[s].tramp_va, slot, sizeof(slot))) ||
-			    (err = code_update(k, u, h->sites[s].old_addr, entry, 5)))
+			    (!gone && (err = code_update(k, u, h->sites[s].old_addr, entry, 5))))
 				return err;
 		} else if (old->sites[s].in_use) {
+			if (old->sites[s].module && (err = module_site_ok(k, old, s, c, &gone)))
+				return err;
 			memset(slot, 0xcc, sizeof(slot));
-			if ((err = code_update(k, u, old->sites[s].old_addr, old->sites[s].orig, 5)) ||
+			if ((!gone &&
+			     (err = code_update(k, u, old->sites[s].old_addr, old->sites[s].orig, 5))) ||
 			    (err = code_update(k, u, old->sites[s].tramp_va, slot, sizeof(slot))))
 				return err;
 		}
@@ -332,14 +378,14 @@ static struct gp_error *sync_code(struct kern *k, const struct lp_hdr *old,
  * On failure the code is put back and nothing of the records is written.
  */
 static struct gp_error *commit_change(struct kern *k, struct lp_region *r, const struct lp_hdr *old,
-				      const struct lp_klp *g)
+				      const struct pt_ctx *c)
 {
 	static uint8_t zero[4096];
 	struct undo u = { .n = 0 };
 	struct gp_error *err;
 
 	gc_sites(&r->hdr);
-	if ((err = sync_code(k, old, &r->hdr, g, &u)) || (err = lp_region_commit(k, r))) {
+	if ((err = sync_code(k, old, &r->hdr, c, &u)) || (err = lp_region_commit(k, r))) {
 		undo_all(k, &u);
 		return err;
 	}
@@ -381,33 +427,61 @@ struct target_func {
 	int site;		/* existing site index or -1 */
 	char name[64];
 	unsigned long pos;
+	char module[LP_MODULE_NAME];	/* "" for the kernel itself */
 };
 
-static struct gp_error *resolve_funcs(struct kern *k, const struct lp_image *img,
-				      struct target_func *tf)
+/* The functions a patch replaces: in the kernel (kallsyms), or in a loaded
+ * module - written MODULE:NAME, or a NAME the kernel does not have. */
+static struct gp_error *resolve_funcs(struct kern *k, const struct pt_ctx *c,
+				      const struct lp_image *img, struct target_func *tf)
 {
 	for (int i = 0; i < img->nr_funcs; i++) {
 		const struct lp_func *f = &img->funcs[i];
-		const struct ksym *s;
-		uint64_t off, size;
-		struct gp_error *err = ksym_lookup(k->syms, f->old_name, f->old_pos, &s);
+		const char *colon = strchr(f->old_name, ':');
+		const struct ksym *s = NULL;
+		const struct kmod *m = NULL;
+		uint64_t off, size = 0, addr = 0;
+		struct gp_error *err = NULL;
 
+		memset(&tf[i], 0, sizeof(tf[i]));
+		if (colon) {
+			char mod[LP_MODULE_NAME];
+
+			snprintf(mod, sizeof(mod), "%.*s", (int)(colon - f->old_name), f->old_name);
+			err = kmod_lookup(&c->stacks->mods, mod, colon + 1, &m, &addr, &size);
+		} else if ((err = ksym_lookup(k->syms, f->old_name, f->old_pos, &s)) &&
+			   err->code == GP_ERR_NOTFOUND && !f->old_pos) {
+			struct gp_error *e2 = kmod_lookup(&c->stacks->mods, NULL, f->old_name, &m,
+							  &addr, &size);
+
+			if (!e2 || e2->code != GP_ERR_NOTFOUND) {
+				gp_error_destroy(err);
+				err = e2;
+			} else {
+				gp_error_destroy(e2);
+			}
+		}
 		if (err)
 			return gp_error_wrap(err, "patch %s replaces %s", img->name,
 					     f->old_name);
-		if (s->type != 't' && s->type != 'T' && s->type != 'w' && s->type != 'W')
-			return gp_error_create(GP_ERR_INVAL,
-					       "patch %s replaces %s, which is not a function (type %c)",
-					       img->name, f->old_name, s->type);
-		if (!ksym_symbolize(k->syms, s->addr, &off, &size) || !size)
-			size = 1;
+		if (s) {
+			if (s->type != 't' && s->type != 'T' && s->type != 'w' && s->type != 'W')
+				return gp_error_create(GP_ERR_INVAL,
+						       "patch %s replaces %s, which is not a function (type %c)",
+						       img->name, f->old_name, s->type);
+			addr = s->addr;
+			if (!ksym_symbolize(k->syms, s->addr, &off, &size) || !size)
+				size = 1;
+		} else {
+			snprintf(tf[i].module, sizeof(tf[i].module), "%.55s", m->name);
+		}
 		for (int j = 0; j < i; j++)
-			if (tf[j].old_addr == s->addr)
+			if (tf[j].old_addr == addr)
 				return gp_error_create(GP_ERR_INVAL,
 						       "patch %s replaces %s twice", img->name,
 						       f->old_name);
-		tf[i].old_addr = s->addr;
-		tf[i].old_size = size;
+		tf[i].old_addr = addr;
+		tf[i].old_size = size ? size : 1;
 		tf[i].new_addr = f->new_addr;
 		tf[i].pos = f->old_pos;
 		snprintf(tf[i].name, sizeof(tf[i].name), "%s", f->old_name);
@@ -470,6 +544,22 @@ static struct gp_error *add_patch_records(struct lp_hdr *h, struct lp_region *r,
 						       LP_MAX_SITES);
 			h->sites[s].in_use = 1;
 			h->sites[s].old_addr = t->old_addr;
+			if (t->module[0]) {
+				int m, free_m = -1;
+
+				for (m = 0; m < LP_MAX_MODULES && strcmp(h->modules[m], t->module); m++)
+					if (free_m < 0 && !h->modules[m][0])
+						free_m = m;
+				if (m == LP_MAX_MODULES) {
+					if (free_m < 0)
+						return gp_error_create(GP_ERR_LIMIT,
+								       "functions of more than %d modules patched",
+								       LP_MAX_MODULES);
+					m = free_m;
+					snprintf(h->modules[m], sizeof(h->modules[m]), "%s", t->module);
+				}
+				h->sites[s].module = (uint32_t)m + 1;
+			}
 			h->sites[s].tramp_va = lp_page_va(r, LP_TRAMP_PAGE) +
 					       (uint64_t)s * LP_TRAMP_SIZE;
 			memcpy(h->sites[s].orig, ftrace_nop, 5);
@@ -804,7 +894,7 @@ static struct gp_error *complete_transition(struct kern *k, struct pt_ctx *c, st
 	h->trans_target = 0;
 	h->trans_attempts = 0;
 	h->trans_signals = 0;
-	err = commit_change(k, r, old, &c->klp);
+	err = commit_change(k, r, old, c);
 	if (!err)
 		err = set_all_tasks(k, &c->klp, snap, KLP_UNDEFINED, 0);
 	if (!err)
@@ -1372,7 +1462,7 @@ static struct gp_error *apply_global_attempt(struct kern *k, void *arg, struct l
 				drop_patch(&a->r.hdr, q, false);
 		drop_nops(&a->r.hdr, a->slot);
 	}
-	err = commit_change(k, &a->r, old, &a->c->klp);
+	err = commit_change(k, &a->r, old, a->c);
 out:
 	free(old);
 	rep->write_ns = gp_now_ns() - tw;
@@ -1434,7 +1524,7 @@ static struct gp_error *apply_pertask_attempt(struct kern *k, void *arg, struct 
 	if ((err = set_all_tasks(k, &a->c->klp, &snap, KLP_UNPATCHED, -1)) ||
 	    (err = lp_klp_set_target(k, &a->c->klp, KLP_PATCHED)) ||
 	    (err = set_all_tasks(k, &a->c->klp, &snap, INT32_MIN, 1)) ||
-	    (err = commit_change(k, &a->r, old, &a->c->klp)))
+	    (err = commit_change(k, &a->r, old, a->c)))
 		goto out;
 	rep->write_ns = gp_now_ns() - tw;
 	err = try_complete(k, a->c, &a->r, &snap, rep, false, &a->done);
@@ -1530,9 +1620,9 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		err = gp_error_create(GP_ERR_LIMIT, "%d patches are applied already", LP_MAX_PATCHES);
 		goto out;
 	}
-	if ((err = resolve_funcs(k, &img, tf)))
-		goto out;
 	if ((err = pt_ctx_init(k, &c)))
+		goto out;
+	if ((err = resolve_funcs(k, &c, &img, tf)))
 		goto out;
 	per_task = choose_per_task(&c, o, &err);
 	if (err)
@@ -1639,7 +1729,7 @@ static struct gp_error *remove_global_attempt(struct kern *k, void *arg, struct 
 		return &gp_error_nomem;
 	*old = r.hdr;
 	drop_patch(&r.hdr, slot, r.hdr.patches[slot].flags & LP_FLAG_FORCED);
-	err = commit_change(k, &r, old, &rc->c->klp);
+	err = commit_change(k, &r, old, rc->c);
 	free(old);
 	rep->write_ns = gp_now_ns() - tw;
 	return err;
@@ -1720,7 +1810,7 @@ static struct gp_error *remove_pertask_attempt(struct kern *k, void *arg, struct
 		if ((err = set_all_tasks(k, &rc->c->klp, &snap, KLP_PATCHED, -1)) ||
 		    (err = lp_klp_set_target(k, &rc->c->klp, KLP_UNPATCHED)) ||
 		    (err = set_all_tasks(k, &rc->c->klp, &snap, INT32_MIN, 1)) ||
-		    (err = commit_change(k, &r, old, &rc->c->klp))) {
+		    (err = commit_change(k, &r, old, rc->c))) {
 			gp_error_destroy(set_all_tasks(k, &rc->c->klp, &snap, KLP_UNDEFINED, 0));
 			gp_error_destroy(lp_klp_set_target(k, &rc->c->klp, KLP_UNDEFINED));
 			goto out;

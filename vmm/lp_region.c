@@ -143,6 +143,20 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 
 		if (!st->in_use)
 			continue;
+		if (st->module) {
+			/* A module's function: checked against the loaded module
+			 * before every write (lp_patch.c); here, its shape. */
+			const char *mn = st->module <= LP_MAX_MODULES ? h->modules[st->module - 1] : NULL;
+
+			if (!mn || !memchr(mn, 0, LP_MODULE_NAME) || !mn[0] ||
+			    st->old_addr < KERN_START_KERNEL_MAP + (1ull << 30) ||
+			    st->tramp_va != lp_page_va(r, LP_TRAMP_PAGE) + (uint64_t)i * LP_TRAMP_SIZE ||
+			    memcmp(st->orig, "\x0f\x1f\x44\x00\x00", 5))
+				return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
+						     "site record %d (0x%llx, module) is corrupt", i,
+						     (unsigned long long)st->old_addr);
+			continue;
+		}
 		sym = ksym_symbolize(k->syms, st->old_addr, &off, &size);
 		if (!sym || off || (sym->type != 't' && sym->type != 'T' && sym->type != 'w' &&
 				    sym->type != 'W') ||

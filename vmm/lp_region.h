@@ -42,7 +42,9 @@
 #define LP_MAX_PATCHES 16
 #define LP_MAX_SITES 96
 #define LP_MAX_FUNCS_TOTAL 96
-#define LP_AGENT_MAX_TASKS 48
+#define LP_AGENT_MAX_TASKS 32
+#define LP_MAX_MODULES 4		/* modules with patched functions */
+#define LP_MODULE_NAME 56
 
 /* Where the straggler agent hooks in: runs on every local timer interrupt,
  * in hard-IRQ context (see docs/per-task.md). */
@@ -103,7 +105,7 @@ struct lp_rec_site {
 	uint64_t tramp_va;	/* trampoline slot */
 	uint8_t orig[8];	/* the original 5 bytes (NOP), for restoring */
 	uint32_t in_use;
-	uint32_t pad;
+	uint32_t module;	/* 0: the kernel; else modules[module - 1] */
 };
 
 struct lp_hdr {
@@ -133,6 +135,7 @@ struct lp_hdr {
 	uint32_t agent_ntasks;
 	uint64_t agent_tasks[LP_AGENT_MAX_TASKS];
 	uint8_t page_owner[LP_REGION_PAGES];	/* 0 free, LP_PAGE_*, else patch+1 */
+	char modules[LP_MAX_MODULES][LP_MODULE_NAME];	/* names, for module sites */
 	struct lp_rec_patch patches[LP_MAX_PATCHES];
 	struct lp_rec_site sites[LP_MAX_SITES];
 	struct lp_rec_func funcs[LP_MAX_FUNCS_TOTAL];

@@ -2,11 +2,13 @@
 /*
  * A module whose kthread ("gp_sleeper") sleeps in module code: the test
  * that stacks through module functions unwind reliably from outside (with
- * the module's own ORC tables) and name them as the guest does.
+ * the module's own ORC tables) and name them as the guest does, and the
+ * kthread the livepatch straggler step wakes out of a patched function.
  */
 #include <linux/err.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
+#include <linux/delay.h>
 #include <linux/sched.h>
 
 static struct task_struct *sleeper;
@@ -18,10 +20,15 @@ static noinline void gp_sleep_helper(void)
 	WRITE_ONCE(rounds, rounds + 1);	/* not a tail call: stays on the stack */
 }
 
+/* Sleep in the helper until woken, then elsewhere for a while: woken by
+ * a livepatch straggler step, this kthread leaves the helper and can be
+ * switched while it sleeps in msleep(). */
 static int gp_sleeper_fn(void *unused)
 {
-	while (!kthread_should_stop())
+	while (!kthread_should_stop()) {
 		gp_sleep_helper();
+		msleep(500);
+	}
 	return 0;
 }
 
