@@ -37,7 +37,7 @@ static void usage(FILE *f)
 	      "                           in progress: each task not yet switched and why\n"
 	      "  build FILE.c -o FILE.o (--kernel VMLINUZ | --build-id ID | --target TARGET)\n"
 	      "                           compile a patch with flags that fit the guest kernel\n"
-	      "  run --kernel BZIMAGE [--initrd F] [--append S] [--mem SIZE] [--cpus N] [--gdb SOCKET]\n"
+	      "  run --kernel BZIMAGE|VMLINUX [--initrd F] [--append S] [--mem SIZE] [--cpus N] [--gdb SOCKET]\n"
 	      "                           boot a Linux guest in our own KVM VMM (vmm run --help)\n"
 	      "\n"
 	      "Targets:\n"
