@@ -120,6 +120,10 @@ START_TEST(patch_unpatch)
 	before = inner("cat /proc/cmdline");
 	ck_assert(!strstr(before, "guestpatch"));
 	ck_assert_msg(vmm("patch", "/nested/cmdline_marker.o", &out) == 0, "vmm patch: %s", out);
+	/* The per-task model, as on QEMU: the inner kernel has livepatch. */
+	ck_assert_msg(strstr(out, "(per-task)"), "vmm patch: %s", out);
+	free(out);
+	ck_assert_msg(vmm("transition", NULL, &out) == 0, "vmm transition: %s", out);
 	free(out);
 	out = inner("cat /proc/cmdline");
 	ck_assert_msg(strstr(out, "guestpatch: cmdline-marker applied\n" NESTED_APPEND), "patched /proc/cmdline: %s", out);
