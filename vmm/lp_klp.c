@@ -107,19 +107,6 @@ struct gp_error *lp_klp_init(struct kern *k, const struct task_offsets *to, stru
 	return NULL;
 }
 
-static struct gp_error *write_virt(struct kern *k, uint64_t va, const void *buf, size_t len)
-{
-	uint64_t pa;
-	struct gp_error *err;
-
-	if ((va & 4095) + len > 4096)
-		return gp_error_addr(GP_ERR_INVAL, va, "write at 0x%llx crosses a page",
-				     (unsigned long long)va);
-	if ((err = kern_v2p(k, va, &pa)))
-		return err;
-	return tgt_write_phys(k->t, pa, buf, len);
-}
-
 struct gp_error *lp_klp_guest_busy(struct kern *k, const struct lp_klp *g, bool *busy)
 {
 	uint64_t p;
@@ -146,7 +133,7 @@ struct gp_error *lp_klp_tasklist_write_locked(struct kern *k, const struct lp_kl
 
 struct gp_error *lp_klp_set_target(struct kern *k, const struct lp_klp *g, int32_t state)
 {
-	return write_virt(k, g->target_state_va, &state, sizeof(state));
+	return kern_write(k, g->target_state_va, &state, sizeof(state));
 }
 
 struct gp_error *lp_klp_get_target(struct kern *k, const struct lp_klp *g, int32_t *state)
@@ -160,22 +147,33 @@ struct gp_error *lp_klp_set_task(struct kern *k, const struct lp_klp *g, struct 
 	struct gp_error *err;
 
 	if (state != INT32_MIN && state != t->patch_state) {
-		if ((err = write_virt(k, t->addr + g->patch_state_off, &state, sizeof(state))))
+		if ((err = kern_write(k, t->addr + g->patch_state_off, &state, sizeof(state))))
 			return gp_error_wrap(err, "setting patch_state of pid %d", t->pid);
 		t->patch_state = state;
 	}
 	if (pending >= 0) {
-		uint64_t flags, bit = 1ull << g->tif_patch_pending;
-
-		/* Fresh read: the cached copy may predate this pause. */
-		if ((err = kern_read_u64(k, t->addr + g->ti_flags_off, &flags)))
-			return gp_error_wrap(err, "reading the flags of pid %d", t->pid);
-		if (!!(flags & bit) != pending) {
-			flags = pending ? flags | bit : flags & ~bit;
-			if ((err = write_virt(k, t->addr + g->ti_flags_off, &flags, sizeof(flags))))
-				return gp_error_wrap(err, "setting the flags of pid %d", t->pid);
-		}
-		t->ti_flags = flags;
+		if ((err = lp_klp_task_flag(k, g, t->addr, g->tif_patch_pending, pending,
+					    &t->ti_flags)))
+			return gp_error_wrap(err, "pid %d", t->pid);
 	}
+	return NULL;
+}
+
+struct gp_error *lp_klp_task_flag(struct kern *k, const struct lp_klp *g, uint64_t task,
+				  int bit, bool on, uint64_t *flags_out)
+{
+	uint64_t flags, mask = 1ull << bit;
+	struct gp_error *err;
+
+	/* Fresh read: a cached copy may predate this pause. */
+	if ((err = kern_read_u64(k, task + g->ti_flags_off, &flags)))
+		return gp_error_wrap(err, "reading thread flags");
+	if (!!(flags & mask) != on) {
+		flags = on ? flags | mask : flags & ~mask;
+		if ((err = kern_write(k, task + g->ti_flags_off, &flags, sizeof(flags))))
+			return gp_error_wrap(err, "setting thread flags");
+	}
+	if (flags_out)
+		*flags_out = flags;
 	return NULL;
 }

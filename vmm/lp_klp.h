@@ -53,6 +53,11 @@ struct gp_error *lp_klp_get_target(struct kern *k, const struct lp_klp *g, int32
 struct gp_error *lp_klp_set_task(struct kern *k, const struct lp_klp *g, struct task_info *t,
 				 int32_t state, int pending);
 
+/* Set or clear one bit of a task's thread_info.flags (read afresh);
+ * flags_out (may be NULL) gets the flags as left. */
+struct gp_error *lp_klp_task_flag(struct kern *k, const struct lp_klp *g, uint64_t task,
+				  int bit, bool on, uint64_t *flags_out);
+
 /* Decode the bit number of the first `lock bt{r,s} $imm8, mem` with the
  * given ModRM reg field (6: btr, 5: bts) in code[0..len). -1 if none.
  * Exposed for unit tests. */

@@ -915,7 +915,6 @@ static struct gp_error *try_complete(struct kern *k, struct pt_ctx *c, struct lp
 	struct lp_range sw[MAX_RANGES], fr[MAX_RANGES];
 	int nsw = switch_ranges(r, sw), nfr = free_ranges(r, fr);
 	int32_t target = r->hdr.trans_target;
-	int free_blocked = 0;
 	struct gp_error *err;
 	uint64_t t0 = gp_now_ns();
 
@@ -944,7 +943,6 @@ static struct gp_error *try_complete(struct kern *k, struct pt_ctx *c, struct lp
 				snprintf(why, sizeof(why), "%s is on its stack (frame %d, pc 0x%llx)",
 					 fr[which].name, f, (unsigned long long)tr->f[f].pc);
 				lp_blocker_add(&rep->check, t, snap->vcpu[i], tr->f[f].pc, fr[which].name, why);
-				free_blocked++;
 			}
 			continue;
 		}
@@ -976,7 +974,6 @@ static struct gp_error *try_complete(struct kern *k, struct pt_ctx *c, struct lp
 	rep->write_ns += gp_now_ns() - t0;
 	if (!err)
 		*done = true;
-	(void)free_blocked;
 	return err;
 }
 
@@ -1054,10 +1051,8 @@ static struct gp_error *drive_transition(struct kern *k, struct pt_ctx *c, const
 
 		if (o && o->no_wait)
 			break;
-		if (left <= 0) {
-			timed_out = true;
+		if (left <= 0)
 			break;
-		}
 		/* Run in chunks so the straggler step can come in between. */
 		if ((err = retry_paused(k, left > 0.2 ? 0.2 : left,
 					TRANS_BACKOFF_MIN_US, TRANS_BACKOFF_MAX_US, continue_attempt,
@@ -1190,7 +1185,6 @@ static struct gp_error *task_usage_add(struct kern *k, uint64_t task, uint64_t o
 				       bool keep_one)
 {
 	uint32_t v;
-	uint64_t pa;
 	struct gp_error *err = kern_read_u32(k, task + off, &v);
 
 	if (err)
@@ -1198,9 +1192,7 @@ static struct gp_error *task_usage_add(struct kern *k, uint64_t task, uint64_t o
 	if (keep_one && (int64_t)v + delta < 1)
 		return NULL;	/* never drop the last reference from outside */
 	v = (uint32_t)((int64_t)v + delta);
-	if ((err = kern_v2p(k, task + off, &pa)))
-		return err;
-	return tgt_write_phys(k->t, pa, &v, sizeof(v));
+	return kern_write(k, task + off, &v, sizeof(v));
 }
 
 /* Remove an installed agent (paused); *busy if a task is inside it. */
@@ -1308,20 +1300,11 @@ static struct gp_error *agent_install(struct kern *k, struct pt_ctx *c, struct l
 	/* Pin the tasks, flag user tasks as klp_send_signals() does, then
 	 * make the hook visible last. */
 	for (int i = 0; i < n; i++) {
-		struct task_info ti = { .addr = task[i] };
-
-		if ((err = task_usage_add(k, task[i], s.usage_off, +1, false)))
+		if ((err = task_usage_add(k, task[i], s.usage_off, +1, false)) ||
+		    (!kthread[i] && c->klp.tif_notify_signal >= 0 &&
+		     (err = lp_klp_task_flag(k, &c->klp, task[i], c->klp.tif_notify_signal, true,
+					     NULL))))
 			goto out;
-		if (!kthread[i] && c->klp.tif_notify_signal >= 0) {
-			uint64_t flags, pa;
-
-			if ((err = kern_read_u64(k, ti.addr + c->klp.ti_flags_off, &flags)) ||
-			    (err = kern_v2p(k, ti.addr + c->klp.ti_flags_off, &pa)))
-				goto out;
-			flags |= 1ull << c->klp.tif_notify_signal;
-			if ((err = tgt_write_phys(k->t, pa, &flags, sizeof(flags))))
-				goto out;
-		}
 		h->agent_tasks[i] = task[i];
 	}
 	h->agent_ntasks = (uint32_t)n;

@@ -61,15 +61,11 @@ static void die(struct gp_error *err, const char *what)
 
 #define MRUNS 7
 
-static void sort_u64(uint64_t *v, int n)
+static int cmp_double(const void *a, const void *b)
 {
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			uint64_t x = v[j];
+	double x = *(const double *)a, y = *(const double *)b;
 
-			v[j] = v[j - 1];
-			v[j - 1] = x;
-		}
+	return (x > y) - (x < y);
 }
 
 /* Patch and unpatch MRUNS times with each model: completion time (the
@@ -108,13 +104,14 @@ static struct ours models(struct kern *k, const char *obj, const char *label)
 			udone[i] = (uint64_t)(rep.elapsed_ms * 1e6);
 			upause[i] = rep.pause_ns_total;
 		}
-		sort_u64(done, MRUNS);
-		sort_u64(pause, MRUNS);
-		sort_u64(udone, MRUNS);
-		sort_u64(upause, MRUNS);
-		sort_u64(check, MRUNS);
-		sort_u64(write, MRUNS);
-		sort_u64(stop, MRUNS);
+		/* median_ms() sorts in place: [MRUNS - 1] is then the worst. */
+		median_ms(done, MRUNS);
+		median_ms(pause, MRUNS);
+		median_ms(udone, MRUNS);
+		median_ms(upause, MRUNS);
+		median_ms(check, MRUNS);
+		median_ms(write, MRUNS);
+		median_ms(stop, MRUNS);
 		report("patch, %s model, %s, %d runs: completion median %.1f ms, worst %.1f ms (%.1f attempts on average); guest paused median %.3f ms, worst %.3f ms in all (last pause: stop %.3f, stack check %.3f, writes %.3f ms); unpatch completion median %.1f ms, worst %.1f ms, paused median %.3f ms\n",
 		       ms[mi].name, label, MRUNS, done[MRUNS / 2] / 1e6, done[MRUNS - 1] / 1e6,
 		       attempts / (double)MRUNS, pause[MRUNS / 2] / 1e6, pause[MRUNS - 1] / 1e6,
@@ -147,18 +144,8 @@ static void yardstick(struct rig *r, const char *label, struct ours o)
 			die(NULL, "the guest's own livepatch (klptime)");
 		free(out);
 	}
-	for (int i = 1; i < KRUNS; i++)
-		for (int j = i; j > 0 && en[j - 1] > en[j]; j--) {
-			double x = en[j];
-
-			en[j] = en[j - 1], en[j - 1] = x;
-		}
-	for (int i = 1; i < KRUNS; i++)
-		for (int j = i; j > 0 && dis[j - 1] > dis[j]; j--) {
-			double x = dis[j];
-
-			dis[j] = dis[j - 1], dis[j - 1] = x;
-		}
+	qsort(en, KRUNS, sizeof(*en), cmp_double);
+	qsort(dis, KRUNS, sizeof(*dis), cmp_double);
 	report("the guest's own livepatch, same patch, %s, %d runs: transition median %.1f ms, worst %.1f ms (unpatch median %.1f ms, worst %.1f ms); ours (per-task) median %.1f ms, worst %.1f ms: %.0fx faster at the median, %.0fx at the worst\n",
 	       label, KRUNS, en[KRUNS / 2], en[KRUNS - 1], dis[KRUNS / 2], dis[KRUNS - 1],
 	       o.median_ms, o.worst_ms, en[KRUNS / 2] / o.median_ms, en[KRUNS - 1] / o.worst_ms);
