@@ -32,12 +32,7 @@ const char *cli_hex(uint64_t v)
 
 struct gp_error *cli_resume(struct cli *c, struct gp_error *err)
 {
-	struct gp_error *e2 = tgt_resume(c->t);
-
-	if (!err)
-		return e2;
-	gp_error_destroy(e2);
-	return err;
+	return tgt_resume_keep(c->t, err);
 }
 
 struct gp_error *cli_attach(struct cli *c)

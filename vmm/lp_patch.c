@@ -66,12 +66,7 @@ static void sleep_us(unsigned us)
 
 static struct gp_error *resume_keep(struct kern *k, struct gp_error *err)
 {
-	struct gp_error *e2 = tgt_resume(k->t);
-
-	if (!err)
-		return e2;
-	gp_error_destroy(e2);
-	return err;
+	return tgt_resume_keep(k->t, err);
 }
 
 static struct gp_error *resolve_kernel(void *arg, const char *name, uint64_t *addr)

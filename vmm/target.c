@@ -308,3 +308,13 @@ struct gp_error *tgt_raw_open(const char *path, struct tgt **out)
 	((struct buf_priv *)(*out)->priv)->owned_map = true;
 	return NULL;
 }
+
+struct gp_error *tgt_resume_keep(struct tgt *t, struct gp_error *err)
+{
+	struct gp_error *e2 = tgt_resume(t);
+
+	if (!err)
+		return e2;
+	gp_error_destroy(e2);
+	return err;
+}

@@ -100,6 +100,9 @@ void tgt_close(struct tgt *t);
 /* Pause/resume nest: only the outermost pair touches the guest. */
 struct gp_error *tgt_pause(struct tgt *t);
 struct gp_error *tgt_resume(struct tgt *t);
+/* Resume after work done while paused: the work's error if it failed,
+ * else the resume's (the other is dropped). */
+struct gp_error *tgt_resume_keep(struct tgt *t, struct gp_error *err);
 struct gp_error *tgt_get_regs(struct tgt *t, int vcpu, struct tgt_regs *regs);
 struct gp_error *tgt_read_phys(struct tgt *t, uint64_t pa, void *buf,
 			       size_t len);
