@@ -34,14 +34,16 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Ivmm -Iintrospect
+# One folder per layer (docs/architecture.md); a layer includes only the
+# layers below it, which scripts/check-layers.sh verifies.
+LAYERS := common target introspect patch vmm/monitor vmm/cli
+CPPFLAGS += -D_GNU_SOURCE $(addprefix -I,$(LAYERS))
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -MMD -MP
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CLI_SRCS := vmm/main.c vmm/cli.c $(wildcard vmm/cmd_*.c)
-LIB_SRCS := $(wildcard common/*.c) $(wildcard introspect/*.c) \
-	$(filter-out $(CLI_SRCS),$(wildcard vmm/*.c))
+CLI_SRCS := $(wildcard vmm/cli/*.c)
+LIB_SRCS := $(foreach d,common target introspect patch vmm/monitor,$(wildcard $(d)/*.c))
 UNIT_SRCS := $(wildcard tests/unit/*.c) tests/gp_check.c
 INTEG_SRCS := $(wildcard tests/integ/*.c) tests/gp_check.c
 RIG_SRCS := $(wildcard tests/rig/*.c)

@@ -118,3 +118,9 @@ const char *gp_error_code_name(enum gp_error_code code)
 		return names[code];
 	return "unknown";
 }
+
+bool gp_ok(struct gp_error *err)
+{
+	gp_error_destroy(err);
+	return !err;
+}

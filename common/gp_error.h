@@ -54,6 +54,8 @@ struct gp_error *gp_error_wrap(struct gp_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void gp_error_destroy(struct gp_error *err);
 const char *gp_error_code_name(enum gp_error_code code);
+/* Swallow an error: true if err was NULL. For optional lookups. */
+bool gp_ok(struct gp_error *err);
 
 static inline void gp_error_cleanup(struct gp_error **errp)
 {

@@ -111,12 +111,6 @@ struct gp_error *kern_sym(struct kern *k, const char *name, uint64_t *addr)
 	return NULL;
 }
 
-bool gp_ok(struct gp_error *err)
-{
-	gp_error_destroy(err);
-	return !err;
-}
-
 bool kern_has_sym(struct kern *k, const char *name, uint64_t *addr)
 {
 	return gp_ok(kern_sym(k, name, addr));
@@ -398,7 +392,7 @@ static struct gp_error *load_symbols(struct kern *k, const struct kern_opts *o)
 
 static struct gp_error *load_btf(struct kern *k, const struct kern_opts *o)
 {
-	uint64_t start, stop;
+	uint64_t start = 0, stop = 0;
 	struct gp_error *err;
 	void *data;
 	size_t len;

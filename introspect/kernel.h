@@ -83,8 +83,6 @@ struct gp_error *kern_write(struct kern *k, uint64_t va, const void *buf, size_t
 struct gp_error *kern_sym(struct kern *k, const char *name, uint64_t *addr);
 /* True and *addr set if name is a unique symbol; errors are swallowed. */
 bool kern_has_sym(struct kern *k, const char *name, uint64_t *addr);
-/* Swallow an error: true if err was NULL. For optional lookups. */
-bool gp_ok(struct gp_error *err);
 
 /* Member offset from BTF; errors name struct and member. */
 struct gp_error *kern_offsetof(struct kern *k, const char *type,

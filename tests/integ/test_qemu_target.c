@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The QEMU backend (vmm/tgt_qemu.c over vmm/gdbc.c) on a real guest: attach
+ * The QEMU backend (target/tgt_qemu.c over target/gdbc.c) on a real guest: attach
  * leaves it running, one vCPU per gdb thread, pause really stops it and
  * resume really lets it go on (guest RAM frozen while paused, changing
  * after), vCPU registers of an idle guest, the same bytes through the RAM

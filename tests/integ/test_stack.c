@@ -23,7 +23,7 @@
 #include "rig/rig.h"
 #include "stack.h"
 #include "target.h"
-#include "../vmm/stacks.h"
+#include "stacks.h"
 
 #define MAXT 512
 

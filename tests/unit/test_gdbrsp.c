@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The GDB remote protocol client (vmm/gdbc.c) and the QEMU backend
- * (vmm/tgt_qemu.c) without QEMU: the pure helpers (checksum, '}' escapes,
+ * The GDB remote protocol client (target/gdbc.c) and the QEMU backend
+ * (target/tgt_qemu.c) without QEMU: the pure helpers (checksum, '}' escapes,
  * '*' run-length, register layout from target XML), option parsing, and a
  * fake gdbstub in a child process that answers the way QEMU 7.2 does, or
  * does not answer, or answers garbage.  Nothing here may hang: every

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The patch loader (vmm/lp_elf.c) on real objects compiled here with the
+ * The patch loader (patch/lp_elf.c) on real objects compiled here with the
  * same flags `vmm build` uses, and on corrupted ones.
  */
 #include <stdio.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Reading TIF bit numbers out of the guest's own livepatch code
- * (vmm/lp_klp.c): the locked bit instructions the kernel's
+ * (patch/lp_klp.c): the locked bit instructions the kernel's
  * test_and_{clear,set}_tsk_thread_flag() compile to, and code that must
  * not match.
  */

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "gdbc.h"
-#include "kernel.h"
 #include "target.h"
 
 #define XML_MAX (256 * 1024)

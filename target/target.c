@@ -15,14 +15,6 @@
 
 #include "target.h"
 
-uint64_t gp_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 struct gp_error *tgt_open(const char *spec, struct tgt **out)
 {
 	struct gp_error *err;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "gp_error.h"
+#include "gp_time.h"
 
 #define TGT_MAX_VCPUS 64
 
@@ -125,6 +126,5 @@ struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out);
 struct gp_error *tgt_raw_open(const char *path, struct tgt **out);
 struct gp_error *tgt_vmm_open(const char *path, struct tgt **out);
 
-uint64_t gp_now_ns(void);
 
 #endif
