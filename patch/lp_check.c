@@ -62,3 +62,16 @@ struct gp_error *lp_check_stacks(struct stack_ctx *ctx, const struct lp_range *r
 	res->check_ns = gp_now_ns() - t0;
 	return NULL;
 }
+
+/* The first frame inside one of the ranges, or -1. */
+int lp_frame_in(const struct stack_trace *tr, const struct lp_range *v, int n, int *which)
+{
+	for (int f = 0; f < tr->nr; f++)
+		for (int i = 0; i < n; i++)
+			if (tr->f[f].pc >= v[i].start && tr->f[f].pc < v[i].end) {
+				*which = i;
+				return f;
+			}
+	return -1;
+}
+

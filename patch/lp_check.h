@@ -47,4 +47,8 @@ void lp_blocker_add(struct lp_check_result *res, const struct task_info *t, int 
 struct gp_error *lp_check_stacks(struct stack_ctx *ctx, const struct lp_range *ranges,
 				 int nr_ranges, struct lp_check_result *res);
 
+/* The first frame of tr inside one of the ranges (its index in *which),
+ * or -1. */
+int lp_frame_in(const struct stack_trace *tr, const struct lp_range *v, int n, int *which);
+
 #endif

@@ -126,7 +126,7 @@ struct lp_hdr {
 	uint64_t trans_started_unix;
 	uint64_t trans_attempts;	/* try-complete attempts so far */
 	uint64_t trans_signals;		/* straggler rounds sent */
-	/* The straggler agent (lp_patch.c), while installed: a one-shot hook
+	/* The straggler agent (lp_straggler.c), while installed: a one-shot hook
 	 * at agent_site's entry, its code and data pages, and the tasks it
 	 * holds a reference on (task_struct.usage) until it has run. */
 	uint64_t agent_site;
@@ -165,6 +165,28 @@ struct gp_error *lp_region_commit(struct kern *k, struct lp_region *r);
 
 /* Find `count` free pages of a kind (code or data); -1 if none. */
 int lp_region_alloc(const struct lp_region *r, bool code, unsigned count);
+
+/*
+ * Editing the records (lp_records.c): pure functions of the host copy;
+ * nothing here touches the guest.  The code that the records imply is
+ * written by lp_commit_change() (lp_redirect.c).
+ */
+int lp_rec_find_patch(const struct lp_hdr *h, const char *name);	/* slot or -1 */
+int lp_rec_find_site(const struct lp_hdr *h, uint64_t old_addr);	/* site or -1 */
+/* The function records on a site, newest first (the kernel's func_stack). */
+int lp_rec_site_stack(const struct lp_hdr *h, int site, int out[LP_MAX_PATCHES]);
+/* Where a function record sends its callers. */
+uint64_t lp_rec_func_target(const struct lp_hdr *h, const struct lp_rec_func *f);
+/* Free sites (and module names) no function record uses any more. */
+void lp_rec_gc_sites(struct lp_hdr *h);
+/* Drop a patch's records; its pages become free, or leaked when tasks may
+ * still run its code. */
+void lp_rec_drop_patch(struct lp_hdr *h, int slot, bool leak);
+/* Drop the no-op functions of an atomic-replace patch. */
+void lp_rec_drop_nops(struct lp_hdr *h, int slot);
+/* A patch's code pages as guest virtual addresses [start, end). */
+uint64_t lp_rec_code_start(const struct lp_region *r, int p);
+uint64_t lp_rec_code_end(const struct lp_region *r, int p);
 
 static inline uint64_t lp_page_va(const struct lp_region *r, unsigned page)
 {

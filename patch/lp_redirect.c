@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lp_redirect.c - redirection: the ftrace sites, the trampoline slots and
+ * the code sync with its undo log.
+ *
+ * The 5-byte ftrace NOP at a replaced function's entry becomes `jmp rel32`
+ * to the function's trampoline slot in our region.  Outside a transition
+ * the slot holds `jmp rel32` to the newest replacement (the top of the
+ * stack of patches on that function, as the kernel's func_stack).  During
+ * a per-task transition the slot of each function of the patch in
+ * transition dispatches as klp_ftrace_handler() does:
+ *
+ *	mov  %gs:current_task, %r11
+ *	cmpl $KLP_UNPATCHED, patch_state(%r11)
+ *	je   prev		# the replacement below, or the original + 5
+ *	jmp  top		# the patch in transition
+ *
+ * (r11 and the flags are dead at a C function's entry.)  The slot's form
+ * thus plays func->transition.
+ *
+ * The records in the region say what every site and slot must hold; each
+ * operation edits a copy of the records and then lp_commit_change() writes
+ * the bytes that differ, inside one pause, with an undo log.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lp_engine.h"
+
+const uint8_t lp_ftrace_nop[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+
+void lp_make_jmp(uint8_t out[5], uint64_t from, uint64_t to)
+{
+	int32_t rel = (int32_t)(int64_t)(to - (from + 5));
+
+	out[0] = 0xe9;
+	memcpy(out + 1, &rel, 4);
+}
+
+bool lp_jmp_reaches(uint64_t from, uint64_t to)
+{
+	int64_t d = (int64_t)(to - (from + 5));
+
+	return d == (int32_t)d;
+}
+
+struct gp_error *lp_write_kernel_code(struct kern *k, uint64_t va, const void *buf,
+					  size_t len)
+{
+	uint64_t pa;
+	struct gp_error *err = kern_v2p(k, va, &pa);
+
+	/* Our writes never cross a page: sites are 5 bytes at a function
+	 * start, slots are 32-byte aligned. Check anyway. */
+	if (!err && ((va & 4095) + len > 4096))
+		err = gp_error_addr(GP_ERR_INVAL, va, "code write crosses a page");
+	if (err)
+		return err;
+	return tgt_write_code(k->t, pa, buf, len);
+}
+
+/* The dispatching slot (see the top of the file). */
+static struct gp_error *make_dispatch(uint8_t slot[LP_TRAMP_SIZE], uint64_t va,
+				      const struct lp_klp *g, uint64_t prev, uint64_t top)
+{
+	uint8_t *p = slot;
+	int32_t rel;
+
+	if (!g || !g->usable)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "a per-task transition is recorded but this kernel lacks what it needs: %s",
+				       g ? g->why : "no livepatch support");
+	if (!lp_jmp_reaches(va + 18, prev) || !lp_jmp_reaches(va + 23, top))
+		return gp_error_create(GP_ERR_UNSUPPORTED, "trampoline jump out of reach");
+	/* mov %gs:disp32, %r11 */
+	*p++ = 0x65, *p++ = 0x4c, *p++ = 0x8b, *p++ = 0x1c, *p++ = 0x25;
+	memcpy(p, &g->current_task_off, 4), p += 4;
+	/* cmpl $0, disp32(%r11) */
+	*p++ = 0x41, *p++ = 0x83, *p++ = 0xbb;
+	{
+		int32_t off = (int32_t)g->patch_state_off;
+
+		memcpy(p, &off, 4), p += 4;
+	}
+	*p++ = KLP_UNPATCHED;
+	/* je prev */
+	*p++ = 0x0f, *p++ = 0x84;
+	rel = (int32_t)(int64_t)(prev - (va + (uint64_t)(p - slot) + 4));
+	memcpy(p, &rel, 4), p += 4;
+	/* jmp top */
+	lp_make_jmp(p, va + (uint64_t)(p - slot), top);
+	return NULL;
+}
+
+/* What a site's entry and its slot must hold according to the records. */
+static struct gp_error *desired_code(const struct lp_hdr *h, int s, const struct lp_klp *g,
+				     uint8_t entry[5], uint8_t slot[LP_TRAMP_SIZE])
+{
+	const struct lp_rec_site *st = &h->sites[s];
+	int stack[LP_MAX_PATCHES];
+	int n = lp_rec_site_stack(h, s, stack);
+	const struct lp_rec_func *top;
+
+	memset(slot, 0xcc, LP_TRAMP_SIZE);
+	if (!n) {
+		memcpy(entry, st->orig, 5);
+		return NULL;
+	}
+	top = &h->funcs[stack[0]];
+	if (!lp_jmp_reaches(st->old_addr, st->tramp_va) ||
+	    !lp_jmp_reaches(st->tramp_va, lp_rec_func_target(h, top)))
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "%s is beyond a 32-bit jump from the region", top->name);
+	lp_make_jmp(entry, st->old_addr, st->tramp_va);
+	if (h->trans_patch >= 0 && (int)top->patch == h->trans_patch)
+		return make_dispatch(slot, st->tramp_va, g,
+				     n > 1 ? lp_rec_func_target(h, &h->funcs[stack[1]]) : st->old_addr + 5,
+				     lp_rec_func_target(h, top));
+	lp_make_jmp(slot, st->tramp_va, lp_rec_func_target(h, top));
+	return NULL;
+}
+
+/* Undo log for a failed write sequence: restore what was there. */
+struct undo {
+	struct {
+		uint64_t va;
+		uint8_t bytes[LP_TRAMP_SIZE];
+		size_t len;
+	} e[2 * LP_MAX_SITES + 4];
+	int n;
+};
+
+/* Write code bytes if they differ from what the guest holds; log the old. */
+static struct gp_error *code_update(struct kern *k, struct undo *u, uint64_t va,
+				    const uint8_t *buf, size_t len)
+{
+	uint8_t cur[LP_TRAMP_SIZE];
+	struct gp_error *err;
+
+	if (len > sizeof(cur))
+		return gp_error_create(GP_ERR_INVAL, "code write of %zu bytes", len);
+	if ((err = kern_read(k, va, cur, len)))
+		return gp_error_wrap(err, "reading code at 0x%llx", (unsigned long long)va);
+	if (!memcmp(cur, buf, len))
+		return NULL;
+	if (u->n >= (int)ARRAY_SIZE(u->e))
+		return gp_error_create(GP_ERR_LIMIT, "too many code writes in one step");
+	memcpy(u->e[u->n].bytes, cur, len);
+	u->e[u->n].va = va;
+	u->e[u->n].len = len;
+	u->n++;
+	return lp_write_kernel_code(k, va, buf, len);
+}
+
+static void undo_all(struct kern *k, struct undo *u)
+{
+	while (u->n > 0) {
+		u->n--;
+		gp_error_destroy(lp_write_kernel_code(k, u->e[u->n].va, u->e[u->n].bytes,
+						   u->e[u->n].len));
+	}
+}
+
+/*
+ * A module's function entry may only be written while the module is
+ * loaded (our list was read in a pause of this process) and still holds
+ * what we left there: the ftrace NOP or our jump. *gone: the module has
+ * been unloaded, its text is no longer there to restore.
+ */
+static struct gp_error *module_site_ok(struct kern *k, const struct lp_hdr *h, int s,
+				       const struct lp_ctx *c, bool *gone)
+{
+	const struct lp_rec_site *st = &h->sites[s];
+	const struct kmod *m = kmod_by_name(&c->stacks->mods, h->modules[st->module - 1]);
+	uint8_t cur[5], jmp[5];
+	struct gp_error *err;
+
+	*gone = !m || st->old_addr < m->text_start || st->old_addr + 5 > m->text_end;
+	if (*gone)
+		return NULL;
+	if ((err = kern_read(k, st->old_addr, cur, 5)))
+		return err;
+	lp_make_jmp(jmp, st->old_addr, st->tramp_va);
+	if (memcmp(cur, lp_ftrace_nop, 5) && memcmp(cur, jmp, 5))
+		return gp_error_addr(GP_ERR_CORRUPT, st->old_addr,
+				     "%s's function at 0x%llx holds neither the ftrace NOP nor our jump",
+				     h->modules[st->module - 1], (unsigned long long)st->old_addr);
+	return NULL;
+}
+
+/*
+ * Make the guest's code agree with the records `h` (the guest held `old`):
+ * slots before entries for sites that come into use, entries before slots
+ * for sites that go out of use.  All inside one pause.
+ */
+static struct gp_error *sync_code(struct kern *k, const struct lp_hdr *old,
+				  const struct lp_hdr *h, const struct lp_ctx *c, struct undo *u)
+{
+	struct gp_error *err;
+
+	for (int s = 0; s < LP_MAX_SITES; s++) {
+		uint8_t entry[5], slot[LP_TRAMP_SIZE];
+		bool gone = false;
+
+		if (h->sites[s].in_use) {
+			if (h->sites[s].module && (err = module_site_ok(k, h, s, c, &gone)))
+				return err;
+			if ((err = desired_code(h, s, &c->klp, entry, slot)) ||
+			    (err = code_update(k, u, h->sites[s].tramp_va, slot, sizeof(slot))) ||
+			    (!gone && (err = code_update(k, u, h->sites[s].old_addr, entry, 5))))
+				return err;
+		} else if (old->sites[s].in_use) {
+			if (old->sites[s].module && (err = module_site_ok(k, old, s, c, &gone)))
+				return err;
+			memset(slot, 0xcc, sizeof(slot));
+			if ((!gone &&
+			     (err = code_update(k, u, old->sites[s].old_addr, old->sites[s].orig, 5))) ||
+			    (err = code_update(k, u, old->sites[s].tramp_va, slot, sizeof(slot))))
+				return err;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Apply a change of records: write the code, then the records, then clear
+ * pages the change freed (free pages are zero: region set-up checks it).
+ * On failure the code is put back and nothing of the records is written.
+ */
+struct gp_error *lp_commit_change(struct kern *k, struct lp_region *r, const struct lp_hdr *old,
+				      const struct lp_ctx *c)
+{
+	static uint8_t zero[4096];
+	struct undo u = { .n = 0 };
+	struct gp_error *err;
+
+	lp_rec_gc_sites(&r->hdr);
+	if ((err = sync_code(k, old, &r->hdr, c, &u)) || (err = lp_region_commit(k, r))) {
+		undo_all(k, &u);
+		return err;
+	}
+	for (unsigned i = LP_FIRST_ALLOC; i < LP_REGION_PAGES; i++) {
+		if (!old->page_owner[i] || r->hdr.page_owner[i])
+			continue;
+		err = i < LP_FIRST_ALLOC + LP_CODE_PAGES ?
+			tgt_write_code(k->t, lp_page_pa(i), zero, sizeof(zero)) :
+			tgt_write_phys(k->t, lp_page_pa(i), zero, sizeof(zero));
+		if (err)
+			return gp_error_wrap(err, "clearing freed region page %u", i);
+	}
+	return NULL;
+}
+
+/* The function entry must be the ftrace NOP, or our jump to its slot. */
+struct gp_error *lp_check_site(struct kern *k, const struct lp_region *r,
+				   struct lp_target_func *t)
+{
+	uint8_t cur[5], want[5];
+	struct gp_error *err = kern_read(k, t->old_addr, cur, sizeof(cur));
+
+	if (err)
+		return gp_error_wrap(err, "reading the entry of %s", t->name);
+	t->site = lp_rec_find_site(&r->hdr, t->old_addr);
+	if (t->site >= 0) {
+		lp_make_jmp(want, t->old_addr, r->hdr.sites[t->site].tramp_va);
+		if (memcmp(cur, want, 5))
+			return gp_error_addr(GP_ERR_CORRUPT, t->old_addr,
+					     "%s at 0x%llx should jump to guestpatch's trampoline but holds %02x %02x %02x %02x %02x",
+					     t->name, (unsigned long long)t->old_addr,
+					     cur[0], cur[1], cur[2], cur[3], cur[4]);
+		return NULL;
+	}
+	if (memcmp(cur, lp_ftrace_nop, 5))
+		return gp_error_addr(GP_ERR_BUSY, t->old_addr,
+				     "%s at 0x%llx does not start with the 5-byte ftrace NOP (found %02x %02x %02x %02x %02x): ftrace, a kprobe or another patcher uses it",
+				     t->name, (unsigned long long)t->old_addr,
+				     cur[0], cur[1], cur[2], cur[3], cur[4]);
+	return NULL;
+}
+
+/* Write `size` bytes at the start of region page `page`. */
+struct gp_error *lp_write_pages(struct kern *k, unsigned page, const uint8_t *buf,
+				    size_t size, bool code)
+{
+	if (!size)
+		return NULL;
+	return code ? tgt_write_code(k->t, lp_page_pa(page), buf, size) :
+		      tgt_write_phys(k->t, lp_page_pa(page), buf, size);
+}
+
