@@ -66,7 +66,7 @@ KLP_MOD := $(O)/klp/gp_klp_cmdline.ko
 KLP_MODS := $(KLP_MOD) $(O)/klp/gp_test_sleeper.ko
 
 .DELETE_ON_ERROR:
-.PHONY: all check unit integ demo bench install clean deps kernels guest format
+.PHONY: all check layers unit integ demo bench install clean deps kernels guest format
 
 all: $(O)/vmm
 
@@ -158,7 +158,13 @@ unit: $(O)/check_unit
 integ: $(O)/check_integ $(O)/vmm guest
 	$(Q)GP_BUILD=$(O) CK_DEFAULT_TIMEOUT=900 $(O)/check_integ
 
+# The house rules (docs/architecture.md): includes point down, no opcodes
+# in host C, long files say why.
+layers:
+	$(Q)scripts/check-layers.sh
+
 check: deps
+	$(Q)$(MAKE) --no-print-directory layers
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integ
 

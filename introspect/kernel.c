@@ -87,19 +87,6 @@ struct gp_error *kern_read_u32(struct kern *k, uint64_t va, uint32_t *v)
 	return kern_read(k, va, v, sizeof(*v));
 }
 
-struct gp_error *kern_write(struct kern *k, uint64_t va, const void *buf, size_t len)
-{
-	uint64_t pa;
-	struct gp_error *err;
-
-	if ((va & 4095) + len > 4096)
-		return gp_error_addr(GP_ERR_INVAL, va, "write at 0x%llx crosses a page",
-				     (unsigned long long)va);
-	if ((err = kern_v2p(k, va, &pa)))
-		return err;
-	return tgt_write_phys(k->t, pa, buf, len);
-}
-
 struct gp_error *kern_sym(struct kern *k, const char *name, uint64_t *addr)
 {
 	const struct ksym *s;

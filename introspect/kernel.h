@@ -75,9 +75,6 @@ struct gp_error *kern_v2p(struct kern *k, uint64_t va, uint64_t *pa);
 struct gp_error *kern_read(struct kern *k, uint64_t va, void *buf, size_t len);
 struct gp_error *kern_read_u64(struct kern *k, uint64_t va, uint64_t *v);
 struct gp_error *kern_read_u32(struct kern *k, uint64_t va, uint32_t *v);
-/* Write data at a kernel virtual address, within one page (target paused;
- * code goes through tgt_write_code instead). */
-struct gp_error *kern_write(struct kern *k, uint64_t va, const void *buf, size_t len);
 
 /* Symbol helpers (unique names only). */
 struct gp_error *kern_sym(struct kern *k, const char *name, uint64_t *addr);

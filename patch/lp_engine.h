@@ -6,6 +6,7 @@
  *   lp_patch.c       entry points, the retry loop around pauses, reports
  *   lp_records.c     editing the records (lp_region.h)
  *   lp_redirect.c    sites, trampoline slots, code sync with undo log
+ *   lp_write.c       every write into the guest
  *   lp_global.c      the stop-the-world model
  *   lp_transition.c  the per-task transition (the seed's transition.c)
  *   lp_straggler.c   the straggler step (klp_send_signals)
@@ -109,8 +110,6 @@ struct gp_error *lp_rec_add_patch(struct lp_hdr *h, struct lp_region *r,
 extern const uint8_t lp_ftrace_nop[5];
 void lp_make_jmp(uint8_t out[5], uint64_t from, uint64_t to);
 bool lp_jmp_reaches(uint64_t from, uint64_t to);
-/* Write code at a kernel virtual address (never across a page). */
-struct gp_error *lp_write_kernel_code(struct kern *k, uint64_t va, const void *buf, size_t len);
 /* Make the guest's code agree with r->hdr (the guest held `old`), write
  * the records, clear freed pages; on failure the code is put back. */
 struct gp_error *lp_commit_change(struct kern *k, struct lp_region *r, const struct lp_hdr *old,
@@ -118,6 +117,12 @@ struct gp_error *lp_commit_change(struct kern *k, struct lp_region *r, const str
 /* The entry of t must hold the ftrace NOP, or our jump to its slot. */
 struct gp_error *lp_check_site(struct kern *k, const struct lp_region *r,
 			       struct lp_target_func *t);
+
+/* lp_write.c: every write into the guest (target paused) */
+/* Code at a kernel virtual address (never across a page). */
+struct gp_error *lp_write_kernel_code(struct kern *k, uint64_t va, const void *buf, size_t len);
+/* Data at a kernel virtual address, within one page. */
+struct gp_error *lp_write_kernel_data(struct kern *k, uint64_t va, const void *buf, size_t len);
 /* Write `size` bytes at the start of region page `page`. */
 struct gp_error *lp_write_pages(struct kern *k, unsigned page, const uint8_t *buf, size_t size,
 				bool code);

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "kbtf.h"
-#include "lp_klp.h"
+#include "lp_engine.h"
 
 int lp_klp_find_bitop(const uint8_t *code, size_t len, int reg)
 {
@@ -133,7 +133,7 @@ struct gp_error *lp_klp_tasklist_write_locked(struct kern *k, const struct lp_kl
 
 struct gp_error *lp_klp_set_target(struct kern *k, const struct lp_klp *g, int32_t state)
 {
-	return kern_write(k, g->target_state_va, &state, sizeof(state));
+	return lp_write_kernel_data(k, g->target_state_va, &state, sizeof(state));
 }
 
 struct gp_error *lp_klp_get_target(struct kern *k, const struct lp_klp *g, int32_t *state)
@@ -147,7 +147,7 @@ struct gp_error *lp_klp_set_task(struct kern *k, const struct lp_klp *g, struct 
 	struct gp_error *err;
 
 	if (state != INT32_MIN && state != t->patch_state) {
-		if ((err = kern_write(k, t->addr + g->patch_state_off, &state, sizeof(state))))
+		if ((err = lp_write_kernel_data(k, t->addr + g->patch_state_off, &state, sizeof(state))))
 			return gp_error_wrap(err, "setting patch_state of pid %d", t->pid);
 		t->patch_state = state;
 	}
@@ -170,7 +170,7 @@ struct gp_error *lp_klp_task_flag(struct kern *k, const struct lp_klp *g, uint64
 		return gp_error_wrap(err, "reading thread flags");
 	if (!!(flags & mask) != on) {
 		flags = on ? flags | mask : flags & ~mask;
-		if ((err = kern_write(k, task + g->ti_flags_off, &flags, sizeof(flags))))
+		if ((err = lp_write_kernel_data(k, task + g->ti_flags_off, &flags, sizeof(flags))))
 			return gp_error_wrap(err, "setting thread flags");
 	}
 	if (flags_out)

@@ -45,21 +45,6 @@ bool lp_jmp_reaches(uint64_t from, uint64_t to)
 	return d == (int32_t)d;
 }
 
-struct gp_error *lp_write_kernel_code(struct kern *k, uint64_t va, const void *buf,
-					  size_t len)
-{
-	uint64_t pa;
-	struct gp_error *err = kern_v2p(k, va, &pa);
-
-	/* Our writes never cross a page: sites are 5 bytes at a function
-	 * start, slots are 32-byte aligned. Check anyway. */
-	if (!err && ((va & 4095) + len > 4096))
-		err = gp_error_addr(GP_ERR_INVAL, va, "code write crosses a page");
-	if (err)
-		return err;
-	return tgt_write_code(k->t, pa, buf, len);
-}
-
 /* The dispatching slot (see the top of the file). */
 static struct gp_error *make_dispatch(uint8_t slot[LP_TRAMP_SIZE], uint64_t va,
 				      const struct lp_klp *g, uint64_t prev, uint64_t top)
@@ -278,14 +263,3 @@ struct gp_error *lp_check_site(struct kern *k, const struct lp_region *r,
 				     cur[0], cur[1], cur[2], cur[3], cur[4]);
 	return NULL;
 }
-
-/* Write `size` bytes at the start of region page `page`. */
-struct gp_error *lp_write_pages(struct kern *k, unsigned page, const uint8_t *buf,
-				    size_t size, bool code)
-{
-	if (!size)
-		return NULL;
-	return code ? tgt_write_code(k->t, lp_page_pa(page), buf, size) :
-		      tgt_write_phys(k->t, lp_page_pa(page), buf, size);
-}
-

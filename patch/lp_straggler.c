@@ -122,7 +122,7 @@ static struct gp_error *task_usage_add(struct kern *k, uint64_t task, uint64_t o
 	if (keep_one && (int64_t)v + delta < 1)
 		return NULL;	/* never drop the last reference from outside */
 	v = (uint32_t)((int64_t)v + delta);
-	return kern_write(k, task + off, &v, sizeof(v));
+	return lp_write_kernel_data(k, task + off, &v, sizeof(v));
 }
 
 /* Remove an installed agent (paused); *busy if a task is inside it. */

@@ -6,6 +6,9 @@
  * fake gdbstub in a child process that answers the way QEMU 7.2 does, or
  * does not answer, or answers garbage.  Nothing here may hang: every
  * client read has a timeout and every stub child has an alarm.
+ *
+ * (About 800 lines: the fake gdbstub and the cases that drive it belong
+ * together; each case is short.)
  */
 #include <arpa/inet.h>
 #include <errno.h>

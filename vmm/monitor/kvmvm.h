@@ -176,4 +176,9 @@ struct gdbsrv;
 struct gp_error *gdbsrv_start(struct kvmvm *v, const char *path, struct gdbsrv **out);
 void gdbsrv_stop(struct gdbsrv *s);
 
+/* Internal to the monitor (kvmvm_cpu.c): create vCPU idx with its CPUID,
+ * and for a Linux PC its MSRs and local APIC. */
+struct kvm_cpuid2;
+struct gp_error *kvmvm_create_vcpu(struct kvmvm *v, int idx, struct kvm_cpuid2 *cpuid);
+
 #endif
