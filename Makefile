@@ -53,6 +53,7 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/san/%.o)
 RIG_OBJS := $(RIG_SRCS:%.c=$(O)/obj/%.o)
 INTEG_OBJS := $(INTEG_SRCS:%.c=$(O)/obj/%.o)
+include guest-agent/agent.mk
 
 KERNELS := $(O)/kernels
 INITRD := $(O)/guest/initramfs.cpio.gz

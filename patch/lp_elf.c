@@ -51,6 +51,7 @@ struct lp_obj {
 	uint8_t *desc_patch, *desc_funcs;	/* host-only copies */
 	size_t desc_funcs_size;
 	int patch_sec, funcs_sec;
+	bool pieces;		/* opened by lp_obj_open_pieces(): not a patch */
 };
 
 /* Sections whose semantics need the guest's runtime machinery, which a
@@ -102,7 +103,7 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) / a * a;
 }
 
-static struct gp_error *classify(struct lp_obj *o)
+static struct gp_error *classify(struct lp_obj *o, bool patch)
 {
 	size_t shstrndx, i;
 	Elf_Scn *scn = NULL;
@@ -166,6 +167,8 @@ static struct gp_error *classify(struct lp_obj *o)
 			o->data_size += s->sh.sh_size;
 		}
 	}
+	if (!patch)
+		return NULL;	/* pieces are checked when placed */
 	if (o->patch_sec < 0)
 		return obj_err(o, "no .gp.patch section: declare the patch with GP_PATCH(\"name\") (guestpatch.h)");
 	if (o->funcs_sec < 0)
@@ -188,8 +191,8 @@ static struct gp_error *classify(struct lp_obj *o)
 	return NULL;
 }
 
-struct gp_error *lp_obj_open(const void *elf, size_t len, const char *path,
-			     struct lp_obj **out)
+static struct gp_error *obj_open(const void *elf, size_t len, const char *path,
+				 bool patch, struct lp_obj **out)
 {
 	struct gp_error *err;
 	struct lp_obj *o;
@@ -219,7 +222,8 @@ struct gp_error *lp_obj_open(const void *elf, size_t len, const char *path,
 			      eh.e_ident[EI_CLASS], eh.e_machine, eh.e_type);
 		goto fail;
 	}
-	err = classify(o);
+	o->pieces = !patch;
+	err = classify(o, patch);
 	if (err)
 		goto fail;
 	*out = o;
@@ -227,6 +231,18 @@ struct gp_error *lp_obj_open(const void *elf, size_t len, const char *path,
 fail:
 	lp_obj_close(o);
 	return err;
+}
+
+struct gp_error *lp_obj_open(const void *elf, size_t len, const char *path,
+			     struct lp_obj **out)
+{
+	return obj_open(elf, len, path, true, out);
+}
+
+struct gp_error *lp_obj_open_pieces(const void *elf, size_t len, const char *path,
+				    struct lp_obj **out)
+{
+	return obj_open(elf, len, path ? path : "pieces", false, out);
 }
 
 struct gp_error *lp_obj_open_file(const char *path, struct lp_obj **out)
@@ -281,55 +297,69 @@ static const char *rel_name(unsigned type)
 	}
 }
 
-static struct gp_error *sym_value(struct lp_obj *o, Elf_Data *symdata,
-				  size_t nsyms, size_t idx, const char *strtab_name,
-				  size_t strndx, lp_resolve_fn resolve, void *arg,
-				  uint64_t *val, const char **name)
+/*
+ * How a relocation's symbol gets its value: a patch has one placement per
+ * section and one resolver; pieces are placed at will, each with its own.
+ */
+struct sym_env {
+	struct gp_error *(*value)(struct lp_obj *o, const struct sym_env *env,
+				  const GElf_Sym *sym, const char *name, uint64_t *val);
+	/* patch */
+	lp_resolve_fn resolve;
+	void *arg;
+	/* pieces */
+	const struct lp_piece *pieces;
+	const int *piece_sec;		/* section index of each piece */
+	const uint64_t *piece_va;	/* guest address of each piece */
+	size_t npieces, cur;		/* all pieces; the one being relocated */
+};
+
+/* A symbol the object itself defines, checked the same way for both. */
+static struct gp_error *defined_sym_sec(struct lp_obj *o, const GElf_Sym *sym,
+					const char *name, struct sec **s)
 {
-	GElf_Sym sym;
-
-	(void)strtab_name;
-	if (idx >= nsyms || !gelf_getsym(symdata, (int)idx, &sym))
-		return obj_err(o, "relocation names symbol %zu of %zu", idx, nsyms);
-	*name = elf_strptr(o->elf, strndx, sym.st_name);
-	if (!*name)
-		*name = "?";
-	if (sym.st_shndx == SHN_UNDEF) {
-		struct gp_error *err;
-
-		if (!**name)
-			return obj_err(o, "relocation against an unnamed undefined symbol");
-		if (!strcmp(*name, "__fentry__") || !strcmp(*name, "mcount") ||
-		    !strcmp(*name, "__mcount"))
-			return obj_err(o, "the patch calls %s: build it without -pg/-mfentry (vmm build does)",
-				       *name);
-		err = resolve(arg, *name, val);
-		return err ? gp_error_wrap(err, "%s: undefined symbol '%s'", o->path,
-					   *name) : NULL;
-	}
-	if (sym.st_shndx == SHN_ABS) {
-		*val = sym.st_value;
-		return NULL;
-	}
-	if (sym.st_shndx == SHN_COMMON)
-		return obj_err(o, "common symbol '%s': build with -fno-common", *name);
-	if (sym.st_shndx >= o->nsec || sym.st_shndx >= SHN_LORESERVE)
-		return obj_err(o, "symbol '%s' in section %u", *name, sym.st_shndx);
-	{
-		struct sec *s = &o->secs[sym.st_shndx];
-
-		if (s->kind == SEC_SKIP || s->kind == SEC_DESC)
-			return obj_err(o, "symbol '%s' lies in section %s, which is not loaded",
-				       *name, s->name);
-		if (sym.st_value > s->sh.sh_size)
-			return obj_err(o, "symbol '%s' lies past the end of %s", *name, s->name);
-		*val = s->va + sym.st_value;
-	}
+	if (sym->st_shndx == SHN_COMMON)
+		return obj_err(o, "common symbol '%s': build with -fno-common", name);
+	if (sym->st_shndx >= o->nsec || sym->st_shndx >= SHN_LORESERVE)
+		return obj_err(o, "symbol '%s' in section %u", name, sym->st_shndx);
+	*s = &o->secs[sym->st_shndx];
+	if ((*s)->kind == SEC_SKIP || (*s)->kind == SEC_DESC)
+		return obj_err(o, "symbol '%s' lies in section %s, which is not loaded",
+			       name, (*s)->name);
+	if (sym->st_value > (*s)->sh.sh_size)
+		return obj_err(o, "symbol '%s' lies past the end of %s", name, (*s)->name);
 	return NULL;
 }
 
-static struct gp_error *apply_rela(struct lp_obj *o, struct sec *rs,
-				   Elf_Scn *rscn, lp_resolve_fn resolve, void *arg)
+static struct gp_error *patch_sym_value(struct lp_obj *o, const struct sym_env *env,
+					const GElf_Sym *sym, const char *name, uint64_t *val)
+{
+	struct gp_error *err;
+	struct sec *s;
+
+	if (sym->st_shndx == SHN_UNDEF) {
+		if (!*name)
+			return obj_err(o, "relocation against an unnamed undefined symbol");
+		if (!strcmp(name, "__fentry__") || !strcmp(name, "mcount") ||
+		    !strcmp(name, "__mcount"))
+			return obj_err(o, "the patch calls %s: build it without -pg/-mfentry (vmm build does)",
+				       name);
+		err = env->resolve(env->arg, name, val);
+		return err ? gp_error_wrap(err, "%s: undefined symbol '%s'", o->path,
+					   name) : NULL;
+	}
+	if (sym->st_shndx == SHN_ABS) {
+		*val = sym->st_value;
+		return NULL;
+	}
+	if ((err = defined_sym_sec(o, sym, name, &s)))
+		return err;
+	*val = s->va + sym->st_value;
+	return NULL;
+}
+
+static struct gp_error *apply_rela(struct lp_obj *o, struct sec *rs, Elf_Scn *rscn,
+				   uint8_t *host, uint64_t va, const struct sym_env *env)
 {
 	struct sec *target;
 	Elf_Scn *symscn;
@@ -342,6 +372,8 @@ static struct gp_error *apply_rela(struct lp_obj *o, struct sec *rs,
 	target = &o->secs[rs->sh.sh_info];
 	if (target->kind == SEC_SKIP)
 		return NULL;	/* debug info and the like */
+	if (!host)	/* a patch: the section's own placement */
+		host = target->host, va = target->va;
 	symscn = elf_getscn(o->elf, rs->sh.sh_link);
 	if (!symscn || !gelf_getshdr(symscn, &symsh) || symsh.sh_type != SHT_SYMTAB)
 		return obj_err(o, "%s has no symbol table", rs->name);
@@ -382,13 +414,25 @@ static struct gp_error *apply_rela(struct lp_obj *o, struct sec *rs,
 			return obj_err(o, "%s entry %zu: offset 0x%llx outside %s",
 				       rs->name, i, (unsigned long long)r.r_offset,
 				       target->name);
-		err = sym_value(o, symdata, nsyms, GELF_R_SYM(r.r_info), NULL,
-				symsh.sh_link, resolve, arg, &S, &name);
-		if (err)
-			return err;
+		{
+			size_t idx = GELF_R_SYM(r.r_info);
+			GElf_Sym sym;
+
+			if (idx >= nsyms || !gelf_getsym(symdata, (int)idx, &sym))
+				return obj_err(o, "relocation names symbol %zu of %zu", idx, nsyms);
+			name = elf_strptr(o->elf, symsh.sh_link, sym.st_name);
+			if (!name)
+				name = "?";
+			/* A section symbol (local labels) reads as its section. */
+			if (!*name && sym.st_shndx != SHN_UNDEF && sym.st_shndx < o->nsec)
+				name = o->secs[sym.st_shndx].name;
+			err = env->value(o, env, &sym, name, &S);
+			if (err)
+				return err;
+		}
 		A = r.r_addend;
-		P = target->va + r.r_offset;
-		where = target->host + r.r_offset;
+		P = va + r.r_offset;
+		where = host + r.r_offset;
 		switch (type) {
 		case R_X86_64_64:
 			v = S + (uint64_t)A;
@@ -403,6 +447,12 @@ static struct gp_error *apply_rela(struct lp_obj *o, struct sec *rs,
 			int64_t d = (int64_t)(S + (uint64_t)A - P);
 			int32_t d32 = (int32_t)d;
 
+			if (d != d32 && o->pieces)
+				return gp_error_addr(GP_ERR_UNSUPPORTED, P,
+						     "%s: relocation to '%s' (0x%llx) from %s+0x%llx at 0x%llx does not reach (%lld bytes, beyond a 32-bit displacement)",
+						     o->path, name, (unsigned long long)S,
+						     target->name, (unsigned long long)r.r_offset,
+						     (unsigned long long)P, (long long)d);
 			if (d != d32)
 				return obj_err(o, "relocation to '%s' from %s+0x%llx does not reach (%lld bytes): the patch must load within 2 GiB of the kernel",
 					       name, target->name,
@@ -442,9 +492,12 @@ struct gp_error *lp_obj_link(struct lp_obj *o, uint64_t code_va,
 	struct gp_error *err;
 	Elf_Scn *scn = NULL;
 	struct gp_patch_desc_raw pd;
+	const struct sym_env env = { .value = patch_sym_value, .resolve = resolve, .arg = arg };
 	size_t nf;
 
 	memset(img, 0, sizeof(*img));
+	if (o->pieces)
+		return obj_err(o, "opened as pieces, not as a patch");
 	img->code = calloc(1, o->code_size);
 	img->data = calloc(1, o->data_size ? o->data_size : 1);
 	o->desc_patch = calloc(1, sizeof(struct gp_patch_desc_raw));
@@ -493,7 +546,7 @@ struct gp_error *lp_obj_link(struct lp_obj *o, uint64_t code_va,
 		}
 		if (s->sh.sh_type != SHT_RELA)
 			continue;
-		err = apply_rela(o, s, scn, resolve, arg);
+		err = apply_rela(o, s, scn, NULL, 0, &env);
 		if (err)
 			goto fail;
 	}
@@ -553,6 +606,132 @@ struct gp_error *lp_obj_link(struct lp_obj *o, uint64_t code_va,
 fail:
 	lp_image_free(img);
 	return err;
+}
+
+/*
+ * A symbol seen from piece env->cur: its own section means this very
+ * placement (a piece placed once per task refers to its own copy);
+ * another section must be placed exactly once, or the reference would
+ * be ambiguous (several) or dangling (none).
+ */
+static struct gp_error *piece_sym_value(struct lp_obj *o, const struct sym_env *env,
+					const GElf_Sym *sym, const char *name, uint64_t *val)
+{
+	const struct lp_piece *p = &env->pieces[env->cur];
+	const char *from = o->secs[env->piece_sec[env->cur]].name;
+	struct gp_error *err;
+	struct sec *s;
+	size_t placed = 0, at = 0;
+
+	if (sym->st_shndx == SHN_UNDEF) {
+		if (!*name)
+			return obj_err(o, "piece %s: relocation against an unnamed undefined symbol",
+				       from);
+		if (!p->resolve)
+			return gp_error_create(GP_ERR_NOTFOUND,
+					       "%s: piece %s: undefined symbol '%s' and nothing to resolve it",
+					       o->path, from, name);
+		err = p->resolve(p->arg, name, val);
+		return err ? gp_error_wrap(err, "%s: piece %s: undefined symbol '%s'", o->path,
+					   from, name) : NULL;
+	}
+	if (sym->st_shndx == SHN_ABS) {
+		*val = sym->st_value;
+		return NULL;
+	}
+	if ((err = defined_sym_sec(o, sym, name, &s)))
+		return err;
+	if (sym->st_shndx == (size_t)env->piece_sec[env->cur]) {
+		*val = env->piece_va[env->cur] + sym->st_value;
+		return NULL;
+	}
+	for (size_t i = 0; i < env->npieces; i++)
+		if ((size_t)env->piece_sec[i] == sym->st_shndx) {
+			placed++;
+			at = i;
+		}
+	if (placed != 1)
+		return obj_err(o, "piece %s refers to '%s' in %s, which is placed %zu times (must be once)",
+			       from, name, s->name, placed);
+	*val = env->piece_va[at] + sym->st_value;
+	return NULL;
+}
+
+struct gp_error *lp_obj_link_pieces(struct lp_obj *o, uint64_t va,
+				    const struct lp_piece *pieces, size_t n,
+				    uint8_t *buf, size_t cap, size_t *len)
+{
+	int sec_of[LP_PIECES_MAX];
+	uint64_t va_of[LP_PIECES_MAX];
+	size_t off_of[LP_PIECES_MAX];
+	struct sym_env env = { .value = piece_sym_value, .pieces = pieces,
+			       .piece_sec = sec_of, .piece_va = va_of, .npieces = n };
+	size_t total = 0;
+	struct gp_error *err;
+
+	*len = 0;
+	if (n > LP_PIECES_MAX)
+		return gp_error_create(GP_ERR_LIMIT, "%s: %zu pieces, at most %d", o->path, n,
+				       LP_PIECES_MAX);
+	/* Find and lay out every piece before writing a byte. */
+	for (size_t i = 0; i < n; i++) {
+		const struct sec *s = NULL;
+		uint64_t align;
+
+		for (size_t j = 0; j < o->nsec && pieces[i].section; j++)
+			if (o->secs[j].name && !strcmp(o->secs[j].name, pieces[i].section)) {
+				s = &o->secs[j];
+				sec_of[i] = (int)j;
+				break;
+			}
+		if (!s)
+			return gp_error_create(GP_ERR_NOTFOUND, "%s: no section %s", o->path,
+					       pieces[i].section ? pieces[i].section : "(null)");
+		if (s->kind != SEC_CODE && s->kind != SEC_DATA)
+			return obj_err(o, "section %s is not a piece (not loaded, or empty)", s->name);
+		align = s->sh.sh_addralign ? s->sh.sh_addralign : 1;
+		if ((va + total) % align)
+			return obj_err(o, "piece %s wants %llu-byte alignment but falls at 0x%llx: pieces are placed back to back",
+				       s->name, (unsigned long long)align,
+				       (unsigned long long)(va + total));
+		off_of[i] = total;
+		va_of[i] = va + total;
+		total += s->sh.sh_size;	/* each below MAX_OBJ: no overflow */
+	}
+	if (total > cap)
+		return gp_error_create(GP_ERR_LIMIT, "%s: the pieces need %zu bytes, the buffer holds %zu",
+				       o->path, total, cap);
+	for (size_t i = 0; i < n; i++) {
+		const struct sec *s = &o->secs[sec_of[i]];
+
+		if (s->sh.sh_type == SHT_NOBITS)
+			memset(buf + off_of[i], 0, s->sh.sh_size);
+		else
+			memcpy(buf + off_of[i], (uint8_t *)o->buf + s->sh.sh_offset, s->sh.sh_size);
+	}
+	/* Relocate each placement with its own view of the symbols. */
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < o->nsec; j++) {
+			struct sec *rs = &o->secs[j];
+			Elf_Scn *scn;
+
+			if ((rs->sh.sh_type != SHT_RELA && rs->sh.sh_type != SHT_REL) ||
+			    rs->sh.sh_info != (unsigned)sec_of[i])
+				continue;
+			if (rs->sh.sh_type == SHT_REL)
+				return obj_err(o, "%s: REL relocations (without addends) are not supported",
+					       rs->name);
+			scn = elf_getscn(o->elf, j);
+			if (!scn)
+				return obj_err(o, "%s: %s", rs->name, elf_errmsg(-1));
+			env.cur = i;
+			err = apply_rela(o, rs, scn, buf + off_of[i], va_of[i], &env);
+			if (err)
+				return err;
+		}
+	}
+	*len = total;
+	return NULL;
 }
 
 void lp_obj_close(struct lp_obj *o)

@@ -8,6 +8,11 @@
  * needs; lp_obj_link() lays it out at the guest addresses given, applies
  * every relocation and decodes the patch's descriptors.  Nothing here
  * touches the guest.
+ *
+ * The same loader links the guest agent (guest-agent/src), which is not a
+ * patch: lp_obj_open_pieces() opens any relocatable object, and
+ * lp_obj_link_pieces() links chosen sections of it ("pieces") back to back
+ * at a guest address, with the same relocation checks.
  */
 #ifndef GP_LP_ELF_H
 #define GP_LP_ELF_H
@@ -60,6 +65,33 @@ void lp_obj_sizes(const struct lp_obj *o, size_t *code, size_t *data);
 struct gp_error *lp_obj_link(struct lp_obj *o, uint64_t code_va,
 			     uint64_t data_va, lp_resolve_fn resolve,
 			     void *arg, struct lp_image *img);
+
+/* Parse an object whose sections are linked as pieces (no descriptors
+ * needed); lp_obj_link() refuses it. */
+struct gp_error *lp_obj_open_pieces(const void *elf, size_t len, const char *path,
+				    struct lp_obj **out);
+
+#define LP_PIECES_MAX 64
+
+struct lp_piece {
+	const char *section;	/* the object's section to place */
+	lp_resolve_fn resolve;	/* its undefined symbols; NULL: it has none */
+	void *arg;
+};
+
+/*
+ * Place pieces[0..n) contiguously from va into buf (cap bytes; *len gets
+ * the bytes used) and relocate them.  A piece may be placed several
+ * times: a symbol of its own section means that placement; a symbol of
+ * another piece's section needs that section placed exactly once (an
+ * error names it otherwise); undefined symbols go to the piece's
+ * resolver.  A section's alignment must hold where it falls: pieces are
+ * never padded.  buf is written only once every piece is found and fits;
+ * after a relocation error its contents are undefined and *len is 0.
+ */
+struct gp_error *lp_obj_link_pieces(struct lp_obj *o, uint64_t va,
+				    const struct lp_piece *pieces, size_t n,
+				    uint8_t *buf, size_t cap, size_t *len);
 void lp_obj_close(struct lp_obj *o);
 void lp_image_free(struct lp_image *img);
 

@@ -258,6 +258,195 @@ START_TEST(corrupt_objects)
 }
 END_TEST
 
+/* Assemble source into an object with guest-agent/agent.mk's flags. */
+static char *assemble(const char *name, const char *src)
+{
+	static char obj[256];
+	char S[256], cmd[1024];
+	FILE *f;
+
+	snprintf(S, sizeof(S), "%s/%s.S", tmpdir, name);
+	snprintf(obj, sizeof(obj), "%s/%s.o", tmpdir, name);
+	f = fopen(S, "w");
+	ck_assert(f);
+	fputs(src, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "gcc -c -m64 -mcmodel=kernel -fno-pic -mno-red-zone -nostdinc -o %s %s", obj, S);
+	ck_assert_msg(system(cmd) == 0, "assemble failed: %s", cmd);
+	return obj;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	long n;
+
+	ck_assert(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n);
+	ck_assert(buf);
+	ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static const char pieces_src[] =
+	/* Refers to itself by a global name: each copy to its own start.
+	 * (gas would resolve a jmp itself, short; call and movabs keep a
+	 * relocation against the global symbol.) */
+	"\t.section .text.self, \"ax\", @progbits\n"
+	"\t.globl self_start\n"
+	"self_start:\n"
+	"\tcall self_start\n"
+	"\tmovabs $self_start, %rax\n"
+	/* A local label of another section: a section-symbol relocation. */
+	"\t.section .text.ref, \"ax\", @progbits\n"
+	"\tjmp .Lthere\n"
+	"\tmovabs $ext_value, %rax\n"
+	"\t.section .text.there, \"ax\", @progbits\n"
+	"\tnop\n"
+	".Lthere:\n"
+	"\tret\n"
+	"\t.section .text.aligned, \"ax\", @progbits\n"
+	"\t.balign 8\n"
+	"\tret\n"
+	"\t.section .data.d, \"aw\", @progbits\n"
+	"\t.quad self_start\n";
+
+static struct gp_error *ext(void *arg, const char *name, uint64_t *addr)
+{
+	(void)arg;
+	ck_assert_str_eq(name, "ext_value");
+	*addr = 0x1122334455667788ull;
+	return NULL;
+}
+
+#define PIECES_VA 0xffffffffc0a00000ull
+
+/* Corrupted objects may name anything. */
+static struct gp_error *ext_any(void *arg, const char *name, uint64_t *addr)
+{
+	(void)arg;
+	*addr = PIECES_VA + strlen(name);
+	return NULL;
+}
+
+START_TEST(pieces)
+{
+	const char *path = assemble("pieces", pieces_src);
+	struct lp_obj *o = NULL;
+	struct lp_image img;
+	const struct lp_piece self = { ".text.self" }, ref = { ".text.ref", ext, NULL },
+			      there = { ".text.there" }, aligned = { ".text.aligned" },
+			      data = { ".data.d" };
+	struct lp_piece p[4];
+	uint8_t buf[64];
+	size_t len;
+	int32_t rel;
+	uint64_t q;
+
+	ck_err(lp_obj_open_file(path, &o), GP_ERR_INVAL, "no .gp.patch section");
+	{
+		size_t n;
+		uint8_t *elf = slurp(path, &n);
+
+		ck_ok(lp_obj_open_pieces(elf, n, path, &o));
+		free(elf);
+	}
+	/* Two copies of self: each calls and names its own start. */
+	p[0] = self, p[1] = self;
+	ck_ok(lp_obj_link_pieces(o, PIECES_VA, p, 2, buf, sizeof(buf), &len));
+	ck_assert_uint_eq(len, 30);
+	for (int i = 0; i < 2; i++) {
+		ck_assert(!memcmp(buf + 15 * i, "\xe8\xfb\xff\xff\xff\x48\xb8", 7));
+		memcpy(&q, buf + 15 * i + 7, 8);
+		ck_assert_uint_eq(q, PIECES_VA + 15 * (unsigned)i);
+	}
+	/* ...but from elsewhere, self_start is ambiguous. */
+	p[2] = data;
+	ck_err(lp_obj_link_pieces(o, PIECES_VA, p, 3, buf, sizeof(buf), &len),
+	       GP_ERR_INVAL, "'self_start' in .text.self, which is placed 2 times");
+	p[0] = data, p[1] = self;
+	ck_ok(lp_obj_link_pieces(o, PIECES_VA, p, 2, buf, sizeof(buf), &len));
+	memcpy(&q, buf, 8);
+	ck_assert_uint_eq(q, PIECES_VA + 8);
+	/* ref jumps to .Lthere, 1 byte into there, wherever there lands. */
+	p[0] = there, p[1] = ref;
+	ck_ok(lp_obj_link_pieces(o, PIECES_VA, p, 2, buf, sizeof(buf), &len));
+	ck_assert_uint_eq(len, 2 + 5 + 10);
+	ck_assert_uint_eq(buf[2], 0xe9);
+	memcpy(&rel, buf + 3, 4);
+	ck_assert_int_eq(rel, 1 - (2 + 5));
+	memcpy(&q, buf + 2 + 5 + 2, 8);
+	ck_assert_uint_eq(q, 0x1122334455667788ull);
+	p[0] = ref;
+	ck_err(lp_obj_link_pieces(o, PIECES_VA, p, 1, buf, sizeof(buf), &len),
+	       GP_ERR_INVAL, "'.text.there' in .text.there, which is placed 0 times");
+	/* Alignment holds where a piece falls, or the link fails. */
+	p[0] = aligned, p[1] = there, p[2] = aligned;
+	ck_ok(lp_obj_link_pieces(o, PIECES_VA, p, 1, buf, sizeof(buf), &len));
+	ck_err(lp_obj_link_pieces(o, PIECES_VA, p, 3, buf, sizeof(buf), &len),
+	       GP_ERR_INVAL, "wants 8-byte alignment");
+	ck_err(lp_obj_link_pieces(o, PIECES_VA + 4, p, 1, buf, sizeof(buf), &len),
+	       GP_ERR_INVAL, "wants 8-byte alignment");
+	ck_err(lp_obj_link(o, CODE_VA, DATA_VA, resolve, NULL, &img), GP_ERR_INVAL,
+	       "not as a patch");
+	lp_obj_close(o);
+	/* A patch opens as pieces too (one loader), but not the reverse. */
+	{
+		size_t n;
+		uint8_t *elf = slurp(compile("good3", good_src), &n);
+
+		ck_ok(lp_obj_open_pieces(elf, n, "good3", &o));
+		free(elf);
+		lp_obj_close(o);
+	}
+}
+END_TEST
+
+/* The pieces path on truncated and bit-flipped objects: never a crash. */
+START_TEST(pieces_corrupt)
+{
+	size_t len;
+	uint8_t *buf = slurp(assemble("pieces2", pieces_src), &len), *mut = malloc(len);
+	static const struct lp_piece p[] = {
+		{ ".text.there" }, { ".text.ref", ext_any, NULL }, { ".text.self" }, { ".data.d" },
+	};
+	uint8_t out[256];
+	unsigned seed = 54321;
+
+	ck_assert(mut);
+	for (int iter = 0; iter < 3000; iter++) {
+		struct lp_obj *o = NULL;
+		size_t n = len, used;
+		struct gp_error *err;
+
+		memcpy(mut, buf, len);
+		if (iter % 4 == 0) {
+			n = (size_t)iter * 7 % len;
+		} else {
+			for (int k = 0; k < 4; k++) {
+				seed = seed * 1103515245 + 12345;
+				mut[(seed >> 8) % len] ^= (uint8_t)(1u << ((seed >> 3) & 7));
+			}
+		}
+		err = lp_obj_open_pieces(mut, n, "flipped", &o);
+		if (!err)
+			err = lp_obj_link_pieces(o, PIECES_VA, p, ARRAY_SIZE(p), out,
+						 sizeof(out), &used);
+		gp_error_destroy(err);
+		lp_obj_close(o);
+	}
+	free(buf);
+	free(mut);
+}
+END_TEST
+
 static TCase *lp_elf_tcase(void)
 {
 	TCase *tc = tcase_create("lp_elf");
@@ -267,6 +456,8 @@ static TCase *lp_elf_tcase(void)
 	tcase_add_test(tc, links_and_relocates);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, corrupt_objects);
+	tcase_add_test(tc, pieces);
+	tcase_add_test(tc, pieces_corrupt);
 	return tc;
 }
 GP_TCASE(lp_elf_tcase)
