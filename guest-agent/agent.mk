@@ -4,8 +4,8 @@
 # guest-agent/src/*.S, assembled here with the guest kernel's
 # code-generation flags into one relocatable object, $(O)/guest-agent/agent.o.
 # The host never links it with ld: the object is embedded as data
-# (_binary_agent_o_start/_end) and vmm/lp_agent.c links its sections
-# ("pieces") at guest addresses with the project's own loader, vmm/lp_elf.c.
+# (_binary_agent_o_start/_end) and patch/lp_agent.c links its sections
+# ("pieces") at guest addresses with the project's own loader, patch/lp_elf.c.
 #
 # Included by the top Makefile after LIB_OBJS/SAN_OBJS are defined; adds the
 # embedded object to both.  Defines no default goal: whatever the including

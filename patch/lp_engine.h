@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lp_agent.h"
 #include "lp_check.h"
 #include "lp_elf.h"
 #include "lp_klp.h"
@@ -107,9 +108,6 @@ struct gp_error *lp_rec_add_patch(struct lp_hdr *h, struct lp_region *r,
 				  uint32_t state, uint32_t flags);
 
 /* lp_redirect.c */
-extern const uint8_t lp_ftrace_nop[5];
-void lp_make_jmp(uint8_t out[5], uint64_t from, uint64_t to);
-bool lp_jmp_reaches(uint64_t from, uint64_t to);
 /* Make the guest's code agree with r->hdr (the guest held `old`), write
  * the records, clear freed pages; on failure the code is put back. */
 struct gp_error *lp_commit_change(struct kern *k, struct lp_region *r, const struct lp_hdr *old,

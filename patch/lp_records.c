@@ -138,7 +138,12 @@ struct gp_error *lp_rec_add_patch(struct lp_hdr *h, struct lp_region *r,
 			}
 			h->sites[s].tramp_va = lp_page_va(r, LP_TRAMP_PAGE) +
 					       (uint64_t)s * LP_TRAMP_SIZE;
-			memcpy(h->sites[s].orig, lp_ftrace_nop, 5);
+			{
+				struct gp_error *err = lp_agent_ftrace_nop(h->sites[s].orig);
+
+				if (err)
+					return err;
+			}
 			t->site = s;
 		}
 		want[i].site = s;

@@ -28,54 +28,23 @@
 
 #include "lp_engine.h"
 
-const uint8_t lp_ftrace_nop[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
-
-void lp_make_jmp(uint8_t out[5], uint64_t from, uint64_t to)
-{
-	int32_t rel = (int32_t)(int64_t)(to - (from + 5));
-
-	out[0] = 0xe9;
-	memcpy(out + 1, &rel, 4);
-}
-
-bool lp_jmp_reaches(uint64_t from, uint64_t to)
+static bool jmp_reaches(uint64_t from, uint64_t to)
 {
 	int64_t d = (int64_t)(to - (from + 5));
 
 	return d == (int32_t)d;
 }
 
-/* The dispatching slot (see the top of the file). */
+/* The dispatching slot (see the top of the file; guest-agent/src/trampoline.S). */
 static struct gp_error *make_dispatch(uint8_t slot[LP_TRAMP_SIZE], uint64_t va,
 				      const struct lp_klp *g, uint64_t prev, uint64_t top)
 {
-	uint8_t *p = slot;
-	int32_t rel;
-
 	if (!g || !g->usable)
 		return gp_error_create(GP_ERR_UNSUPPORTED,
 				       "a per-task transition is recorded but this kernel lacks what it needs: %s",
 				       g ? g->why : "no livepatch support");
-	if (!lp_jmp_reaches(va + 18, prev) || !lp_jmp_reaches(va + 23, top))
-		return gp_error_create(GP_ERR_UNSUPPORTED, "trampoline jump out of reach");
-	/* mov %gs:disp32, %r11 */
-	*p++ = 0x65, *p++ = 0x4c, *p++ = 0x8b, *p++ = 0x1c, *p++ = 0x25;
-	memcpy(p, &g->current_task_off, 4), p += 4;
-	/* cmpl $0, disp32(%r11) */
-	*p++ = 0x41, *p++ = 0x83, *p++ = 0xbb;
-	{
-		int32_t off = (int32_t)g->patch_state_off;
-
-		memcpy(p, &off, 4), p += 4;
-	}
-	*p++ = KLP_UNPATCHED;
-	/* je prev */
-	*p++ = 0x0f, *p++ = 0x84;
-	rel = (int32_t)(int64_t)(prev - (va + (uint64_t)(p - slot) + 4));
-	memcpy(p, &rel, 4), p += 4;
-	/* jmp top */
-	lp_make_jmp(p, va + (uint64_t)(p - slot), top);
-	return NULL;
+	return lp_agent_dispatch(va, g->current_task_off, (int32_t)g->patch_state_off, prev, top,
+				 slot, LP_TRAMP_SIZE);
 }
 
 /* What a site's entry and its slot must hold according to the records. */
@@ -86,24 +55,26 @@ static struct gp_error *desired_code(const struct lp_hdr *h, int s, const struct
 	int stack[LP_MAX_PATCHES];
 	int n = lp_rec_site_stack(h, s, stack);
 	const struct lp_rec_func *top;
+	struct gp_error *err;
 
-	memset(slot, 0xcc, LP_TRAMP_SIZE);
+	if ((err = lp_agent_fill(slot, LP_TRAMP_SIZE)))
+		return err;
 	if (!n) {
 		memcpy(entry, st->orig, 5);
 		return NULL;
 	}
 	top = &h->funcs[stack[0]];
-	if (!lp_jmp_reaches(st->old_addr, st->tramp_va) ||
-	    !lp_jmp_reaches(st->tramp_va, lp_rec_func_target(h, top)))
+	if (!jmp_reaches(st->old_addr, st->tramp_va) ||
+	    !jmp_reaches(st->tramp_va, lp_rec_func_target(h, top)))
 		return gp_error_create(GP_ERR_UNSUPPORTED,
 				       "%s is beyond a 32-bit jump from the region", top->name);
-	lp_make_jmp(entry, st->old_addr, st->tramp_va);
+	if ((err = lp_agent_jmp(st->old_addr, st->tramp_va, entry)))
+		return err;
 	if (h->trans_patch >= 0 && (int)top->patch == h->trans_patch)
 		return make_dispatch(slot, st->tramp_va, g,
 				     n > 1 ? lp_rec_func_target(h, &h->funcs[stack[1]]) : st->old_addr + 5,
 				     lp_rec_func_target(h, top));
-	lp_make_jmp(slot, st->tramp_va, lp_rec_func_target(h, top));
-	return NULL;
+	return lp_agent_plain_slot(st->tramp_va, lp_rec_func_target(h, top), slot, LP_TRAMP_SIZE);
 }
 
 /* Undo log for a failed write sequence: restore what was there. */
@@ -158,16 +129,19 @@ static struct gp_error *module_site_ok(struct kern *k, const struct lp_hdr *h, i
 {
 	const struct lp_rec_site *st = &h->sites[s];
 	const struct kmod *m = kmod_by_name(&c->stacks->mods, h->modules[st->module - 1]);
-	uint8_t cur[5], jmp[5];
+	uint8_t cur[5], jmp[5], nop[5];
 	struct gp_error *err;
 
 	*gone = !m || st->old_addr < m->text_start || st->old_addr + 5 > m->text_end;
 	if (*gone)
 		return NULL;
-	if ((err = kern_read(k, st->old_addr, cur, 5)))
+	if ((err = kern_read(k, st->old_addr, cur, 5)) || (err = lp_agent_ftrace_nop(nop)))
 		return err;
-	lp_make_jmp(jmp, st->old_addr, st->tramp_va);
-	if (memcmp(cur, lp_ftrace_nop, 5) && memcmp(cur, jmp, 5))
+	/* Out of reach, the site cannot hold our jump: only the NOP. */
+	if ((err = lp_agent_jmp(st->old_addr, st->tramp_va, jmp)))
+		memcpy(jmp, nop, 5);
+	gp_error_destroy(err);
+	if (memcmp(cur, nop, 5) && memcmp(cur, jmp, 5))
 		return gp_error_addr(GP_ERR_CORRUPT, st->old_addr,
 				     "%s's function at 0x%llx holds neither the ftrace NOP nor our jump",
 				     h->modules[st->module - 1], (unsigned long long)st->old_addr);
@@ -198,7 +172,8 @@ static struct gp_error *sync_code(struct kern *k, const struct lp_hdr *old,
 		} else if (old->sites[s].in_use) {
 			if (old->sites[s].module && (err = module_site_ok(k, old, s, c, &gone)))
 				return err;
-			memset(slot, 0xcc, sizeof(slot));
+			if ((err = lp_agent_fill(slot, sizeof(slot))))
+				return err;
 			if ((!gone &&
 			     (err = code_update(k, u, old->sites[s].old_addr, old->sites[s].orig, 5))) ||
 			    (err = code_update(k, u, old->sites[s].tramp_va, slot, sizeof(slot))))
@@ -241,14 +216,15 @@ struct gp_error *lp_commit_change(struct kern *k, struct lp_region *r, const str
 struct gp_error *lp_check_site(struct kern *k, const struct lp_region *r,
 				   struct lp_target_func *t)
 {
-	uint8_t cur[5], want[5];
+	uint8_t cur[5], want[5], nop[5];
 	struct gp_error *err = kern_read(k, t->old_addr, cur, sizeof(cur));
 
 	if (err)
 		return gp_error_wrap(err, "reading the entry of %s", t->name);
 	t->site = lp_rec_find_site(&r->hdr, t->old_addr);
 	if (t->site >= 0) {
-		lp_make_jmp(want, t->old_addr, r->hdr.sites[t->site].tramp_va);
+		if ((err = lp_agent_jmp(t->old_addr, r->hdr.sites[t->site].tramp_va, want)))
+			return err;
 		if (memcmp(cur, want, 5))
 			return gp_error_addr(GP_ERR_CORRUPT, t->old_addr,
 					     "%s at 0x%llx should jump to guestpatch's trampoline but holds %02x %02x %02x %02x %02x",
@@ -256,7 +232,9 @@ struct gp_error *lp_check_site(struct kern *k, const struct lp_region *r,
 					     cur[0], cur[1], cur[2], cur[3], cur[4]);
 		return NULL;
 	}
-	if (memcmp(cur, lp_ftrace_nop, 5))
+	if ((err = lp_agent_ftrace_nop(nop)))
+		return err;
+	if (memcmp(cur, nop, 5))
 		return gp_error_addr(GP_ERR_BUSY, t->old_addr,
 				     "%s at 0x%llx does not start with the 5-byte ftrace NOP (found %02x %02x %02x %02x %02x): ftrace, a kprobe or another patcher uses it",
 				     t->name, (unsigned long long)t->old_addr,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lp_agent.h"
 #include "lp_region.h"
 
 #define PAGE 4096ull
@@ -72,8 +73,11 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 {
 	const struct lp_hdr *h = &r->hdr;
 	uint64_t pmd;
+	uint8_t nop[LP_AGENT_NOP_SIZE];
 	struct gp_error *err;
 
+	if ((err = lp_agent_ftrace_nop(nop)))
+		return err;
 	if (h->version != LP_VERSION || h->hdr_size != sizeof(*h))
 		return gp_error_addr(GP_ERR_UNSUPPORTED, LP_REGION_PA,
 				     "guestpatch region version %u (size %u) is not ours (version %u, size %zu)",
@@ -151,7 +155,7 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 			if (!mn || !memchr(mn, 0, LP_MODULE_NAME) || !mn[0] ||
 			    st->old_addr < KERN_START_KERNEL_MAP + (1ull << 30) ||
 			    st->tramp_va != lp_page_va(r, LP_TRAMP_PAGE) + (uint64_t)i * LP_TRAMP_SIZE ||
-			    memcmp(st->orig, "\x0f\x1f\x44\x00\x00", 5))
+			    memcmp(st->orig, nop, 5))
 				return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 						     "site record %d (0x%llx, module) is corrupt", i,
 						     (unsigned long long)st->old_addr);
@@ -161,7 +165,7 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		if (!sym || off || (sym->type != 't' && sym->type != 'T' && sym->type != 'w' &&
 				    sym->type != 'W') ||
 		    st->tramp_va != lp_page_va(r, LP_TRAMP_PAGE) + (uint64_t)i * LP_TRAMP_SIZE ||
-		    memcmp(st->orig, "\x0f\x1f\x44\x00\x00", 5))
+		    memcmp(st->orig, nop, 5))
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 					     "site record %d (0x%llx) is corrupt", i,
 					     (unsigned long long)st->old_addr);
@@ -259,8 +263,8 @@ struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r)
 		ptes[i] = e;
 	}
 	/* Trampoline page: int3 everywhere until a slot is used. */
-	memset(page, 0xcc, PAGE);
-	if ((err = tgt_write_code(k->t, lp_page_pa(LP_TRAMP_PAGE), page, PAGE)) ||
+	if ((err = lp_agent_fill(page, PAGE)) ||
+	    (err = tgt_write_code(k->t, lp_page_pa(LP_TRAMP_PAGE), page, PAGE)) ||
 	    (err = tgt_write_phys(k->t, lp_page_pa(LP_PTE_PAGE), ptes, sizeof(ptes))) ||
 	    (err = lp_region_commit(k, r)))
 		return err;

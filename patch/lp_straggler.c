@@ -28,84 +28,22 @@
  */
 
 #define PF_KTHREAD 0x00200000u
-#define AGENT_ARMED 0		/* data page offsets */
-#define AGENT_DONE 8
+
+/* What the agent needs to know of the guest besides the symbols it calls
+ * (which the loader resolves when it links guest-agent/src/straggler.S). */
+_Static_assert(LP_AGENT_MAX_TASKS <= LP_AGENT_STRAGGLER_MAX,
+	       "the agent serves every task the region can record");
 
 struct agent_syms {
-	uint64_t hook, wake, kick, put;
-	uint64_t usage_off;
+	uint64_t hook;		/* LP_AGENT_HOOK */
+	uint64_t usage_off;	/* offsetof(task_struct, usage) (BTF) */
 };
-
-static void emit(uint8_t **p, const void *b, size_t n)
-{
-	memcpy(*p, b, n);
-	*p += n;
-}
-
-static void emit_rel32(uint8_t **p, uint8_t *base, uint64_t va, uint64_t to)
-{
-	int32_t rel = (int32_t)(int64_t)(to - (va + (uint64_t)(*p - base) + 4));
-
-	emit(p, &rel, 4);
-}
-
-/* The agent's code for `n` tasks; returns its size. */
-static size_t emit_agent(uint8_t *code, uint64_t va, uint64_t data_va, const struct agent_syms *s,
-			 const uint64_t *task, const bool *kthread, int n)
-{
-	uint8_t *p = code, *jz_out;
-	int32_t usage = (int32_t)s->usage_off;
-
-	emit(&p, "\x57\x31\xc0", 3);			/* push %rdi; xor %eax,%eax */
-	emit(&p, "\x86\x05", 2);			/* xchg %al, armed(%rip) */
-	emit_rel32(&p, code, va, data_va + AGENT_ARMED);
-	emit(&p, "\x84\xc0\x0f\x84", 4);		/* test %al,%al; jz out */
-	jz_out = p;
-	emit(&p, "\0\0\0\0", 4);
-	emit(&p, "\x53", 1);				/* push %rbx */
-	for (int i = 0; i < n; i++) {
-		emit(&p, "\x48\xbb", 2);		/* movabs $task, %rbx */
-		emit(&p, &task[i], 8);
-		emit(&p, "\x48\x89\xdf\xbe\x01\x00\x00\x00\xe8", 9);	/* mov %rbx,%rdi; mov $1,%esi; call */
-		emit_rel32(&p, code, va, s->wake);
-		if (!kthread[i]) {
-			emit(&p, "\x85\xc0\x75\x08\x48\x89\xdf\xe8", 8);	/* test; jnz +8; mov; call */
-			emit_rel32(&p, code, va, s->kick);
-		}
-		emit(&p, "\xf0\xff\x8b", 3);		/* lock decl usage(%rbx) */
-		emit(&p, &usage, 4);
-		emit(&p, "\x75\x08\x48\x89\xdf\xe8", 6);	/* jnz +8; mov %rbx,%rdi; call */
-		emit_rel32(&p, code, va, s->put);
-	}
-	emit(&p, "\xc6\x05", 2);			/* movb $1, done(%rip) */
-	emit_rel32(&p, code, va, data_va + AGENT_DONE);
-	/* the rel32 above is followed by the imm8; fix the displacement */
-	{
-		int32_t rel;
-
-		memcpy(&rel, p - 4, 4);
-		rel -= 1;
-		memcpy(p - 4, &rel, 4);
-	}
-	emit(&p, "\x01\x5b", 2);			/* imm8 1; pop %rbx */
-	{
-		int32_t rel = (int32_t)(p - (jz_out + 4));
-
-		memcpy(jz_out, &rel, 4);
-	}
-	emit(&p, "\x5f\xe9", 2);			/* out: pop %rdi; jmp hook+5 */
-	emit_rel32(&p, code, va, s->hook + 5);
-	return (size_t)(p - code);
-}
 
 static struct gp_error *agent_syms(struct kern *k, struct agent_syms *s)
 {
 	struct gp_error *err;
 
 	if ((err = kern_sym(k, LP_AGENT_HOOK, &s->hook)) ||
-	    (err = kern_sym(k, "wake_up_state", &s->wake)) ||
-	    (err = kern_sym(k, "kick_process", &s->kick)) ||
-	    (err = kern_sym(k, "__put_task_struct", &s->put)) ||
 	    (err = kern_offsetof(k, "task_struct", "usage", &s->usage_off)))
 		return gp_error_wrap(err, "straggler agent");
 	return NULL;
@@ -133,7 +71,7 @@ static struct gp_error *agent_remove(struct kern *k, struct lp_ctx *c, struct lp
 	struct lp_hdr *h = &r->hdr;
 	struct stacks_snapshot snap;
 	struct agent_syms s;
-	uint8_t armed = 0, done = 0;
+	uint8_t armed = 0, done = 0, nop[LP_AGENT_NOP_SIZE];
 	uint64_t lo = lp_page_va(r, h->agent_code_page);
 	struct gp_error *err;
 
@@ -151,14 +89,15 @@ static struct gp_error *agent_remove(struct kern *k, struct lp_ctx *c, struct lp
 	stacks_free(&snap);
 	if (*busy)
 		return NULL;
-	if ((err = tgt_read_phys(k->t, lp_page_pa(h->agent_data_page) + AGENT_ARMED, &armed, 1)) ||
-	    (err = tgt_read_phys(k->t, lp_page_pa(h->agent_data_page) + AGENT_DONE, &done, 1)))
+	if ((err = tgt_read_phys(k->t, lp_page_pa(h->agent_data_page) + LP_AGENT_ARMED, &armed, 1)) ||
+	    (err = tgt_read_phys(k->t, lp_page_pa(h->agent_data_page) + LP_AGENT_DONE, &done, 1)))
 		return err;
 	if ((!armed && !done) || (armed && !give_up)) {
 		*busy = true;	/* running, or not run yet */
 		return NULL;
 	}
-	if ((err = lp_write_kernel_code(k, h->agent_site, lp_ftrace_nop, 5)))
+	if ((err = lp_agent_ftrace_nop(nop)) ||
+	    (err = lp_write_kernel_code(k, h->agent_site, nop, sizeof(nop))))
 		return err;
 	*ran = done;
 	if (armed)	/* never ran: give the references back */
@@ -187,7 +126,7 @@ static struct gp_error *agent_install(struct kern *k, struct lp_ctx *c, struct l
 	struct agent_syms s;
 	uint64_t task[LP_AGENT_MAX_TASKS];
 	bool kthread[LP_AGENT_MAX_TASKS];
-	uint8_t cur[5], jmp[5], data[16] = { 1 };
+	uint8_t cur[5], jmp[5], nop[LP_AGENT_NOP_SIZE], data[16] = { [LP_AGENT_ARMED] = 1 };
 	int n = 0, cp, dp;
 	size_t size;
 	struct gp_error *err;
@@ -195,9 +134,9 @@ static struct gp_error *agent_install(struct kern *k, struct lp_ctx *c, struct l
 	*count = 0;
 	if ((err = agent_syms(k, &s)))
 		return err;
-	if ((err = kern_read(k, s.hook, cur, 5)))
+	if ((err = kern_read(k, s.hook, cur, 5)) || (err = lp_agent_ftrace_nop(nop)))
 		return err;
-	if (memcmp(cur, lp_ftrace_nop, 5))
+	if (memcmp(cur, nop, 5))
 		return gp_error_create(GP_ERR_BUSY,
 				       "%s does not start with the ftrace NOP: cannot hook the straggler step there",
 				       LP_AGENT_HOOK);
@@ -220,13 +159,11 @@ static struct gp_error *agent_install(struct kern *k, struct lp_ctx *c, struct l
 		err = gp_error_create(GP_ERR_LIMIT, "no free region page for the straggler agent");
 		goto out;
 	}
-	memset(code, 0xcc, sizeof(code));
-	size = emit_agent(code, lp_page_va(r, (unsigned)cp), lp_page_va(r, (unsigned)dp), &s, task,
-			  kthread, n);
-	if (size > sizeof(code)) {
-		err = gp_error_create(GP_ERR_LIMIT, "straggler agent too large");
+	if ((err = lp_agent_straggler(lp_page_va(r, (unsigned)cp), lp_page_va(r, (unsigned)dp),
+				      s.usage_off, lp_resolve_kernel, k, task, kthread, n, code,
+				      sizeof(code), &size)) ||
+	    (err = lp_agent_jmp(s.hook, lp_page_va(r, (unsigned)cp), jmp)))
 		goto out;
-	}
 	/* Pin the tasks, flag user tasks as klp_send_signals() does, then
 	 * make the hook visible last. */
 	for (int i = 0; i < n; i++) {
@@ -245,7 +182,6 @@ static struct gp_error *agent_install(struct kern *k, struct lp_ctx *c, struct l
 	h->page_owner[cp] = LP_PAGE_SYSTEM;
 	h->page_owner[dp] = LP_PAGE_SYSTEM;
 	h->trans_signals++;
-	lp_make_jmp(jmp, s.hook, lp_page_va(r, (unsigned)cp));
 	if ((err = tgt_write_code(k->t, lp_page_pa((unsigned)cp), code, size)) ||
 	    (err = tgt_write_phys(k->t, lp_page_pa((unsigned)dp), data, sizeof(data))) ||
 	    (err = lp_region_commit(k, r)) ||

@@ -6,13 +6,13 @@
  * These are kernel ABI values, stable across the kernels guestpatch
  * supports; anything that varies between builds (structure offsets,
  * addresses) is an undefined symbol the host resolves instead (see
- * vmm/lp_agent.c).
+ * patch/lp_agent.c).
  */
 #ifndef GP_AGENT_H
 #define GP_AGENT_H
 
 /* task_struct.patch_state (include/linux/livepatch.h); the host's copy is
- * KLP_UNPATCHED in vmm/lp_region.h. */
+ * KLP_UNPATCHED in patch/lp_region.h. */
 #define KLP_UNPATCHED		0
 
 /* wake_up_state()'s state mask (include/linux/sched.h), as

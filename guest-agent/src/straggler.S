@@ -12,7 +12,7 @@
  *	agent_out
  *
  * and hooks it at hrtimer_interrupt's ftrace NOP (the jmp piece of
- * trampoline.S, written in a pause; vmm/lp_region.h's LP_AGENT_HOOK must
+ * trampoline.S, written in a pause; patch/lp_region.h's LP_AGENT_HOOK must
  * name the same function as agent_out's jump back).
  *
  * Context: hard IRQ, interrupts off, on whichever CPU takes the next local

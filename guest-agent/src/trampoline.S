@@ -4,9 +4,9 @@
  * kernel: the jump at a replaced function's ftrace NOP, the per-function
  * trampoline slot, and the bytes it compares sites against and fills with.
  *
- * Each piece is one section (GP_PIECE); vmm/lp_agent.c links the pieces
+ * Each piece is one section (GP_PIECE); patch/lp_agent.c links the pieces
  * it needs at their guest address with the project's own loader
- * (vmm/lp_elf.c).  Guest kernel symbols are spelled by their real names;
+ * (patch/lp_elf.c).  Guest kernel symbols are spelled by their real names;
  * gp_* symbols are left undefined here and supplied by the host builder
  * for each placement.  Built with the guest kernel's code-generation
  * flags (guest-agent/agent.mk).

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The guest code built from guest-agent/src (vmm/lp_agent.c) against
+ * The guest code built from guest-agent/src (patch/lp_agent.c) against
  * golden bytes: the vectors below are what the hand emitters that came
- * before it (make_jmp, make_dispatch, emit_agent in vmm/lp_patch.c)
+ * before it (make_jmp, make_dispatch, emit_agent in the old vmm/lp_patch.c)
  * produced for the same inputs, so what goes into a guest is unchanged
  * byte for byte.  And the piece linker's refusals on the real object.
  */
