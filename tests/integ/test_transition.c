@@ -17,6 +17,7 @@
 
 #include "gp_check.h"
 #include "kernel.h"
+#include "lp_patch.h"
 #include "patch_util.h"
 #include "rig/rig.h"
 #include "target.h"
@@ -135,6 +136,93 @@ START_TEST(idle_transition_completes)
 }
 END_TEST
 
+/*
+ * The code guestpatch wrote into the guest, read back and disassembled by
+ * binutils' objdump (an oracle we did not write): bytes from
+ * guest-agent/src/trampoline.S, linked by our loader, must still be the
+ * instructions the hand-written emitter produced before them.  Whitespace
+ * is collapsed so "mov    %gs:..." reads "mov %gs:...".
+ */
+static char *disasm(const uint8_t *code, size_t len, uint64_t va)
+{
+	char path[] = "/tmp/gp-disasm-XXXXXX", cmd[256], *out;
+	size_t cap = 8192, n = 0;
+	FILE *f;
+	int fd = mkstemp(path), c, sp = 0;
+
+	ck_assert(fd >= 0);
+	ck_assert(write(fd, code, len) == (ssize_t)len);
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -D -b binary -m i386:x86-64 --adjust-vma=0x%llx %s | grep '^ *[0-9a-f]*:'",
+		 (unsigned long long)va, path);
+	ck_assert((f = popen(cmd, "r")));
+	ck_assert((out = calloc(1, cap)));
+	while ((c = fgetc(f)) != EOF && n + 1 < cap) {
+		if (c == ' ' || c == '\t') {
+			sp = 1;
+			continue;
+		}
+		if (sp && n)
+			out[n++] = ' ';
+		sp = 0;
+		out[n++] = (char)c;
+	}
+	pclose(f);
+	unlink(path);
+	return out;
+}
+
+/* With a transition in progress on devkmsg_read: its entry jumps to its
+ * slot, and the slot dispatches on the current task's patch_state as
+ * klp_ftrace_handler() does. */
+static void check_dispatch_disasm(void)
+{
+	struct tgt *t = NULL;
+	struct kern *k = NULL;
+	struct lp_region reg;
+	uint64_t fn, cur_task, ps_off, slot = 0, top = 0;
+	uint8_t entry[5], code[LP_TRAMP_SIZE];
+	char want[160], *d;
+
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(kern_attach(t, NULL, &k));
+	ck_ok(kern_sym(k, "devkmsg_read", &fn));
+	ck_ok(kern_sym(k, "current_task", &cur_task));
+	ck_ok(kern_offsetof(k, "task_struct", "patch_state", &ps_off));
+	ck_ok(lp_list(k, &reg));
+	ck_assert(reg.present && reg.hdr.trans_patch >= 0);
+	for (int i = 0; i < LP_MAX_FUNCS_TOTAL; i++)
+		if (reg.hdr.funcs[i].in_use && !strcmp(reg.hdr.funcs[i].name, "devkmsg_read")) {
+			slot = reg.hdr.sites[reg.hdr.funcs[i].site].tramp_va;
+			top = reg.hdr.funcs[i].new_addr;
+		}
+	ck_assert(slot && top);
+	ck_ok(tgt_pause(t));
+	ck_ok(kern_read(k, fn, entry, sizeof(entry)));
+	ck_ok(kern_read(k, slot, code, sizeof(code)));
+	ck_ok(tgt_resume(t));
+	kern_detach(k);
+	tgt_close(t);
+
+	d = disasm(entry, sizeof(entry), fn);
+	snprintf(want, sizeof(want), "jmp 0x%llx", (unsigned long long)slot);
+	ck_assert_msg(strstr(d, want), "devkmsg_read entry: want '%s', objdump says: %s", want, d);
+	free(d);
+	d = disasm(code, sizeof(code), slot);
+	fprintf(stderr, "dispatch slot as objdump reads it: %s", d);
+	snprintf(want, sizeof(want), "mov %%gs:0x%llx,%%r11", (unsigned long long)cur_task);
+	ck_assert_msg(strstr(d, want), "slot: want '%s': %s", want, d);
+	snprintf(want, sizeof(want), "cmpl $0x0,0x%llx(%%r11)", (unsigned long long)ps_off);
+	ck_assert_msg(strstr(d, want), "slot: want '%s': %s", want, d);
+	snprintf(want, sizeof(want), "je 0x%llx", (unsigned long long)(fn + 5));
+	ck_assert_msg(strstr(d, want), "slot: want '%s' (the original past its NOP): %s", want, d);
+	snprintf(want, sizeof(want), "jmp 0x%llx", (unsigned long long)top);
+	ck_assert_msg(strstr(d, want), "slot: want '%s' (the replacement): %s", want, d);
+	ck_assert_msg(strstr(d, "int3"), "slot tail is not int3: %s", d);
+	free(d);
+}
+
 /* Start the kmsg-eof patch while a task sleeps in devkmsg_read: the
  * transition stays in progress naming it; every other task switched. */
 static int start_blocked(const char *obj)
@@ -176,6 +264,7 @@ static int start_blocked(const char *obj)
 	guest_states(1, &match, &other, others, sizeof(others));
 	ck_assert_msg(other == 1 && strstr(others, "kmsgwait"),
 		      "want only kmsgwait unswitched, got %d: %s", other, others);
+	check_dispatch_disasm();
 	return pid;
 }
 
