@@ -111,7 +111,7 @@ const char *gp_error_code_name(enum gp_error_code code)
 		[GP_ERR_CORRUPT] = "corrupt",	[GP_ERR_NOTFOUND] = "notfound",
 		[GP_ERR_PROTOCOL] = "protocol", [GP_ERR_UNSUPPORTED] = "unsupported",
 		[GP_ERR_TIMEOUT] = "timeout",	[GP_ERR_BUSY] = "busy",
-		[GP_ERR_LIMIT] = "limit",
+		[GP_ERR_LIMIT] = "limit",	[GP_ERR_INTERRUPTED] = "interrupted",
 	};
 
 	if ((unsigned)code < ARRAY_SIZE(names) && names[code])

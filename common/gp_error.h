@@ -27,6 +27,7 @@ enum gp_error_code {
 	GP_ERR_TIMEOUT,		/* a wait ran out of time */
 	GP_ERR_BUSY,		/* the guest is in a state that forbids this now */
 	GP_ERR_LIMIT,		/* a walk or table exceeded its bound */
+	GP_ERR_INTERRUPTED,	/* SIGINT, SIGTERM or SIGHUP: stopped cleanly */
 };
 
 struct gp_error {

@@ -20,6 +20,7 @@
 #include "lp_agent.h"
 #include "lp_check.h"
 #include "lp_elf.h"
+#include "lp_journal.h"
 #include "lp_klp.h"
 #include "lp_patch.h"
 #include "lp_region.h"
@@ -124,6 +125,12 @@ struct gp_error *lp_write_kernel_data(struct kern *k, uint64_t va, const void *b
 /* Write `size` bytes at the start of region page `page`. */
 struct gp_error *lp_write_pages(struct kern *k, unsigned page, const uint8_t *buf, size_t size,
 				bool code);
+/* Guest-physical bytes. */
+struct gp_error *lp_write_phys(struct kern *k, uint64_t pa, const void *buf, size_t len,
+			       bool code);
+/* End the pause: commit its writes (or roll them back when err is set),
+ * then resume; returns err, or the first error of those steps. */
+struct gp_error *lp_resume(struct kern *k, struct gp_error *err);
 
 /* lp_global.c: attempts for lp_retry_paused (arg: lp_apply_ctx, lp_remove_ctx) */
 struct gp_error *lp_global_apply_attempt(struct kern *k, void *arg, struct lp_report *rep,
@@ -145,5 +152,9 @@ struct gp_error *lp_transition_status(struct kern *k, struct lp_ctx *c, struct l
 
 /* lp_straggler.c */
 struct gp_error *lp_signal_stragglers(struct kern *k, struct lp_ctx *c, struct lp_report *rep);
+/* Take out an agent left installed (paused); the references it holds are
+ * given back only if it never ran. */
+struct gp_error *lp_straggler_leftover(struct kern *k, struct lp_ctx *c, struct lp_region *r,
+				       bool *removed);
 
 #endif

@@ -172,10 +172,13 @@ struct gp_error *lp_retry_paused(struct kern *k, double timeout, unsigned backof
 		struct gp_error *err;
 		bool blocked = false;
 
+		if (tgt_interrupted())
+			return gp_error_create(GP_ERR_INTERRUPTED,
+					       "interrupted by a signal between two pauses: the guest runs, nothing is half done");
 		rep->attempts++;
 		if ((err = tgt_pause(k->t)))
 			return err;
-		err = tgt_resume_keep(k->t, attempt(k, arg, rep, &blocked));
+		err = lp_resume(k, attempt(k, arg, rep, &blocked));
 		rep->pause_ns_total += k->t->stats.last_pause_ns;
 		lp_report_pause(k, rep);
 		if (err || !blocked)
@@ -256,7 +259,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 	/* Plan where it goes (brief read-only pause). */
 	if ((err = tgt_pause(k->t)))
 		goto out;
-	err = tgt_resume_keep(k->t, lp_region_load(k, &r));
+	err = lp_resume(k, lp_region_load(k, &r));
 	if (err)
 		goto out;
 	gen = r.hdr.generation;
@@ -267,7 +270,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 				      "%s: patch too large: needs %zu KiB code and %zu KiB data; the region has %u KiB code and %u KiB data in all, less what applied patches use",
 				      obj_path, code_sz / 1024, data_sz / 1024,
 				      LP_CODE_PAGES * 4,
-				      (LP_REGION_PAGES - LP_FIRST_ALLOC - LP_CODE_PAGES) * 4);
+				      (LP_JOURNAL_PAGE - LP_FIRST_ALLOC - LP_CODE_PAGES) * 4);
 		goto out;
 	}
 	if ((err = lp_obj_link(obj, lp_page_va(&r, (unsigned)code_page),
@@ -275,6 +278,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		goto out;
 	snprintf(rep->name, sizeof(rep->name), "%s", img.name);
 	rep->nr_funcs = img.nr_funcs;
+	lp_journal_intent("patch", img.name);
 	if (!img.build_id[0] || strcmp(img.build_id, k->build_id)) {
 		err = gp_error_create(GP_ERR_INVAL,
 				      "%s: patch %s was built for kernel build id '%s', the guest runs %s",
@@ -370,6 +374,7 @@ struct gp_error *lp_remove(struct kern *k, const char *name, const struct lp_opt
 	bool timed_out;
 
 	memset(rep, 0, sizeof(*rep));
+	lp_journal_intent("unpatch", name);
 	snprintf(rep->name, sizeof(rep->name), "%s", name);
 	if ((err = lp_ctx_init(k, &c)))
 		return err;
@@ -395,7 +400,7 @@ struct gp_error *lp_list(struct kern *k, struct lp_region *r)
 
 	if (err)
 		return err;
-	return tgt_resume_keep(k->t, lp_region_load(k, r));
+	return lp_resume(k, lp_region_load(k, r));
 }
 
 struct gp_error *lp_status(struct kern *k, struct lp_region *r, struct lp_report *rep)

@@ -23,6 +23,7 @@
 #include "gp_error.h"
 #include "kernel.h"
 #include "lp_check.h"
+#include "lp_journal.h"
 #include "lp_region.h"
 
 enum lp_model {
@@ -79,6 +80,22 @@ struct gp_error *lp_list(struct kern *k, struct lp_region *r);
 /* Records plus, if a transition is in progress, which tasks have not
  * switched and why (a read-only stack check in one pause). */
 struct gp_error *lp_status(struct kern *k, struct lp_region *r, struct lp_report *rep);
+
+/* What `vmm recover` found and repaired (lp_recover.c). */
+struct lp_recover_report {
+	struct lp_jrecovery journal;	/* an interrupted pause, rolled back */
+	bool target_reset;		/* klp_target_state was left set ... */
+	int32_t old_target;		/* ... to this, with no transition */
+	int tasks_reset;		/* tasks left with a patch state or pending flag */
+	bool agent_removed;		/* a straggler agent left installed */
+};
+
+/* Roll back an interrupted pause, then repair wedged per-task state. */
+struct gp_error *lp_recover(struct kern *k, struct lp_recover_report *rep);
+/* Only the journal: what every attach does first (pauses briefly). */
+struct gp_error *lp_recover_journal(struct kern *k, struct lp_jrecovery *rec);
+/* The journal roll-back as a target hook (tgt_set_recover). */
+struct gp_error *lp_recover_hook(struct tgt *t);
 
 /* Whether the per-task model can run on this kernel, and why not. */
 bool lp_per_task_supported(struct kern *k, char *why, size_t len);

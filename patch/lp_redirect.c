@@ -200,12 +200,12 @@ struct gp_error *lp_commit_change(struct kern *k, struct lp_region *r, const str
 		undo_all(k, &u);
 		return err;
 	}
-	for (unsigned i = LP_FIRST_ALLOC; i < LP_REGION_PAGES; i++) {
+	for (unsigned i = LP_FIRST_ALLOC; i < LP_JOURNAL_PAGE; i++) {
 		if (!old->page_owner[i] || r->hdr.page_owner[i])
 			continue;
 		err = i < LP_FIRST_ALLOC + LP_CODE_PAGES ?
-			tgt_write_code(k->t, lp_page_pa(i), zero, sizeof(zero)) :
-			tgt_write_phys(k->t, lp_page_pa(i), zero, sizeof(zero));
+			lp_write_pages(k, i, zero, sizeof(zero), true) :
+			lp_write_pages(k, i, zero, sizeof(zero), false);
 		if (err)
 			return gp_error_wrap(err, "clearing freed region page %u", i);
 	}

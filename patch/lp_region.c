@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lp_agent.h"
-#include "lp_region.h"
+#include "lp_engine.h"
 
 #define PAGE 4096ull
 #define PMD_SIZE (2ull << 20)
@@ -114,8 +113,8 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		    p->code_page < LP_FIRST_ALLOC || p->code_pages > LP_CODE_PAGES ||
 		    p->code_page + p->code_pages > LP_FIRST_ALLOC + LP_CODE_PAGES ||
 		    p->data_page < LP_FIRST_ALLOC + LP_CODE_PAGES ||
-		    p->data_pages > LP_REGION_PAGES ||
-		    p->data_page + p->data_pages > LP_REGION_PAGES)
+		    p->data_pages > LP_JOURNAL_PAGE ||
+		    p->data_page + p->data_pages > LP_JOURNAL_PAGE)
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 					     "patch record %d is corrupt", i);
 	}
@@ -134,7 +133,7 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		    h->agent_code_page < LP_FIRST_ALLOC ||
 		    h->agent_code_page >= LP_FIRST_ALLOC + LP_CODE_PAGES ||
 		    h->agent_data_page < LP_FIRST_ALLOC + LP_CODE_PAGES ||
-		    h->agent_data_page >= LP_REGION_PAGES ||
+		    h->agent_data_page >= LP_JOURNAL_PAGE ||
 		    h->page_owner[h->agent_code_page] != LP_PAGE_SYSTEM ||
 		    h->page_owner[h->agent_data_page] != LP_PAGE_SYSTEM)
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
@@ -227,8 +226,11 @@ struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r)
 	if ((err = kernel_version_ok(k)))
 		return err;
 	/* Memory the kernel never uses stays as firmware left it: zero. If
-	 * anything is there, someone uses it: refuse. */
+	 * anything is there, someone uses it: refuse.  The journal pages may
+	 * hold our own journal already (a set-up that was rolled back). */
 	for (unsigned i = 0; i < LP_REGION_PAGES; i++) {
+		if (i >= LP_JOURNAL_PAGE && lp_journal_present(k->t))
+			break;
 		if ((err = tgt_read_phys(k->t, lp_page_pa(i), page, PAGE)))
 			return err;
 		for (size_t j = 0; j < PAGE; j++)
@@ -251,11 +253,14 @@ struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r)
 	h->trans_patch = -1;
 	for (unsigned i = 0; i < LP_FIRST_ALLOC; i++)
 		h->page_owner[i] = LP_PAGE_SYSTEM;
+	for (unsigned i = LP_JOURNAL_PAGE; i < LP_REGION_PAGES; i++)
+		h->page_owner[i] = LP_PAGE_SYSTEM;
 	for (unsigned i = 0; i < LP_REGION_PAGES; i++) {
 		uint64_t e = lp_page_pa(i) | P_PRESENT | P_ACCESSED;
 
-		if (i == LP_PTE_PAGE)
-			continue;	/* never mapped: nothing may write our PTEs */
+		if (i == LP_PTE_PAGE || i >= LP_JOURNAL_PAGE)
+			continue;	/* never mapped: nothing may write our PTEs
+					 * or the journal */
 		if (i < LP_HDR_PAGES)
 			e |= P_NX;
 		else if (i >= LP_FIRST_ALLOC + LP_CODE_PAGES)
@@ -264,14 +269,14 @@ struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r)
 	}
 	/* Trampoline page: int3 everywhere until a slot is used. */
 	if ((err = lp_agent_fill(page, PAGE)) ||
-	    (err = tgt_write_code(k->t, lp_page_pa(LP_TRAMP_PAGE), page, PAGE)) ||
-	    (err = tgt_write_phys(k->t, lp_page_pa(LP_PTE_PAGE), ptes, sizeof(ptes))) ||
+	    (err = lp_write_pages(k, LP_TRAMP_PAGE, page, PAGE, true)) ||
+	    (err = lp_write_pages(k, LP_PTE_PAGE, (const uint8_t *)ptes, sizeof(ptes), false)) ||
 	    (err = lp_region_commit(k, r)))
 		return err;
 	/* Last: the PMD entry makes it all visible. A not-present entry is
 	 * never cached by the TLB, so no flush is needed. */
 	pmd = lp_page_pa(LP_PTE_PAGE) | KERNPG_TABLE;
-	if ((err = tgt_write_phys(k->t, r->pmd_entry_pa, &pmd, sizeof(pmd))))
+	if ((err = lp_write_phys(k, r->pmd_entry_pa, &pmd, sizeof(pmd), false)))
 		return err;
 	r->present = true;
 	return NULL;
@@ -280,13 +285,13 @@ struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r)
 struct gp_error *lp_region_commit(struct kern *k, struct lp_region *r)
 {
 	r->hdr.generation++;
-	return tgt_write_phys(k->t, LP_REGION_PA, &r->hdr, sizeof(r->hdr));
+	return lp_write_phys(k, LP_REGION_PA, &r->hdr, sizeof(r->hdr), false);
 }
 
 int lp_region_alloc(const struct lp_region *r, bool code, unsigned count)
 {
 	unsigned lo = code ? LP_FIRST_ALLOC : LP_FIRST_ALLOC + LP_CODE_PAGES;
-	unsigned hi = code ? LP_FIRST_ALLOC + LP_CODE_PAGES : LP_REGION_PAGES;
+	unsigned hi = code ? LP_FIRST_ALLOC + LP_CODE_PAGES : LP_JOURNAL_PAGE;
 
 	if (count == 0)
 		return (int)lo;

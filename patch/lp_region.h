@@ -17,9 +17,11 @@
  *   4      the page table (PTEs) that maps the region; not mapped itself
  *   5      trampolines, 32 bytes per patched function, read-only, X
  *   6..    code pages (read-only, X) up to LP_CODE_PAGES, then data pages
- *          (read-write, NX). Every PTE is written once when the region is
- *          set up and never changed, so no guest TLB can hold a stale
- *          permission for a page we reuse.
+ *          (read-write, NX) up to LP_JOURNAL_PAGE. Every PTE is written
+ *          once when the region is set up and never changed, so no guest
+ *          TLB can hold a stale permission for a page we reuse.
+ *   60-79  the undo journal (lp_journal.h): guest-physical only, never
+ *          mapped, so nothing in the guest can reach it by address.
  */
 #ifndef GP_LP_REGION_H
 #define GP_LP_REGION_H
@@ -37,7 +39,10 @@
 #define LP_PTE_PAGE 4u
 #define LP_TRAMP_PAGE 5u
 #define LP_FIRST_ALLOC 6u
-#define LP_CODE_PAGES 38u			/* pages 6..43 code, 44..79 data */
+#define LP_CODE_PAGES 38u			/* pages 6..43 code, 44..59 data */
+#define LP_JOURNAL_PAGE 60u			/* pages 60..79: the journal */
+#define LP_JOURNAL_PAGES (LP_REGION_PAGES - LP_JOURNAL_PAGE)
+#define LP_JOURNAL_PA (LP_REGION_PA + LP_JOURNAL_PAGE * 4096ull)
 #define LP_TRAMP_SIZE 32u
 #define LP_MAX_PATCHES 16
 #define LP_MAX_SITES 96
@@ -51,7 +56,7 @@
 #define LP_AGENT_HOOK "hrtimer_interrupt"
 
 #define LP_MAGIC "guestpatch-rgn\0"	/* 16 bytes with the NUL */
-#define LP_VERSION 2u
+#define LP_VERSION 3u			/* 3: the journal pages */
 
 enum lp_patch_state {
 	LP_FREE = 0,

@@ -103,8 +103,8 @@ static struct gp_error *agent_remove(struct kern *k, struct lp_ctx *c, struct lp
 	if (armed)	/* never ran: give the references back */
 		for (uint32_t i = 0; i < h->agent_ntasks; i++)
 			gp_error_destroy(task_usage_add(k, h->agent_tasks[i], s.usage_off, -1, true));
-	if ((err = tgt_write_code(k->t, lp_page_pa(h->agent_code_page), zero, sizeof(zero))) ||
-	    (err = tgt_write_phys(k->t, lp_page_pa(h->agent_data_page), zero, sizeof(zero))))
+	if ((err = lp_write_pages(k, h->agent_code_page, zero, sizeof(zero), true)) ||
+	    (err = lp_write_pages(k, h->agent_data_page, zero, sizeof(zero), false)))
 		return err;
 	h->page_owner[h->agent_code_page] = 0;
 	h->page_owner[h->agent_data_page] = 0;
@@ -182,14 +182,24 @@ static struct gp_error *agent_install(struct kern *k, struct lp_ctx *c, struct l
 	h->page_owner[cp] = LP_PAGE_SYSTEM;
 	h->page_owner[dp] = LP_PAGE_SYSTEM;
 	h->trans_signals++;
-	if ((err = tgt_write_code(k->t, lp_page_pa((unsigned)cp), code, size)) ||
-	    (err = tgt_write_phys(k->t, lp_page_pa((unsigned)dp), data, sizeof(data))) ||
+	if ((err = lp_write_pages(k, (unsigned)cp, code, size, true)) ||
+	    (err = lp_write_pages(k, (unsigned)dp, data, sizeof(data), false)) ||
 	    (err = lp_region_commit(k, r)) ||
 	    (err = lp_write_kernel_code(k, s.hook, jmp, 5)))
 		goto out;
 	*count = n;
 out:
 	stacks_free(&snap);
+	return err;
+}
+
+struct gp_error *lp_straggler_leftover(struct kern *k, struct lp_ctx *c, struct lp_region *r,
+				       bool *removed)
+{
+	bool busy = false, ran = false;
+	struct gp_error *err = agent_remove(k, c, r, true, &busy, &ran);
+
+	*removed = !err && !busy;
 	return err;
 }
 
@@ -214,7 +224,7 @@ struct gp_error *lp_signal_stragglers(struct kern *k, struct lp_ctx *c,
 		err = agent_remove(k, c, &r, true, &busy, &ran);
 	if (!err && !busy && r.present && r.hdr.trans_patch >= 0)
 		err = agent_install(k, c, &r, &n);
-	if ((err = tgt_resume_keep(k->t, err)) || !n)
+	if ((err = lp_resume(k, err)) || !n)
 		return err;
 	/* Let it run (the next local timer interrupt), then take it out. */
 	t0 = gp_now_ns();
@@ -225,7 +235,7 @@ struct gp_error *lp_signal_stragglers(struct kern *k, struct lp_ctx *c,
 		err = lp_region_load(k, &r);
 		if (!err)
 			err = agent_remove(k, c, &r, gp_now_ns() - t0 > 1000000000ull, &busy, &ran);
-		if ((err = tgt_resume_keep(k->t, err)))
+		if ((err = lp_resume(k, err)))
 			return err;
 	} while (busy && gp_now_ns() - t0 < 3000000000ull);
 	if (busy)

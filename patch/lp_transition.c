@@ -472,13 +472,19 @@ struct gp_error *lp_drive_transition(struct kern *k, struct lp_ctx *c, const str
 
 		if (o && o->no_wait)
 			break;
+		if (tgt_interrupted())
+			break;
 		if (left <= 0)
 			break;
 		/* Run in chunks so the straggler step can come in between. */
 		if ((err = lp_retry_paused(k, left > 0.2 ? 0.2 : left,
 					LP_TRANS_BACKOFF_MIN_US, LP_TRANS_BACKOFF_MAX_US, continue_attempt,
-					&a, rep, &timed_out)))
-			return err;
+					&a, rep, &timed_out))) {
+			if (err->code != GP_ERR_INTERRUPTED)
+				return err;
+			gp_error_destroy(err);
+			break;
+		}
 		if (!a.done && signal_after > 0 && (gp_now_ns() - t0) / 1e9 >= next_signal) {
 			next_signal += signal_after;
 			if ((err = lp_signal_stragglers(k, c, rep)))
@@ -493,10 +499,10 @@ struct gp_error *lp_drive_transition(struct kern *k, struct lp_ctx *c, const str
 		char list[4096];
 
 		lp_blocker_list(&rep->check, list, sizeof(list));
-		return gp_error_create(GP_ERR_TIMEOUT,
-				       "transition of patch %s to %s is still in progress after %d attempt%s (%zu of %zu tasks switched; the guest runs consistently meanwhile). Waiting for:%s\n"
+		return gp_error_create(tgt_interrupted() ? GP_ERR_INTERRUPTED : GP_ERR_TIMEOUT,
+				       "%stransition of patch %s to %s is still in progress after %d attempt%s (%zu of %zu tasks switched; the guest runs consistently meanwhile). Waiting for:%s\n"
 				       "Run `vmm transition TARGET` to keep trying, --signal to prod the stragglers, --reverse to undo, or --force.",
-				       rep->trans_patch,
+				       tgt_interrupted() ? "interrupted by a signal: " : "", rep->trans_patch,
 				       rep->target == KLP_PATCHED ? "patched" : "unpatched", rep->attempts,
 				       rep->attempts == 1 ? "" : "s", rep->switched, rep->tasks, list);
 	}
@@ -675,6 +681,7 @@ struct gp_error *lp_transition(struct kern *k, enum lp_trans_op op, const struct
 	bool timed_out = false;
 
 	memset(rep, 0, sizeof(*rep));
+	lp_journal_intent("transition", NULL);
 	if ((err = lp_ctx_init(k, &c)))
 		return err;
 	if (op == LP_TRANS_REVERSE || op == LP_TRANS_FORCE)
@@ -704,7 +711,7 @@ struct gp_error *lp_transition_status(struct kern *k, struct lp_ctx *c, struct l
 		err = load_transition(k, c, r, &snap, &retry, rep);
 		if (!err && !retry && r->present && r->hdr.trans_patch >= 0)
 			err = try_complete_transition(k, c, r, &snap, rep, true, &done);
-		err = tgt_resume_keep(k->t, err);
+		err = lp_resume(k, err);
 		lp_report_pause(k, rep);
 	}
 	stacks_free(&snap);

@@ -1,12 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * lp_write.c - the patch engine's writes into a guest: code at a kernel
- * address (through the target's code path, which invalidates translated
- * code under TCG), data at a kernel address, and region pages.  The only
- * other writer is lp_region.c (the region's page table and header).
- * introspect/ below only reads.  The target must be paused.
+ * lp_write.c - every write the patch engine makes into a guest: code at a
+ * kernel address (through the target's code path, which invalidates
+ * translated code under TCG), data at a kernel address, region pages, and
+ * guest-physical bytes.  Each is journaled first (lp_journal.c), and
+ * lp_resume() ends the pause's transaction - committed, or rolled back on
+ * error - before the guest runs again.  introspect/ below only reads.
+ * The target must be paused.
  */
 #include "lp_engine.h"
+#include "lp_journal.h"
+
+/* The guest's jiffies, watched by the journal: if it moves between the
+ * first write of a pause and its commit, something let the guest run in
+ * the middle of our writes (another QMP or gdb client's `cont`). */
+static void watch_jiffies(struct kern *k)
+{
+	static struct kern *done;
+	uint64_t va, pa;
+
+	if (done == k)
+		return;
+	done = k;
+	if ((kern_has_sym(k, "jiffies_64", &va) || kern_has_sym(k, "jiffies", &va)) &&
+	    gp_ok(kern_v2p(k, va, &pa)))
+		lp_journal_watch(pa);
+}
 
 struct gp_error *lp_write_kernel_code(struct kern *k, uint64_t va, const void *buf,
 					  size_t len)
@@ -20,7 +39,8 @@ struct gp_error *lp_write_kernel_code(struct kern *k, uint64_t va, const void *b
 		err = gp_error_addr(GP_ERR_INVAL, va, "code write crosses a page");
 	if (err)
 		return err;
-	return tgt_write_code(k->t, pa, buf, len);
+	watch_jiffies(k);
+	return lp_jwrite(k->t, pa, buf, len, true);
 }
 
 struct gp_error *lp_write_kernel_data(struct kern *k, uint64_t va, const void *buf, size_t len)
@@ -33,7 +53,8 @@ struct gp_error *lp_write_kernel_data(struct kern *k, uint64_t va, const void *b
 				     (unsigned long long)va);
 	if ((err = kern_v2p(k, va, &pa)))
 		return err;
-	return tgt_write_phys(k->t, pa, buf, len);
+	watch_jiffies(k);
+	return lp_jwrite(k->t, pa, buf, len, false);
 }
 
 /* Write `size` bytes at the start of region page `page`. */
@@ -42,6 +63,19 @@ struct gp_error *lp_write_pages(struct kern *k, unsigned page, const uint8_t *bu
 {
 	if (!size)
 		return NULL;
-	return code ? tgt_write_code(k->t, lp_page_pa(page), buf, size) :
-		      tgt_write_phys(k->t, lp_page_pa(page), buf, size);
+	watch_jiffies(k);
+	return lp_jwrite(k->t, lp_page_pa(page), buf, size, code);
+}
+
+/* Guest-physical, for the region's own page table and entry. */
+struct gp_error *lp_write_phys(struct kern *k, uint64_t pa, const void *buf, size_t len,
+			       bool code)
+{
+	watch_jiffies(k);
+	return lp_jwrite(k->t, pa, buf, len, code);
+}
+
+struct gp_error *lp_resume(struct kern *k, struct gp_error *err)
+{
+	return tgt_resume_keep(k->t, lp_txn_end(k->t, err));
 }

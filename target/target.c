@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -35,7 +37,131 @@ struct gp_error *tgt_open(const char *spec, struct tgt **out)
 	if (err)
 		return gp_error_wrap(err, "target '%s'", spec);
 	(*out)->spec = strdup(spec);
+	{
+		const char *e = getenv("GP_MAX_PAUSE_MS");
+		long ms = e ? strtol(e, NULL, 10) : TGT_MAX_PAUSE_MS_DEFAULT;
+
+		(*out)->max_pause_ns = ms > 0 ? (uint64_t)ms * 1000000ull : 0;
+	}
 	return NULL;
+}
+
+/* ---- signals: held during a pause ---- */
+
+static volatile sig_atomic_t interrupted;
+static sigset_t held_sigs;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+void tgt_catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+bool tgt_interrupted(void)
+{
+	return interrupted != 0;
+}
+
+static void hold_signals(bool hold)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGHUP);
+	if (hold)
+		sigprocmask(SIG_BLOCK, &s, &held_sigs);
+	else
+		sigprocmask(SIG_SETMASK, &held_sigs, NULL);
+}
+
+struct gp_error *tgt_pause_check(struct tgt *t)
+{
+	uint64_t d;
+
+	if (!t->paused || !t->max_pause_ns || !t->ops->pause)
+		return NULL;
+	d = gp_now_ns() - t->pause_start_ns;
+	if (d <= t->max_pause_ns)
+		return NULL;
+	return gp_error_create(GP_ERR_TIMEOUT,
+			       "the guest has been paused for %.1f ms, longer than the %.0f ms allowed (GP_MAX_PAUSE_MS / --max-pause): this attempt is given up and undone",
+			       d / 1e6, t->max_pause_ns / 1e6);
+}
+
+/* ---- fault injection for the kill tests: GP_FAULT_KILL_AT_WRITE=N[,torn]
+ * kills the process with SIGKILL right after the Nth guest write of the
+ * process (torn: after the first half of it). ---- */
+
+static long fault_at = -1;
+static long fault_writes;
+static bool fault_torn;
+
+static void fault_init(void);
+
+void tgt_fault_set(long at_write, bool torn)
+{
+	fault_init();
+	fault_at = at_write;
+	fault_torn = torn;
+	fault_writes = 0;
+}
+
+static void fault_init(void)
+{
+	static bool done;
+	const char *e;
+
+	if (done)
+		return;
+	done = true;
+	if ((e = getenv("GP_FAULT_KILL_AT_WRITE"))) {
+		fault_at = strtol(e, NULL, 10);
+		fault_torn = strstr(e, ",torn") != NULL;
+	}
+}
+
+typedef struct gp_error *(*write_fn)(struct tgt *t, uint64_t pa, const void *buf, size_t len);
+
+static struct gp_error *counted_write(struct tgt *t, write_fn fn, uint64_t pa, const void *buf,
+				      size_t len)
+{
+	struct gp_error *err;
+
+	fault_init();
+	t->stats.writes++;
+	fault_writes++;
+	if (fault_writes == fault_at && fault_torn && len > 1) {
+		gp_error_destroy(fn(t, pa, buf, len / 2));
+		raise(SIGKILL);
+	}
+	err = fn(t, pa, buf, len);
+	if (fault_writes == fault_at)
+		raise(SIGKILL);
+	return err;
+}
+
+static tgt_recover_fn recover_hook;
+
+void tgt_set_recover(tgt_recover_fn fn)
+{
+	recover_hook = fn;
+}
+
+tgt_recover_fn tgt_get_recover(void)
+{
+	return recover_hook;
 }
 
 void tgt_close(struct tgt *t)
@@ -44,8 +170,13 @@ void tgt_close(struct tgt *t)
 
 	if (!t)
 		return;
-	if (t->paused && t->ops->resume)
-		gp_error_destroy(t->ops->resume(t));
+	if (t->paused && t->ops->pause) {
+		/* Never leave a pause with writes half done: undo them. */
+		if (recover_hook)
+			gp_error_destroy(recover_hook(t));
+		t->pause_depth = 1;
+		gp_error_destroy(tgt_resume(t));
+	}
 	spec = t->spec;
 	t->ops->close(t);
 	free(spec);
@@ -63,12 +194,16 @@ struct gp_error *tgt_pause(struct tgt *t)
 		t->pause_start_ns = gp_now_ns();
 		return NULL;
 	}
+	hold_signals(true);
 	t0 = gp_now_ns();
+	tgt_guard_state(t, TGT_GUARD_PAUSING);
 	err = t->ops->pause(t);
 	if (err) {
 		t->pause_depth--;
+		hold_signals(false);
 		return err;
 	}
+	tgt_guard_state(t, TGT_GUARD_PAUSED);
 	t->pause_start_ns = gp_now_ns();
 	t->stats.last_stop_ns = t->pause_start_ns - t0;
 	t->paused = true;
@@ -96,6 +231,10 @@ struct gp_error *tgt_resume(struct tgt *t)
 	t->stats.pause_ns_total += t->stats.last_pause_ns;
 	t->stats.pauses++;
 	t->paused = false;
+	if (t->ops->pause) {
+		tgt_guard_state(t, TGT_GUARD_RUNNING);
+		hold_signals(false);
+	}
 	return NULL;
 }
 
@@ -147,7 +286,7 @@ struct gp_error *tgt_write_phys(struct tgt *t, uint64_t pa, const void *buf,
 				       "%s target is read-only", t->ops->name);
 	if (pa + len < pa)
 		return gp_error_addr(GP_ERR_FAULT, pa, "physical range wraps");
-	return t->ops->write_phys(t, pa, buf, len);
+	return counted_write(t, t->ops->write_phys, pa, buf, len);
 }
 
 struct gp_error *tgt_write_code(struct tgt *t, uint64_t pa, const void *buf,
@@ -157,7 +296,7 @@ struct gp_error *tgt_write_code(struct tgt *t, uint64_t pa, const void *buf,
 		return gp_error_create(GP_ERR_BUSY,
 				       "code writes need every vCPU paused");
 	if (t->ops->write_code)
-		return t->ops->write_code(t, pa, buf, len);
+		return counted_write(t, t->ops->write_code, pa, buf, len);
 	return tgt_write_phys(t, pa, buf, len);
 }
 

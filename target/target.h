@@ -34,6 +34,18 @@ struct tgt_regs {
 
 struct tgt;
 
+/* What the tool tells its guardian (tgt_guard.c) about the guest. */
+enum tgt_guard_state {
+	TGT_GUARD_RUNNING = 0,
+	TGT_GUARD_PAUSING,	/* a stop was or may have been requested */
+	TGT_GUARD_PAUSED,
+};
+
+struct tgt_guard_shared {
+	enum tgt_guard_state state;
+	bool noack;		/* the connection is in no-ack mode */
+};
+
 struct tgt_ops {
 	const char *name;
 	/* Stop every vCPU; when it returns no vCPU executes guest code. */
@@ -58,6 +70,12 @@ struct tgt_ops {
 	 * target is open, or NULL when the backend has none for that range.
 	 */
 	const void *(*map_phys)(struct tgt *t, uint64_t pa, size_t len);
+	/*
+	 * Optional, for the guardian: take over the connection after the
+	 * tool died at any point of an exchange (end a half-written
+	 * request, drain the peer, make sure the guest is stopped).
+	 */
+	struct gp_error *(*reclaim)(struct tgt *t, volatile struct tgt_guard_shared *sh);
 	void (*close)(struct tgt *t);
 };
 
@@ -68,6 +86,7 @@ struct tgt_stats {
 	uint64_t last_stop_ns;	/* how long the last pause request took */
 	uint64_t last_resume_ns;	/* how long the last resume request took */
 	uint64_t bytes_read;
+	uint64_t writes;	/* write_phys and write_code calls */
 	uint64_t reads_fast;	/* reads served by map_phys */
 	uint64_t reads_slow;	/* reads through read_phys */
 };
@@ -82,9 +101,16 @@ struct tgt {
 	bool paused;		/* paused by us */
 	int pause_depth;	/* nested tgt_pause calls */
 	uint64_t pause_start_ns;
+	/* A pause longer than this fails tgt_pause_check() (0: no bound). */
+	uint64_t max_pause_ns;
 	struct tgt_stats stats;
+	struct tgt_guard *guard;	/* the guardian, if the backend has one */
 	void *priv;		/* backend state */
 };
+
+/* The default bound on one pause (tgt_open sets max_pause_ns; the
+ * environment's GP_MAX_PAUSE_MS overrides it). */
+#define TGT_MAX_PAUSE_MS_DEFAULT 500
 
 /*
  * Open a target from a spec string:
@@ -113,6 +139,38 @@ struct gp_error *tgt_write_code(struct tgt *t, uint64_t pa, const void *buf,
 				size_t len);
 /* Direct pointer into guest RAM, or NULL (then use tgt_read_phys). */
 const void *tgt_map_phys(struct tgt *t, uint64_t pa, size_t len);
+/* GP_ERR_TIMEOUT once the current pause has lasted longer than
+ * t->max_pause_ns: the caller gives up the attempt, undoes, resumes. */
+struct gp_error *tgt_pause_check(struct tgt *t);
+
+/* Fault injection for the kill tests: SIGKILL right after the process's
+ * Nth guest write (torn: after the first half of it); also set by the
+ * environment, GP_FAULT_KILL_AT_WRITE=N[,torn].  N counts from the call. */
+void tgt_fault_set(long at_write, bool torn);
+
+/*
+ * SIGINT, SIGTERM and SIGHUP are held while the guest is paused, so a
+ * pause always ends with its writes finished or undone; once it is over
+ * they are delivered.  tgt_interrupted() says whether one came (the CLI
+ * installs the handler with tgt_catch_signals()).
+ */
+void tgt_catch_signals(void);
+bool tgt_interrupted(void);
+
+/*
+ * The guardian (tgt_guard.c): a process that outlives the tool and lets
+ * the guest run again if the tool dies while it is paused, after calling
+ * the recovery hook (set once, before tgt_open) on the target.
+ */
+typedef struct gp_error *(*tgt_recover_fn)(struct tgt *t);
+/* The hook (the journal roll-back): called by the guardian, and by
+ * tgt_close() on a target left paused, before the guest runs again. */
+void tgt_set_recover(tgt_recover_fn fn);
+tgt_recover_fn tgt_get_recover(void);
+struct gp_error *tgt_guard_start(struct tgt *t, enum tgt_guard_state st);
+void tgt_guard_state(struct tgt *t, enum tgt_guard_state st);
+volatile struct tgt_guard_shared *tgt_guard_shared(struct tgt *t);
+void tgt_guard_stop(struct tgt *t);
 
 /* A target over a caller-owned buffer: guest-physical 0..len. For tests and
  * for images already in memory. Writes go to the buffer. No vCPUs unless

@@ -255,11 +255,65 @@ static struct gp_error *qemu_write_phys(struct tgt *t, uint64_t pa, const void *
 
 static struct gp_error *qmp_cont(const char *path);
 
+/* Read and drop what the stub sends until it has been quiet for quiet_ms
+ * (at most max_ms in all); true if a stop reply ($T.. or $S..) was seen. */
+static bool drain(int fd, int quiet_ms, int max_ms)
+{
+	uint64_t end = gp_now_ns() + (uint64_t)max_ms * 1000000ull;
+	bool stop = false;
+	char buf[4096], prev = 0;
+
+	while (gp_now_ns() < end) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, quiet_ms) <= 0)
+			break;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			stop |= prev == '$' && (buf[i] == 'T' || buf[i] == 'S');
+			prev = buf[i];
+		}
+	}
+	return stop;
+}
+
+/*
+ * The guardian's take-over (tgt_guard.c) after the tool died anywhere in
+ * an exchange: "#00" ends a packet it may have left half-written (QEMU
+ * drops it: the checksum is wrong, or the request is short), the input is
+ * drained, and a break makes sure the guest is stopped (a stop reply comes
+ * only if it was running).  Then the connection is as after the handshake.
+ */
+static struct gp_error *qemu_reclaim(struct tgt *t, volatile struct tgt_guard_shared *sh)
+{
+	struct qemu_priv *p = t->priv;
+	struct gdbc *g = p->g;
+
+	if (!g)
+		return gp_error_create(GP_ERR_PROTOCOL, "no gdbstub connection to take over");
+	g->noack = sh->noack;
+	g->in_pos = g->in_len = 0;
+	if (write(g->fd, "#00", 3) != 3)
+		return gp_error_os(errno, "gdbstub");
+	drain(g->fd, 50, 500);
+	if (write(g->fd, "\x03", 1) != 1)
+		return gp_error_os(errno, "gdbstub");
+	drain(g->fd, 300, 1000);
+	g->running = false;
+	memset(p->regs_valid, 0, sizeof(p->regs_valid));
+	return NULL;
+}
+
 static void qemu_close(struct tgt *t)
 {
 	struct qemu_priv *p = t->priv;
 	struct gp_error *err;
 
+	/* Detach stops the guest for a moment: still the guardian's watch. */
+	tgt_guard_state(t, TGT_GUARD_PAUSING);
 	if (p->g) {
 		/* Detach resumes the guest.  QEMU 7.2 does NOT resume it when
 		 * a client just hangs up (its gdb_chr_event() only stops the
@@ -270,6 +324,7 @@ static void qemu_close(struct tgt *t)
 			gp_error_destroy(qmp_cont(p->qmp_path));
 		gp_error_destroy(err);
 	}
+	tgt_guard_stop(t);
 	if (p->ram)
 		munmap(p->ram, p->ram_len);
 	free(p->qmp_path);
@@ -286,6 +341,7 @@ static const struct tgt_ops qemu_ops = {
 	.write_phys = qemu_write_phys,
 	.write_code = qemu_write_code,
 	.map_phys = qemu_map_phys,
+	.reclaim = qemu_reclaim,
 	.close = qemu_close,
 };
 
@@ -503,13 +559,20 @@ struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out)
 	t->ram_top = ram_size > p->lowmem ? FOUR_GB + (ram_size - p->lowmem) : ram_size;
 	if ((err = gdbc_connect(gdb, 10000, &p->g)))
 		goto fail;
-	/* Attaching stopped the guest: describe it, then let it run. */
-	if ((err = gdbc_handshake(p->g)) ||
-	    (err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1")))
+	/* Attaching stopped the guest: from now on the guardian watches. */
+	if ((err = tgt_guard_start(t, TGT_GUARD_PAUSED)))
+		goto fail;
+	/* Describe the guest, then let it run. */
+	if ((err = gdbc_handshake(p->g)))
+		goto fail;
+	if (tgt_guard_shared(t))
+		tgt_guard_shared(t)->noack = p->g->noack;
+	if ((err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1")))
 		goto fail;
 	t->nr_vcpus = p->g->nr_threads > TGT_MAX_VCPUS ? TGT_MAX_VCPUS : p->g->nr_threads;
 	if ((err = gdbc_cont(p->g)))
 		goto fail;
+	tgt_guard_state(t, TGT_GUARD_RUNNING);
 	free(copy);
 	*out = t;
 	return NULL;

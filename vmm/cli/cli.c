@@ -7,9 +7,11 @@
 
 int cli_fail(struct gp_error *err, const char *what)
 {
+	int ret = err->code == GP_ERR_INTERRUPTED ? 130 : 1;
+
 	fprintf(stderr, "vmm: %s: %s\n", what, err->msg);
 	gp_error_destroy(err);
-	return 1;
+	return ret;
 }
 
 void cli_print_json(json_object *o)

@@ -26,6 +26,8 @@ struct cli {
 	bool signal;		/* --signal */
 	int model;		/* --model: 0 auto, 1 global, 2 per-task (enum lp_model) */
 	double timeout_s;	/* --timeout */
+	long max_pause_ms;	/* --max-pause (0: the default) */
+	int lock_fd;		/* the host-side lock (lock.c), or -1 */
 	const char *output;	/* -o/--output */
 	const char *kernel;	/* --kernel (vmm build) */
 	const char *build_id;	/* --build-id (vmm build) */
@@ -50,7 +52,15 @@ struct gp_error *cli_resume(struct cli *c, struct gp_error *err);
 /* Open c->target and attach (for commands that do it themselves). */
 struct gp_error *cli_attach(struct cli *c);
 
+/* Take the host-side lock on c->target (lock.c); argv: for the record. */
+struct gp_error *cli_lock(struct cli *c, int argc, char **argv);
+
+struct lp_jrecovery;
+/* Say on stderr what a journal roll-back did (nothing if none). */
+void cli_say_rollback(const struct lp_jrecovery *r);
+
 /* Commands implemented outside main.c. */
+int cmd_recover(struct cli *c, int argc, char **argv);
 int cmd_stack(struct cli *c, int argc, char **argv);
 int cmd_patch(struct cli *c, int argc, char **argv);
 int cmd_unpatch(struct cli *c, int argc, char **argv);

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "kernel.h"
+#include "lp_patch.h"
 #include "target.h"
 #include "tasks.h"
 
@@ -35,6 +37,9 @@ static void usage(FILE *f)
 	      "                           patch is then marked forced), --signal prods stragglers\n"
 	      "  list TARGET              patches, the functions they replace, and the transition\n"
 	      "                           in progress: each task not yet switched and why\n"
+	      "  recover TARGET           roll back what an interrupted vmm left half done and\n"
+	      "                           repair wedged per-task state (--force: even if the\n"
+	      "                           guest ran since)\n"
 	      "  build FILE.c -o FILE.o (--kernel VMLINUZ | --build-id ID | --target TARGET)\n"
 	      "                           compile a patch with flags that fit the guest kernel\n"
 	      "  run --kernel BZIMAGE|VMLINUX [--initrd F] [--append S] [--mem SIZE] [--cpus N] [--gdb SOCKET]\n"
@@ -49,6 +54,8 @@ static void usage(FILE *f)
 	      "Options:\n"
 	      "  -j, --json               machine-readable output\n"
 	      "  -s, --stats              print timing (tool time, guest pause) to stderr\n"
+	      "      --max-pause MS       give up (and undo) any attempt whose pause lasts longer\n"
+	      "                           (default 500; GP_MAX_PAUSE_MS sets it too)\n"
 	      "      --vmlinux FILE       take BTF from this vmlinux or vmlinuz\n"
 	      "      --system-map FILE    take symbols from this System.map\n"
 	      "  -h, --help               this text\n",
@@ -256,6 +263,7 @@ static const struct command {
 	{ "unpatch", cmd_unpatch, false, false },
 	{ "list", cmd_list, false, false },
 	{ "transition", cmd_transition, false, false },
+	{ "recover", cmd_recover, false, false },
 	{ "build", cmd_build, false, true },
 };
 
@@ -278,6 +286,7 @@ int main(int argc, char **argv)
 		{ "kernel", required_argument, NULL, 'K' },
 		{ "build-id", required_argument, NULL, 'B' },
 		{ "target", required_argument, NULL, 't' },
+		{ "max-pause", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -290,6 +299,12 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	c.lock_fd = -1;
+	/* SIGINT, SIGTERM, SIGHUP end the command between two pauses, never
+	 * inside one; a killed vmm leaves the guest to its guardian, which
+	 * rolls back the interrupted pause (the journal) and resumes it. */
+	tgt_catch_signals();
+	tgt_set_recover(lp_recover_hook);
 	/* Options may come anywhere; the first operand is the command. */
 	while ((ch = getopt_long(argc, argv, "jsho:", opts, NULL)) != -1) {
 		switch (ch) {
@@ -325,6 +340,17 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'P': {
+			char *end;
+
+			c.max_pause_ms = strtol(optarg, &end, 10);
+			if (*end || c.max_pause_ms <= 0 || c.max_pause_ms > 60000) {
+				fprintf(stderr, "vmm: --max-pause %s: expected milliseconds (1..60000)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'V': c.kopts.vmlinux = optarg; break;
 		case 'M': c.kopts.system_map = optarg; break;
 		case 'h': usage(stdout); return 0;
@@ -354,10 +380,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	c.target = argv[optind++];
-	err = cli_attach(&c);
-	if (err) {
+	if ((err = cli_lock(&c, argc - 1, argv + 1)) || (err = cli_attach(&c))) {
 		ret = cli_fail(err, cmd);
 		goto out;
+	}
+	if (c.max_pause_ms)
+		c.t->max_pause_ns = (uint64_t)c.max_pause_ms * 1000000ull;
+	/* Before anything else: finish what an interrupted vmm left. */
+	if (strcmp(cmd, "recover") && c.t->ops->pause) {
+		struct lp_jrecovery rec;
+
+		if ((err = lp_recover_journal(c.k, &rec))) {
+			ret = cli_fail(err, cmd);
+			goto out;
+		}
+		cli_say_rollback(&rec);
 	}
 	ret = ci->fn(&c, argc - optind, argv + optind);
 	if (ret == 0 && ci->stats_here)
@@ -365,5 +402,7 @@ int main(int argc, char **argv)
 out:
 	kern_detach(c.k);
 	tgt_close(c.t);
+	if (c.lock_fd >= 0)
+		close(c.lock_fd);
 	return ret;
 }

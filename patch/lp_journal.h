@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lp_journal.h - every change to a guest is a transaction, journaled in
+ * the guest before the first write that matters.
+ *
+ * A transaction is the set of writes made in one pause.  Before each
+ * write, the bytes it will overwrite are appended to an undo journal kept
+ * in guest memory (region pages LP_JOURNAL_PAGE.., physical only: the
+ * guest never maps them), and the journal's header is rewritten to cover
+ * the new entry; only then is the write made.  The header exists twice
+ * (A/B, alternating, each with a sequence number and a checksum), so a
+ * write torn by a kill damages at most the copy being written and the
+ * other still describes every write already made.  When the pause ends
+ * the transaction commits (the header goes back to idle) or, on any
+ * error, is rolled back from the journal, newest entry first.
+ *
+ * Whoever attaches next - the same tool, another `vmm` process, or the
+ * guardian process that outlives a killed tool (target/tgt_guard.c) -
+ * finds an active journal and rolls it back before doing anything else:
+ * the guest is left exactly as it was before the interrupted pause.  All
+ * of this works on guest-physical addresses and target calls only, so the
+ * guardian can do it without the rest of the tool.
+ *
+ * The journal is guest memory, hence untrusted: it is bounded and
+ * checksummed before use, and recovery writes only inside guest RAM.
+ */
+#ifndef GP_LP_JOURNAL_H
+#define GP_LP_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gp_error.h"
+#include "target.h"
+
+/* What the interrupted transaction was doing, and who ran it. */
+struct lp_jintent {
+	char op[32];		/* "patch", "unpatch", "transition", ... */
+	char patch[64];		/* the patch it concerns, "" if none */
+	char host[64];
+	int32_t pid;
+	uint32_t pad;
+	uint64_t start_unix;	/* when the command started (host clock) */
+};
+
+/* What recovery found and did. */
+struct lp_jrecovery {
+	bool found;		/* an unfinished transaction was there */
+	bool torn;		/* one header copy was torn (the other was used) */
+	uint32_t entries;	/* writes rolled back */
+	bool guest_ran;		/* the guest ran after the interrupted pause */
+	struct lp_jintent intent;
+};
+
+/* Name the operation the next transactions belong to (per process). */
+void lp_journal_intent(const char *op, const char *patch);
+
+/*
+ * Write guest-physical [pa, pa+len) as part of the current transaction
+ * (started by the first write of a pause).  code: through the target's
+ * code path.  Only bytes that differ are written; bytes already journaled
+ * in this transaction are not journaled again (the first old value is the
+ * one to restore).  The target must be paused.
+ */
+struct gp_error *lp_jwrite(struct tgt *t, uint64_t pa, const void *buf, size_t len, bool code);
+
+/*
+ * End the current transaction before the pause ends: commit it when err
+ * is NULL, else roll it back.  Returns err (or the commit's own error,
+ * after rolling back).  No-op when nothing was written.
+ */
+struct gp_error *lp_txn_end(struct tgt *t, struct gp_error *err);
+
+/* Guest-physical address of the guest's jiffies: a transaction whose
+ * jiffies moved between its first write and its commit is rolled back
+ * (the guest ran while we held it paused). */
+void lp_journal_watch(uint64_t pa);
+
+/* Whether this process has a transaction open on t. */
+bool lp_txn_active(const struct tgt *t);
+
+/*
+ * Find an unfinished transaction in the guest's journal and roll it back.
+ * The target must be paused.  Also the guardian's hook (tgt_guard.c).
+ */
+struct gp_error *lp_journal_recover(struct tgt *t, struct lp_jrecovery *out);
+
+/* Roll back even when the guest ran after the interrupted pause (`vmm
+ * recover --force`); recovery refuses that by default. */
+void lp_journal_force(bool force);
+
+/* Whether the journal pages hold a journal of ours (a valid header). */
+bool lp_journal_present(struct tgt *t);
+
+/* For tests: the journal's capacity for entries, in bytes. */
+size_t lp_journal_capacity(void);
+
+#endif

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lp_recover.c - `vmm recover`: bring a guest back to a state every other
+ * command accepts, whatever an interrupted tool (or an older version of
+ * it) left behind.
+ *
+ *  1. An unfinished transaction in the journal is rolled back (the same
+ *     roll-back every attach does, lp_journal.c).
+ *  2. With no transition recorded in our region and the guest's own
+ *     livepatch idle (klp_transition_patch NULL), klp_target_state must be
+ *     KLP_UNDEFINED and every task KLP_UNDEFINED without TIF_PATCH_PENDING,
+ *     as klp_complete_transition() leaves them.  Anything else is the
+ *     trace of a transition nobody will finish: reset it.
+ *  3. A straggler agent left installed with no transition is taken out;
+ *     the task references it holds are given back only if it never ran
+ *     (it drops them itself when it runs), so each is dropped once.
+ * All of it in one pause, itself one journaled transaction.
+ */
+#include <string.h>
+
+#include "lp_engine.h"
+#include "stacks.h"
+
+static struct gp_error *repair(struct kern *k, struct lp_ctx *c, struct lp_recover_report *rep)
+{
+	struct lp_region r;
+	struct stacks_snapshot snap = { 0 };
+	bool busy = false;
+	int32_t target;
+	struct gp_error *err;
+
+	if ((err = lp_journal_recover(k->t, &rep->journal)) || (err = lp_region_load(k, &r)))
+		return err;
+	if (r.present && r.hdr.trans_patch >= 0)
+		return NULL;	/* a transition of ours: vmm transition drives it */
+	if (r.present && r.hdr.agent_state &&
+	    (err = lp_straggler_leftover(k, c, &r, &rep->agent_removed)))
+		return err;
+	if (!c->klp.usable)
+		return NULL;
+	if ((err = lp_klp_guest_busy(k, &c->klp, &busy)) || busy)
+		return err;	/* the guest's own livepatch is at work: not ours */
+	if ((err = lp_klp_get_target(k, &c->klp, &target)))
+		return err;
+	if (target != KLP_UNDEFINED) {
+		rep->old_target = target;
+		rep->target_reset = true;
+		if ((err = lp_klp_set_target(k, &c->klp, KLP_UNDEFINED)))
+			return err;
+	}
+	if ((err = stacks_take(c->stacks, &snap)))
+		return err;
+	for (size_t i = 0; i < snap.tasks.nr && !err; i++) {
+		struct task_info *t = &snap.tasks.v[i];
+		bool pending = c->klp.tif_patch_pending >= 0 &&
+			       (t->ti_flags >> c->klp.tif_patch_pending) & 1;
+
+		if (t->patch_state == KLP_UNDEFINED && !pending)
+			continue;
+		rep->tasks_reset++;
+		err = lp_klp_set_task(k, &c->klp, t, KLP_UNDEFINED, 0);
+	}
+	stacks_free(&snap);
+	return err;
+}
+
+struct gp_error *lp_recover(struct kern *k, struct lp_recover_report *rep)
+{
+	struct lp_ctx c;
+	struct gp_error *err;
+
+	memset(rep, 0, sizeof(*rep));
+	lp_journal_intent("recover", NULL);
+	if ((err = lp_ctx_init(k, &c)))
+		return err;
+	if (!(err = tgt_pause(k->t)))
+		err = lp_resume(k, repair(k, &c, rep));
+	lp_ctx_free(&c);
+	return err;
+}
+
+struct gp_error *lp_recover_journal(struct kern *k, struct lp_jrecovery *rec)
+{
+	struct gp_error *err;
+
+	memset(rec, 0, sizeof(*rec));
+	if ((err = tgt_pause(k->t)))
+		return err;
+	return tgt_resume_keep(k->t, lp_journal_recover(k->t, rec));
+}
+
+struct gp_error *lp_recover_hook(struct tgt *t)
+{
+	struct lp_jrecovery rec;
+
+	return lp_journal_recover(t, &rec);
+}

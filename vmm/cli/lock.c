@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lock.c - one owner per guest on this host.
+ *
+ * Before attaching to a live guest, vmm takes an exclusive flock on a file
+ * named after the target (its gdbstub address or socket), in
+ * /run/guestpatch (GP_LOCK_DIR overrides it).  A second vmm against the
+ * same guest fails at once, naming the holder, instead of waiting for the
+ * gdbstub (which serves one client) to time out.  The kernel releases a
+ * flock when its holder dies, so a stale lock cannot exist; the file's
+ * text is only the holder's description.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* What identifies the guest: the gdbstub address (qemu:), the socket's
+ * real path (vmm:); raw: images are not locked. */
+static bool lock_key(const char *spec, char *key, size_t len)
+{
+	const char *g;
+	char real[PATH_MAX];
+
+	if (!strncmp(spec, "vmm:", 4))
+		g = spec + 4;
+	else if (!strncmp(spec, "qemu:", 5) && (g = strstr(spec, "gdb=")))
+		g += 4;
+	else
+		return false;
+	snprintf(key, len, "%.*s", (int)strcspn(g, ","), g);
+	if (key[0] == '/' && realpath(key, real))
+		snprintf(key, len, "%s", real);
+	return true;
+}
+
+struct gp_error *cli_lock(struct cli *c, int argc, char **argv)
+{
+	const char *dir = getenv("GP_LOCK_DIR") ? getenv("GP_LOCK_DIR") : "/run/guestpatch";
+	char key[PATH_MAX], path[PATH_MAX + 64], text[512], host[64] = "?", when[32];
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t n = 0;
+	time_t now = time(NULL);
+	int fd;
+
+	c->lock_fd = -1;
+	if (!lock_key(c->target, key, sizeof(key)))
+		return NULL;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return gp_error_os(errno, "lock directory %s (set GP_LOCK_DIR)", dir);
+	snprintf(path, sizeof(path), "%s/target-%016llx.lock", dir, (unsigned long long)h);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return gp_error_os(errno, "lock file %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t r = errno == EWOULDBLOCK ? pread(fd, text, sizeof(text) - 1, 0) : -1;
+
+		close(fd);
+		if (r <= 0)
+			return gp_error_os(errno, "locking %s", path);
+		text[r] = '\0';
+		text[strcspn(text, "\n")] = '\0';
+		return gp_error_create(GP_ERR_BUSY, "busy: %s is in use by %s (lock %s)",
+				       c->target, text, path);
+	}
+	gethostname(host, sizeof(host) - 1);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
+	n = (size_t)snprintf(text, sizeof(text), "pid %d on %s since %s: vmm", (int)getpid(), host,
+			     when);
+	for (int i = 0; i < argc && n < sizeof(text) - 2; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, " %s", argv[i]);
+	if (n >= sizeof(text) - 1)
+		n = sizeof(text) - 2;
+	text[n++] = '\n';
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, n, 0) != (ssize_t)n) {
+		int e = errno;
+
+		close(fd);
+		return gp_error_os(e, "writing %s", path);
+	}
+	c->lock_fd = fd;
+	return NULL;
+}
