@@ -39,6 +39,23 @@
 #define T_SIGNAL 96
 #define T_COMM 104
 #define S_HEAD 16
+/* struct module */
+#define MOD_SIZE 200
+#define M_LIST 8
+#define M_NAME 24
+#define M_BASE 80
+#define M_SIZE 88
+#define M_TEXT_SIZE 92
+#define M_NUM_ORCS 112
+#define M_ORC_IP 120
+#define M_ORC_U 128
+#define M_SYMTAB 144
+#define M_NUM_SYMTAB 152
+#define M_STRTAB 160
+#define MODULES (KMAP + 0x240000)	/* the list head */
+#define MODS (KMAP + 0x241000)		/* module i at MODS + i * 0x100 */
+#define MOD_SYMTAB (KMAP + 0x250000)	/* one symbol, shared */
+#define UNMAPPED 0xffffc90000000000ull	/* vmalloc space nobody mapped */
 
 struct mini {
 	uint8_t *mem;
@@ -108,6 +125,31 @@ static struct kbtf *make_btf(uint32_t ip_off, uint32_t regs_size)
 	btf__add_struct(b, "inactive_task_frame", 56);
 	btf__add_field(b, "bp", u64, 40 * 8, 0);
 	btf__add_field(b, "ret_addr", u64, 48 * 8, 0);
+	/* struct module, as far as introspect/modules.c reads it */
+	{
+		int lay, arch, mks, name;
+
+		lay = btf__add_struct(b, "module_layout", 24);
+		btf__add_field(b, "base", u64, 0, 0);
+		btf__add_field(b, "size", u32, 64, 0);
+		btf__add_field(b, "text_size", u32, 96, 0);
+		arch = btf__add_struct(b, "mod_arch_specific", 24);
+		btf__add_field(b, "num_orcs", u32, 0, 0);
+		btf__add_field(b, "orc_unwind_ip", u64, 64, 0);
+		btf__add_field(b, "orc_unwind", u64, 128, 0);
+		mks = btf__add_struct(b, "mod_kallsyms", 24);
+		btf__add_field(b, "symtab", u64, 0, 0);
+		btf__add_field(b, "num_symtab", u32, 64, 0);
+		btf__add_field(b, "strtab", u64, 128, 0);
+		name = btf__add_array(b, i32, chr, 56);
+		btf__add_struct(b, "module", MOD_SIZE);
+		btf__add_field(b, "state", u32, 0, 0);
+		btf__add_field(b, "list", lh, 8 * 8, 0);
+		btf__add_field(b, "name", name, 24 * 8, 0);
+		btf__add_field(b, "core_layout", lay, 80 * 8, 0);
+		btf__add_field(b, "arch", arch, 112 * 8, 0);
+		btf__add_field(b, "core_kallsyms", mks, 144 * 8, 0);
+	}
 	regs = btf__add_struct(b, "pt_regs", regs_size);
 	btf__add_field(b, "r13", u64, 16 * 8, 0);
 	btf__add_field(b, "bp", u64, 32 * 8, 0);
@@ -157,10 +199,10 @@ static void mini_init(struct mini *m, struct kbtf *btf, size_t nthreads)
 		 "%016llx D init_stack\n%016llx D __end_init_task\n"
 		 "%016llx D init_task\n"
 		 "0000000000000000 A current_task\n0000000000000100 A runqueues\n"
-		 "0000000000000200 A hardirq_stack_ptr\n",
+		 "0000000000000200 A hardirq_stack_ptr\n%016llx d modules\n",
 		 TEXT, TEXT + 0x1000, TEXT + 0x100, TEXT + 0x200, TEXT + 0x200, TEXT + 0x300,
 		 TEXT + 0x300, ORC_IP, ORC_IP + 4, ORC_U, ORC_U + 6, INIT_STACK,
-		 INIT_STACK + 0x4000, (unsigned long long)task_va(0));
+		 INIT_STACK + 0x4000, (unsigned long long)task_va(0), MODULES);
 	ck_ok(ksym_parse_map(map, strlen(map), 0, &m->k.syms));
 	rel = (int32_t)(TEXT - ORC_IP);
 	memcpy(at(m, ORC_IP), &rel, 4);
@@ -190,6 +232,33 @@ static void mini_init(struct mini *m, struct kbtf *btf, size_t nthreads)
 		prev = t + T_THREAD_NODE;
 	}
 	put64(m, prev, SIG + S_HEAD);
+	put64(m, MODULES, MODULES);	/* no modules */
+}
+
+/* n modules on the list, each with 0x100 bytes of text; tables
+ * unmapped, so each one alone is skipped once it has been sized. */
+static void add_modules(struct mini *m, int n, uint32_t orcs, uint32_t syms)
+{
+	uint64_t prev = MODULES;
+
+	ck_assert(MODS + (uint64_t)n * 0x100 <= MOD_SYMTAB);
+	for (int i = 0; i < n; i++) {
+		uint64_t mod = MODS + (uint64_t)i * 0x100;
+
+		put64(m, prev, mod + M_LIST);
+		prev = mod + M_LIST;
+		snprintf((char *)at(m, mod + M_NAME), 56, "mod%d", i);
+		put64(m, mod + M_BASE, TEXT + 0x800);
+		put32(m, mod + M_SIZE, 0x1000);
+		put32(m, mod + M_TEXT_SIZE, 0x100);
+		put32(m, mod + M_NUM_ORCS, orcs);
+		put64(m, mod + M_ORC_IP, UNMAPPED);
+		put64(m, mod + M_ORC_U, UNMAPPED);
+		put32(m, mod + M_NUM_SYMTAB, syms);
+		put64(m, mod + M_SYMTAB, syms == 1 ? MOD_SYMTAB : UNMAPPED);
+		put64(m, mod + M_STRTAB, UNMAPPED);
+	}
+	put64(m, prev, MODULES);
 }
 
 static void mini_free(struct mini *m)
@@ -231,12 +300,123 @@ START_TEST(pt_regs_layout)
 }
 END_TEST
 
+/* Issue 11: module count x table sizes. Each module alone is within its
+ * own bounds; together they pass the caps, which name themselves. */
+START_TEST(module_totals)
+{
+	static struct mini m;
+	struct kmod_list l;
+
+	/* Two modules of 3M ORC entries each: 6M > KMOD_MAX_ORC_TOTAL. */
+	mini_init(&m, make_btf(128, 168), 1);
+	add_modules(&m, 2, 3u << 20, 0);
+	ck_err(kmod_load(&m.k, &l), GP_ERR_LIMIT, "KMOD_MAX_ORC_TOTAL");
+	mini_free(&m);
+	/* One of them alone: read, found unreadable, skipped. */
+	mini_init(&m, make_btf(128, 168), 1);
+	add_modules(&m, 1, 3u << 20, 0);
+	ck_ok(kmod_load(&m.k, &l));
+	ck_assert_uint_eq(l.n, 0);
+	ck_assert_int_eq(l.skipped, 1);
+	kmod_free(&l);
+	mini_free(&m);
+	/* Five modules of KMOD_MAX_SYMS symbols. */
+	mini_init(&m, make_btf(128, 168), 1);
+	add_modules(&m, 5, 0, KMOD_MAX_SYMS);
+	ck_err(kmod_load(&m.k, &l), GP_ERR_LIMIT, "KMOD_MAX_SYMS_TOTAL");
+	mini_free(&m);
+	/* 17 modules each naming a symbol 4 MiB into its string table. */
+	mini_init(&m, make_btf(128, 168), 1);
+	put32(&m, MOD_SYMTAB + 24, (4u << 20) - 1024);	/* symbol 1's st_name */
+	add_modules(&m, 17, 0, 2);
+	for (int i = 0; i < 17; i++)
+		put64(&m, MODS + (uint64_t)i * 0x100 + M_SYMTAB, MOD_SYMTAB);
+	ck_err(kmod_load(&m.k, &l), GP_ERR_LIMIT, "KMOD_MAX_STRTAB_TOTAL");
+	mini_free(&m);
+}
+END_TEST
+
+/* Issue 11: a snapshot holds a stack_trace per task; a guest listing
+ * more tasks than STACKS_MAX_TASKS gets an error, not 1.7 GiB of them. */
+START_TEST(snapshot_tasks)
+{
+	static struct mini m;
+	struct stacks_snapshot snap;
+	struct stack_ctx *c;
+
+	mini_init(&m, make_btf(128, 168), 3);
+	ck_ok(stack_ctx_init(&m.k, &c));
+	ck_ok(stacks_take(c, &snap));
+	ck_assert_uint_eq(snap.tasks.nr, 4);
+	stacks_free(&snap);
+	stack_ctx_free(c);
+	mini_free(&m);
+
+	mini_init(&m, make_btf(128, 168), STACKS_MAX_TASKS);	/* plus init_task */
+	ck_ok(stack_ctx_init(&m.k, &c));
+	ck_err(stacks_take(c, &snap), GP_ERR_LIMIT, "STACKS_MAX_TASKS");
+	stack_ctx_free(c);
+	mini_free(&m);
+}
+END_TEST
+
+/* Issue 11: 70000 names of 1 KiB each (tokens that expand): past
+ * KSYM_MAX_POOL_BYTES, refused by name before the pool grows past it. */
+START_TEST(kallsyms_pool)
+{
+	enum { N = 70000 };
+	static uint8_t names[N * 9];
+	static int32_t offsets[N];
+	static char tt[1024];
+	uint16_t ti[256];
+	size_t tt_len = 0, nl = 0;
+	struct ksym_raw raw;
+	struct ksym_table *t;
+
+	/* token i is the character i, token 1 is 250 'y's */
+	for (int i = 0; i < 256; i++) {
+		ti[i] = (uint16_t)tt_len;
+		if (i == 1) {
+			memset(tt + tt_len, 'y', 250);
+			tt_len += 250;
+		} else {
+			tt[tt_len++] = i >= 0x20 && i < 0x7f ? (char)i : '?';
+		}
+		tt[tt_len++] = '\0';
+		ck_assert(tt_len < sizeof(tt));
+	}
+	for (int i = 0; i < N; i++) {
+		names[nl++] = 8;
+		names[nl++] = 'T';
+		names[nl++] = (uint8_t)('0' + i % 64);
+		names[nl++] = (uint8_t)('0' + i / 64 % 64);
+		names[nl++] = (uint8_t)('0' + i / 4096);
+		memset(names + nl, 1, 4);	/* "T" + 3 + 1000 bytes */
+		nl += 4;
+		offsets[i] = -1 - i * 16;
+	}
+	raw = (struct ksym_raw){ .num_syms = N, .names = names, .names_len = nl,
+				 .token_table = tt, .token_table_len = tt_len,
+				 .token_index = ti, .offsets = offsets,
+				 .relative_base = KMAP, .absolute_percpu = true };
+	ck_err(ksym_decode(&raw, &t), GP_ERR_LIMIT, "KSYM_MAX_POOL_BYTES");
+	/* A tenth of them decode. */
+	raw.num_syms = N / 10;
+	ck_ok(ksym_decode(&raw, &t));
+	ck_assert_uint_eq(t->nr, N / 10);
+	ksym_free(t);
+}
+END_TEST
+
 static TCase *hostile_tcase(void)
 {
 	TCase *tc = tcase_create("hostile");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, pt_regs_layout);
+	tcase_add_test(tc, module_totals);
+	tcase_add_test(tc, snapshot_tasks);
+	tcase_add_test(tc, kallsyms_pool);
 	return tc;
 }
 GP_TCASE(hostile_tcase)
