@@ -2,14 +2,28 @@
 /* Helpers shared by the vmm subcommands (see cli.h). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
+#include "gp_str.h"
 
 int cli_fail(struct gp_error *err, const char *what)
 {
-	fprintf(stderr, "vmm: %s: %s\n", what, err->msg);
+	char *msg = gp_str_escape_dup(err->msg);
+
+	fprintf(stderr, "vmm: %s: %s\n", what, msg ? msg : cli_str(err->msg));
+	free(msg);
 	gp_error_destroy(err);
 	return 1;
+}
+
+const char *cli_str(const char *s)
+{
+	/* Symbol names are at most 1 KiB (KSYM_NAME_LEN * 2), 4 KiB escaped. */
+	static char buf[8][4 * 1024 + 1];
+	static unsigned n;
+
+	return gp_str_escape(s, buf[n++ % 8], sizeof(buf[0]));
 }
 
 void cli_print_json(json_object *o)
