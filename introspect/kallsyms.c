@@ -8,15 +8,18 @@
 static struct gp_error *pool_add(struct ksym_table *t, const char *s,
 				 size_t n, uint32_t *off)
 {
+	if (t->pool_len + n + 1 > KSYM_MAX_POOL_BYTES)
+		return gp_error_create(GP_ERR_LIMIT,
+				       "symbol names exceed KSYM_MAX_POOL_BYTES (%u MiB) after %zu symbols",
+				       KSYM_MAX_POOL_BYTES >> 20, t->nr);
 	if (t->pool_len + n + 1 > t->pool_cap) {
 		size_t cap = t->pool_cap ? t->pool_cap * 2 : 1u << 20;
 		char *p;
 
 		while (cap < t->pool_len + n + 1)
 			cap *= 2;
-		if (cap > UINT32_MAX)
-			return gp_error_create(GP_ERR_LIMIT,
-					       "symbol names exceed 4 GiB");
+		if (cap > KSYM_MAX_POOL_BYTES)
+			cap = KSYM_MAX_POOL_BYTES;
 		p = realloc(t->pool, cap);
 		if (!p)
 			return &gp_error_nomem;

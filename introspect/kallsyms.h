@@ -20,6 +20,10 @@
 #define KSYM_MAX_SYMS (4u << 20)	/* sanity cap: 6.1 has ~100k-200k */
 #define KSYM_NAME_LEN 512		/* KSYM_NAME_LEN since 6.1 */
 #define KSYM_MAX_NAMES_BYTES (64u << 20)
+/* Cap on the decoded names together (the string pool). Debian 6.1's ~94k
+ * symbols take about 2.5 MiB; a hostile token table could expand 4M names
+ * to 1 KiB each (4 GiB). */
+#define KSYM_MAX_POOL_BYTES (64u << 20)
 
 struct ksym {
 	uint64_t addr;

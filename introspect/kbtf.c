@@ -61,44 +61,75 @@ struct gp_error *kbtf_sizeof(const struct kbtf *k, const char *name,
 	return NULL;
 }
 
+/*
+ * Guest BTF is untrusted: an anonymous member may name its own struct, or
+ * a chain of structs may each hold several anonymous copies of the next,
+ * so a plain descent loops or takes exponential time.  A lookup remembers
+ * the anonymous types it has searched (a type searched once without a
+ * match cannot match the second time), stops at a nesting depth no kernel
+ * comes near (6.1 nests anonymous members 3 deep) and counts the members
+ * it looks at.
+ */
+#define KBTF_ANON_DEPTH 16
+#define KBTF_MAX_STEPS (1u << 20)	/* members visited per path component */
+
+enum { MEMBER_NONE = -1, MEMBER_BITFIELD = -2, MEMBER_CORRUPT = -3 };
+
+struct member_search {
+	const struct btf *btf;
+	uint8_t *seen;		/* bitmap over type ids: anonymous types searched */
+	uint32_t nr_types;
+	uint32_t steps;
+};
+
 /* Find member `m` (one path component) in composite type id, descending
- * into anonymous members.  Returns the member's type id, or -1. */
-static int find_member(const struct btf *btf, int id, const char *m,
+ * into anonymous members.  Returns the member's type id or MEMBER_*. */
+static int find_member(struct member_search *ms, int id, const char *m,
 		       uint64_t *bitoff, int depth)
 {
+	const struct btf *btf = ms->btf;
 	const struct btf_type *t = btf__type_by_id(btf, (__u32)id);
 	const struct btf_member *mem;
 
-	if (!t || !btf_is_composite(t) || depth > 16)
-		return -1;
+	if (!t || !btf_is_composite(t))
+		return MEMBER_NONE;
+	if (depth > KBTF_ANON_DEPTH)
+		return MEMBER_CORRUPT;
 	mem = btf_members(t);
 	for (int i = 0; i < btf_vlen(t); i++, mem++) {
 		const char *mn = btf__name_by_offset(btf, mem->name_off);
 		uint64_t off = btf_member_bit_offset(t, (__u32)i);
 
+		if (++ms->steps > KBTF_MAX_STEPS)
+			return MEMBER_CORRUPT;
 		if (mn && *mn) {
 			if (!strcmp(mn, m)) {
 				if (btf_member_bitfield_size(t, (__u32)i))
-					return -2;
+					return MEMBER_BITFIELD;
 				*bitoff += off;
 				return (int)mem->type;
 			}
 			continue;
 		}
-		/* Anonymous struct/union: search inside it. */
+		/* Anonymous struct/union: search inside it, once. */
 		int sub = btf__resolve_type(btf, mem->type);
 		uint64_t inner = 0;
 		int r;
 
-		if (sub < 0)
+		if (sub < 0 || (uint32_t)sub >= ms->nr_types)
 			continue;
-		r = find_member(btf, sub, m, &inner, depth + 1);
-		if (r >= 0 || r == -2) {
+		if (ms->seen[sub / 8] & (1u << (sub % 8)))
+			continue;
+		ms->seen[sub / 8] |= (uint8_t)(1u << (sub % 8));
+		r = find_member(ms, sub, m, &inner, depth + 1);
+		if (r >= 0 || r == MEMBER_BITFIELD) {
 			*bitoff += off + inner;
 			return r;
 		}
+		if (r == MEMBER_CORRUPT)
+			return r;
 	}
-	return -1;
+	return MEMBER_NONE;
 }
 
 static struct gp_error *resolve_path(const struct kbtf *k, const char *name,
@@ -106,6 +137,8 @@ static struct gp_error *resolve_path(const struct kbtf *k, const char *name,
 				     int *type_id)
 {
 	char buf[256], *comp, *save = NULL;
+	struct member_search ms;
+	struct gp_error *err = NULL;
 	uint64_t bits = 0;
 	int id = find_composite(k, name);
 
@@ -115,23 +148,45 @@ static struct gp_error *resolve_path(const struct kbtf *k, const char *name,
 	if (strlen(path) >= sizeof(buf))
 		return gp_error_create(GP_ERR_INVAL, "member path too long");
 	strcpy(buf, path);
+	ms.btf = k->btf;
+	ms.nr_types = btf__type_cnt(k->btf);
+	ms.seen = malloc(ms.nr_types / 8 + 1);
+	if (!ms.seen)
+		return &gp_error_nomem;
 	for (comp = strtok_r(buf, ".", &save); comp;
 	     comp = strtok_r(NULL, ".", &save)) {
 		int r = btf__resolve_type(k->btf, (__u32)id);
 
-		if (r < 0)
-			return gp_error_create(GP_ERR_CORRUPT,
-					       "cannot resolve BTF type %d", id);
-		r = find_member(k->btf, r, comp, &bits, 0);
-		if (r == -2)
-			return gp_error_create(GP_ERR_UNSUPPORTED,
-					       "%s.%s is a bitfield", name, path);
-		if (r < 0)
-			return gp_error_create(GP_ERR_NOTFOUND,
-					       "struct %s has no member %s (looking for '%s')",
-					       name, path, comp);
+		if (r < 0) {
+			err = gp_error_create(GP_ERR_CORRUPT,
+					      "cannot resolve BTF type %d", id);
+			break;
+		}
+		memset(ms.seen, 0, ms.nr_types / 8 + 1);
+		ms.steps = 0;
+		r = find_member(&ms, r, comp, &bits, 0);
+		if (r == MEMBER_CORRUPT) {
+			err = gp_error_create(GP_ERR_CORRUPT,
+					      "guest BTF: the anonymous members of struct %s nest deeper than %d or take more than %u steps (looking for '%s')",
+					      name, KBTF_ANON_DEPTH, KBTF_MAX_STEPS, comp);
+			break;
+		}
+		if (r == MEMBER_BITFIELD) {
+			err = gp_error_create(GP_ERR_UNSUPPORTED,
+					      "%s.%s is a bitfield", name, path);
+			break;
+		}
+		if (r < 0) {
+			err = gp_error_create(GP_ERR_NOTFOUND,
+					      "struct %s has no member %s (looking for '%s')",
+					      name, path, comp);
+			break;
+		}
 		id = r;
 	}
+	free(ms.seen);
+	if (err)
+		return err;
 	if (bits % 8)
 		return gp_error_create(GP_ERR_UNSUPPORTED,
 				       "%s.%s is not byte aligned", name, path);

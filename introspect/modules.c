@@ -37,6 +37,24 @@ static struct gp_error *offsets(struct kern *k, struct mod_offsets *o)
 	return NULL;
 }
 
+/* What this read of the module list has taken so far (KMOD_MAX_*_TOTAL). */
+struct kmod_budget {
+	uint64_t orcs, syms, strtab;
+};
+
+/* Take n of a total capped at cap, or a GP_ERR_LIMIT naming the cap. */
+static struct gp_error *budget_take(uint64_t *used, uint64_t n, uint64_t cap,
+				    const char *cap_name, const char *what, const char *mod)
+{
+	if (n > cap - *used)
+		return gp_error_create(GP_ERR_LIMIT,
+				       "module %s: %llu more %s would exceed %s (%llu for all modules together)",
+				       mod, (unsigned long long)n, what, cap_name,
+				       (unsigned long long)cap);
+	*used += n;
+	return NULL;
+}
+
 static bool kptr(const struct kern *k, uint64_t p)
 {
 	return (p >> 63) && pt_canonical(p, k->levels);
@@ -50,7 +68,7 @@ static int sym_cmp(const void *a, const void *b)
 }
 
 static struct gp_error *read_orc(struct kern *k, const struct mod_offsets *o, uint64_t mod,
-				 struct kmod *m)
+				 struct kmod *m, struct kmod_budget *b)
 {
 	uint32_t n;
 	uint64_t ip, u;
@@ -69,6 +87,10 @@ static struct gp_error *read_orc(struct kern *k, const struct mod_offsets *o, ui
 	if (n > ORC_MAX_ENTRIES || !kptr(k, ip) || !kptr(k, u))
 		return gp_error_addr(GP_ERR_CORRUPT, mod, "module %s: ORC table of %u entries at 0x%llx",
 				     m->name, n, (unsigned long long)ip);
+	/* Counted when read, kept or not: reading is the cost. */
+	if ((err = budget_take(&b->orcs, n, KMOD_MAX_ORC_TOTAL, "KMOD_MAX_ORC_TOTAL",
+			       "ORC entries", m->name)))
+		return err;
 	rel = malloc((size_t)n * 4);
 	raw = malloc((size_t)n * 6);
 	if (!rel || !raw)
@@ -90,7 +112,7 @@ struct elf_sym {
 };
 
 static struct gp_error *read_syms(struct kern *k, const struct mod_offsets *o, uint64_t mod,
-				  struct kmod *m)
+				  struct kmod *m, struct kmod_budget *b)
 {
 	uint64_t symtab, strtab, maxname = 0;
 	uint32_t n;
@@ -107,6 +129,9 @@ static struct gp_error *read_syms(struct kern *k, const struct mod_offsets *o, u
 	if (n > KMOD_MAX_SYMS || !kptr(k, symtab) || !kptr(k, strtab))
 		return gp_error_addr(GP_ERR_CORRUPT, mod, "module %s: %u symbols at 0x%llx", m->name,
 				     n, (unsigned long long)symtab);
+	if ((err = budget_take(&b->syms, n, KMOD_MAX_SYMS_TOTAL, "KMOD_MAX_SYMS_TOTAL",
+			       "symbols", m->name)))
+		return err;
 	if (!(es = malloc((size_t)n * sizeof(*es))) || !(m->syms = calloc(n, sizeof(*m->syms)))) {
 		free(es);
 		return &gp_error_nomem;
@@ -123,6 +148,9 @@ static struct gp_error *read_syms(struct kern *k, const struct mod_offsets *o, u
 		err = gp_error_addr(GP_ERR_CORRUPT, strtab, "module %s: string table too large", m->name);
 		goto out;
 	}
+	if ((err = budget_take(&b->strtab, len, KMOD_MAX_STRTAB_TOTAL, "KMOD_MAX_STRTAB_TOTAL",
+			       "bytes of symbol names", m->name)))
+		goto out;
 	if (!(m->strs = calloc(1, len + 1))) {
 		err = &gp_error_nomem;
 		goto out;
@@ -169,6 +197,7 @@ static void kmod_clear(struct kmod *m)
 
 struct gp_error *kmod_load(struct kern *k, struct kmod_list *out)
 {
+	struct kmod_budget budget = { 0 };
 	struct mod_offsets o;
 	uint64_t head, node;
 	struct gp_error *err;
@@ -215,7 +244,17 @@ struct gp_error *kmod_load(struct kern *k, struct kmod_list *out)
 		}
 		m.text_start = base;
 		m.text_end = base + text;
-		if (!gp_ok(read_orc(k, &o, mod, &m)) || !gp_ok(read_syms(k, &o, mod, &m))) {
+		err = read_orc(k, &o, mod, &m, &budget);
+		if (!err)
+			err = read_syms(k, &o, mod, &m, &budget);
+		if (err && err->code == GP_ERR_LIMIT) {
+			/* The list as a whole is too much: not one module's fault. */
+			kmod_clear(&m);
+			kmod_free(out);
+			return err;
+		}
+		if (err) {
+			gp_error_destroy(err);
 			kmod_clear(&m);
 			out->skipped++;
 			continue;

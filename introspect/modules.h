@@ -24,6 +24,14 @@
 #define KMOD_MAX 4096
 #define KMOD_MAX_SYMS (1u << 18)
 #define KMOD_NAME_LEN 56
+/* Caps on what one read of the module list reads and keeps, all modules
+ * together (each module alone is bounded too: ORC_MAX_ENTRIES,
+ * KMOD_MAX_SYMS, 4 MiB of strings). A few hundred modules of Debian 6.1
+ * hold some 10^5 ORC entries and symbols and a few MiB of names; without
+ * these, KMOD_MAX modules at their own bounds would be hundreds of GiB. */
+#define KMOD_MAX_ORC_TOTAL (4u << 20)		/* ORC entries, as many as one kernel table may have */
+#define KMOD_MAX_SYMS_TOTAL (1u << 20)		/* symbol table entries */
+#define KMOD_MAX_STRTAB_TOTAL (64u << 20)	/* bytes of symbol names */
 
 struct kmod_sym {
 	uint64_t addr, size;

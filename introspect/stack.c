@@ -112,12 +112,33 @@ static bool get_reg(const struct ustate *s, int which, uint64_t *v)
 	}
 }
 
+/* The pt_regs members the unwinder reads, by name, for the checks. */
+#define REGS_MEMBERS(X) X(ip) X(sp) X(cs) X(bp) X(r10) X(r13) X(di) X(dx)
+#define REG_ENUM(f) REG_##f,
+enum { REGS_MEMBERS(REG_ENUM) NR_REGS_MEMBERS };
+#undef REG_ENUM
+
+/* Each member 8 bytes inside the struct, the struct inside the buffer
+ * read_pt_regs() reads it into; NULL or the first member that is not. */
+static const char *regs_layout_bad(const struct stack_ctx *c)
+{
+	if (c->regs_size > STACK_REGS_MAX || c->regs_size < 8)
+		return "(the struct)";
+#define CHECK(f) if (c->r_##f > c->regs_size - 8) return #f;
+	REGS_MEMBERS(CHECK)
+#undef CHECK
+	return NULL;
+}
+
 static bool read_pt_regs(struct ustate *s, uint64_t addr, struct regs_view *r)
 {
 	struct stack_ctx *c = s->c;
-	uint8_t buf[256];
+	uint8_t buf[STACK_REGS_MAX];
+	const char *bad = regs_layout_bad(c);
 
-	if (c->regs_size > sizeof(buf) || !stack_read(s, addr, buf, c->regs_size))
+	if (bad)
+		return fail(s, STACK_BAD_ORC, "pt_regs layout does not fit: member %s", bad);
+	if (!stack_read(s, addr, buf, c->regs_size))
 		return false;
 #define G(f, off) memcpy(&r->f, buf + (off), 8)
 	G(ip, c->r_ip); G(sp, c->r_sp); G(cs, c->r_cs); G(bp, c->r_bp);
@@ -430,7 +451,7 @@ int stack_vcpu_to_cpu(struct kern *k, const struct tgt_regs *r)
 struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
 {
 	struct stack_ctx *c = calloc(1, sizeof(*c));
-	uint64_t init_stack, end_init;
+	uint64_t init_stack, end_init, regs_member_size[NR_REGS_MEMBERS];
 	struct gp_error *err;
 
 	*out = NULL;
@@ -463,20 +484,44 @@ struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
 	    (err = kbtf_offsetof(k->btf, "inactive_task_frame", "bp", &c->frame_bp, NULL)) ||
 	    (err = kbtf_offsetof(k->btf, "inactive_task_frame", "ret_addr", &c->frame_ret, NULL)) ||
 	    (err = kbtf_sizeof(k->btf, "pt_regs", &c->regs_size)) ||
-	    (err = kbtf_offsetof(k->btf, "pt_regs", "ip", &c->r_ip, NULL)) ||
-	    (err = kbtf_offsetof(k->btf, "pt_regs", "sp", &c->r_sp, NULL)) ||
-	    (err = kbtf_offsetof(k->btf, "pt_regs", "cs", &c->r_cs, NULL)) ||
-	    (err = kbtf_offsetof(k->btf, "pt_regs", "bp", &c->r_bp, NULL)) ||
-	    (err = kbtf_offsetof(k->btf, "pt_regs", "r10", &c->r_r10, NULL)) ||
-	    (err = kbtf_offsetof(k->btf, "pt_regs", "r13", &c->r_r13, NULL)) ||
-	    (err = kbtf_offsetof(k->btf, "pt_regs", "di", &c->r_di, NULL)) ||
-	    (err = kbtf_offsetof(k->btf, "pt_regs", "dx", &c->r_dx, NULL)))
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "ip", &c->r_ip, &regs_member_size[REG_ip])) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "sp", &c->r_sp, &regs_member_size[REG_sp])) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "cs", &c->r_cs, &regs_member_size[REG_cs])) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "bp", &c->r_bp, &regs_member_size[REG_bp])) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "r10", &c->r_r10, &regs_member_size[REG_r10])) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "r13", &c->r_r13, &regs_member_size[REG_r13])) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "di", &c->r_di, &regs_member_size[REG_di])) ||
+	    (err = kbtf_offsetof(k->btf, "pt_regs", "dx", &c->r_dx, &regs_member_size[REG_dx])))
 		goto fail;
+	/* Guest BTF is untrusted and these index host buffers: the frame is
+	 * read into 16 words, pt_regs into STACK_REGS_MAX bytes. */
 	if (c->frame_bp % 8 || c->frame_ret % 8 || c->frame_size > 128 ||
-	    c->frame_ret >= c->frame_size || c->frame_bp >= c->frame_size) {
-		err = gp_error_create(GP_ERR_CORRUPT, "inactive_task_frame layout is implausible");
+	    c->frame_size < 8 || c->frame_ret > c->frame_size - 8 ||
+	    c->frame_bp > c->frame_size - 8) {
+		err = gp_error_create(GP_ERR_CORRUPT,
+				      "inactive_task_frame layout is implausible (%llu bytes, bp at %llu, ret_addr at %llu)",
+				      (unsigned long long)c->frame_size,
+				      (unsigned long long)c->frame_bp,
+				      (unsigned long long)c->frame_ret);
 		goto fail;
 	}
+	if (c->regs_size > STACK_REGS_MAX || c->regs_size < 8) {
+		err = gp_error_create(GP_ERR_CORRUPT,
+				      "guest BTF: struct pt_regs is %llu bytes (the unwinder reads at most %d)",
+				      (unsigned long long)c->regs_size, STACK_REGS_MAX);
+		goto fail;
+	}
+#define CHECK(f)                                                                          \
+	if (!err && (c->r_##f > c->regs_size - 8 || regs_member_size[REG_##f] != 8))      \
+		err = gp_error_create(GP_ERR_CORRUPT,                                     \
+				      "guest BTF: pt_regs member " #f " at offset %llu (%llu bytes) does not fit the %llu-byte struct", \
+				      (unsigned long long)c->r_##f,                       \
+				      (unsigned long long)regs_member_size[REG_##f],      \
+				      (unsigned long long)c->regs_size);
+	REGS_MEMBERS(CHECK)
+#undef CHECK
+	if (err)
+		goto fail;
 	if ((err = kern_sym(k, "__sched_text_start", &c->sched_start)) ||
 	    (err = kern_sym(k, "__sched_text_end", &c->sched_end)) ||
 	    (err = kern_sym(k, "__lock_text_start", &c->lock_start)) ||

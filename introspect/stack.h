@@ -27,6 +27,7 @@
 #include "tasks.h"
 
 #define STACK_MAX_FRAMES 64
+#define STACK_REGS_MAX 256	/* bytes of pt_regs read per frame (6.1: 168) */
 
 enum stack_reason {
 	STACK_OK = 0,

@@ -15,6 +15,13 @@ struct gp_error *stacks_take(struct stack_ctx *c, struct stacks_snapshot *s)
 	memset(s, 0, sizeof(*s));
 	if ((err = task_list_all(k, &c->to, &s->tasks)))
 		return err;
+	if (s->tasks.nr > STACKS_MAX_TASKS) {
+		err = gp_error_create(GP_ERR_LIMIT,
+				      "the guest lists %zu tasks, more than STACKS_MAX_TASKS (%u) in one stack snapshot",
+				      s->tasks.nr, STACKS_MAX_TASKS);
+		stacks_free(s);
+		return err;
+	}
 	s->traces = calloc(s->tasks.nr ? s->tasks.nr : 1, sizeof(*s->traces));
 	s->vcpu = calloc(s->tasks.nr ? s->tasks.nr : 1, sizeof(int));
 	if (!s->traces || !s->vcpu) {

@@ -11,6 +11,12 @@
 #include "stack.h"
 #include "tasks.h"
 
+/* Cap on the tasks of one snapshot: each costs a struct stack_trace
+ * (about 1.7 KiB), so this bounds a snapshot near 220 MiB. Guests run a
+ * few hundred to some tens of thousands of threads (pid_max is 32768 by
+ * default below 32 CPUs); TASK_MAX alone would allow 1.7 GiB. */
+#define STACKS_MAX_TASKS (1u << 17)
+
 struct stacks_snapshot {
 	struct task_list tasks;
 	struct stack_trace *traces;	/* one per task */

@@ -153,10 +153,19 @@ static struct gp_error *classify(struct lp_obj *o, bool patch)
 			    s->sh.sh_size)
 				return obj_err(o, "section %s holds %s, which guestpatch cannot honour",
 					       s->name, refused[r].why);
+		/* One descriptor section of each kind: the host copies are
+		 * sized from it, and a second would be copied and relocated
+		 * into the same buffer. */
 		if (!strcmp(s->name, ".gp.patch")) {
+			if (o->patch_sec >= 0)
+				return obj_err(o, "more than one .gp.patch section (sections %d and %zu): one GP_PATCH per object",
+					       o->patch_sec, i);
 			s->kind = SEC_DESC;
 			o->patch_sec = (int)i;
 		} else if (!strcmp(s->name, ".gp.funcs")) {
+			if (o->funcs_sec >= 0)
+				return obj_err(o, "more than one .gp.funcs section (sections %d and %zu)",
+					       o->funcs_sec, i);
 			s->kind = SEC_DESC;
 			o->funcs_sec = (int)i;
 		} else if (!(s->sh.sh_flags & SHF_ALLOC) || !s->sh.sh_size) {

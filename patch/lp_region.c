@@ -110,11 +110,14 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		    ((p->state != LP_APPLIED) != (h->trans_patch == i)) ||
 		    !memchr(p->name, 0, sizeof(p->name)) ||
 		    !memchr(p->build_id, 0, sizeof(p->build_id)) ||
-		    p->code_page < LP_FIRST_ALLOC || p->code_pages > LP_CODE_PAGES ||
-		    p->code_page + p->code_pages > LP_FIRST_ALLOC + LP_CODE_PAGES ||
+		    /* page + pages is a uint32 sum that can wrap: compare
+		     * the count with the room left after the page instead. */
+		    p->code_page < LP_FIRST_ALLOC ||
+		    p->code_page > LP_FIRST_ALLOC + LP_CODE_PAGES ||
+		    p->code_pages > LP_FIRST_ALLOC + LP_CODE_PAGES - p->code_page ||
 		    p->data_page < LP_FIRST_ALLOC + LP_CODE_PAGES ||
-		    p->data_pages > LP_JOURNAL_PAGE ||
-		    p->data_page + p->data_pages > LP_JOURNAL_PAGE)
+		    p->data_page > LP_JOURNAL_PAGE ||
+		    p->data_pages > LP_JOURNAL_PAGE - p->data_page)
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 					     "patch record %d is corrupt", i);
 	}

@@ -447,6 +447,84 @@ START_TEST(pieces_corrupt)
 }
 END_TEST
 
+/*
+ * A patch written in assembly, so the section table is exactly as written:
+ * `unique` gives a second section of the same name, placed before the one
+ * the C macros would emit. The first of each is the larger, so a loader
+ * that sizes its copy from the last one copies and relocates past it.
+ */
+#define DESC_FUNC                                                           \
+	"\t.balign 8\n\t.ascii \"cmdline_proc_show\"\n\t.fill 128 - 17, 1, 0\n" \
+	"\t.quad 0\n\t.quad new_show\n"
+
+static const char two_patch_src[] =
+	"\t.text\nnew_show:\n\tret\n"
+	"\t.section .gp.patch, \"a\", @progbits, unique, 1\n"
+	"\t.balign 8\n\t.ascii \"first\"\n\t.fill 64 - 5 + 48 + 8, 1, 0\n"
+	"\t.fill 120, 1, 0x41\n"	/* a second descriptor's worth more */
+	"\t.section .gp.patch, \"a\", @progbits, unique, 2\n"
+	"\t.balign 8\n\t.ascii \"second\"\n\t.fill 64 - 6 + 48 + 8, 1, 0\n"
+	"\t.section .gp.funcs, \"a\", @progbits\n" DESC_FUNC;
+
+static const char two_funcs_src[] =
+	"\t.text\nnew_show:\n\tret\n"
+	"\t.section .gp.patch, \"a\", @progbits\n"
+	"\t.balign 8\n\t.ascii \"p\"\n\t.fill 64 - 1 + 48 + 8, 1, 0\n"
+	"\t.section .gp.funcs, \"a\", @progbits, unique, 1\n" DESC_FUNC DESC_FUNC DESC_FUNC
+	"\t.section .gp.funcs, \"a\", @progbits, unique, 2\n" DESC_FUNC;
+
+static void expect_asm_error(const char *name, const char *src, const char *needle)
+{
+	size_t len;
+	uint8_t *elf = slurp(assemble(name, src), &len);
+	struct lp_obj *o = NULL;
+	struct lp_image img;
+	struct gp_error *err = lp_obj_open(elf, len, name, &o);
+
+	if (!err) {
+		err = lp_obj_link(o, CODE_VA, DATA_VA, resolve, NULL, &img);
+		if (!err)
+			lp_image_free(&img);
+	}
+	ck_assert_msg(err, "%s: loaded, expected '%s'", name, needle);
+	ck_assert_msg(err->code == GP_ERR_INVAL && strstr(err->msg, needle),
+		      "%s: got [%s] %s, expected ...%s...", name,
+		      gp_error_code_name(err->code), err->msg, needle);
+	gp_error_destroy(err);
+	lp_obj_close(o);
+	free(elf);
+}
+
+/* Issue 11: one descriptor section of each kind, or the object is refused
+ * by name (before, the second was copied and relocated past its buffer). */
+START_TEST(duplicate_descriptor_sections)
+{
+	expect_asm_error("twopatch", two_patch_src, "more than one .gp.patch section");
+	expect_asm_error("twofuncs", two_funcs_src, "more than one .gp.funcs section");
+	/* The same object with one of each loads. */
+	{
+		static const char one_src[] =
+			"\t.text\nnew_show:\n\tret\n"
+			"\t.section .gp.patch, \"a\", @progbits\n"
+			"\t.balign 8\n\t.ascii \"p\"\n\t.fill 64 - 1 + 48 + 8, 1, 0\n"
+			"\t.section .gp.funcs, \"a\", @progbits\n" DESC_FUNC;
+		size_t len;
+		uint8_t *elf = slurp(assemble("one", one_src), &len);
+		struct lp_obj *o = NULL;
+		struct lp_image img;
+
+		ck_ok(lp_obj_open(elf, len, "one", &o));
+		ck_ok(lp_obj_link(o, CODE_VA, DATA_VA, resolve, NULL, &img));
+		ck_assert_str_eq(img.name, "p");
+		ck_assert_int_eq(img.nr_funcs, 1);
+		ck_assert_uint_eq(img.funcs[0].new_addr, CODE_VA);
+		lp_image_free(&img);
+		lp_obj_close(o);
+		free(elf);
+	}
+}
+END_TEST
+
 static TCase *lp_elf_tcase(void)
 {
 	TCase *tc = tcase_create("lp_elf");
@@ -458,6 +536,7 @@ static TCase *lp_elf_tcase(void)
 	tcase_add_test(tc, corrupt_objects);
 	tcase_add_test(tc, pieces);
 	tcase_add_test(tc, pieces_corrupt);
+	tcase_add_test(tc, duplicate_descriptor_sections);
 	return tc;
 }
 GP_TCASE(lp_elf_tcase)

@@ -201,6 +201,31 @@ START_TEST(unreliable_cases)
 }
 END_TEST
 
+/* Issue 11: a pt_regs layout that does not fit the 256-byte buffer the
+ * unwinder reads a frame's registers into (stack_ctx_init refuses it from
+ * BTF; the unwinder itself does not trust it either). */
+START_TEST(regs_layout_out_of_bounds)
+{
+	struct stack_trace tr;
+	uint64_t regs = S0 + 16;
+
+	put(S0 + 8, TEXT + F_REGS + 0x10);
+	put(regs + 128, 0x401000);
+	put(regs + 136, 0x33);
+	put(regs + 152, 0x7ffc0000);
+	c.r_ip = 4000;
+	tr = run(TEXT + F_A + 4, S0);
+	ck_assert_int_eq(tr.reason, STACK_BAD_ORC);
+	ck_assert_msg(!tr.reliable && strstr(tr.why, "pt_regs"), "got %s", tr.why);
+	c.r_ip = 164;	/* the last 4 bytes past the 168-byte struct */
+	tr = run(TEXT + F_A + 4, S0);
+	ck_assert_int_eq(tr.reason, STACK_BAD_ORC);
+	c.r_ip = 128;
+	tr = run(TEXT + F_A + 4, S0);
+	ck_assert_msg(tr.reliable && tr.user_end, "got %s", tr.why);
+}
+END_TEST
+
 /* Random stack contents: every walk ends, with any verdict. */
 START_TEST(random_stacks)
 {
@@ -233,6 +258,7 @@ static TCase *orc_tcase(void)
 	tcase_add_test(tc, reliable_user_entry);
 	tcase_add_test(tc, unreliable_cases);
 	tcase_add_test(tc, random_stacks);
+	tcase_add_test(tc, regs_layout_out_of_bounds);
 	return tc;
 }
 GP_TCASE(orc_tcase)

@@ -2,16 +2,45 @@
 /* Helpers shared by the vmm subcommands (see cli.h). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "gp_str.h"
 
 int cli_fail(struct gp_error *err, const char *what)
 {
 	int ret = err->code == GP_ERR_INTERRUPTED ? 130 : 1;
+	const char *line = err->msg ? err->msg : "";
 
-	fprintf(stderr, "vmm: %s: %s\n", what, err->msg);
+	/* Guest-chosen text may be in the message: escape it, line by line
+	 * (the message's own newlines are kept). */
+	fprintf(stderr, "vmm: %s: ", what);
+	for (;;) {
+		size_t n = strcspn(line, "\n");
+		char *part = strndup(line, n);
+		char *esc = part ? gp_str_escape_dup(part) : NULL;
+
+		fputs(esc ? esc : "?", stderr);
+		free(esc);
+		free(part);
+		if (!line[n])
+			break;
+		fputc('\n', stderr);
+		line += n + 1;
+	}
+	fputc('\n', stderr);
 	gp_error_destroy(err);
 	return ret;
+}
+
+const char *cli_str(const char *s)
+{
+	/* Symbol names are at most 1 KiB (KSYM_NAME_LEN * 2), 4 KiB escaped. */
+	static char buf[8][4 * 1024 + 1];
+	static unsigned n;
+
+	return gp_str_escape(s, buf[n++ % 8], sizeof(buf[0]));
 }
 
 void cli_print_json(json_object *o)

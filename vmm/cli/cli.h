@@ -38,12 +38,17 @@ struct cli {
 	struct kern *k;
 };
 
-/* Print "vmm: WHAT: message" to stderr, destroy err, return 1. */
+/* Print "vmm: WHAT: message" to stderr (the message escaped: it may quote
+ * guest strings), destroy err, return 1. */
 int cli_fail(struct gp_error *err, const char *what);
 /* Print o pretty to stdout and drop the reference. */
 void cli_print_json(json_object *o);
 /* "0x..." in a static buffer of its own per call site slot (n: 0..3). */
 const char *cli_hex(uint64_t v);
+/* A guest-chosen string made safe for the terminal (gp_str_escape), in a
+ * static buffer of its own per use (eight rotate, so one printf may use
+ * several). For text output only: JSON is escaped by json-c. */
+const char *cli_str(const char *s);
 /* Timing line on stderr when --stats was given. */
 void cli_print_stats(struct cli *c, const char *what);
 /* Resume after work done while paused; returns the first error of the two. */

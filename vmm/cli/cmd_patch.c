@@ -68,7 +68,7 @@ static json_object *report_json(const struct lp_report *r)
 static void report_text(const char *what, const struct lp_report *r)
 {
 	printf("%s %s (%s): %d attempt%s, %.1f ms; guest paused %.3f ms in all, last pause %.3f ms (stop %.3f, check %.3f, writes %.3f, resume %.3f ms), %zu tasks\n",
-	       what, r->name, r->per_task ? "per-task" : "global", r->attempts,
+	       what, cli_str(r->name), r->per_task ? "per-task" : "global", r->attempts,
 	       r->attempts == 1 ? "" : "s", r->elapsed_ms, r->pause_ns_total / 1e6,
 	       r->pause_ns / 1e6, r->stop_ns / 1e6, r->check_ns / 1e6, r->write_ns / 1e6,
 	       r->resume_ns / 1e6, r->check.tasks);
@@ -207,7 +207,7 @@ int cmd_list(struct cli *c, int argc, char **argv)
 			json_object_array_add(arr, o);
 		} else {
 			printf("%s: %s%s%s (order %" PRIu64 "), code at 0x%" PRIx64 " (%u+%u pages)\n",
-			       p->name, state_name(p->state),
+			       cli_str(p->name), state_name(p->state),
 			       p->flags & LP_FLAG_FORCED ? ", forced (unpatch needs --force)" : "",
 			       p->flags & LP_FLAG_REPLACE ? ", atomic replace" : "", p->seq,
 			       lp_page_va(&r, p->code_page), p->code_pages, p->data_pages);
@@ -236,10 +236,10 @@ int cmd_list(struct cli *c, int argc, char **argv)
 				json_object_array_add(funcs, x);
 			} else {
 				if (fn->nop)
-					printf("  %s 0x%" PRIx64 " -> original (atomic replace)\n", fn->name,
+					printf("  %s 0x%" PRIx64 " -> original (atomic replace)\n", cli_str(fn->name),
 					       s->old_addr);
 				else
-					printf("  %s 0x%" PRIx64 " -> 0x%" PRIx64 "%s\n", fn->name, s->old_addr,
+					printf("  %s 0x%" PRIx64 " -> 0x%" PRIx64 "%s\n", cli_str(fn->name), s->old_addr,
 					       fn->new_addr, top == f ? "" : " (stacked below a newer patch)");
 			}
 		}
@@ -254,11 +254,12 @@ int cmd_list(struct cli *c, int argc, char **argv)
 		printf("no patches applied\n");
 	if (st.per_task) {
 		printf("transition: patch %s to %s, %zu of %zu tasks switched; %d not yet:\n",
-		       st.trans_patch, st.target == KLP_PATCHED ? "patched" : "unpatched",
+		       cli_str(st.trans_patch), st.target == KLP_PATCHED ? "patched" : "unpatched",
 		       st.switched, st.tasks, st.check.nr_blockers);
 		for (int i = 0; i < st.check.nr_blockers && i < LP_MAX_BLOCKERS; i++)
-			printf("  pid %d (%s)%s: %s\n", st.check.b[i].pid, st.check.b[i].comm,
-			       st.check.b[i].running_cpu >= 0 ? " running" : "", st.check.b[i].reason);
+			printf("  pid %d (%s)%s: %s\n", st.check.b[i].pid, cli_str(st.check.b[i].comm),
+			       st.check.b[i].running_cpu >= 0 ? " running" : "",
+			       cli_str(st.check.b[i].reason));
 	}
 	return 0;
 }
@@ -365,6 +366,6 @@ int cmd_build(struct cli *c, int argc, char **argv)
 		return 1;
 	}
 	if (!c->json)
-		printf("built %s for kernel build id %s\n", c->output, bid);
+		printf("built %s for kernel build id %s\n", c->output, cli_str(bid));
 	return 0;
 }

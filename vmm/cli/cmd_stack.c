@@ -70,7 +70,7 @@ int cmd_stack(struct cli *c, int argc, char **argv)
 			json_object_object_add(o, "frames", frames);
 			json_object_array_add(arr, o);
 		} else {
-			printf("%d %s (%c", t->pid, t->comm, t->state_char);
+			printf("%d %s (%c", t->pid, cli_str(t->comm), t->state_char);
 			if (snap.vcpu[i] >= 0)
 				printf(", running on vCPU %d", snap.vcpu[i]);
 			printf(")\n");
@@ -96,14 +96,14 @@ int cmd_stack(struct cli *c, int argc, char **argv)
 						       json_object_new_boolean(stack_hidden_by_guest(ctx, tr->f[f].pc)));
 				json_object_array_add(frames, x);
 			} else {
-				printf("  %s+0x%" PRIx64 "/0x%" PRIx64 "%s%s%s%s\n", fn, off, size,
-				       mod ? " [" : "", mod ? mod : "", mod ? "]" : "",
+				printf("  %s+0x%" PRIx64 "/0x%" PRIx64 "%s%s%s%s\n", cli_str(fn), off, size,
+				       mod ? " [" : "", mod ? cli_str(mod) : "", mod ? "]" : "",
 				       tr->f[f].from_regs ? " (regs)" : "");
 			}
 		}
 		if (!arr)
 			printf("  %s%s\n\n", tr->reliable ? "reliable" : "unreliable: ",
-			       tr->reliable ? (tr->user_end ? " (ends at user-mode entry)" : "") : tr->why);
+			       tr->reliable ? (tr->user_end ? " (ends at user-mode entry)" : "") : cli_str(tr->why));
 	}
 	if (arr)
 		cli_print_json(arr);

@@ -8,11 +8,14 @@
  * same guest fails at once, naming the holder, instead of waiting for the
  * gdbstub (which serves one client) to time out.  The kernel releases a
  * flock when its holder dies, so a stale lock cannot exist; the file's
- * text is only the holder's description.
+ * text is only the holder's description.  A vmm that was killed leaves
+ * the lock with its guardian (they share the open file) until the guest
+ * runs again: a vmm started meanwhile waits for that, up to 5 s.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,14 +65,24 @@ struct gp_error *cli_lock(struct cli *c, int argc, char **argv)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return gp_error_os(errno, "lock file %s", path);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	/* Held by a live vmm: busy, at once.  Held after its vmm died: its
+	 * guardian is rolling back and resuming the guest; wait for it. */
+	for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
 		ssize_t r = errno == EWOULDBLOCK ? pread(fd, text, sizeof(text) - 1, 0) : -1;
+		int holder = 0;
 
+		if (r > 0) {
+			text[r] = '\0';
+			text[strcspn(text, "\n")] = '\0';
+			sscanf(text, "pid %d", &holder);
+		}
+		if (r > 0 && holder > 0 && kill(holder, 0) < 0 && errno == ESRCH && tries < 100) {
+			usleep(50000);
+			continue;
+		}
 		close(fd);
 		if (r <= 0)
 			return gp_error_os(errno, "locking %s", path);
-		text[r] = '\0';
-		text[strcspn(text, "\n")] = '\0';
 		return gp_error_create(GP_ERR_BUSY, "busy: %s is in use by %s (lock %s)",
 				       c->target, text, path);
 	}
