@@ -97,7 +97,7 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 		cli_print_json(o);
 		return 0;
 	}
-	printf("release:        %s\n", k->release);
+	printf("release:        %s\n", cli_str(k->release));
 	printf("build id:       %s\n", k->build_id);
 	printf("KASLR offset:   0x%" PRIx64 "\n", k->kaslr_offset);
 	printf("phys_base:      0x%" PRIx64 "\n", k->phys_base);
@@ -145,13 +145,13 @@ static int sym_one(struct cli *c, const char *arg)
 			cli_print_json(arr);
 		} else {
 			printf("%s+0x%" PRIx64 "/0x%" PRIx64 " (%016" PRIx64 " %c)\n",
-			       ksym_name(t, s), off, size, s->addr, s->type);
+			       cli_str(ksym_name(t, s)), off, size, s->addr, s->type);
 		}
 		return 0;
 	}
 	if (!ksym_find_all(t, arg, &first, &n)) {
 		json_object_put(arr);
-		fprintf(stderr, "vmm: sym: no symbol '%s' in the guest kernel\n", arg);
+		fprintf(stderr, "vmm: sym: no symbol '%s' in the guest kernel\n", cli_str(arg));
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -166,7 +166,7 @@ static int sym_one(struct cli *c, const char *arg)
 			json_object_object_add(o, "position", json_object_new_int((int)i + 1));
 			json_object_array_add(arr, o);
 		} else {
-			printf("%016" PRIx64 " %c %s", s->addr, s->type, ksym_name(t, s));
+			printf("%016" PRIx64 " %c %s", s->addr, s->type, cli_str(ksym_name(t, s)));
 			if (n > 1)
 				printf("  [%zu of %zu]", i + 1, n);
 			putchar('\n');
@@ -239,7 +239,7 @@ static int cmd_ps(struct cli *c, int argc, char **argv)
 				snprintf(run, sizeof(run), "%d", ti->running_cpu);
 			printf("%7d %7d %-2c %3d %3s %-16s 0x%" PRIx64 "%s\n",
 			       ti->pid, ti->tgid, ti->state_char, ti->cpu, run,
-			       ti->comm, ti->addr, ti->idle ? " idle" : "");
+			       cli_str(ti->comm), ti->addr, ti->idle ? " idle" : "");
 		}
 	}
 	cli_print_stats(c, "ps");
