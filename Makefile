@@ -67,7 +67,7 @@ KLP_MOD := $(O)/klp/gp_klp_cmdline.ko
 KLP_MODS := $(KLP_MOD) $(O)/klp/gp_test_sleeper.ko
 
 .DELETE_ON_ERROR:
-.PHONY: all check layers unit integ demo bench install clean deps kernels guest format
+.PHONY: all check layers unit integ crashtest demo bench install clean deps kernels guest format
 
 all: $(O)/vmm
 
@@ -168,6 +168,13 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory layers
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integ
+
+# Every kill point of the crash tests (tests/integ/test_crash.c), not a
+# sample: long; the figures go to $(O)/crashtest.txt.
+crashtest: deps
+	$(Q)$(MAKE) --no-print-directory $(O)/check_integ $(O)/vmm guest
+	$(Q)GP_BUILD=$(O) GP_CRASH_FULL=1 CK_RUN_CASE=crash CK_TIMEOUT_MULTIPLIER=10 \
+		$(O)/check_integ 2>&1 | tee $(O)/crashtest.txt
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory $(O)/vmm $(O)/gp-demo guest

@@ -529,7 +529,7 @@ struct gp_error *lp_pertask_apply_attempt(struct kern *k, void *arg, struct lp_r
 		return err;
 	if (old_target != KLP_UNDEFINED)
 		return gp_error_create(GP_ERR_BUSY,
-				       "klp_target_state is %d, not KLP_UNDEFINED: a livepatch transition (ours or the guest's) was left half done",
+				       "klp_target_state is %d, not KLP_UNDEFINED: a livepatch transition (ours or the guest's) was left half done; `vmm recover TARGET` repairs it",
 				       old_target);
 	if ((err = stacks_take(a->c->stacks, &snap)))
 		return err;
@@ -544,7 +544,7 @@ struct gp_error *lp_pertask_apply_attempt(struct kern *k, void *arg, struct lp_r
 	for (size_t i = 0; i < snap.tasks.nr; i++)
 		if (snap.tasks.v[i].patch_state != KLP_UNDEFINED) {
 			err = gp_error_create(GP_ERR_BUSY,
-					      "pid %d (%s) has patch_state %d, not KLP_UNDEFINED: a livepatch transition was left half done",
+					      "pid %d (%s) has patch_state %d, not KLP_UNDEFINED: a livepatch transition was left half done; `vmm recover TARGET` repairs it",
 					      snap.tasks.v[i].pid, snap.tasks.v[i].comm,
 					      snap.tasks.v[i].patch_state);
 			goto out;
@@ -606,7 +606,7 @@ struct gp_error *lp_pertask_remove_attempt(struct kern *k, void *arg, struct lp_
 			goto out;
 		if (cur != KLP_UNDEFINED) {
 			err = gp_error_create(GP_ERR_BUSY,
-					      "klp_target_state is %d, not KLP_UNDEFINED: a livepatch transition was left half done",
+					      "klp_target_state is %d, not KLP_UNDEFINED: a livepatch transition was left half done; `vmm recover TARGET` repairs it",
 					      cur);
 			goto out;
 		}

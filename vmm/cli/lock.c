@@ -4,7 +4,8 @@
  *
  * Before attaching to a live guest, vmm takes an exclusive flock on a file
  * named after the target (its gdbstub address or socket), in
- * /run/guestpatch (GP_LOCK_DIR overrides it).  A second vmm against the
+ * /run/guestpatch (or /tmp/guestpatch-UID where there is no /run;
+ * GP_LOCK_DIR overrides both).  A second vmm against the
  * same guest fails at once, naming the holder, instead of waiting for the
  * gdbstub (which serves one client) to time out.  The kernel releases a
  * flock when its holder dies, so a stale lock cannot exist; the file's
@@ -47,8 +48,8 @@ static bool lock_key(const char *spec, char *key, size_t len)
 
 struct gp_error *cli_lock(struct cli *c, int argc, char **argv)
 {
-	const char *dir = getenv("GP_LOCK_DIR") ? getenv("GP_LOCK_DIR") : "/run/guestpatch";
-	char key[PATH_MAX], path[PATH_MAX + 64], text[512], host[64] = "?", when[32];
+	const char *dir = getenv("GP_LOCK_DIR");
+	char key[PATH_MAX], path[PATH_MAX + 64], text[512], host[64] = "?", when[32], tmp[64];
 	uint64_t h = 0xcbf29ce484222325ull;
 	size_t n = 0;
 	time_t now = time(NULL);
@@ -59,6 +60,15 @@ struct gp_error *cli_lock(struct cli *c, int argc, char **argv)
 		return NULL;
 	for (const char *p = key; *p; p++)
 		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	/* /run/guestpatch where /run exists (systemd hosts), else a
+	 * per-user directory in /tmp (minimal systems). */
+	if (!dir) {
+		dir = "/run/guestpatch";
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			snprintf(tmp, sizeof(tmp), "/tmp/guestpatch-%u", (unsigned)getuid());
+			dir = tmp;
+		}
+	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return gp_error_os(errno, "lock directory %s (set GP_LOCK_DIR)", dir);
 	snprintf(path, sizeof(path), "%s/target-%016llx.lock", dir, (unsigned long long)h);

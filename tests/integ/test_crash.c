@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A killed tool never freezes, tears or wedges a real guest.
+ *
+ * `vmm patch` (including the first-time region set-up) and `vmm unpatch`
+ * are killed with SIGKILL right after their Nth guest write
+ * (GP_FAULT_KILL_AT_WRITE, target.c), N = 1, 2, ... until the command gets
+ * through; each write is also torn in half once.  After every kill, with
+ * oracles from inside the guest:
+ *  - the guest runs again within 2 s (its shell answers: the guardian
+ *    rolled the pause back and resumed it);
+ *  - the next `vmm list` tells the truth: the patch is listed as applied
+ *    exactly when the guest's /proc/cmdline shows it;
+ *  - after unpatching what is there, the kernel text hashes equal to
+ *    before, and the guest's log has no oops, BUG or WARNING.
+ * make check samples the kill points (every one of the first 40, then a
+ * stride); GP_CRASH_FULL=1 (make crashtest) takes every one.  The number
+ * of kill points covered is printed.
+ *
+ * Also: SIGINT at random moments, SIGKILL at random moments, two vmm at
+ * once against one guest, and the wedged per-task states `vmm recover`
+ * repairs.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gp_check.h"
+#include "kernel.h"
+#include "patch_util.h"
+#include "rig/rig.h"
+#include "target.h"
+
+static struct rig *r;
+static char dir[64];
+static char obj[256];
+
+static void up(void)
+{
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-crash-XXXXXX");
+}
+
+static void down(void)
+{
+	pu_down(r, dir);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static char *slurp_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 65536);
+	size_t n;
+
+	ck_assert(buf);
+	if (f) {
+		n = fread(buf, 1, 65535, f);
+		buf[n] = '\0';
+		fclose(f);
+	}
+	return buf;
+}
+
+/*
+ * Start `vmm ARGS` (space-separated) with an optional fault; returns its
+ * pid.  stdout and stderr go to DIR/run.out and DIR/run.err.
+ */
+static pid_t start_vmm(const char *fault, const char *args)
+{
+	char buf[1024], path[128], *argv[32];
+	int argc = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/vmm", rig_build_dir());
+	argv[argc++] = path;
+	snprintf(buf, sizeof(buf), "%s", args);
+	for (char *tok = strtok(buf, " "); tok && argc < 31; tok = strtok(NULL, " "))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		char o[128], e[128];
+
+		snprintf(o, sizeof(o), "%s/run.out", dir);
+		snprintf(e, sizeof(e), "%s/run.err", dir);
+		if (!freopen(o, "w", stdout) || !freopen(e, "w", stderr))
+			_exit(127);
+		if (fault)
+			setenv("GP_FAULT_KILL_AT_WRITE", fault, 1);
+		execv(path, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Exit status, or -signal. */
+static int wait_vmm(pid_t pid)
+{
+	int st;
+
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	return WIFSIGNALED(st) ? -WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static int run_vmm(const char *fault, const char *args)
+{
+	return wait_vmm(start_vmm(fault, args));
+}
+
+static bool guest_answers(double within_s)
+{
+	double t0 = now_s();
+	char *out = NULL;
+	int rc = rig_exec(r, "echo alive", &out, within_s + 1.0);
+	bool ok = rc == 0 && out && strstr(out, "alive") && now_s() - t0 <= within_s + 1.0;
+
+	free(out);
+	return ok;
+}
+
+static int guest_log_problems(void)
+{
+	char *out = pu_guest(r, "dmesg | grep -ciE 'oops|bug:|warning:|general protection' || true");
+	int n = atoi(out);
+
+	free(out);
+	return n;
+}
+
+/* After a kill: the guest runs, the record is true, and cleaning up
+ * leaves the kernel text as it was.  Returns 1 if the patch was there. */
+static char *dir_file(const char *name)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return slurp_file(p);
+}
+
+/* After a kill: the guest runs, the record is true, and cleaning up
+ * leaves the kernel text as it was.  Returns 1 if the patch was there. */
+static int check_after_kill(const struct hashes *base, const char *what, long n)
+{
+	char args[600], *list, *err;
+	bool listed, applied_in_guest;
+	struct hashes h;
+	int rc;
+
+	ck_assert_msg(guest_answers(2.0), "%s killed at write %ld: the guest does not run again within 2 s",
+		      what, n);
+	snprintf(args, sizeof(args), "list %s", rig_target(r));
+	rc = run_vmm(NULL, args);
+	list = dir_file("run.out");
+	err = dir_file("run.err");
+	ck_assert_msg(rc == 0, "%s killed at write %ld: vmm list exits %d: %s", what, n, rc, err);
+	if (strstr(list, "patching")) {
+		/* A transition left in progress is a consistent state: the
+		 * guest runs it; drive it to its end. */
+		snprintf(args, sizeof(args), "transition %s --timeout 20", rig_target(r));
+		ck_assert_int_eq(run_vmm(NULL, args), 0);
+		free(list);
+		snprintf(args, sizeof(args), "list %s", rig_target(r));
+		ck_assert_int_eq(run_vmm(NULL, args), 0);
+		list = dir_file("run.out");
+	}
+	listed = strstr(list, "cmdline-marker") != NULL;
+	applied_in_guest = pu_guest_has(r, "cat /proc/cmdline", "guestpatch");
+	ck_assert_msg(listed == applied_in_guest,
+		      "%s killed at write %ld: vmm list says %s, the guest's /proc/cmdline says %s: %s",
+		      what, n, listed ? "applied" : "absent", applied_in_guest ? "patched" : "not",
+		      list);
+	free(list);
+	free(err);
+	if (listed) {
+		snprintf(args, sizeof(args), "unpatch %s cmdline-marker", rig_target(r));
+		rc = run_vmm(NULL, args);
+		ck_assert_msg(rc == 0, "%s killed at write %ld: unpatch after it exits %d", what, n, rc);
+	}
+	h = pu_hash_guest(r);
+	ck_assert_msg(h.text == base->text, "%s killed at write %ld: kernel text differs from before",
+		      what, n);
+	return listed;
+}
+
+/* The kill points to take: all with GP_CRASH_FULL, else the first 40 and
+ * then every 9th. */
+static long next_point(long n)
+{
+	if (getenv("GP_CRASH_FULL") || n < 40)
+		return n + 1;
+	return n + 9;
+}
+
+static void kill_loop(const char *op, bool torn_too)
+{
+	struct hashes base = pu_hash_guest(r);
+	char args[600], fault[32];
+	int points = 0, present = 0;
+
+	snprintf(obj, sizeof(obj), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
+	for (int torn = 0; torn < (torn_too ? 2 : 1); torn++) {
+		for (long n = 1;; n = next_point(n)) {
+			int rc;
+
+			if (!strcmp(op, "unpatch")) {
+				snprintf(args, sizeof(args), "patch %s %s", rig_target(r), obj);
+				ck_assert_int_eq(run_vmm(NULL, args), 0);
+				snprintf(args, sizeof(args), "unpatch %s cmdline-marker", rig_target(r));
+			} else {
+				snprintf(args, sizeof(args), "patch %s %s", rig_target(r), obj);
+			}
+			snprintf(fault, sizeof(fault), "%ld%s", n, torn ? ",torn" : "");
+			rc = run_vmm(fault, args);
+			if (rc == 0) {
+				/* Got through before write n: the end. */
+				check_after_kill(&base, op, n);
+				break;
+			}
+			ck_assert_msg(rc == -SIGKILL, "%s with a fault at write %ld exits %d", op, n, rc);
+			points++;
+			present += check_after_kill(&base, op, n);
+		}
+	}
+	fprintf(stderr, "crash: %s killed at %d write%s (%s); the patch was there afterwards %d time%s, absent %d; every time the guest ran within 2 s, vmm list was true and the text came back\n",
+		op, points, points == 1 ? "" : "s",
+		getenv("GP_CRASH_FULL") ? "every write, whole and torn" : "sampled: GP_CRASH_FULL=1 for all",
+		present, present == 1 ? "" : "s", points - present);
+	ck_assert_int_gt(points, 10);
+	ck_assert_int_eq(guest_log_problems(), 0);
+}
+
+/* First: on a fresh guest, so the first kills land in the region set-up. */
+START_TEST(kill_patch_at_every_write)
+{
+	kill_loop("patch", true);
+}
+END_TEST
+
+START_TEST(kill_unpatch_at_every_write)
+{
+	kill_loop("unpatch", false);
+}
+END_TEST
+
+/* SIGINT and SIGKILL at random moments of a patch/unpatch cycle. */
+START_TEST(signals_at_random_moments)
+{
+	struct hashes base = pu_hash_guest(r);
+	char args[600];
+	unsigned seed = (unsigned)time(NULL);
+
+	snprintf(obj, sizeof(obj), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
+	fprintf(stderr, "crash: random signals, seed %u\n", seed);
+	srand(seed);
+	for (int i = 0; i < 12; i++) {
+		int sig = i % 2 ? SIGKILL : SIGINT;
+		pid_t pid;
+		int rc;
+
+		snprintf(args, sizeof(args), "patch %s %s", rig_target(r), obj);
+		pid = start_vmm(NULL, args);
+		usleep((useconds_t)(rand() % 400000));
+		kill(pid, sig);
+		rc = wait_vmm(pid);
+		ck_assert_msg(rc == 0 || rc == 1 || rc == 130 || rc == -sig,
+			      "vmm patch after signal %d exits %d", sig, rc);
+		check_after_kill(&base, sig == SIGINT ? "patch (SIGINT)" : "patch (SIGKILL)", -1);
+	}
+	ck_assert_int_eq(guest_log_problems(), 0);
+}
+END_TEST
+
+/* devkmsg_read returning end-of-file (as test_transition.c): a reader
+ * blocked in it keeps a per-task transition, and so its vmm, waiting. */
+static const char kmsg_src[] =
+	"#include <guestpatch.h>\n"
+	"GP_PATCH(\"kmsg-eof\");\n"
+	"static long new_devkmsg_read(struct file *f, char *buf, unsigned long n, long long *pos)\n"
+	"{\n\treturn 0;\n}\n"
+	"GP_REPLACE(devkmsg_read, new_devkmsg_read);\n";
+
+/* Two vmm patch against one guest: the second fails within 1 s naming
+ * the first; once the first is gone the guest is free again. */
+START_TEST(second_vmm_is_told_who_holds_the_guest)
+{
+	char args[600], kobj[256], *err;
+	pid_t first;
+	double t0;
+	int rc;
+
+	snprintf(obj, sizeof(obj), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
+	snprintf(kobj, sizeof(kobj), "%s", pu_build(r, dir, "kmsg_eof", kmsg_src, NULL));
+	free(pu_guest(r, "kmsgwait; sleep 0.3"));
+	/* The first waits up to 4 s for a reader blocked in devkmsg_read. */
+	snprintf(args, sizeof(args), "patch %s %s --timeout 4", rig_target(r),
+		 kobj);
+	first = start_vmm(NULL, args);
+	usleep(700000);
+	t0 = now_s();
+	{
+		char cmd[800];
+
+		snprintf(cmd, sizeof(cmd), "%s/vmm patch %s %s >%s/second.out 2>%s/second.err",
+			 rig_build_dir(), rig_target(r), obj, dir, dir);
+		rc = system(cmd);
+		rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+	}
+	err = dir_file("second.err");
+	ck_assert_msg(rc == 1 && strstr(err, "busy") && strstr(err, "in use by pid"),
+		      "second vmm: exit %d: %s", rc, err);
+	ck_assert_msg(now_s() - t0 < 1.0, "the second vmm took %.2f s to fail", now_s() - t0);
+	fprintf(stderr, "crash: second vmm refused at once: %s", err);
+	free(err);
+	ck_assert_int_eq(wait_vmm(first), 3);	/* still in progress: the reader */
+	/* Wake the reader; the transition completes; the guest is free. */
+	free(pu_guest(r, "echo wake-up > /dev/kmsg; sleep 0.2"));
+	snprintf(args, sizeof(args), "transition %s --timeout 20", rig_target(r));
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+	snprintf(args, sizeof(args), "unpatch %s kmsg-eof", rig_target(r));
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+}
+END_TEST
+
+/* The wedged state of old: klp_target_state left set with no transition.
+ * Every per-task command refuses; vmm recover repairs it. */
+START_TEST(recover_repairs_wedged_target_state)
+{
+	struct tgt *t = NULL;
+	struct kern *k = NULL;
+	uint64_t va, pa;
+	int32_t one = 1, undef = -1, now = 0;
+	char args[600], *out;
+
+	snprintf(obj, sizeof(obj), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(kern_attach(t, NULL, &k));
+	ck_ok(kern_sym(k, "klp_target_state", &va));
+	ck_ok(kern_v2p(k, va, &pa));
+	ck_ok(tgt_pause(t));
+	ck_ok(tgt_write_phys(t, pa, &one, 4));
+	ck_ok(tgt_resume(t));
+	kern_detach(k);
+	tgt_close(t);
+	snprintf(args, sizeof(args), "patch %s %s", rig_target(r), obj);
+	ck_assert_int_ne(run_vmm(NULL, args), 0);
+	out = dir_file("run.err");
+	ck_assert_msg(strstr(out, "klp_target_state"), "refusal does not say why: %s", out);
+	free(out);
+	snprintf(args, sizeof(args), "recover %s", rig_target(r));
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+	out = dir_file("run.out");
+	ck_assert_msg(strstr(out, "klp_target_state was 1"), "recover: %s", out);
+	free(out);
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(tgt_pause(t));
+	ck_ok(tgt_read_phys(t, pa, &now, 4));
+	ck_ok(tgt_resume(t));
+	tgt_close(t);
+	ck_assert_int_eq(now, undef);
+	snprintf(args, sizeof(args), "patch %s %s", rig_target(r), obj);
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+	snprintf(args, sizeof(args), "unpatch %s cmdline-marker", rig_target(r));
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+	snprintf(args, sizeof(args), "recover %s", rig_target(r));
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+	out = dir_file("run.out");
+	ck_assert_msg(strstr(out, "nothing to recover"), "second recover: %s", out);
+	free(out);
+}
+END_TEST
+
+static TCase *crash_tcase(void)
+{
+	TCase *tc = tcase_create("crash");
+
+	tcase_add_unchecked_fixture(tc, up, down);
+	tcase_set_timeout(tc, 3000);
+	tcase_add_test(tc, kill_patch_at_every_write);
+	tcase_add_test(tc, kill_unpatch_at_every_write);
+	tcase_add_test(tc, signals_at_random_moments);
+	tcase_add_test(tc, second_vmm_is_told_who_holds_the_guest);
+	tcase_add_test(tc, recover_repairs_wedged_target_state);
+	return tc;
+}
+GP_TCASE(crash_tcase)
