@@ -414,7 +414,31 @@ static struct gp_error *qmp_cont(const char *path)
 	return err;
 }
 
+/* Map the guest RAM behind fd (a RAM file we opened, or a descriptor a
+ * caller checked); what names it in errors. */
+static struct gp_error *map_ram(struct qemu_priv *p, int fd, const char *what)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return gp_error_os(errno, "fstat guest RAM %s", what);
+	if (st.st_size <= 0)
+		return gp_error_create(GP_ERR_INVAL, "guest RAM file %s is empty", what);
+	p->ram_len = (size_t)st.st_size;
+	p->ram = mmap(NULL, p->ram_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p->ram == MAP_FAILED) {
+		p->ram = NULL;
+		return gp_error_os(errno, "mmap %s", what);
+	}
+	return NULL;
+}
+
 struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out)
+{
+	return tgt_qemu_open_fd(opts, -1, out);
+}
+
+struct gp_error *tgt_qemu_open_fd(const char *opts, int mem_fd, struct tgt **out)
 {
 	char *copy = strdup(opts), *tok, *save = NULL;
 	const char *gdb = NULL, *mem = NULL, *qmp = NULL, *lowmem = NULL;
@@ -453,28 +477,29 @@ struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out)
 	}
 	t->ops = &qemu_ops;
 	t->priv = p;
+	if (mem && mem_fd >= 0) {
+		err = gp_error_create(GP_ERR_INVAL, "mem=%s given with a RAM descriptor", mem);
+		goto fail;
+	}
 	if (mem) {
-		struct stat st;
 		int fd = open(mem, O_RDWR | O_CLOEXEC);
 
 		if (fd < 0) {
 			err = gp_error_os(errno, "open guest RAM file %s", mem);
 			goto fail;
 		}
-		if (fstat(fd, &st) < 0 || st.st_size <= 0) {
-			close(fd);
-			err = gp_error_create(GP_ERR_INVAL, "guest RAM file %s is empty", mem);
-			goto fail;
-		}
-		p->ram_len = (size_t)st.st_size;
-		p->ram = mmap(NULL, p->ram_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		err = map_ram(p, fd, mem);
 		close(fd);
-		if (p->ram == MAP_FAILED) {
-			p->ram = NULL;
-			err = gp_error_os(errno, "mmap %s", mem);
+		if (err)
 			goto fail;
-		}
 		ram_size = p->ram_len;
+	} else if (mem_fd >= 0) {
+		/* The descriptor itself, never reopened by path: a path
+		 * (/proc/self/fd/N) would open it again with our own rights. */
+		if ((err = map_ram(p, mem_fd, "descriptor")))
+			goto fail;
+		ram_size = p->ram_len;
+		mem = "the RAM descriptor";
 	}
 	if (qmp) {
 		p->qmp_path = strdup(qmp);
