@@ -2,13 +2,17 @@
 /*
  * Hostile peers of the target layer (issue 11): a control socket that
  * hands over a descriptor that is no sealed memfd of the size it claims,
- * or that runs as someone else.  Each fake peer runs in a child process
+ * or that runs as someone else; gdbstubs that trickle junk, answer with
+ * empty 'm' replies forever, list no threads, or describe their registers
+ * with includes that fan out or loop; a gdbstub that answers before it
+ * acks, and one that checks our escapes.  Each fake peer runs in a child process
  * with an alarm, as in test_gdbrsp.c; every case must end with a clear
  * error, in bounded time, and never hang.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +83,10 @@ static void peer_start(void (*fn)(int lfd, int arg), int arg, unsigned alarm_s)
 	peer_pid = fork();
 	ck_assert_int_ge(peer_pid, 0);
 	if (peer_pid == 0) {
-		alarm(alarm_s); /* never outlive a broken test */
+		/* Never outlive a broken test. The default action: Check's
+		 * own SIGALRM handler, inherited, would kill the test too. */
+		signal(SIGALRM, SIG_DFL);
+		alarm(alarm_s);
 		signal(SIGPIPE, SIG_DFL);
 		close(sync[0]);
 		peer_sync_fd = sync[1];
@@ -224,6 +231,244 @@ START_TEST(vmm_memfd_refused)
 }
 END_TEST
 
+/* ---- gdbstubs: the client must end every exchange in bounded time ---- */
+
+enum gdb_mode {
+	GDB_TRICKLE,	     /* one junk byte every 100 ms, forever */
+	GDB_EMPTY_M,	     /* 'm' with no thread, forever */
+	GDB_NO_THREADS,	     /* an empty thread list */
+	GDB_EMPTY_XFER,	     /* qXfer answered 'm' with no data, forever */
+	GDB_XML_FANOUT,	     /* every document includes 50 new ones */
+	GDB_XML_LOOP,	     /* target.xml includes itself */
+	GDB_REPLY_FIRST,     /* the reply comes before the ack */
+	GDB_CHECK_ESCAPES,   /* "Qesc:" must arrive escaped, checksum right */
+};
+
+static void gstub_send(int fd, const char *body)
+{
+	char pkt[8192];
+	int n = snprintf(pkt, sizeof(pkt), "$%s#%02x", body, gdbc_checksum(body, strlen(body)));
+
+	if (write(fd, pkt, (size_t)n) != n)
+		_exit(3);
+}
+
+/* One request, raw (not decoded); false at the end of the stream. *ok
+ * tells whether its checksum was right. */
+static bool gstub_read(int fd, char *pkt, size_t cap, bool *ok)
+{
+	size_t n = 0;
+	char c, cs[3] = {0};
+
+	do {
+		if (read(fd, &c, 1) != 1)
+			return false;
+	} while (c != '$');
+	while (read(fd, &c, 1) == 1 && c != '#')
+		if (n + 1 < cap)
+			pkt[n++] = c;
+	pkt[n] = '\0';
+	if (read(fd, cs, 2) != 2)
+		return false;
+	*ok = strtoul(cs, NULL, 16) == gdbc_checksum(pkt, n);
+	return true;
+}
+
+/* A document for qXfer in the fan-out and loop modes: in fan-out, each
+ * includes 50 new ones, four levels deep (50^4 in all; no loop, no
+ * nesting beyond what a stub may do). */
+static void gstub_doc(enum gdb_mode mode, const char *annex, char *doc, size_t cap)
+{
+	size_t n = (size_t)snprintf(doc, cap, "<target>");
+	int base = (int)(strlen(annex) > 4 ? strlen(annex) - 4 : 0), depth = 0;
+
+	if (mode == GDB_XML_LOOP) {
+		snprintf(doc + n, cap - n, "<xi:include href=\"target.xml\"/></target>");
+		return;
+	}
+	for (const char *p = annex; *p; p++)
+		depth += *p == '_';
+	for (int i = 0; depth < 4 && i < 50 && n < cap; i++)
+		n += (size_t)snprintf(doc + n, cap - n, "<xi:include href=\"%.*s_%d.xml\"/>",
+				      base, annex, i);
+	if (n < cap)
+		snprintf(doc + n, cap - n, "</target>");
+}
+
+static void gstub_xfer(int fd, enum gdb_mode mode, const char *req)
+{
+	char annex[128], doc[4096], reply[512];
+	unsigned long off, len;
+	size_t dl;
+
+	if (sscanf(req, "qXfer:features:read:%127[^:]:%lx,%lx", annex, &off, &len) != 3) {
+		gstub_send(fd, "E01");
+		return;
+	}
+	if (mode == GDB_EMPTY_XFER) {
+		gstub_send(fd, "m");
+		return;
+	}
+	gstub_doc(mode, annex, doc, sizeof(doc));
+	dl = strlen(doc);
+	if (len > 400)
+		len = 400;
+	if (off >= dl) {
+		gstub_send(fd, "l");
+		return;
+	}
+	if (len > dl - off)
+		len = dl - off;
+	reply[0] = off + len >= dl ? 'l' : 'm';
+	memcpy(reply + 1, doc + off, len);
+	reply[len + 1] = '\0';
+	gstub_send(fd, reply);
+}
+
+static void gdb_peer(int lfd, int arg)
+{
+	enum gdb_mode mode = (enum gdb_mode)arg;
+	char pkt[4096];
+	bool ok;
+	int fd;
+
+	peer_ready(lfd);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		_exit(2);
+	if (mode == GDB_TRICKLE) {
+		for (;;) {
+			if (write(fd, "x", 1) != 1)
+				_exit(0);
+			usleep(100000);
+		}
+	}
+	while (gstub_read(fd, pkt, sizeof(pkt), &ok)) {
+		const char *reply = "";
+		char raw[8256];
+
+		if (!strncmp(pkt, "qSupported", 10))
+			reply = "PacketSize=1000;qXfer:features:read+";
+		else if (!strcmp(pkt, "qfThreadInfo"))
+			reply = mode == GDB_EMPTY_M ? "m" : mode == GDB_NO_THREADS ? "l" : "m01";
+		else if (!strcmp(pkt, "qsThreadInfo"))
+			reply = mode == GDB_EMPTY_M ? "m" : "l";
+		else if (!strncmp(pkt, "Qesc:", 5))
+			reply = ok && !strcmp(pkt + 5, "a}\x03}\x04}]}\x0a" "b") ? "OK" : "E99";
+		if (mode == GDB_REPLY_FIRST) {
+			snprintf(raw, sizeof(raw), "$%s#%02x+", reply,
+				 gdbc_checksum(reply, strlen(reply)));
+			if (write(fd, raw, strlen(raw)) < 0)
+				_exit(3);
+			continue;
+		}
+		if (write(fd, "+", 1) != 1)
+			_exit(3);
+		if (!strncmp(pkt, "qXfer:features:read:", 20))
+			gstub_xfer(fd, mode, pkt);
+		else
+			gstub_send(fd, reply);
+	}
+}
+
+/* Connect to a stub in mode, with a 1 s exchange timeout. */
+static struct gdbc *gdb_start(enum gdb_mode mode)
+{
+	struct gdbc *g;
+
+	peer_start(gdb_peer, mode, 15);
+	ck_ok(gdbc_connect(sock_path, 1000, &g));
+	return g;
+}
+
+static void ck_quick(uint64_t t0, double max_s)
+{
+	double s = (double)(gp_now_ns() - t0) / 1e9;
+
+	ck_assert_msg(s < max_s, "took %.1f s (at most %.1f s)", s, max_s);
+}
+
+START_TEST(gdbc_trickle)
+{
+	struct gdbc *g = gdb_start(GDB_TRICKLE);
+	uint64_t t0 = gp_now_ns();
+
+	/* Bytes keep coming, a reply never does: the exchange's deadline,
+	 * not the gap between bytes, decides. */
+	ck_err(gdbc_cmd(g, "qSupported"), GP_ERR_TIMEOUT, "gdbstub");
+	ck_quick(t0, 3);
+	gdbc_close(g);
+}
+END_TEST
+
+START_TEST(gdbc_endless_threads)
+{
+	struct gdbc *g = gdb_start(GDB_EMPTY_M);
+	uint64_t t0 = gp_now_ns();
+
+	ck_err(gdbc_handshake(g), GP_ERR_PROTOCOL, "thread");
+	ck_quick(t0, 5);
+	gdbc_close(g);
+
+	g = gdb_start(GDB_NO_THREADS);
+	t0 = gp_now_ns();
+	ck_err(gdbc_handshake(g), GP_ERR_PROTOCOL, "no threads");
+	ck_quick(t0, 5);
+	gdbc_close(g);
+}
+END_TEST
+
+START_TEST(gdbc_endless_xfer)
+{
+	struct gdbc *g = gdb_start(GDB_EMPTY_XFER);
+	uint64_t t0 = gp_now_ns();
+
+	ck_err(gdbc_handshake(g), GP_ERR_PROTOCOL, "empty");
+	ck_quick(t0, 5);
+	gdbc_close(g);
+}
+END_TEST
+
+START_TEST(gdbc_xml_includes)
+{
+	struct gdbc *g = gdb_start(GDB_XML_FANOUT);
+	uint64_t t0 = gp_now_ns();
+
+	ck_err(gdbc_handshake(g), GP_ERR_LIMIT, "documents");
+	ck_quick(t0, 5);
+	gdbc_close(g);
+
+	g = gdb_start(GDB_XML_LOOP);
+	t0 = gp_now_ns();
+	ck_err(gdbc_handshake(g), GP_ERR_PROTOCOL, "loop");
+	ck_quick(t0, 5);
+	gdbc_close(g);
+}
+END_TEST
+
+START_TEST(gdbc_reply_before_ack)
+{
+	struct gdbc *g = gdb_start(GDB_REPLY_FIRST);
+
+	/* The reply that came while we waited for the ack is the reply. */
+	ck_ok(gdbc_cmd(g, "qSupported"));
+	ck_assert_str_eq(g->buf, "PacketSize=1000;qXfer:features:read+");
+	ck_ok(gdbc_cmd(g, "qfThreadInfo"));
+	ck_assert_str_eq(g->buf, "m01");
+	gdbc_close(g);
+}
+END_TEST
+
+START_TEST(gdbc_escapes)
+{
+	struct gdbc *g = gdb_start(GDB_CHECK_ESCAPES);
+
+	/* '#', '$', '}' and '*' travel as '}' and the byte XOR 0x20. */
+	ck_ok(gdbc_cmd_ok(g, "Qesc:a#$}*b"));
+	gdbc_close(g);
+}
+END_TEST
+
 static TCase *target_hostile_tcase(void)
 {
 	TCase *tc = tcase_create("target_hostile");
@@ -231,6 +476,12 @@ static TCase *target_hostile_tcase(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, vmm_memfd_refused);
+	tcase_add_test(tc, gdbc_trickle);
+	tcase_add_test(tc, gdbc_endless_threads);
+	tcase_add_test(tc, gdbc_endless_xfer);
+	tcase_add_test(tc, gdbc_xml_includes);
+	tcase_add_test(tc, gdbc_reply_before_ack);
+	tcase_add_test(tc, gdbc_escapes);
 	return tc;
 }
 
