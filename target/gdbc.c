@@ -7,6 +7,7 @@
  * one client and read best together.)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -63,10 +64,63 @@ long gdbc_decode(const char *in, size_t len, char *out, size_t cap)
 	return (long)o;
 }
 
-static struct gp_error *connect_addr(const char *addr, int *fdp)
+struct gp_error *gdbc_sock_connect(int fd, const struct sockaddr *sa, unsigned sa_len,
+				   const char *what, uint64_t deadline)
 {
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return gp_error_os(errno, "fcntl socket for %s", what);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		uint64_t now = gp_now_ns();
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (!connect(fd, sa, sa_len))
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			/* A unix listener whose backlog is full: it does not
+			 * accept, most likely because another client holds it. */
+			if (now >= deadline)
+				return gp_error_create(GP_ERR_TIMEOUT,
+						       "%s does not accept a connection (another client connected?)",
+						       what);
+			gp_sleep_us(10000);
+			continue;
+		}
+		if (errno != EINPROGRESS)
+			return gp_error_os(errno, "connect to %s", what);
+		while (now < deadline) {
+			int rc = poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
+
+			if (rc > 0 || (rc < 0 && errno != EINTR))
+				break;
+			now = gp_now_ns();
+		}
+		if (now >= deadline)
+			return gp_error_create(GP_ERR_TIMEOUT, "connecting to %s timed out", what);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = errno;
+		if (soerr)
+			return gp_error_os(soerr, "connect to %s", what);
+		break;
+	}
+	if (fcntl(fd, F_SETFL, fl) < 0)
+		return gp_error_os(errno, "fcntl socket for %s", what);
+	return NULL;
+}
+
+static struct gp_error *connect_addr(const char *addr, int timeout_ms, int *fdp)
+{
+	uint64_t deadline = gp_now_ns() + (uint64_t)timeout_ms * 1000000;
+	char what[160];
+	struct gp_error *err;
 	int fd;
 
+	snprintf(what, sizeof(what), "gdbstub %s", addr);
 	if (strchr(addr, '/')) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
@@ -76,11 +130,10 @@ static struct gp_error *connect_addr(const char *addr, int *fdp)
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return gp_error_os(errno, "socket");
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			int e = errno;
-
+		if ((err = gdbc_sock_connect(fd, (struct sockaddr *)&sa, sizeof(sa), what,
+					     deadline))) {
 			close(fd);
-			return gp_error_os(e, "connect to gdbstub %s", addr);
+			return err;
 		}
 	} else {
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
@@ -99,11 +152,14 @@ static struct gp_error *connect_addr(const char *addr, int *fdp)
 			return gp_error_create(GP_ERR_INVAL, "gdbstub address '%s': %s", addr,
 					       gai_strerror(rc));
 		fd = -1;
+		err = NULL;
 		for (ai = res; ai; ai = ai->ai_next) {
 			fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 			if (fd < 0)
 				continue;
-			if (!connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+			gp_error_destroy(err);
+			err = gdbc_sock_connect(fd, ai->ai_addr, ai->ai_addrlen, what, deadline);
+			if (!err) {
 				/* Small request/reply packets: without this,
 				 * Nagle and delayed ACKs add ~40 ms per packet. */
 				int one = 1;
@@ -116,7 +172,8 @@ static struct gp_error *connect_addr(const char *addr, int *fdp)
 		}
 		freeaddrinfo(res);
 		if (fd < 0)
-			return gp_error_os(errno, "connect to gdbstub %s", addr);
+			return err ? err : gp_error_os(errno, "connect to gdbstub %s", addr);
+		gp_error_destroy(err);
 	}
 	*fdp = fd;
 	return NULL;
@@ -139,7 +196,7 @@ struct gp_error *gdbc_connect(const char *addr, int timeout_ms, struct gdbc **ou
 	g->fd = -1;
 	g->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
 	g->packet_size = 4096;
-	err = connect_addr(addr, &g->fd);
+	err = connect_addr(addr, g->timeout_ms, &g->fd);
 	if (err) {
 		gdbc_close(g);
 		return err;

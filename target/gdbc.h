@@ -53,6 +53,15 @@ struct gdbc {
 	size_t in_pos, in_len;
 };
 
+/* Connect fd (a stream socket) to sa before deadline (gp_now_ns) and leave
+ * it blocking: a listener that does not accept (a unix socket's backlog
+ * full, e.g. while another client holds it) or a host that does not answer
+ * is a GP_ERR_TIMEOUT naming what, never a hang. For every backend's
+ * sockets (gdbstub, QMP, the VMM's control socket). */
+struct sockaddr;
+struct gp_error *gdbc_sock_connect(int fd, const struct sockaddr *sa, unsigned sa_len,
+				   const char *what, uint64_t deadline);
+
 /* addr: "HOST:PORT" or a unix socket path. */
 struct gp_error *gdbc_connect(const char *addr, int timeout_ms, struct gdbc **out);
 void gdbc_close(struct gdbc *g);

@@ -103,6 +103,8 @@ static struct gp_error *get_memfd(const char *path, int *fd, unsigned long long 
 	size_t n = 0;
 	uint8_t cs = gdbc_checksum(q, strlen(q));
 	struct gp_error *err = NULL;
+	/* One deadline for the whole query, however the peer paces it. */
+	uint64_t deadline = gp_now_ns() + 10000 * 1000000ull;
 	int s;
 
 	*fd = -1;
@@ -112,9 +114,15 @@ static struct gp_error *get_memfd(const char *path, int *fd, unsigned long long 
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return gp_error_os(errno, "socket");
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = gp_error_os(errno, "connect to %s (is `vmm run --gdb %s` running?)", path, path);
+	if ((err = gdbc_sock_connect(s, (struct sockaddr *)&sa, sizeof(sa), path, deadline))) {
 		close(s);
+		if (err->code == GP_ERR_OS) {
+			int e = err->errnum;
+
+			gp_error_destroy(err);
+			err = gp_error_os(e, "connect to %s (is `vmm run --gdb %s` running?)", path,
+					  path);
+		}
 		return err;
 	}
 	if ((err = check_peer(path, s)))
@@ -135,11 +143,17 @@ static struct gp_error *get_memfd(const char *path, int *fd, unsigned long long 
 				    .msg_controllen = sizeof(ctl.b) };
 		struct pollfd p = { .fd = s, .events = POLLIN };
 		struct cmsghdr *c;
+		uint64_t now = gp_now_ns();
 		char *hash;
 		ssize_t r;
+		int rc;
 
-		if (poll(&p, 1, 10000) <= 0) {
-			err = gp_error_create(GP_ERR_TIMEOUT, "%s did not answer", path);
+		rc = now < deadline ? poll(&p, 1, (int)((deadline - now + 999999) / 1000000)) : 0;
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0) {
+			err = gp_error_create(GP_ERR_TIMEOUT, "%s did not answer within 10 s", path);
 			goto out;
 		}
 		r = recvmsg(s, &m, MSG_CMSG_CLOEXEC);

@@ -5,7 +5,9 @@
  * or that runs as someone else; gdbstubs that trickle junk, answer with
  * empty 'm' replies forever, list no threads, or describe their registers
  * with includes that fan out or loop; a gdbstub that answers before it
- * acks, and one that checks our escapes.  Each fake peer runs in a child process
+ * acks, and one that checks our escapes; QMP sockets that do not accept,
+ * accept and never answer, answer with an endless trickle of events, or
+ * claim more RAM than any guest has.  Each fake peer runs in a child process
  * with an alarm, as in test_gdbrsp.c; every case must end with a clear
  * error, in bounded time, and never hang.
  */
@@ -469,6 +471,116 @@ START_TEST(gdbc_escapes)
 }
 END_TEST
 
+/* ---- QMP: every conversation ends within its 5 s, whatever the peer ---- */
+
+enum qmp_mode {
+	QMP_SILENT,	/* accepts, never says a word */
+	QMP_EVENTS,	/* greets, then only events, a byte every 10 ms */
+	QMP_HUGE_RAM,	/* 2^62 bytes of base memory */
+};
+
+static void qmp_write(int fd, const char *s)
+{
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		_exit(3);
+}
+
+/* Read up to the end of one command line. */
+static void qmp_read_cmd(int fd)
+{
+	char c;
+
+	while (read(fd, &c, 1) == 1 && c != '\n')
+		;
+}
+
+static void qmp_peer(int lfd, int arg)
+{
+	static const char event[] =
+		"{\"event\": \"RTC_CHANGE\", \"data\": {\"offset\": 0}, "
+		"\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}\n";
+	enum qmp_mode mode = (enum qmp_mode)arg;
+	int fd;
+
+	peer_ready(lfd);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		_exit(2);
+	if (mode == QMP_SILENT) {
+		pause();
+		_exit(0);
+	}
+	qmp_write(fd, "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n");
+	qmp_read_cmd(fd);
+	qmp_write(fd, "{\"return\": {}}\n");
+	qmp_read_cmd(fd);
+	if (mode == QMP_HUGE_RAM) {
+		qmp_write(fd, "{\"return\": {\"base-memory\": 4611686018427387904}}\n");
+		qmp_read_cmd(fd);
+		_exit(0);
+	}
+	for (;;) {
+		for (size_t i = 0; i < sizeof(event) - 1; i++) {
+			if (write(fd, event + i, 1) != 1)
+				_exit(0);
+			usleep(10000);
+		}
+	}
+}
+
+static void qmp_open(const char *qmp, enum gp_error_code code, const char *why)
+{
+	char spec[256];
+	struct tgt *t = NULL;
+	uint64_t t0 = gp_now_ns();
+
+	/* QMP is asked before the gdbstub, which is not there. */
+	snprintf(spec, sizeof(spec), "qemu:gdb=%s/no-gdb.sock,qmp=%s", tmpdir, qmp);
+	ck_err(tgt_open(spec, &t), code, why);
+	ck_assert_ptr_null(t);
+	ck_quick(t0, 8);
+}
+
+START_TEST(qmp_silent)
+{
+	peer_start(qmp_peer, QMP_SILENT, 20);
+	qmp_open(sock_path, GP_ERR_TIMEOUT, "QMP did not answer");
+}
+END_TEST
+
+START_TEST(qmp_endless_events)
+{
+	/* Before, every byte restarted a 5 s wait, for up to 64 events. */
+	peer_start(qmp_peer, QMP_EVENTS, 20);
+	qmp_open(sock_path, GP_ERR_TIMEOUT, "QMP did not answer");
+}
+END_TEST
+
+START_TEST(qmp_huge_ram)
+{
+	peer_start(qmp_peer, QMP_HUGE_RAM, 20);
+	qmp_open(sock_path, GP_ERR_LIMIT, "64 TiB");
+}
+END_TEST
+
+/* Another client holds QEMU's one QMP connection: QEMU does not accept
+ * ours, and once the listener's backlog is full connect() itself would
+ * block. A listener with a backlog of 0 and one connection queued. */
+START_TEST(qmp_busy)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int lfd = bind_unix(sock_path), other;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	ck_assert_int_eq(listen(lfd, 0), 0);
+	other = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(other, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	qmp_open(sock_path, GP_ERR_TIMEOUT, "another client");
+	close(other);
+	close(lfd);
+}
+END_TEST
+
 static TCase *target_hostile_tcase(void)
 {
 	TCase *tc = tcase_create("target_hostile");
@@ -482,6 +594,10 @@ static TCase *target_hostile_tcase(void)
 	tcase_add_test(tc, gdbc_xml_includes);
 	tcase_add_test(tc, gdbc_reply_before_ack);
 	tcase_add_test(tc, gdbc_escapes);
+	tcase_add_test(tc, qmp_silent);
+	tcase_add_test(tc, qmp_endless_events);
+	tcase_add_test(tc, qmp_huge_ram);
+	tcase_add_test(tc, qmp_busy);
 	return tc;
 }
 
