@@ -1,5 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * gdbc.c - the GDB remote serial protocol client (gdbc.h).
+ *
+ * (About 800 lines: framing, the exchange deadlines, the handshake's
+ * bounded loops over a hostile stub's replies, registers and memory are
+ * one client and read best together.)
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -56,10 +64,63 @@ long gdbc_decode(const char *in, size_t len, char *out, size_t cap)
 	return (long)o;
 }
 
-static struct gp_error *connect_addr(const char *addr, int *fdp)
+struct gp_error *gdbc_sock_connect(int fd, const struct sockaddr *sa, unsigned sa_len,
+				   const char *what, uint64_t deadline)
 {
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return gp_error_os(errno, "fcntl socket for %s", what);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		uint64_t now = gp_now_ns();
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (!connect(fd, sa, sa_len))
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			/* A unix listener whose backlog is full: it does not
+			 * accept, most likely because another client holds it. */
+			if (now >= deadline)
+				return gp_error_create(GP_ERR_TIMEOUT,
+						       "%s does not accept a connection (another client connected?)",
+						       what);
+			gp_sleep_us(10000);
+			continue;
+		}
+		if (errno != EINPROGRESS)
+			return gp_error_os(errno, "connect to %s", what);
+		while (now < deadline) {
+			int rc = poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
+
+			if (rc > 0 || (rc < 0 && errno != EINTR))
+				break;
+			now = gp_now_ns();
+		}
+		if (now >= deadline)
+			return gp_error_create(GP_ERR_TIMEOUT, "connecting to %s timed out", what);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = errno;
+		if (soerr)
+			return gp_error_os(soerr, "connect to %s", what);
+		break;
+	}
+	if (fcntl(fd, F_SETFL, fl) < 0)
+		return gp_error_os(errno, "fcntl socket for %s", what);
+	return NULL;
+}
+
+static struct gp_error *connect_addr(const char *addr, int timeout_ms, int *fdp)
+{
+	uint64_t deadline = gp_now_ns() + (uint64_t)timeout_ms * 1000000;
+	char what[160];
+	struct gp_error *err;
 	int fd;
 
+	snprintf(what, sizeof(what), "gdbstub %s", addr);
 	if (strchr(addr, '/')) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
@@ -69,11 +130,10 @@ static struct gp_error *connect_addr(const char *addr, int *fdp)
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return gp_error_os(errno, "socket");
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			int e = errno;
-
+		if ((err = gdbc_sock_connect(fd, (struct sockaddr *)&sa, sizeof(sa), what,
+					     deadline))) {
 			close(fd);
-			return gp_error_os(e, "connect to gdbstub %s", addr);
+			return err;
 		}
 	} else {
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
@@ -92,11 +152,14 @@ static struct gp_error *connect_addr(const char *addr, int *fdp)
 			return gp_error_create(GP_ERR_INVAL, "gdbstub address '%s': %s", addr,
 					       gai_strerror(rc));
 		fd = -1;
+		err = NULL;
 		for (ai = res; ai; ai = ai->ai_next) {
 			fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 			if (fd < 0)
 				continue;
-			if (!connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+			gp_error_destroy(err);
+			err = gdbc_sock_connect(fd, ai->ai_addr, ai->ai_addrlen, what, deadline);
+			if (!err) {
 				/* Small request/reply packets: without this,
 				 * Nagle and delayed ACKs add ~40 ms per packet. */
 				int one = 1;
@@ -109,7 +172,8 @@ static struct gp_error *connect_addr(const char *addr, int *fdp)
 		}
 		freeaddrinfo(res);
 		if (fd < 0)
-			return gp_error_os(errno, "connect to gdbstub %s", addr);
+			return err ? err : gp_error_os(errno, "connect to gdbstub %s", addr);
+		gp_error_destroy(err);
 	}
 	*fdp = fd;
 	return NULL;
@@ -132,7 +196,7 @@ struct gp_error *gdbc_connect(const char *addr, int timeout_ms, struct gdbc **ou
 	g->fd = -1;
 	g->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
 	g->packet_size = 4096;
-	err = connect_addr(addr, &g->fd);
+	err = connect_addr(addr, g->timeout_ms, &g->fd);
 	if (err) {
 		gdbc_close(g);
 		return err;
@@ -151,42 +215,86 @@ void gdbc_close(struct gdbc *g)
 	free(g);
 }
 
+/* Start an exchange: its deadline is timeout_ms from now, or the end of
+ * the operation it is part of, whichever comes first. */
+static void exchange_begin(struct gdbc *g)
+{
+	g->deadline = gp_now_ns() + (uint64_t)g->timeout_ms * 1000000;
+	if (g->op_deadline && g->op_deadline < g->deadline)
+		g->deadline = g->op_deadline;
+	g->rx = 0;
+}
+
+/* Wait for events on the socket until the exchange's deadline. */
+static struct gp_error *wait_fd(struct gdbc *g, short events)
+{
+	for (;;) {
+		struct pollfd p = { .fd = g->fd, .events = events };
+		uint64_t now = gp_now_ns();
+		int rc;
+
+		if (now >= g->deadline) {
+			if (!g->rx)
+				return gp_error_create(GP_ERR_TIMEOUT,
+						       "gdbstub did not answer within %d ms",
+						       g->timeout_ms);
+			return gp_error_create(GP_ERR_TIMEOUT,
+					       "gdbstub sent no complete reply within %d ms (%zu bytes of something else)",
+					       g->timeout_ms, g->rx);
+		}
+		rc = poll(&p, 1, (int)((g->deadline - now + 999999) / 1000000));
+		if (rc > 0)
+			return NULL;
+		if (rc < 0 && errno != EINTR)
+			return gp_error_os(errno, "poll gdbstub");
+	}
+}
+
 static struct gp_error *read_byte(struct gdbc *g, char *c)
 {
-	struct pollfd p = { .fd = g->fd, .events = POLLIN };
+	struct gp_error *err;
 	ssize_t n;
-	int rc;
 
 	if (g->in_pos < g->in_len) {
 		*c = g->in[g->in_pos++];
 		return NULL;
 	}
-	rc = poll(&p, 1, g->timeout_ms);
-	if (rc == 0)
-		return gp_error_create(GP_ERR_TIMEOUT, "gdbstub did not answer within %d ms",
-				       g->timeout_ms);
-	if (rc < 0)
-		return gp_error_os(errno, "poll gdbstub");
+	if ((err = wait_fd(g, POLLIN)))
+		return err;
 	n = read(g->fd, g->in, sizeof(g->in));
 	if (n == 0)
 		return gp_error_create(GP_ERR_PROTOCOL, "gdbstub closed the connection");
 	if (n < 0)
 		return gp_error_os(errno, "read gdbstub");
+	g->rx += (size_t)n;
 	g->in_pos = 1;
 	g->in_len = (size_t)n;
 	*c = g->in[0];
 	return NULL;
 }
 
+/* Put back the byte read_byte() just returned. */
+static void unread_byte(struct gdbc *g)
+{
+	g->in_pos--;
+}
+
+/* Send without blocking past the deadline (a peer that does not read). */
 static struct gp_error *write_all(struct gdbc *g, const void *buf, size_t len)
 {
 	const char *p = buf;
+	struct gp_error *err;
 
 	while (len) {
-		ssize_t n = send(g->fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = send(g->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if ((err = wait_fd(g, POLLOUT)))
+				return gp_error_wrap(err, "writing to the gdbstub");
+			continue;
+		}
 		if (n <= 0)
 			return gp_error_os(errno, "write gdbstub");
 		p += n;
@@ -195,29 +303,49 @@ static struct gp_error *write_all(struct gdbc *g, const void *buf, size_t len)
 	return NULL;
 }
 
+/* Send a packet, escaping the bytes that would break its framing ('#',
+ * '$', '}', and '*', which the stub would take for a run) as '}' and the
+ * byte XOR 0x20; the checksum covers what is sent. Within the exchange
+ * begun by the caller. */
 static struct gp_error *send_packet(struct gdbc *g, const char *data, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	char *pkt = malloc(len + 5);
+	char *pkt = malloc(2 * len + 5);
 	struct gp_error *err = NULL;
-	uint8_t cs = gdbc_checksum(data, len);
+	size_t o = 1;
+	uint8_t cs;
 
 	if (!pkt)
 		return &gp_error_nomem;
 	pkt[0] = '$';
-	memcpy(pkt + 1, data, len);
-	pkt[len + 1] = '#';
-	pkt[len + 2] = hex[cs >> 4];
-	pkt[len + 3] = hex[cs & 15];
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '#' || data[i] == '$' || data[i] == '}' || data[i] == '*') {
+			pkt[o++] = '}';
+			pkt[o++] = (char)(data[i] ^ 0x20);
+		} else {
+			pkt[o++] = data[i];
+		}
+	}
+	cs = gdbc_checksum(pkt + 1, o - 1);
+	pkt[o++] = '#';
+	pkt[o++] = hex[cs >> 4];
+	pkt[o++] = hex[cs & 15];
 	/* Without no-ack mode, wait for '+'; retransmit on '-' a few times. */
 	for (int tries = 0; tries < 4; tries++) {
 		char c;
 
-		if ((err = write_all(g, pkt, len + 4)) || g->noack)
+		if ((err = write_all(g, pkt, o)) || g->noack)
 			goto out;
 		do {
 			if ((err = read_byte(g, &c)))
 				goto out;
+			/* A packet before the ack (a stop reply, or the reply
+			 * itself): keep it for recv_packet(), which skips the
+			 * '+' that follows as noise. */
+			if (c == '$') {
+				unread_byte(g);
+				goto out;
+			}
 		} while (c != '+' && c != '-');
 		if (c == '+')
 			goto out;
@@ -281,9 +409,10 @@ static bool is_stop_reply(const char *b)
 
 struct gp_error *gdbc_cmd(struct gdbc *g, const char *cmd)
 {
-	struct gp_error *err = send_packet(g, cmd, strlen(cmd));
+	struct gp_error *err;
 
-	if (err)
+	exchange_begin(g);
+	if ((err = send_packet(g, cmd, strlen(cmd))))
 		return err;
 	/* A stop reply may be pending from an earlier stop (QEMU sends one
 	 * when a client attaches); skip those unless we asked for one. */
@@ -374,11 +503,11 @@ struct gp_error *gdbc_parse_xml_regs(struct gdbc *g, const char *xml)
 	return NULL;
 }
 
-/* Read a qXfer object completely. */
-static struct gp_error *read_xfer(struct gdbc *g, const char *annex, char **out)
+/* Read a qXfer object completely, at most budget bytes. */
+static struct gp_error *read_xfer(struct gdbc *g, const char *annex, size_t budget, char **out)
 {
 	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap), cmd[128];
+	char *buf = malloc(cap), cmd[256];
 	struct gp_error *err;
 
 	if (!buf)
@@ -392,7 +521,14 @@ static struct gp_error *read_xfer(struct gdbc *g, const char *annex, char **out)
 			err = gp_error_create(GP_ERR_PROTOCOL, "qXfer %s: reply '%.20s'", annex, g->buf);
 			goto fail;
 		}
-		if (n + g->len > XML_MAX) {
+		/* Each 'm' must move on, or a stub could keep us asking. */
+		if (g->buf[0] == 'm' && g->len < 2) {
+			err = gp_error_create(GP_ERR_PROTOCOL,
+					      "qXfer %s: an empty 'm' reply at offset %zu (no progress)",
+					      annex, n);
+			goto fail;
+		}
+		if (n + g->len > budget) {
 			err = gp_error_create(GP_ERR_LIMIT, "target description %s too large", annex);
 			goto fail;
 		}
@@ -419,16 +555,35 @@ fail:
 	return err;
 }
 
-static struct gp_error *load_layout(struct gdbc *g, const char *annex, int depth)
+/* What a target description may cost, all its documents together. */
+struct layout_budget {
+	int docs;		/* documents read so far */
+	size_t bytes;		/* XML bytes left */
+	const char *stack[5];	/* the documents being read, outermost first */
+};
+
+static struct gp_error *load_layout(struct gdbc *g, const char *annex, int depth,
+				    struct layout_budget *b)
 {
 	struct gp_error *err;
 	char *xml = NULL;
 	const char *p;
 
-	if (depth > 4)
+	if (depth >= (int)ARRAY_SIZE(b->stack))
 		return gp_error_create(GP_ERR_LIMIT, "target description includes nest too deep");
-	if ((err = read_xfer(g, annex, &xml)))
+	for (int i = 0; i < depth; i++)
+		if (!strcmp(b->stack[i], annex))
+			return gp_error_create(GP_ERR_PROTOCOL,
+					       "target description %s includes %s again: a loop",
+					       b->stack[depth - 1], annex);
+	if (++b->docs > GDBC_MAX_XML_DOCS)
+		return gp_error_create(GP_ERR_LIMIT,
+				       "target description in more than %d documents (at %s)",
+				       GDBC_MAX_XML_DOCS, annex);
+	if ((err = read_xfer(g, annex, b->bytes, &xml)))
 		return err;
+	b->bytes -= strlen(xml);
+	b->stack[depth] = annex;
 	/* Registers and includes in document order. */
 	p = xml;
 	for (;;) {
@@ -461,7 +616,7 @@ static struct gp_error *load_layout(struct gdbc *g, const char *annex, int depth
 				err = gp_error_create(GP_ERR_PROTOCOL, "bad xi:include in %s", annex);
 				break;
 			}
-			if ((err = load_layout(g, href, depth + 1)))
+			if ((err = load_layout(g, href, depth + 1, b)))
 				break;
 			p = end + 1;
 		}
@@ -470,8 +625,9 @@ static struct gp_error *load_layout(struct gdbc *g, const char *annex, int depth
 	return err;
 }
 
-struct gp_error *gdbc_handshake(struct gdbc *g)
+static struct gp_error *handshake(struct gdbc *g)
 {
+	struct layout_budget b = { .bytes = XML_MAX };
 	struct gp_error *err;
 	const char *ps;
 	bool xml;
@@ -491,29 +647,50 @@ struct gp_error *gdbc_handshake(struct gdbc *g)
 	if (!xml)
 		return gp_error_create(GP_ERR_UNSUPPORTED,
 				       "gdbstub does not describe its registers (no qXfer:features:read)");
-	/* Threads: one per vCPU. */
+	/* Threads: one per vCPU. Each 'm' must name one at least, so the
+	 * list ends within GDBC_MAX_THREADS + 1 replies. */
 	g->nr_threads = 0;
 	if ((err = gdbc_cmd(g, "qfThreadInfo")))
 		return err;
 	while (g->buf[0] == 'm') {
 		char *save = NULL, *tok;
+		int before = g->nr_threads;
 
 		for (tok = strtok_r(g->buf + 1, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 			if (g->nr_threads >= GDBC_MAX_THREADS)
 				return gp_error_create(GP_ERR_LIMIT, "more than %d vCPUs", GDBC_MAX_THREADS);
 			snprintf(g->threads[g->nr_threads++], sizeof(g->threads[0]), "%s", tok);
 		}
+		if (g->nr_threads == before)
+			return gp_error_create(GP_ERR_PROTOCOL,
+					       "gdbstub's thread list goes on with an empty 'm' reply");
 		if ((err = gdbc_cmd(g, "qsThreadInfo")))
 			return err;
 	}
 	if (g->buf[0] != 'l' || !g->nr_threads)
 		return gp_error_create(GP_ERR_PROTOCOL, "gdbstub lists no threads");
 	g->nr_regs = 0;
-	if ((err = load_layout(g, "target.xml", 0)))
+	if ((err = load_layout(g, "target.xml", 0, &b)))
 		return gp_error_wrap(err, "reading the register layout");
 	if (!g->nr_regs)
 		return gp_error_create(GP_ERR_PROTOCOL, "gdbstub describes no registers");
 	return NULL;
+}
+
+struct gp_error *gdbc_handshake(struct gdbc *g)
+{
+	struct gp_error *err;
+
+	/* Every exchange is bounded, and so is their number; the whole is
+	 * bounded too, against a stub that answers slowly and at length. */
+	g->op_deadline = gp_now_ns() +
+			 (uint64_t)GDBC_HANDSHAKE_EXCHANGES * (uint64_t)g->timeout_ms * 1000000;
+	err = handshake(g);
+	g->op_deadline = 0;
+	if (err && err->code == GP_ERR_TIMEOUT)
+		err = gp_error_wrap(err, "handshake (at most %d ms)",
+				    GDBC_HANDSHAKE_EXCHANGES * g->timeout_ms);
+	return err;
 }
 
 struct gp_error *gdbc_stop(struct gdbc *g)
@@ -522,6 +699,7 @@ struct gp_error *gdbc_stop(struct gdbc *g)
 
 	if (!g->running)
 		return NULL;
+	exchange_begin(g);
 	if ((err = write_all(g, "\x03", 1)))
 		return err;
 	for (int i = 0; i < 16; i++) {
@@ -541,6 +719,7 @@ struct gp_error *gdbc_cont(struct gdbc *g)
 
 	if (g->running)
 		return NULL;
+	exchange_begin(g);
 	if ((err = send_packet(g, "c", 1)))
 		return err;
 	g->running = true;

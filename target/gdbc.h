@@ -5,8 +5,12 @@
  * escapes and run-length decoding, no-ack mode, stop/continue, threads
  * (one per vCPU), register layout from the target's XML, and memory.
  *
- * Every read has a timeout; a silent or garbled peer yields an error, never
- * a hang.
+ * The peer is not trusted. Every exchange (a command and its reply, a stop,
+ * a continue) has an overall deadline of timeout_ms on the monotonic clock,
+ * however the peer paces its bytes, and the handshake as a whole has
+ * GDBC_HANDSHAKE_EXCHANGES times that; loops over replies are bounded
+ * (threads, qXfer pieces, included documents), so a silent, trickling or
+ * garbled peer yields an error, never a hang.
  */
 #ifndef GP_GDBC_H
 #define GP_GDBC_H
@@ -20,6 +24,8 @@
 #define GDBC_MAX_PACKET 65536
 #define GDBC_MAX_REGS 256
 #define GDBC_MAX_THREADS 64
+#define GDBC_MAX_XML_DOCS 16	/* target description documents, includes and all */
+#define GDBC_HANDSHAKE_EXCHANGES 4	/* the handshake's budget, in exchange timeouts */
 
 struct gdbc_reg {
 	char name[32];
@@ -30,7 +36,10 @@ struct gdbc_reg {
 struct gdbc {
 	int fd;
 	bool noack;
-	int timeout_ms;
+	int timeout_ms;		/* the budget of one exchange */
+	uint64_t deadline;	/* gp_now_ns() deadline of the exchange under way */
+	uint64_t op_deadline;	/* of a longer operation (handshake), or 0 */
+	size_t rx;		/* bytes received in the exchange under way */
 	size_t packet_size;	/* the stub's PacketSize */
 	char *buf;		/* last reply, decoded, NUL-terminated */
 	size_t len;
@@ -43,6 +52,15 @@ struct gdbc {
 	char in[8192];		/* bytes received, not yet consumed */
 	size_t in_pos, in_len;
 };
+
+/* Connect fd (a stream socket) to sa before deadline (gp_now_ns) and leave
+ * it blocking: a listener that does not accept (a unix socket's backlog
+ * full, e.g. while another client holds it) or a host that does not answer
+ * is a GP_ERR_TIMEOUT naming what, never a hang. For every backend's
+ * sockets (gdbstub, QMP, the VMM's control socket). */
+struct sockaddr;
+struct gp_error *gdbc_sock_connect(int fd, const struct sockaddr *sa, unsigned sa_len,
+				   const char *what, uint64_t deadline);
 
 /* addr: "HOST:PORT" or a unix socket path. */
 struct gp_error *gdbc_connect(const char *addr, int timeout_ms, struct gdbc **out);

@@ -183,6 +183,10 @@ struct gp_error *tgt_buffer_new(void *buf, size_t len,
 struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out);
 struct gp_error *tgt_raw_open(const char *path, struct tgt **out);
 struct gp_error *tgt_vmm_open(const char *path, struct tgt **out);
+/* The QEMU backend (opts as after "qemu:", without mem=) over a RAM
+ * descriptor the caller has checked (tgt_vmm.c): mem_fd itself is mapped,
+ * never reopened by path; the caller keeps and closes it. */
+struct gp_error *tgt_qemu_open_fd(const char *opts, int mem_fd, struct tgt **out);
 
 
 #endif

@@ -7,6 +7,12 @@
  * runs it; Qqemu.PhyMemMode is accepted (memory is always physical here);
  * registers follow the target description we serve.
  *
+ * The client is not trusted: packets are bounded (PKT_MAX decoded), their
+ * checksums checked (a bad one is nacked with '-' and dropped), '}' escapes
+ * and '*' runs decoded, and a packet that is malformed or too long is
+ * answered "E01"; a client that stalls mid-packet for PKT_STALL_MS is
+ * hung up on.
+ *
  * One extension: "qGuestpatch.memfd" replies "size=HEX;lowmem=HEX" with
  * the guest RAM's memfd attached (SCM_RIGHTS), so a tool on this host maps
  * RAM instead of reading it through packets (tgt_vmm.c). It may come first
@@ -24,10 +30,12 @@
 #include <unistd.h>
 
 #include "gdbc.h"
+#include "gp_time.h"
 #include "kvmvm.h"
 #include "target.h"
 
 #define PKT_MAX 4096
+#define PKT_STALL_MS 5000	/* from '$' to the checksum's last digit */
 
 struct gdbsrv {
 	struct kvmvm *v;
@@ -57,22 +65,31 @@ static const char target_xml[] =
 	"<reg name=\"cr3\" bitsize=\"64\"/><reg name=\"cr4\" bitsize=\"64\"/><reg name=\"cr8\" bitsize=\"64\"/>"
 	"<reg name=\"efer\" bitsize=\"64\"/></feature></target>";
 
+/* Send data as a packet, escaping what would break its framing. */
 static int send_pkt(struct gdbsrv *s, const char *data)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t n = strlen(data);
-	char *p = malloc(n + 5);
-	uint8_t cs = gdbc_checksum(data, n);
+	size_t n = strlen(data), o = 1;
+	char *p = malloc(2 * n + 5);
+	uint8_t cs;
 	int rc = 0;
 
 	if (!p)
 		return -1;
 	p[0] = '$';
-	memcpy(p + 1, data, n);
-	p[n + 1] = '#';
-	p[n + 2] = hex[cs >> 4];
-	p[n + 3] = hex[cs & 15];
-	if (send(s->cfd, p, n + 4, MSG_NOSIGNAL) != (ssize_t)(n + 4))
+	for (size_t i = 0; i < n; i++) {
+		if (strchr("#$}*", data[i])) {
+			p[o++] = '}';
+			p[o++] = (char)(data[i] ^ 0x20);
+		} else {
+			p[o++] = data[i];
+		}
+	}
+	cs = gdbc_checksum(p + 1, o - 1);
+	p[o++] = '#';
+	p[o++] = hex[cs >> 4];
+	p[o++] = hex[cs & 15];
+	if (send(s->cfd, p, o, MSG_NOSIGNAL) != (ssize_t)o)
 		rc = -1;
 	free(p);
 	return rc;
@@ -107,6 +124,39 @@ static int unhex_byte(const char *p)
 			return -1;
 	}
 	return v;
+}
+
+/* A hex number of 1 to 16 digits at *p; moves *p past it. */
+static bool parse_hex(const char **p, unsigned long long *val)
+{
+	unsigned long long v = 0;
+	int n = 0;
+
+	for (;; n++) {
+		char c = (*p)[n];
+		int d = c >= '0' && c <= '9' ? c - '0'
+		      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		      : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+		if (d < 0)
+			break;
+		if (n == 16)
+			return false;
+		v = v << 4 | (unsigned)d;
+	}
+	*p += n;
+	*val = v;
+	return n > 0;
+}
+
+/* "ADDR,LEN" in hex, followed by end (the end of the packet, or ':'). */
+static bool parse_addr_len(const char **p, unsigned long long *addr, unsigned long long *len,
+			   char end)
+{
+	if (!parse_hex(p, addr) || **p != ',')
+		return false;
+	(*p)++;
+	return parse_hex(p, len) && **p == end;
 }
 
 static void reply_regs(struct gdbsrv *s)
@@ -229,32 +279,44 @@ static void handle(struct gdbsrv *s, char *pkt)
 			out[n + 1] = '\0';
 			send_pkt(s, out);
 		}
-	} else if (sscanf(pkt, "m%llx,%llx", &addr, &len) == 2) {
-		uint8_t *p = len <= (PKT_MAX - 8) / 2 ? kvmvm_gpa(v, addr, len) : NULL;
+	} else if (pkt[0] == 'm') {
+		const char *q = pkt + 1;
+		uint8_t *p;
 
-		if (!p)
-			send_pkt(s, "E14");
-		else {
-			hexify(out, p, len);
-			send_pkt(s, out);
+		if (!parse_addr_len(&q, &addr, &len, '\0')) {
+			send_pkt(s, "E01");
+			return;
 		}
-	} else if (sscanf(pkt, "M%llx,%llx:", &addr, &len) == 2) {
-		const char *data = strchr(pkt, ':') + 1;
-		uint8_t *p = len <= PKT_MAX ? kvmvm_gpa(v, addr, len) : NULL;
-
-		if (!p || strlen(data) != 2 * len) {
+		p = len <= (PKT_MAX - 8) / 2 ? kvmvm_gpa(v, addr, len) : NULL;
+		if (!p) {
 			send_pkt(s, "E14");
 			return;
 		}
-		for (unsigned long long i = 0; i < len; i++) {
-			int b = unhex_byte(data + 2 * i);
+		hexify(out, p, len);
+		send_pkt(s, out);
+	} else if (pkt[0] == 'M') {
+		const char *data = pkt + 1;
+		uint8_t *p;
 
-			if (b < 0) {
+		/* (len bounded first: 2 * len must not wrap) */
+		if (!parse_addr_len(&data, &addr, &len, ':') || len > PKT_MAX / 2 ||
+		    strlen(++data) != 2 * len) {
+			send_pkt(s, "E01");
+			return;
+		}
+		p = kvmvm_gpa(v, addr, len);
+		if (!p) {
+			send_pkt(s, "E14");
+			return;
+		}
+		/* All of it is hex before any of it is written. */
+		for (unsigned long long i = 0; i < 2 * len; i += 2)
+			if (unhex_byte(data + i) < 0) {
 				send_pkt(s, "E01");
 				return;
 			}
-			p[i] = (uint8_t)b;
-		}
+		for (unsigned long long i = 0; i < len; i++)
+			p[i] = (uint8_t)unhex_byte(data + 2 * i);
 		send_pkt(s, "OK");
 	} else if (!strcmp(pkt, "c")) {
 		kvmvm_resume(v);
@@ -268,44 +330,98 @@ static void handle(struct gdbsrv *s, char *pkt)
 	}
 }
 
-/* Read one packet (or a 0x03 break, returned as "\\x03"). -1: closed. */
-static int recv_pkt(struct gdbsrv *s, char *buf, size_t cap, int timeout_ms)
+/* One byte before deadline (gp_now_ns): 1, or 0 when the time is up, or
+ * -1 when the client hung up. */
+static int read_by(struct gdbsrv *s, char *c, uint64_t deadline)
 {
-	size_t n = 0;
-	char c;
-
 	for (;;) {
 		struct pollfd p = { .fd = s->cfd, .events = POLLIN };
-		int rc = poll(&p, 1, n ? 5000 : timeout_ms);
+		uint64_t now = gp_now_ns();
+		int rc;
 
-		if (rc == 0)
-			return n ? -1 : 0;	/* idle, or a peer stalled mid-packet */
-		if (rc < 0 || read(s->cfd, &c, 1) != 1)
-			return -1;
-		if (!n) {
-			if (c == 0x03) {
-				strcpy(buf, "\x03");
-				return 1;
-			}
-			if (c != '$')
-				continue;	/* acks and noise */
-			n = 1;
+		if (now >= deadline)
+			return 0;
+		rc = poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
+		if (rc < 0 && errno == EINTR)
 			continue;
-		}
-		if (c == '#') {
-			char cs[2];
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;	/* the deadline check above decides */
+		return read(s->cfd, c, 1) == 1 ? 1 : -1;
+	}
+}
 
-			if (read(s->cfd, cs, 2) != 2)
-				return -1;
-			buf[n - 1] = '\0';
-			if (!s->noack && send(s->cfd, "+", 1, MSG_NOSIGNAL) != 1)
-				return -1;
+static int hexdig(char c)
+{
+	char b[3] = { '0', c, '\0' };
+
+	return unhex_byte(b);
+}
+
+/*
+ * Read one packet into buf (cap bytes), decoded and NUL-terminated, or a
+ * 0x03 break (returned as "\x03"). Returns 1 for a packet, 2 for a packet
+ * to refuse (too long, undecodable, a NUL inside; acked, buf empty), 0 when
+ * no packet began within timeout_ms (noise does not extend it), -1 when the
+ * client hung up or stalled mid-packet. Bad checksums are nacked and
+ * dropped here.
+ */
+static int recv_pkt(struct gdbsrv *s, char *buf, size_t cap, int timeout_ms)
+{
+	static char raw[PKT_MAX * 2];
+	uint64_t idle = gp_now_ns() + (uint64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		uint64_t deadline;
+		size_t n = 0;
+		bool too_long = false;
+		char c, cs[2];
+		int rc, hi, lo;
+		long dl;
+
+		rc = read_by(s, &c, idle);
+		if (rc <= 0)
+			return rc;
+		if (c == 0x03) {
+			strcpy(buf, "\x03");
 			return 1;
 		}
-		if (n >= cap)
+		if (c != '$')
+			continue;	/* acks and noise */
+		deadline = gp_now_ns() + (uint64_t)PKT_STALL_MS * 1000000;
+		for (;;) {
+			if ((rc = read_by(s, &c, deadline)) <= 0)
+				return -1;
+			if (c == '#')
+				break;
+			if (n < sizeof(raw))
+				raw[n++] = c;
+			else
+				too_long = true;	/* read on to its end */
+		}
+		if (read_by(s, &cs[0], deadline) <= 0 || read_by(s, &cs[1], deadline) <= 0)
 			return -1;
-		buf[n - 1] = c;
-		n++;
+		hi = hexdig(cs[0]);
+		lo = hexdig(cs[1]);
+		if (!too_long && (hi < 0 || lo < 0 || (hi << 4 | lo) != gdbc_checksum(raw, n))) {
+			/* Ask again, and forget this one. */
+			if (!s->noack && send(s->cfd, "-", 1, MSG_NOSIGNAL) != 1)
+				return -1;
+			continue;
+		}
+		if (!s->noack && send(s->cfd, "+", 1, MSG_NOSIGNAL) != 1)
+			return -1;
+		buf[0] = '\0';
+		if (too_long)
+			return 2;
+		dl = gdbc_decode(raw, n, buf, cap - 1);
+		if (dl < 0 || memchr(buf, '\0', (size_t)dl)) {
+			buf[0] = '\0';
+			return 2;
+		}
+		buf[dl] = '\0';
+		return 1;
 	}
 }
 
@@ -320,10 +436,64 @@ static void pause_vm(struct gdbsrv *s)
 			s->v->last_pause_ns / 1e6);
 }
 
+/* One client, until it hangs up or the server quits. */
+static void session(struct gdbsrv *s)
+{
+	static char buf[PKT_MAX * 2];
+
+	/* As QEMU: a client attaching stops the guest (at its first
+	 * packet other than qGuestpatch.memfd, see above). */
+	s->attached = false;
+	s->running = false;
+	s->noack = false;
+	while (!s->quit) {
+		int rc = recv_pkt(s, buf, sizeof(buf), 20);
+
+		if (rc < 0)
+			break;
+		if (rc == 2) {
+			send_pkt(s, "E01");	/* malformed, or too long */
+			continue;
+		}
+		if (rc == 0) {
+			/* Idle: report a guest that stopped by itself. */
+			if (s->running && kvmvm_wait(s->v, 0) != KVMVM_RUNNING) {
+				send_pkt(s, "S05");
+				s->running = false;
+			}
+			continue;
+		}
+		if (!strcmp(buf, "qGuestpatch.memfd")) {
+			send_memfd(s);
+			continue;
+		}
+		if (!s->attached) {
+			pause_vm(s);
+			s->attached = true;
+		}
+		if (buf[0] == 0x03) {
+			pause_vm(s);
+			if (s->running)
+				send_pkt(s, "T02thread:01;");
+			s->running = false;
+			continue;
+		}
+		handle(s, buf);
+	}
+	if (s->attached)
+		kvmvm_resume(s->v);	/* a vanished client leaves the guest running */
+}
+
+void gdbsrv_session(struct kvmvm *v, int fd)
+{
+	struct gdbsrv s = { .v = v, .lfd = -1, .cfd = fd };
+
+	session(&s);
+}
+
 static void *serve(void *arg)
 {
 	struct gdbsrv *s = arg;
-	static char buf[PKT_MAX * 2];
 
 	while (!s->quit) {
 		struct pollfd p = { .fd = s->lfd, .events = POLLIN };
@@ -333,45 +503,9 @@ static void *serve(void *arg)
 		s->cfd = accept(s->lfd, NULL, NULL);
 		if (s->cfd < 0)
 			continue;
-		/* As QEMU: a client attaching stops the guest (at its first
-		 * packet other than qGuestpatch.memfd, see above). */
-		s->attached = false;
-		s->running = false;
-		s->noack = false;
-		while (!s->quit) {
-			int rc = recv_pkt(s, buf, sizeof(buf), 20);
-
-			if (rc < 0)
-				break;
-			if (rc == 0) {
-				/* Idle: report a guest that stopped by itself. */
-				if (s->running && kvmvm_wait(s->v, 0) != KVMVM_RUNNING) {
-					send_pkt(s, "S05");
-					s->running = false;
-				}
-				continue;
-			}
-			if (!strcmp(buf, "qGuestpatch.memfd")) {
-				send_memfd(s);
-				continue;
-			}
-			if (!s->attached) {
-				pause_vm(s);
-				s->attached = true;
-			}
-			if (buf[0] == 0x03) {
-				pause_vm(s);
-				if (s->running)
-					send_pkt(s, "T02thread:01;");
-				s->running = false;
-				continue;
-			}
-			handle(s, buf);
-		}
+		session(s);
 		close(s->cfd);
 		s->cfd = -1;
-		if (s->attached)
-			kvmvm_resume(s->v);	/* a vanished client leaves the guest running */
 	}
 	return NULL;
 }

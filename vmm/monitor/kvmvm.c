@@ -107,10 +107,16 @@ static struct gp_error *create(size_t mem_size, int nr_vcpus, bool linux_pc, str
 		err = gp_error_os(errno, "KVM_CREATE_VM");
 		goto fail;
 	}
-	/* RAM lives in a memfd so a tool can be handed it (gdbsrv). */
-	v->mem_fd = memfd_create("guest-ram", MFD_CLOEXEC);
+	/* RAM lives in a memfd so a tool can be handed it (gdbsrv), sealed
+	 * at its size: a tool maps it only if it can never shrink under its
+	 * mapping (tgt_vmm.c), and no one can seal it further. */
+	v->mem_fd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (v->mem_fd < 0 || ftruncate(v->mem_fd, (off_t)mem_size) < 0) {
 		err = gp_error_os(errno, "creating %zu bytes of guest memory", mem_size);
+		goto fail;
+	}
+	if (fcntl(v->mem_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		err = gp_error_os(errno, "sealing the guest memory's size");
 		goto fail;
 	}
 	v->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, v->mem_fd, 0);

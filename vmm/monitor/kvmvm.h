@@ -175,6 +175,10 @@ struct gdbsrv;
  * it does not stop the guest. */
 struct gp_error *gdbsrv_start(struct kvmvm *v, const char *path, struct gdbsrv **out);
 void gdbsrv_stop(struct gdbsrv *s);
+/* Serve one connected client on fd until it hangs up: the control
+ * socket's thread does this for each client it accepts; tests drive it
+ * over a socketpair. The caller closes fd. */
+void gdbsrv_session(struct kvmvm *v, int fd);
 
 /* Internal to the monitor (kvmvm_cpu.c): create vCPU idx with its CPUID,
  * and for a Linux PC its MSRs and local APIC. */
