@@ -98,10 +98,15 @@ START_TEST(page_ranges_do_not_wrap)
 	h = make_region();
 	h->patches[0].code_page = LP_FIRST_ALLOC + LP_CODE_PAGES - 2;
 	h->patches[0].code_pages = 2;
-	h->patches[0].data_page = LP_REGION_PAGES - 1;
+	h->patches[0].data_page = LP_JOURNAL_PAGE - 1;
 	h->patches[0].data_pages = 1;
 	ck_ok(lp_region_load(&k, &r));
 	h->patches[0].code_pages = 3;
+	ck_err(lp_region_load(&k, &r), GP_ERR_CORRUPT, "patch record 0 is corrupt");
+
+	/* Data pages end where the journal begins. */
+	h = make_region();
+	h->patches[0].data_page = LP_JOURNAL_PAGE;
 	ck_err(lp_region_load(&k, &r), GP_ERR_CORRUPT, "patch record 0 is corrupt");
 }
 END_TEST
