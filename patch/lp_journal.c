@@ -6,6 +6,8 @@
  *   +0      header copy 0     struct jhdr, checksummed
  *   +512    header copy 1     (copy seq % 2 is written; the valid copy
  *                              with the higher seq is the current one)
+ *   +1024   the owner         who is changing the guest now (a lock in the
+ *                              guest, beside the host's flock)
  *   +4096   entries: { pa, len, flags } + the old bytes (unless they were
  *           all zero), each padded to 8 bytes, in the order written
  *
@@ -19,6 +21,8 @@
  * valid older one that does not cover the entry - and the change was not
  * made; in 3, a header that covers the entry, so recovery restores it.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +63,15 @@ struct jhdr {
 };
 _Static_assert(sizeof(struct jhdr) <= 512, "a header copy fits its slot");
 
+#define JOWNER_OFF 1024u
+#define JOWNER_MAGIC "GPOWNER"
+
+struct jowner {
+	char magic[8];
+	struct lp_jintent who;
+	uint64_t sum;
+};
+
 struct jent {
 	uint64_t pa;
 	uint32_t len;
@@ -66,6 +79,7 @@ struct jent {
 };
 
 static struct {
+	struct tgt *owned;	/* the target whose owner record is ours */
 	struct tgt *t;		/* the target the open transaction is on */
 	bool active;
 	uint64_t watch_pa;	/* jiffies, or 0 */
@@ -185,6 +199,74 @@ static struct gp_error *write_hdr(struct tgt *t, struct jhdr *h)
 	return tgt_write_phys(t, LP_JOURNAL_PA + JHDR_OFF(h->seq % 2), h, sizeof(*h));
 }
 
+static bool owner_valid(const struct jowner *o)
+{
+	struct jowner c = *o;
+
+	c.sum = 0;
+	return !memcmp(o->magic, JOWNER_MAGIC, sizeof(o->magic)) &&
+	       o->sum == fnv(FNV_OFFSET, &c, sizeof(c)) &&
+	       memchr(o->who.op, 0, sizeof(o->who.op)) && memchr(o->who.host, 0, sizeof(o->who.host)) &&
+	       memchr(o->who.patch, 0, sizeof(o->who.patch));
+}
+
+/* A live owner elsewhere: busy.  A dead one on this host: stale, taken
+ * over.  Then the record says it is us. */
+static struct gp_error *claim(struct tgt *t)
+{
+	struct jowner o;
+	char host[64] = "";
+	struct gp_error *err;
+
+	if (tx.owned == t)
+		return NULL;
+	if ((err = tgt_read_phys(t, LP_JOURNAL_PA + JOWNER_OFF, &o, sizeof(o))))
+		return err;
+	gethostname(host, sizeof(host) - 1);
+	if (owner_valid(&o) && o.who.pid != tx.intent.pid) {
+		bool here = !strcmp(o.who.host, host);
+		bool alive = !here || kill(o.who.pid, 0) == 0 || errno != ESRCH;
+
+		if (alive) {
+			char when[32] = "?";
+			time_t st = (time_t)o.who.start_unix;
+
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&st));
+			return gp_error_create(GP_ERR_BUSY,
+					       "busy: the guest is being changed by pid %d on %s since %s (`%s%s%s`)%s",
+					       o.who.pid, o.who.host, when, o.who.op,
+					       o.who.patch[0] ? " " : "", o.who.patch,
+					       here ? "" : "; if that vmm is gone, `vmm recover TARGET` clears it");
+		}
+	}
+	memset(&o, 0, sizeof(o));
+	memcpy(o.magic, JOWNER_MAGIC, sizeof(o.magic));
+	o.who = tx.intent;
+	o.sum = fnv(FNV_OFFSET, &o, sizeof(o));
+	if ((err = tgt_write_phys(t, LP_JOURNAL_PA + JOWNER_OFF, &o, sizeof(o))))
+		return err;
+	tx.owned = t;
+	return NULL;
+}
+
+struct gp_error *lp_owner_release(struct tgt *t, bool anyone)
+{
+	static const struct jowner zero;
+	struct jowner o;
+	struct gp_error *err;
+
+	if (!anyone && tx.owned != t)
+		return NULL;
+	if ((err = tgt_read_phys(t, LP_JOURNAL_PA + JOWNER_OFF, &o, sizeof(o))))
+		return err;
+	tx.owned = NULL;
+	if (!anyone && (!owner_valid(&o) || o.who.pid != tx.intent.pid))
+		return NULL;	/* someone else's by now: not ours to clear */
+	if (!memcmp(&o, &zero, sizeof(o)))
+		return NULL;
+	return tgt_write_phys(t, LP_JOURNAL_PA + JOWNER_OFF, &zero, sizeof(zero));
+}
+
 static struct gp_error *begin(struct tgt *t)
 {
 	struct jhdr cur;
@@ -203,6 +285,8 @@ static struct gp_error *begin(struct tgt *t)
 				     cur.intent.op, cur.intent.pid, cur.intent.host);
 	if (!tx.intent.pid)
 		lp_journal_intent("?", NULL);
+	if ((err = claim(t)))
+		return err;
 	memset(&tx.h, 0, sizeof(tx.h));
 	memcpy(tx.h.magic, JMAGIC, sizeof(tx.h.magic));
 	tx.h.seq = found ? cur.seq + 1 : 1;

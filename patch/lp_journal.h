@@ -77,6 +77,15 @@ struct gp_error *lp_txn_end(struct tgt *t, struct gp_error *err);
  * (the guest ran while we held it paused). */
 void lp_journal_watch(uint64_t pa);
 
+/*
+ * The owner record in the guest: the first transaction of a process
+ * claims it (a live owner elsewhere makes that fail: busy; a dead one on
+ * this host is taken over); release clears it when the command ends
+ * (anyone: whoever it names, for `vmm recover`).  Data only, no pause
+ * needed where the target maps guest RAM.
+ */
+struct gp_error *lp_owner_release(struct tgt *t, bool anyone);
+
 /* Whether this process has a transaction open on t. */
 bool lp_txn_active(const struct tgt *t);
 

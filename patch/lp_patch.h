@@ -94,6 +94,9 @@ struct lp_recover_report {
 struct gp_error *lp_recover(struct kern *k, struct lp_recover_report *rep);
 /* Only the journal: what every attach does first (pauses briefly). */
 struct gp_error *lp_recover_journal(struct kern *k, struct lp_jrecovery *rec);
+/* At the end of a command: clear the owner record in the guest if it
+ * names this process (lp_journal.h). */
+struct gp_error *lp_release(struct kern *k);
 /* The journal roll-back as a target hook (tgt_set_recover). */
 struct gp_error *lp_recover_hook(struct tgt *t);
 

@@ -29,7 +29,8 @@ static struct gp_error *repair(struct kern *k, struct lp_ctx *c, struct lp_recov
 	int32_t target;
 	struct gp_error *err;
 
-	if ((err = lp_journal_recover(k->t, &rep->journal)) || (err = lp_region_load(k, &r)))
+	if ((err = lp_journal_recover(k->t, &rep->journal)) ||
+	    (err = lp_owner_release(k->t, true)) || (err = lp_region_load(k, &r)))
 		return err;
 	if (r.present && r.hdr.trans_patch >= 0)
 		return NULL;	/* a transition of ours: vmm transition drives it */
@@ -87,6 +88,17 @@ struct gp_error *lp_recover_journal(struct kern *k, struct lp_jrecovery *rec)
 	if ((err = tgt_pause(k->t)))
 		return err;
 	return tgt_resume_keep(k->t, lp_journal_recover(k->t, rec));
+}
+
+struct gp_error *lp_release(struct kern *k)
+{
+	struct gp_error *err;
+
+	if (k->t->paused || tgt_map_phys(k->t, LP_JOURNAL_PA, 4096))
+		return lp_owner_release(k->t, false);
+	if ((err = tgt_pause(k->t)))
+		return err;
+	return tgt_resume_keep(k->t, lp_owner_release(k->t, false));
 }
 
 struct gp_error *lp_recover_hook(struct tgt *t)

@@ -195,6 +195,42 @@ START_TEST(hostile_journal_refused)
 }
 END_TEST
 
+/* The owner record in the guest: a live owner makes another process's
+ * first write fail, naming it; a dead one (same host) is taken over. */
+START_TEST(owner_lock)
+{
+	uint8_t v = 0x77;
+	int fds[2];
+	pid_t pid;
+	char c;
+
+	ck_assert(pipe(fds) == 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		lp_journal_intent("patch", "other");
+		if (lp_jwrite(t, B, &v, 1, false) || lp_txn_end(t, NULL))
+			_exit(2);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(3);
+		pause();	/* alive, owning the guest */
+		_exit(0);
+	}
+	ck_assert(read(fds[0], &c, 1) == 1);
+	ck_err(lp_jwrite(t, B + 1, &v, 1, false), GP_ERR_BUSY, "being changed by pid");
+	ck_assert_int_eq(mem[B + 1], orig[B + 1]);	/* refused: nothing written */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* Now a dead owner on this host: stale, taken over. */
+	ck_ok(lp_jwrite(t, B + 1, &v, 1, false));
+	ck_ok(lp_txn_end(t, NULL));
+	ck_assert_int_eq(mem[B + 1], 0x77);
+	ck_ok(lp_owner_release(t, false));
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
 static TCase *journal_tcase(void)
 {
 	TCase *tc = tcase_create("journal");
@@ -206,6 +242,7 @@ static TCase *journal_tcase(void)
 	tcase_add_test(tc, journal_full_refused);
 	tcase_add_test(tc, kill_at_every_write);
 	tcase_add_test(tc, hostile_journal_refused);
+	tcase_add_test(tc, owner_lock);
 	return tc;
 }
 GP_TCASE(journal_tcase)

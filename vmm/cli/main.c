@@ -400,6 +400,8 @@ int main(int argc, char **argv)
 	if (ret == 0 && ci->stats_here)
 		cli_print_stats(&c, cmd);
 out:
+	if (c.k)
+		gp_error_destroy(lp_release(c.k));
 	if (c.stats && c.t)
 		fprintf(stderr, "stats: %" PRIu64 " guest writes\n", c.t->stats.writes);
 	kern_detach(c.k);
