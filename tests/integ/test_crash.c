@@ -195,6 +195,15 @@ static int check_after_kill(const struct hashes *base, const char *what, long n)
 	return listed;
 }
 
+/* devkmsg_read returning end-of-file (as test_transition.c): a reader
+ * blocked in it keeps a per-task transition, and so its vmm, waiting. */
+static const char kmsg_src[] =
+	"#include <guestpatch.h>\n"
+	"GP_PATCH(\"kmsg-eof\");\n"
+	"static long new_devkmsg_read(struct file *f, char *buf, unsigned long n, long long *pos)\n"
+	"{\n\treturn 0;\n}\n"
+	"GP_REPLACE(devkmsg_read, new_devkmsg_read);\n";
+
 /* The kill points to take: all with GP_CRASH_FULL, else the first 40 and
  * then every 9th. */
 static long next_point(long n)
@@ -255,6 +264,80 @@ START_TEST(kill_unpatch_at_every_write)
 }
 END_TEST
 
+/* A per-task transition held by a reader blocked in devkmsg_read, then
+ * the reader let go: what is left is completion (or, with --signal, the
+ * straggler step first).  vmm transition is killed at its Nth write. */
+static void kill_transition_loop(const char *extra)
+{
+	struct hashes base = pu_hash_guest(r);
+	char args[600], fault[32], kobj[256], *list;
+	int points = 0, applied = 0;
+
+	snprintf(kobj, sizeof(kobj), "%s", pu_build(r, dir, "kmsg_eof", kmsg_src, NULL));
+	for (long n = 1;; n = n < 20 || getenv("GP_CRASH_FULL") ? n + 1 : n + 23) {
+		int rc, frc;
+
+		free(pu_guest(r, "kmsgwait; sleep 0.3"));
+		snprintf(args, sizeof(args), "patch %s %s --timeout 1", rig_target(r), kobj);
+		ck_assert_int_eq(run_vmm(NULL, args), 3);
+		if (!*extra)	/* completion alone: let the reader go first */
+			free(pu_guest(r, "echo wake-up > /dev/kmsg; sleep 0.3"));
+		snprintf(args, sizeof(args), "transition %s --timeout 10 %s", rig_target(r), extra);
+		snprintf(fault, sizeof(fault), "%ld", n);
+		frc = run_vmm(fault, args);
+		ck_assert_msg(frc == 0 || frc == -SIGKILL,
+			      "transition %s with a fault at write %ld exits %d", extra, n, frc);
+		if (frc == -SIGKILL) {
+			points++;
+			ck_assert_msg(guest_answers(2.0),
+				      "transition %s killed at write %ld: the guest does not run again within 2 s",
+				      extra, n);
+		}
+		/* The truth, then clean up: finish the transition (the reader
+		 * is let go now in any case), take out a straggler agent left
+		 * behind, unpatch. */
+		snprintf(args, sizeof(args), "list %s", rig_target(r));
+		ck_assert_int_eq(run_vmm(NULL, args), 0);
+		list = dir_file("run.out");
+		ck_assert_msg(strstr(list, "kmsg-eof: patching") || strstr(list, "kmsg-eof: applied"),
+			      "transition %s killed at write %ld: vmm list: %s", extra, n, list);
+		applied += frc != 0 && strstr(list, "kmsg-eof: applied") != NULL;
+		free(list);
+		free(pu_guest(r, "echo wake-up > /dev/kmsg; sleep 0.3"));
+		snprintf(args, sizeof(args), "transition %s --timeout 20", rig_target(r));
+		rc = run_vmm(NULL, args);
+		ck_assert_msg(rc == 0 || rc == 1, "finishing the transition: exit %d", rc);
+		snprintf(args, sizeof(args), "recover %s", rig_target(r));
+		ck_assert_int_eq(run_vmm(NULL, args), 0);
+		snprintf(args, sizeof(args), "unpatch %s kmsg-eof", rig_target(r));
+		ck_assert_int_eq(run_vmm(NULL, args), 0);
+		free(pu_guest(r, "kill $(pidof kmsgwait) 2>/dev/null; sleep 0.1; true"));
+		ck_assert_msg(pu_hash_guest(r).text == base.text,
+			      "transition %s killed at write %ld: kernel text differs after cleaning up",
+			      extra, n);
+		if (frc == 0)
+			break;	/* got through before write n: every write was a kill point */
+		ck_assert_msg(n < 5000, "transition %s: no end to its writes", extra);
+	}
+	fprintf(stderr, "crash: transition%s%s killed at %d writes%s; applied afterwards %d times, still in progress %d; every time the guest ran within 2 s, vmm list was true and the text came back\n",
+		*extra ? " " : "", extra, points,
+		getenv("GP_CRASH_FULL") ? " (every write)" : " (sampled)", applied, points - applied);
+	ck_assert_int_gt(points, 5);
+	ck_assert_int_eq(guest_log_problems(), 0);
+}
+
+START_TEST(kill_completion_at_every_write)
+{
+	kill_transition_loop("");
+}
+END_TEST
+
+START_TEST(kill_signal_step_at_every_write)
+{
+	kill_transition_loop("--signal");
+}
+END_TEST
+
 /* SIGINT and SIGKILL at random moments of a patch/unpatch cycle. */
 START_TEST(signals_at_random_moments)
 {
@@ -282,15 +365,6 @@ START_TEST(signals_at_random_moments)
 	ck_assert_int_eq(guest_log_problems(), 0);
 }
 END_TEST
-
-/* devkmsg_read returning end-of-file (as test_transition.c): a reader
- * blocked in it keeps a per-task transition, and so its vmm, waiting. */
-static const char kmsg_src[] =
-	"#include <guestpatch.h>\n"
-	"GP_PATCH(\"kmsg-eof\");\n"
-	"static long new_devkmsg_read(struct file *f, char *buf, unsigned long n, long long *pos)\n"
-	"{\n\treturn 0;\n}\n"
-	"GP_REPLACE(devkmsg_read, new_devkmsg_read);\n";
 
 /* Two vmm patch against one guest: the second fails within 1 s naming
  * the first; once the first is gone the guest is free again. */
@@ -390,6 +464,8 @@ static TCase *crash_tcase(void)
 	tcase_set_timeout(tc, 3000);
 	tcase_add_test(tc, kill_patch_at_every_write);
 	tcase_add_test(tc, kill_unpatch_at_every_write);
+	tcase_add_test(tc, kill_completion_at_every_write);
+	tcase_add_test(tc, kill_signal_step_at_every_write);
 	tcase_add_test(tc, signals_at_random_moments);
 	tcase_add_test(tc, second_vmm_is_told_who_holds_the_guest);
 	tcase_add_test(tc, recover_repairs_wedged_target_state);
