@@ -186,11 +186,15 @@ static struct gp_error *read_current(struct tgt *t, struct jhdr *cur, bool *foun
 
 bool lp_journal_present(struct tgt *t)
 {
-	struct jhdr cur;
-	bool found = false, torn;
+	char m[3][8];
 
-	gp_error_destroy(read_current(t, &cur, &found, &torn));
-	return found;
+	/* Our magic at the start of a header copy or the owner record: a
+	 * write of ours, whole or torn (a torn write lands its start). */
+	if (!gp_ok(tgt_read_phys(t, LP_JOURNAL_PA + JHDR_OFF(0), m[0], 8)) ||
+	    !gp_ok(tgt_read_phys(t, LP_JOURNAL_PA + JHDR_OFF(1), m[1], 8)) ||
+	    !gp_ok(tgt_read_phys(t, LP_JOURNAL_PA + JOWNER_OFF, m[2], 8)))
+		return false;
+	return !memcmp(m[0], JMAGIC, 8) || !memcmp(m[1], JMAGIC, 8) || !memcmp(m[2], JOWNER_MAGIC, 8);
 }
 
 static struct gp_error *write_hdr(struct tgt *t, struct jhdr *h)
@@ -211,8 +215,9 @@ static bool owner_valid(const struct jowner *o)
 }
 
 /* A live owner elsewhere: busy.  A dead one on this host: stale, taken
- * over.  Then the record says it is us. */
-static struct gp_error *claim(struct tgt *t)
+ * over.  Then (write) the record says it is us: written after the
+ * journal header, so that the journal pages hold a journal of ours first. */
+static struct gp_error *claim(struct tgt *t, bool write)
 {
 	struct jowner o;
 	char host[64] = "";
@@ -239,6 +244,8 @@ static struct gp_error *claim(struct tgt *t)
 					       here ? "" : "; if that vmm is gone, `vmm recover TARGET` clears it");
 		}
 	}
+	if (!write)
+		return NULL;
 	memset(&o, 0, sizeof(o));
 	memcpy(o.magic, JOWNER_MAGIC, sizeof(o.magic));
 	o.who = tx.intent;
@@ -285,7 +292,7 @@ static struct gp_error *begin(struct tgt *t)
 				     cur.intent.op, cur.intent.pid, cur.intent.host);
 	if (!tx.intent.pid)
 		lp_journal_intent("?", NULL);
-	if ((err = claim(t)))
+	if ((err = claim(t, false)))
 		return err;
 	memset(&tx.h, 0, sizeof(tx.h));
 	memcpy(tx.h.magic, JMAGIC, sizeof(tx.h.magic));
@@ -300,7 +307,7 @@ static struct gp_error *begin(struct tgt *t)
 		return err;
 	tx.h.watch_pa = tx.watch_pa;
 	tx.h.watch_val = tx.watch_val;
-	if ((err = write_hdr(t, &tx.h)))
+	if ((err = write_hdr(t, &tx.h)) || (err = claim(t, true)))
 		return err;
 	tx.active = true;
 	return NULL;

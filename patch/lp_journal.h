@@ -99,7 +99,8 @@ struct gp_error *lp_journal_recover(struct tgt *t, struct lp_jrecovery *out);
  * recover --force`); recovery refuses that by default. */
 void lp_journal_force(bool force);
 
-/* Whether the journal pages hold a journal of ours (a valid header). */
+/* Whether the journal pages hold something of ours (our magic at a
+ * header copy or the owner record, even from a torn write). */
 bool lp_journal_present(struct tgt *t);
 
 /* For tests: the journal's capacity for entries, in bytes. */

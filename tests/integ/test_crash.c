@@ -137,6 +137,11 @@ static int guest_log_problems(void)
 	int n = atoi(out);
 
 	free(out);
+	if (n) {
+		out = pu_guest(r, "dmesg | grep -iE 'oops|bug:|warning:|general protection' | head -5");
+		fprintf(stderr, "crash: the guest's log: %s\n", out);
+		free(out);
+	}
 	return n;
 }
 
@@ -213,12 +218,43 @@ static long next_point(long n)
 	return n + 9;
 }
 
+/* Readers of /proc/cmdline in the guest while vmm is killed again and
+ * again: each read must be the original line or the patched one, never
+ * anything torn. */
+static void readers_start(void)
+{
+	free(pu_guest(r, "printf 'while :; do cat /proc/cmdline; sleep 0.02; done > $1\\n' > /tmp/creader.sh"));
+	free(pu_guest(r, "rm -f /tmp/c1 /tmp/c2; (sh /tmp/creader.sh /tmp/c1 2>/dev/null &); (sh /tmp/creader.sh /tmp/c2 2>/dev/null &)"));
+}
+
+static void readers_check(const char *what)
+{
+	char *out = NULL, *line, *save = NULL;
+	int lines = 0, marked = 0;
+
+	free(pu_guest(r, "pkill -f creader.sh; sleep 0.3; true"));
+	ck_assert_int_eq(rig_exec_bulk(r, "cat /tmp/c1 /tmp/c2", &out, &(size_t){ 0 }, 120), 0);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		lines++;
+		if (!strcmp(line, "guestpatch: cmdline-marker applied"))
+			marked++;
+		else
+			ck_assert_msg(!strncmp(line, "console=ttyS0", 13), "%s: torn read: '%s'", what,
+				      line);
+	}
+	free(out);
+	ck_assert_msg(lines > 50, "%s: only %d reads", what, lines);
+	fprintf(stderr, "crash: %s: readers saw %d reads, %d of them patched, none torn\n", what,
+		lines, marked);
+}
+
 static void kill_loop(const char *op, bool torn_too)
 {
 	struct hashes base = pu_hash_guest(r);
 	char args[600], fault[32];
 	int points = 0, present = 0;
 
+	readers_start();
 	snprintf(obj, sizeof(obj), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
 	for (int torn = 0; torn < (torn_too ? 2 : 1); torn++) {
 		for (long n = 1;; n = next_point(n)) {
@@ -249,6 +285,7 @@ static void kill_loop(const char *op, bool torn_too)
 		present, present == 1 ? "" : "s", points - present);
 	ck_assert_int_gt(points, 10);
 	ck_assert_int_eq(guest_log_problems(), 0);
+	readers_check(op);
 }
 
 /* First: on a fresh guest, so the first kills land in the region set-up. */
