@@ -133,12 +133,12 @@ static bool guest_answers(double within_s)
 
 static int guest_log_problems(void)
 {
-	char *out = pu_guest(r, "dmesg | grep -ciE 'oops|bug:|warning:|general protection' || true");
+	char *out = pu_guest(r, "dmesg | grep -cE 'Oops|BUG:|WARNING:|general protection' || true");
 	int n = atoi(out);
 
 	free(out);
 	if (n) {
-		out = pu_guest(r, "dmesg | grep -iE 'oops|bug:|warning:|general protection' | head -5");
+		out = pu_guest(r, "dmesg | grep -E 'Oops|BUG:|WARNING:|general protection' | head -5");
 		fprintf(stderr, "crash: the guest's log: %s\n", out);
 		free(out);
 	}
