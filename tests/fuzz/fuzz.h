@@ -112,6 +112,9 @@ struct fz_region_sym {
 	char type;
 	char name[23];
 };
+/* The harness maps level2_kernel_pgt's page here; a real header's
+ * pmd_entry_pa is moved along (seeds.c). */
+#define FZ_REGION_L2_PA 0xa0000ull
 struct fz_region_hdr {
 	char build_id[48];
 	uint64_t l2, end, pmd, hook;
@@ -168,7 +171,7 @@ static inline uint8_t *fz_vm_page(struct fz_vm *vm, uint64_t va)
 {
 	uint64_t table = vm->pml4;
 
-	for (int shift = 39; shift >= 12; shift -= 9) {
+	for (int shift = 48; shift >= 12; shift -= 9) {
 		uint64_t e;
 		uint8_t *ep = vm->mem + table + ((va >> shift) & 511) * 8;
 
@@ -225,7 +228,7 @@ static inline void fz_vm_kern(struct fz_vm *vm, struct kern *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->t = vm->t;
-	k->levels = 4;
+	k->levels = 5;
 	k->pgd_pa = vm->pml4;
 	snprintf(k->release, sizeof(k->release), "6.1.0-fuzz");
 }

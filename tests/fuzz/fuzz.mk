@@ -6,6 +6,7 @@
 #                        $(O)/fuzz/corpus-new/NAME, crashes to
 #                        $(O)/fuzz/artifacts/; one line per harness in
 #                        $(O)/fuzz.txt; exits non-zero on any crash
+#   make fuzz-seeds      boot one guest, write the real-guest seeds
 #   make fuzz-regress    run each harness once over its checked-in corpus
 #                        (tests/fuzz/corpus/NAME/), a regression test:
 #                        part of `make check`
@@ -42,7 +43,20 @@ $(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(O)/fuzz/libgp.a
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(PKG_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
 		-o $@ $< $(O)/fuzz/libgp.a $(PKG_LIBS) -lz -lpthread
 
-.PHONY: fuzz fuzz-build fuzz-regress clean-fuzz
+# The seeds from a real guest (tests/fuzz/seeds.c): boots one, writes
+# tests/fuzz/corpus/*/real-* and the synth-* journals. Not run by
+# anything else: the corpus is checked in.
+$(O)/fuzz/gp-seeds: $(O)/obj/tests/fuzz/seeds.o $(RIG_OBJS) $(O)/libgp.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz -lpthread
+
+$(O)/obj/tests/fuzz/seeds.o: CPPFLAGS += -Itests/fuzz -Itests/rig
+
+fuzz-seeds: deps
+	$(Q)$(MAKE) --no-print-directory $(O)/fuzz/gp-seeds $(O)/vmm guest
+	$(Q)GP_BUILD=$(O) $(O)/fuzz/gp-seeds tests/fuzz/corpus
+
+.PHONY: fuzz fuzz-build fuzz-regress fuzz-seeds clean-fuzz
 fuzz-build: $(FUZZ_BINS)
 
 fuzz-regress: fuzz-build

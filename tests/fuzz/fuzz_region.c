@@ -9,7 +9,7 @@
 #include "lp_region.h"
 
 #define MEM (1u << 20)
-#define L2_PA 0xa0000ull	/* where level2_kernel_pgt's page lands */
+#define L2_PA FZ_REGION_L2_PA
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
