@@ -54,6 +54,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/san/%.o)
 RIG_OBJS := $(RIG_SRCS:%.c=$(O)/obj/%.o)
 INTEG_OBJS := $(INTEG_SRCS:%.c=$(O)/obj/%.o)
 include guest-agent/agent.mk
+include tests/fuzz/fuzz.mk
 
 KERNELS := $(O)/kernels
 INITRD := $(O)/guest/initramfs.cpio.gz
@@ -166,6 +167,7 @@ layers:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory layers
+	$(Q)$(MAKE) --no-print-directory fuzz-regress
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integ
 

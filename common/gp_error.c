@@ -13,6 +13,7 @@ struct gp_error gp_error_nomem = {
 	.msg = (char *)"out of memory",
 };
 
+__attribute__((format(printf, 5, 0)))
 static struct gp_error *vcreate(enum gp_error_code code, int errnum,
 				bool has_addr, uint64_t addr, const char *fmt,
 				va_list ap)

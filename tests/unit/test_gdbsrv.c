@@ -8,6 +8,7 @@
  * oversized packet is refused; none of them may crash or stop the server.
  */
 #include <poll.h>
+#include <sanitizer/lsan_interface.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,22 @@ START_TEST(gdbsrv_checksum_and_escapes)
 }
 END_TEST
 
+/* Found by fuzz_gdbsrv: every 'g' the VM could not answer (no vCPU, or
+ * one not paused) leaked the error behind its "E01", so a client could
+ * grow the monitor's memory without end. */
+START_TEST(gdbsrv_failed_regs_do_not_leak)
+{
+	struct srv *s = srv_start();
+
+	for (int i = 0; i < 3; i++) {
+		put_pkt(s, "g");
+		expect_reply(s, "E01");
+	}
+	srv_stop(s);
+	ck_assert_int_eq(__lsan_do_recoverable_leak_check(), 0);
+}
+END_TEST
+
 static TCase *gdbsrv_tcase(void)
 {
 	TCase *tc = tcase_create("gdbsrv");
@@ -226,6 +243,7 @@ static TCase *gdbsrv_tcase(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, gdbsrv_malformed);
 	tcase_add_test(tc, gdbsrv_checksum_and_escapes);
+	tcase_add_test(tc, gdbsrv_failed_regs_do_not_leak);
 	return tc;
 }
 

@@ -166,7 +166,7 @@ static void reply_regs(struct gdbsrv *s)
 	char out[sizeof(raw) * 2 + 1];
 	size_t n = 0;
 
-	if (kvmvm_get_regs(s->v, s->sel, &r)) {
+	if (!gp_ok(kvmvm_get_regs(s->v, s->sel, &r))) {
 		send_pkt(s, "E01");
 		return;
 	}
