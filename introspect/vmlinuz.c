@@ -155,10 +155,14 @@ static struct gp_error *un_lz4(const uint8_t *in, size_t len, struct outbuf *o, 
 		room = o->cap - o->len < LZ4_LEGACY_BLOCK ? o->cap - o->len : LZ4_LEGACY_BLOCK;
 		r = LZ4_decompress_safe((const char *)in + pos, (char *)o->p + o->len, (int)n,
 					(int)room);
+		if (r < 0 && room < LZ4_LEGACY_BLOCK)	/* o->max left less than a block */
+			return gp_error_create(GP_ERR_LIMIT,
+					       "lz4 payload: block at +%zu is corrupt or decompresses past %zu bytes (%s)",
+					       pos, o->max, o->why);
 		if (r < 0)
 			return gp_error_create(GP_ERR_CORRUPT,
-					       "lz4 payload does not decompress: block at +%zu is corrupt or larger than %zu bytes",
-					       pos, room);
+					       "lz4 payload does not decompress: block at +%zu is corrupt",
+					       pos);
 		o->len += (size_t)r;
 		pos += n;
 	}
