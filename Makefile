@@ -22,7 +22,7 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-PKGS := libelf libbpf json-c liblzma
+PKGS := libelf libbpf json-c liblzma libzstd liblz4 zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -91,23 +91,23 @@ $(O)/libgp.a: $(LIB_OBJS)
 
 $(O)/vmm: $(CLI_SRCS:%.c=$(O)/obj/%.o) $(O)/libgp.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz -lbz2
 
 $(O)/check_unit: $(UNIT_OBJS) $(SAN_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -lz
+	$(Q)$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -lz -lbz2
 
 $(O)/check_integ: $(INTEG_OBJS) $(RIG_OBJS) $(O)/libgp.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -lz
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -lz -lbz2
 
 $(O)/gp-bench: $(O)/obj/tests/tools/bench.o $(RIG_OBJS) $(O)/libgp.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz -lbz2
 
 $(O)/gp-demo: $(O)/obj/tests/tools/demo.o $(RIG_OBJS) $(O)/libgp.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz -lbz2
 
 $(O)/obj/tests/%.o: CPPFLAGS += -Itests
 

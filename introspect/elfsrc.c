@@ -2,13 +2,12 @@
 /*
  * elfsrc.c - sections of a vmlinux on the host, for kernels that do not keep
  * what we need in memory.  Accepts a vmlinux ELF or a bzImage (vmlinuz)
- * whose payload is an xz-compressed vmlinux, as Debian ships it.
+ * holding one (vmlinuz.c unpacks it).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <lzma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,60 +18,6 @@
 #include "kernel.h"
 
 #define MAX_VMLINUX (1ull << 30)
-
-static const uint8_t xz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0x00 };
-
-/* Decompress the first xz stream at data; stops at the stream's end. */
-static struct gp_error *unxz(const uint8_t *data, size_t len, uint8_t **out,
-			     size_t *out_len)
-{
-	lzma_stream s = LZMA_STREAM_INIT;
-	size_t cap = 64u << 20;
-	uint8_t *buf = malloc(cap);
-	lzma_ret r;
-
-	if (!buf)
-		return &gp_error_nomem;
-	if (lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
-		free(buf);
-		return gp_error_create(GP_ERR_OS, "lzma init failed");
-	}
-	s.next_in = data;
-	s.avail_in = len;
-	s.next_out = buf;
-	s.avail_out = cap;
-	for (;;) {
-		r = lzma_code(&s, LZMA_FINISH);
-		if (r == LZMA_STREAM_END)
-			break;
-		if (r == LZMA_OK && s.avail_out == 0 && cap < MAX_VMLINUX) {
-			uint8_t *nb = realloc(buf, cap * 2);
-
-			if (!nb) {
-				r = LZMA_MEM_ERROR;
-				break;
-			}
-			buf = nb;
-			s.next_out = buf + cap;
-			s.avail_out = cap;
-			cap *= 2;
-			continue;
-		}
-		/* Trailing data after the stream (bzImage tail) is fine once
-		 * some output exists. */
-		if (r == LZMA_DATA_ERROR && s.total_out > 0)
-			break;
-		lzma_end(&s);
-		free(buf);
-		return gp_error_create(GP_ERR_CORRUPT,
-				       "xz payload does not decompress (lzma error %d)",
-				       (int)r);
-	}
-	*out_len = s.total_out;
-	lzma_end(&s);
-	*out = buf;
-	return NULL;
-}
 
 static struct gp_error *find_section(const uint8_t *img, size_t len,
 				     const char *path, const char *section,
@@ -159,21 +104,10 @@ struct gp_error *kern_elf_section_at(const char *path, const char *section,
 		err = find_section(map, (size_t)st.st_size, path, section, data,
 				   len, addr);
 	} else {
-		uint8_t *x = memmem(map, (size_t)st.st_size, xz_magic,
-				    sizeof(xz_magic));
-
-		if (!x) {
-			err = gp_error_create(GP_ERR_INVAL,
-					      "%s is neither an ELF vmlinux nor an xz-compressed vmlinuz",
-					      path);
-		} else {
-			err = unxz(x, (size_t)(map + st.st_size - x), &vmlinux,
-				   &vlen);
-			if (!err)
-				err = find_section(vmlinux, vlen, path, section,
-						   data, len, addr);
-			free(vmlinux);
-		}
+		err = kern_vmlinuz_unpack(path, map, (size_t)st.st_size, &vmlinux, &vlen);
+		if (!err)
+			err = find_section(vmlinux, vlen, path, section, data, len, addr);
+		free(vmlinux);
 	}
 	munmap(map, (size_t)st.st_size);
 	return err;

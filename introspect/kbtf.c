@@ -245,3 +245,26 @@ int kbtf_has_member(const struct kbtf *k, const char *name, const char *path)
 	gp_error_destroy(err);
 	return !err;
 }
+
+struct gp_error *kbtf_bitfield(const struct kbtf *k, const char *name, const char *member,
+			       uint64_t *bit_offset, uint64_t *bits)
+{
+	const struct btf_type *t;
+	const struct btf_member *m;
+	int id = find_composite(k, name);
+
+	if (id < 0)
+		return gp_error_create(GP_ERR_NOTFOUND, "guest BTF has no struct %s", name);
+	t = btf__type_by_id(k->btf, (__u32)id);
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t) && i < (int)KBTF_MAX_STEPS; i++, m++) {
+		const char *mn = btf__name_by_offset(k->btf, m->name_off);
+
+		if (mn && !strcmp(mn, member)) {
+			*bit_offset = btf_member_bit_offset(t, (__u32)i);
+			*bits = btf_member_bitfield_size(t, (__u32)i);
+			return NULL;
+		}
+	}
+	return gp_error_create(GP_ERR_NOTFOUND, "struct %s has no member %s", name, member);
+}

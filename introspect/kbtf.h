@@ -40,6 +40,11 @@ struct gp_error *kbtf_offsetof(const struct kbtf *k, const char *name,
 struct gp_error *kbtf_array_len(const struct kbtf *k, const char *name,
 				const char *path, uint64_t *nelems);
 
+/* Bit offset and bitfield width (0: not a bitfield) of MEMBER, a direct
+ * member of struct NAME (struct orc_entry's bits, say). */
+struct gp_error *kbtf_bitfield(const struct kbtf *k, const char *name, const char *member,
+			       uint64_t *bit_offset, uint64_t *bits);
+
 /* True if struct NAME has member PATH. */
 int kbtf_has_member(const struct kbtf *k, const char *name, const char *path);
 

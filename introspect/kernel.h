@@ -106,6 +106,13 @@ struct gp_error *kern_elf_section(const char *path, const char *section,
 /* The same, with the section's link-time address (sh_addr). */
 struct gp_error *kern_elf_section_at(const char *path, const char *section,
 				     void **data, size_t *len, uint64_t *addr);
+/* The vmlinux ELF inside a vmlinuz image img (vmlinuz.c): the payload
+ * the boot header points at (or, without one, found by magic), compressed
+ * with xz, zstd, lz4 (legacy frame), gzip or bzip2; at most
+ * VMLINUZ_MAX_OUT bytes, and an ELF file.  path names it in errors. */
+#define VMLINUZ_MAX_OUT (512u << 20)
+struct gp_error *kern_vmlinuz_unpack(const char *path, const uint8_t *img, size_t len,
+				     uint8_t **out, size_t *out_len);
 /* The GNU build id of a vmlinux/vmlinuz, as 40 hex digits. */
 struct gp_error *kern_elf_build_id(const char *path, char out[41]);
 

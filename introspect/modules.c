@@ -67,8 +67,19 @@ static int sym_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+/*
+ * A module's ORC entries are taken to be in the kernel's format: struct
+ * module does not point at the module's own .orc_header (6.4+), and the
+ * kernel's own unwinder decodes module tables with its one struct
+ * orc_entry (unwind_module_init() takes them as they are); the header,
+ * added to vmlinux and to every module's .mod.c from the same orc_types.h
+ * by b9f174c811e3 ("x86/unwind/orc: Add ELF section with ORC version
+ * identifier", 6.4), is not checked by the module loader.  So a module
+ * built for another ORC format would break the guest's own unwinder too;
+ * and with the kernel's format unknown (fmt NULL) no module ORC is read.
+ */
 static struct gp_error *read_orc(struct kern *k, const struct mod_offsets *o, uint64_t mod,
-				 struct kmod *m, struct kmod_budget *b)
+				 const struct orc_format *fmt, struct kmod *m, struct kmod_budget *b)
 {
 	uint32_t n;
 	uint64_t ip, u;
@@ -76,7 +87,7 @@ static struct gp_error *read_orc(struct kern *k, const struct mod_offsets *o, ui
 	uint8_t *raw = NULL;
 	struct gp_error *err;
 
-	if (!o->orc_ip)
+	if (!o->orc_ip || !fmt)
 		return NULL;
 	if ((err = kern_read_u32(k, mod + o->num_orcs, &n)) ||
 	    (err = kern_read_u64(k, mod + o->orc_ip, &ip)) ||
@@ -97,7 +108,7 @@ static struct gp_error *read_orc(struct kern *k, const struct mod_offsets *o, ui
 		err = &gp_error_nomem;
 	else if (!(err = kern_read(k, ip, rel, (size_t)n * 4)) &&
 		 !(err = kern_read(k, u, raw, (size_t)n * 6)))
-		err = orc_from_raw(rel, ip, raw, n, m->text_start, m->text_end, &m->orc);
+		err = orc_from_raw(fmt, rel, ip, raw, n, m->text_start, m->text_end, &m->orc);
 	free(rel);
 	free(raw);
 	return err;
@@ -195,7 +206,7 @@ static void kmod_clear(struct kmod *m)
 	memset(m, 0, sizeof(*m));
 }
 
-struct gp_error *kmod_load(struct kern *k, struct kmod_list *out)
+struct gp_error *kmod_load(struct kern *k, const struct orc_format *fmt, struct kmod_list *out)
 {
 	struct kmod_budget budget = { 0 };
 	struct mod_offsets o;
@@ -244,7 +255,7 @@ struct gp_error *kmod_load(struct kern *k, struct kmod_list *out)
 		}
 		m.text_start = base;
 		m.text_end = base + text;
-		err = read_orc(k, &o, mod, &m, &budget);
+		err = read_orc(k, &o, mod, fmt, &m, &budget);
 		if (!err)
 			err = read_syms(k, &o, mod, &m, &budget);
 		if (err && err->code == GP_ERR_LIMIT) {

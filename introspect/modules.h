@@ -54,7 +54,10 @@ struct kmod_list {
 	int skipped;			/* modules whose records did not check out */
 };
 
-struct gp_error *kmod_load(struct kern *k, struct kmod_list *out);
+/* The loaded modules; their ORC tables are read in the kernel's ORC format
+ * fmt (a module's own is not reachable from struct module; see
+ * modules.c), or not at all if fmt is NULL. */
+struct gp_error *kmod_load(struct kern *k, const struct orc_format *fmt, struct kmod_list *out);
 void kmod_free(struct kmod_list *l);
 /* The module whose core text holds addr, or NULL. */
 const struct kmod *kmod_find(const struct kmod_list *l, uint64_t addr);

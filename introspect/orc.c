@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * orc.c - the kernel's ORC tables: read (in the format orc_format.c finds
+ * the guest uses), checked, and looked up by address.
+ */
 #include <stdlib.h>
 #include <string.h>
 
 #include "orc.h"
 
-struct gp_error *orc_from_raw(const int32_t *ip_rel, uint64_t ip_base, const uint8_t *raw,
-			      size_t n, uint64_t text_start, uint64_t text_end,
-			      struct orc_table **out)
+struct gp_error *orc_from_raw(const struct orc_format *fmt, const int32_t *ip_rel,
+			      uint64_t ip_base, const uint8_t *raw, size_t n,
+			      uint64_t text_start, uint64_t text_end, struct orc_table **out)
 {
 	struct orc_table *t;
 
 	*out = NULL;
+	if (!fmt)
+		return gp_error_create(GP_ERR_UNSUPPORTED, "ORC table of an unknown format");
 	if (!n || n > ORC_MAX_ENTRIES)
 		return gp_error_create(GP_ERR_CORRUPT, "ORC table has %zu entries", n);
 	t = calloc(1, sizeof(*t));
@@ -37,6 +43,7 @@ struct gp_error *orc_from_raw(const int32_t *ip_rel, uint64_t ip_base, const uin
 		}
 	}
 	memcpy(t->raw, raw, n * 6);
+	t->fmt = fmt;
 	t->n = n;
 	t->text_start = text_start;
 	t->text_end = text_end;
@@ -46,7 +53,8 @@ struct gp_error *orc_from_raw(const int32_t *ip_rel, uint64_t ip_base, const uin
 
 /* From the vmlinux file's .orc_unwind_ip/.orc_unwind, relocated by the
  * KASLR offset: for kernels whose tables we cannot read from memory. */
-static struct gp_error *orc_load_elf(struct kern *k, struct orc_table **out)
+static struct gp_error *orc_load_elf(struct kern *k, const struct orc_format *fmt,
+				     struct orc_table **out)
 {
 	void *ip = NULL, *u = NULL;
 	size_t ip_len, u_len;
@@ -62,7 +70,7 @@ static struct gp_error *orc_load_elf(struct kern *k, struct orc_table **out)
 				      k->vmlinux, ip_len, u_len);
 		goto out;
 	}
-	err = orc_from_raw(ip, ip_addr + k->kaslr_offset, u, ip_len / 4, text_s, text_e, out);
+	err = orc_from_raw(fmt, ip, ip_addr + k->kaslr_offset, u, ip_len / 4, text_s, text_e, out);
 out:
 	free(ip);
 	free(u);
@@ -73,13 +81,17 @@ struct gp_error *orc_load(struct kern *k, struct orc_table **out)
 {
 	uint64_t ip_s, ip_e, u_s, u_e, text_s, text_e;
 	struct gp_error *err;
+	const struct orc_format *fmt;
 	int32_t *rel = NULL;
 	uint8_t *raw = NULL;
 	size_t n;
 
 	*out = NULL;
+	/* The format first: tables we cannot decode are not read at all. */
+	if ((err = orc_format_detect(k, &fmt)))
+		return err;
 	if (k->vmlinux)
-		return orc_load_elf(k, out);
+		return orc_load_elf(k, fmt, out);
 	if ((err = kern_sym(k, "__start_orc_unwind_ip", &ip_s)) ||
 	    (err = kern_sym(k, "__stop_orc_unwind_ip", &ip_e)) ||
 	    (err = kern_sym(k, "__start_orc_unwind", &u_s)) ||
@@ -106,7 +118,7 @@ struct gp_error *orc_load(struct kern *k, struct orc_table **out)
 		err = gp_error_wrap(err, "reading ORC tables");
 		goto out;
 	}
-	err = orc_from_raw(rel, ip_s, raw, n, text_s, text_e, out);
+	err = orc_from_raw(fmt, rel, ip_s, raw, n, text_s, text_e, out);
 	if (!err && kern_has_sym(k, "_sinittext", &(*out)->init_start) &&
 	    kern_has_sym(k, "_einittext", &(*out)->init_end) &&
 	    (*out)->init_end < (*out)->init_start)
@@ -148,11 +160,6 @@ bool orc_find(const struct orc_table *t, uint64_t ip, struct orc_entry *e)
 			hi = mid;
 	}
 	r = t->raw + (lo - 1) * 6;
-	memcpy(&e->sp_offset, r, 2);
-	memcpy(&e->bp_offset, r + 2, 2);
-	e->sp_reg = r[4] & 15;
-	e->bp_reg = r[4] >> 4;
-	e->type = r[5] & 3;
-	e->end = (r[5] >> 2) & 1;
+	t->fmt->decode(r, e);
 	return true;
 }

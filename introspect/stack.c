@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * stack.c - the ORC unwinder, after arch/x86/kernel/unwind_orc.c (6.1):
+ * stack.c - the ORC unwinder, after arch/x86/kernel/unwind_orc.c (6.1, and
+ * 6.4's END_OF_STACK/UNDEFINED types and signal bit, which ORC entries of
+ * every format are decoded into):
  * the same per-frame rules, run over guest memory with every read checked
  * against the stacks the task may use.
  */
@@ -197,9 +199,12 @@ static bool next_frame(struct ustate *s)
 
 	if (!find_orc(c, lookup, &o))
 		return fail(s, STACK_NO_ORC, "no ORC data for 0x%llx", (unsigned long long)s->ip);
-	if (o.sp_reg == ORC_REG_UNDEFINED) {
-		if (!o.end)
-			return fail(s, STACK_BAD_ORC, "undefined stack at 0x%llx", (unsigned long long)s->ip);
+	/* Decoded into the 6.4+ meanings whatever the guest's format
+	 * (orc_format.c): 6.1's undefined sp_reg with or without `end` is
+	 * END_OF_STACK or UNDEFINED here. */
+	if (o.type == ORC_TYPE_UNDEFINED)
+		return fail(s, STACK_BAD_ORC, "undefined stack at 0x%llx", (unsigned long long)s->ip);
+	if (o.type == ORC_TYPE_END_OF_STACK) {
 		/* The bottom of a kthread or idle stack: ret_from_fork or the
 		 * CPU start-up code, with at most a pt_regs above it. An end
 		 * mark anywhere else (asm thunks carry one too) is not where a
@@ -211,6 +216,7 @@ static bool next_frame(struct ustate *s)
 				    (unsigned long long)s->ip, (unsigned long long)s->sp);
 		return false;
 	}
+	s->signal = o.signal;
 	switch (o.sp_reg) {
 	case ORC_REG_SP: sp = s->sp + (uint64_t)(int64_t)o.sp_offset; break;
 	case ORC_REG_BP: sp = s->bp + (uint64_t)(int64_t)o.sp_offset; break;
@@ -240,7 +246,6 @@ static bool next_frame(struct ustate *s)
 			return false;
 		s->sp = sp;
 		s->regs.valid = s->prev_regs.valid = false;
-		s->signal = false;
 		break;
 	case ORC_TYPE_REGS:
 		if (!read_pt_regs(s, sp, &s->regs))
@@ -249,7 +254,6 @@ static bool next_frame(struct ustate *s)
 		s->regs_on_stack = true;
 		s->ip = s->regs.ip;
 		s->sp = s->regs.sp;
-		s->signal = true;
 		break;
 	case ORC_TYPE_REGS_PARTIAL: {
 		struct regs_view prev = s->regs;
@@ -260,7 +264,6 @@ static bool next_frame(struct ustate *s)
 		s->regs_on_stack = true;
 		s->ip = s->regs.ip;
 		s->sp = s->regs.sp;
-		s->signal = true;
 		break;
 	}
 	default:
@@ -465,7 +468,7 @@ struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
 	 * unreliable, which is safe. */
 	if ((err = tgt_pause(k->t)))
 		goto fail;
-	if (!gp_ok(kmod_load(k, &c->mods)))
+	if (!gp_ok(kmod_load(k, c->orc->fmt, &c->mods)))
 		kmod_free(&c->mods);
 	if ((err = tgt_resume(k->t)))
 		goto fail;

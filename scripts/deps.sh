@@ -4,7 +4,7 @@
 set -eu
 pkgs="gcc make pkg-config check libelf-dev libbpf-dev libjson-c-dev zlib-dev
       qemu-system-x86 busybox-static cpio gzip xz-utils libc6-dev liblzma-dev
-      clang llvm"
+      clang llvm libzstd-dev liblz4-dev libbz2-dev zstd lz4 bzip2"
 missing=""
 for p in $pkgs; do
 	[ "$p" = zlib-dev ] && p=zlib1g-dev

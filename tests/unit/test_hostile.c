@@ -160,6 +160,19 @@ static struct kbtf *make_btf(uint32_t ip_off, uint32_t regs_size)
 	btf__add_field(b, "cs", u64, 136 * 8, 0);
 	btf__add_field(b, "sp", u64, 152 * 8, 0);
 	(void)regs;
+	/* struct orc_entry as 6.1 has it: the ORC format of a kernel
+	 * without an ORC header (introspect/orc_format.c) */
+	{
+		int s16 = btf__add_int(b, "short int", 2, BTF_INT_SIGNED);
+
+		btf__add_struct(b, "orc_entry", 6);
+		btf__add_field(b, "sp_offset", s16, 0, 0);
+		btf__add_field(b, "bp_offset", s16, 16, 0);
+		btf__add_field(b, "sp_reg", u32, 32, 4);
+		btf__add_field(b, "bp_reg", u32, 36, 4);
+		btf__add_field(b, "type", u32, 40, 2);
+		btf__add_field(b, "end", u32, 42, 1);
+	}
 	raw = btf__raw_data(b, &sz);
 	ck_ok(kbtf_load(raw, sz, &k));
 	btf__free(b);
@@ -310,12 +323,12 @@ START_TEST(module_totals)
 	/* Two modules of 3M ORC entries each: 6M > KMOD_MAX_ORC_TOTAL. */
 	mini_init(&m, make_btf(128, 168), 1);
 	add_modules(&m, 2, 3u << 20, 0);
-	ck_err(kmod_load(&m.k, &l), GP_ERR_LIMIT, "KMOD_MAX_ORC_TOTAL");
+	ck_err(kmod_load(&m.k, orc_format_by_name("linux-6.1"), &l), GP_ERR_LIMIT, "KMOD_MAX_ORC_TOTAL");
 	mini_free(&m);
 	/* One of them alone: read, found unreadable, skipped. */
 	mini_init(&m, make_btf(128, 168), 1);
 	add_modules(&m, 1, 3u << 20, 0);
-	ck_ok(kmod_load(&m.k, &l));
+	ck_ok(kmod_load(&m.k, orc_format_by_name("linux-6.1"), &l));
 	ck_assert_uint_eq(l.n, 0);
 	ck_assert_int_eq(l.skipped, 1);
 	kmod_free(&l);
@@ -323,7 +336,7 @@ START_TEST(module_totals)
 	/* Five modules of KMOD_MAX_SYMS symbols. */
 	mini_init(&m, make_btf(128, 168), 1);
 	add_modules(&m, 5, 0, KMOD_MAX_SYMS);
-	ck_err(kmod_load(&m.k, &l), GP_ERR_LIMIT, "KMOD_MAX_SYMS_TOTAL");
+	ck_err(kmod_load(&m.k, orc_format_by_name("linux-6.1"), &l), GP_ERR_LIMIT, "KMOD_MAX_SYMS_TOTAL");
 	mini_free(&m);
 	/* 17 modules each naming a symbol 4 MiB into its string table. */
 	mini_init(&m, make_btf(128, 168), 1);
@@ -331,7 +344,7 @@ START_TEST(module_totals)
 	add_modules(&m, 17, 0, 2);
 	for (int i = 0; i < 17; i++)
 		put64(&m, MODS + (uint64_t)i * 0x100 + M_SYMTAB, MOD_SYMTAB);
-	ck_err(kmod_load(&m.k, &l), GP_ERR_LIMIT, "KMOD_MAX_STRTAB_TOTAL");
+	ck_err(kmod_load(&m.k, orc_format_by_name("linux-6.1"), &l), GP_ERR_LIMIT, "KMOD_MAX_STRTAB_TOTAL");
 	mini_free(&m);
 }
 END_TEST

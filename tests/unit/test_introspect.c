@@ -754,7 +754,7 @@ START_TEST(modules_good)
 	struct orc_entry e;
 
 	build_mods(&s, 3);
-	ck_ok(kmod_load(&s.k, &l));
+	ck_ok(kmod_load(&s.k, orc_format_by_name("linux-6.1"), &l));
 	ck_assert_uint_eq(l.n, 3);
 	ck_assert_int_eq(l.skipped, 0);
 	m = kmod_find(&l, M_TEXT(1) + 0x50);
@@ -779,13 +779,13 @@ START_TEST(modules_hostile)
 	/* The list loops without coming back to its head. */
 	build_mods(&s, 3);
 	put64(vmem(&s, M_MOD(2) + 8), M_MOD(1) + 8);
-	ck_err(kmod_load(&s.k, &l), GP_ERR_CORRUPT, "loops");
+	ck_err(kmod_load(&s.k, orc_format_by_name("linux-6.1"), &l), GP_ERR_CORRUPT, "loops");
 	free_tasks(&s);
 
 	/* A next pointer into user space. */
 	build_mods(&s, 2);
 	put64(vmem(&s, M_MOD(0) + 8), 0x400000);
-	ck_err(kmod_load(&s.k, &l), GP_ERR_CORRUPT, "corrupt");
+	ck_err(kmod_load(&s.k, orc_format_by_name("linux-6.1"), &l), GP_ERR_CORRUPT, "corrupt");
 	free_tasks(&s);
 
 	/* Bad records in single modules: skipped, the others kept. */
@@ -794,7 +794,7 @@ START_TEST(modules_hostile)
 	put64(vmem(&s, M_MOD(1) + 144), 0xffffc90000000000ull);	/* symtab unmapped */
 	put32(vmem(&s, M_MOD(2) + 112), 0x7fffffff);		/* absurd ORC count */
 	memset(vmem(&s, M_MOD(3) + 24), 'x', 56);		/* name without NUL: fine */
-	ck_ok(kmod_load(&s.k, &l));
+	ck_ok(kmod_load(&s.k, orc_format_by_name("linux-6.1"), &l));
 	ck_assert_uint_eq(l.n, 1);
 	ck_assert_int_eq(l.skipped, 3);
 	ck_assert_uint_eq(strlen(l.v[0].name), 56);
@@ -812,7 +812,7 @@ START_TEST(modules_hostile)
 		memcpy(vmem(&s, M_ORC(0)), &b, 4);
 		memcpy(vmem(&s, M_ORC(0) + 4), &a, 4);
 	}
-	ck_ok(kmod_load(&s.k, &l));
+	ck_ok(kmod_load(&s.k, orc_format_by_name("linux-6.1"), &l));
 	ck_assert_uint_eq(l.n, 0);
 	ck_assert_int_eq(l.skipped, 1);
 	kmod_free(&l);
