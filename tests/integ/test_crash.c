@@ -341,8 +341,15 @@ static void kill_transition_loop(const char *extra)
 		ck_assert_msg(strstr(list, "kmsg-eof: patching") || strstr(list, "kmsg-eof: applied"),
 			      "transition %s killed at write %ld: vmm list: %s", extra, n, list);
 		applied += frc != 0 && strstr(list, "kmsg-eof: applied") != NULL;
+		{
+			char *o = NULL;
+			int wrc = rig_exec(r, "echo wake-up > /dev/kmsg; sleep 0.3", &o, 20);
+
+			ck_assert_msg(wrc == 0, "transition %s killed at write %ld: afterwards the guest command fails (%d: %s); vmm list said: %s; the killed vmm said: %s; %s",
+				      extra, n, wrc, o ? o : "", list, dir_file("run.err"), rig_describe(r));
+			free(o);
+		}
 		free(list);
-		free(pu_guest(r, "echo wake-up > /dev/kmsg; sleep 0.3"));
 		snprintf(args, sizeof(args), "transition %s --timeout 20", rig_target(r));
 		rc = run_vmm(NULL, args);
 		ck_assert_msg(rc == 0 || rc == 1, "finishing the transition: exit %d", rc);

@@ -539,3 +539,20 @@ int rig_run_tool(struct rig *r, const char *args, char **out, char **err)
 		*err = slurp(e);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+const char *rig_describe(struct rig *r)
+{
+	static char buf[4096];
+	char tail[1500];
+	int st;
+	pid_t w = waitpid(r->qemu, &st, WNOHANG);
+	size_t n;
+
+	log_tail(r, tail, sizeof(tail));
+	n = (size_t)snprintf(buf, sizeof(buf), "QEMU %s; its log ends: %s; console bytes pending: ",
+			     w == 0 ? "running" : w == r->qemu ? "exited" : "unknown", tail);
+	if (r->pend && n < sizeof(buf) - 1)
+		snprintf(buf + n, sizeof(buf) - n, "%.*s", (int)(r->pend_len > 1500 ? 1500 : r->pend_len),
+			 r->pend);
+	return buf;
+}

@@ -58,6 +58,8 @@ const char *rig_kernel_release(struct rig *r);
 const char *rig_kernel_path(struct rig *r);
 const char *rig_build_dir(void);		/* $GP_BUILD or "build" */
 double rig_boot_seconds(struct rig *r);
+/* For failure messages: is QEMU alive, its log's end, console pending. */
+const char *rig_describe(struct rig *r);
 
 /* Run `$GP_BUILD/vmm ARGS` on the host (ARGS through sh); stdout/stderr
  * captured into malloc'd strings (NULL to discard). Returns exit status. */
