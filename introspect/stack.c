@@ -331,6 +331,17 @@ static void walk(struct ustate *s)
 			if (tr->reason == STACK_OK)
 				fail(s, STACK_BAD_RET, "return address 0x%llx is not kernel text",
 				     (unsigned long long)s->ip);
+			/* Still record it, then stop: an address outside
+			 * kernel and module text may be guestpatch's own
+			 * code (a trampoline, the straggler agent, a patch),
+			 * and whoever frees or rewrites that code must see a
+			 * vCPU or a sleeping task inside it. */
+			if (tr->nr < STACK_MAX_FRAMES) {
+				tr->f[tr->nr].pc = s->ip;
+				tr->f[tr->nr].sp = s->sp;
+				tr->f[tr->nr].from_regs = s->regs.valid;
+				tr->nr++;
+			}
 			return;
 		}
 		if (tr->nr >= STACK_MAX_FRAMES) {

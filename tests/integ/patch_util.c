@@ -74,7 +74,8 @@ char *pu_guest(struct rig *r, const char *cmd)
 {
 	char *out = NULL;
 
-	ck_assert_msg(rig_exec(r, cmd, &out, 120) == 0, "guest command failed: %s", cmd);
+	ck_assert_msg(rig_exec(r, cmd, &out, 120) == 0, "guest command failed: %s (%s)", cmd,
+		      rig_describe(r));
 	return out;
 }
 

@@ -164,8 +164,8 @@ static int check_after_kill(const struct hashes *base, const char *what, long n)
 	struct hashes h;
 	int rc;
 
-	ck_assert_msg(guest_answers(2.0), "%s killed at write %ld: the guest does not run again within 2 s",
-		      what, n);
+	ck_assert_msg(guest_answers(2.0), "%s killed at write %ld: the guest does not run again within 2 s (%s)",
+		      what, n, rig_describe(r));
 	snprintf(args, sizeof(args), "list %s", rig_target(r));
 	rc = run_vmm(NULL, args);
 	list = dir_file("run.out");
@@ -329,8 +329,8 @@ static void kill_transition_loop(const char *extra)
 		if (frc == -SIGKILL) {
 			points++;
 			ck_assert_msg(guest_answers(2.0),
-				      "transition %s killed at write %ld: the guest does not run again within 2 s",
-				      extra, n);
+				      "transition %s killed at write %ld: the guest does not run again within 2 s (%s)",
+				      extra, n, rig_describe(r));
 		}
 		/* The truth, then clean up: finish the transition (the reader
 		 * is let go now in any case), take out a straggler agent left

@@ -368,7 +368,7 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	int boot_timeout = o && o->boot_timeout_s > 0 ? o->boot_timeout_s : BOOT_TIMEOUT_S;
 	char initrd[512], ram[128], con[128], gdb[128], qmp[128], bulk[128], logp[128];
 	char append[1024], memobj[256], smp[16], memarg[16], gdbarg[200], qmparg[200];
-	char serial0[200], serial1[200];
+	char serial0[300], serial1[200];
 	const char *rel;
 	struct rig *r;
 	char *out;
@@ -412,7 +412,10 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	snprintf(memarg, sizeof(memarg), "%d", mem);
 	snprintf(gdbarg, sizeof(gdbarg), "unix:%s,server=on,wait=off", gdb);
 	snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", qmp);
-	snprintf(serial0, sizeof(serial0), "socket,id=con,path=%s,server=on,wait=off", con);
+	/* The console also goes to a file, so a guest that dies leaves its
+	 * last words (rig_describe()). */
+	snprintf(serial0, sizeof(serial0), "socket,id=con,path=%s,server=on,wait=off,logfile=%s/console.log",
+		 con, r->dir);
 	snprintf(serial1, sizeof(serial1), "file:%s", bulk);
 	snprintf(r->target, sizeof(r->target), "qemu:gdb=%s,mem=%s,qmp=%s", gdb, ram, qmp);
 	snprintf(r->target_nomem, sizeof(r->target_nomem), "qemu:gdb=%s", gdb);
@@ -542,17 +545,26 @@ int rig_run_tool(struct rig *r, const char *args, char **out, char **err)
 
 const char *rig_describe(struct rig *r)
 {
-	static char buf[4096];
-	char tail[1500];
+	static char buf[8192];
+	char tail[1500], con[3000] = "", path[128];
 	int st;
 	pid_t w = waitpid(r->qemu, &st, WNOHANG);
-	size_t n;
+	FILE *f;
 
 	log_tail(r, tail, sizeof(tail));
-	n = (size_t)snprintf(buf, sizeof(buf), "QEMU %s; its log ends: %s; console bytes pending: ",
-			     w == 0 ? "running" : w == r->qemu ? "exited" : "unknown", tail);
-	if (r->pend && n < sizeof(buf) - 1)
-		snprintf(buf + n, sizeof(buf) - n, "%.*s", (int)(r->pend_len > 1500 ? 1500 : r->pend_len),
-			 r->pend);
+	snprintf(path, sizeof(path), "%s/console.log", r->dir);
+	if ((f = fopen(path, "r"))) {
+		long sz;
+		size_t n;
+
+		fseek(f, 0, SEEK_END);
+		sz = ftell(f);
+		fseek(f, sz > (long)sizeof(con) - 1 ? sz - (long)sizeof(con) + 1 : 0, SEEK_SET);
+		n = fread(con, 1, sizeof(con) - 1, f);
+		con[n] = '\0';
+		fclose(f);
+	}
+	snprintf(buf, sizeof(buf), "QEMU %s; its log ends: %s; the console ends: %s",
+		 w == 0 ? "running" : w == r->qemu ? "exited" : "unknown", tail, con);
 	return buf;
 }

@@ -208,6 +208,11 @@ START_TEST(unreliable_cases)
 	tr = run(TEXT + F_A + 4, S0);
 	ck_assert_int_eq(tr.reason, STACK_BAD_RET);
 	ck_assert(strstr(tr.why, "not kernel text"));
+	/* ... still recorded as the last frame: it may be guestpatch's own
+	 * code (a patch, a trampoline, the agent), and the checks that free
+	 * that code must see it on the stack. */
+	ck_assert_int_ge(tr.nr, 2);
+	ck_assert_uint_eq(tr.f[tr.nr - 1].pc, 0x4141414141414141ull);
 
 	/* A frame whose size carries sp off the stack. */
 	tr = run(TEXT + F_FAR + 4, S0);
