@@ -276,7 +276,8 @@ static void kill_loop(const char *op, bool torn_too)
 				check_after_kill(&base, op, n);
 				break;
 			}
-			ck_assert_msg(rc == -SIGKILL, "%s with a fault at write %ld exits %d", op, n, rc);
+			ck_assert_msg(rc == -SIGKILL, "%s with a fault at write %ld exits %d: %s", op, n, rc,
+				      dir_file("run.err"));
 			points++;
 			present += check_after_kill(&base, op, n);
 		}
