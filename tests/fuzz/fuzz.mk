@@ -41,14 +41,14 @@ $(O)/fuzz/libgp.a: $(FUZZ_LIB_OBJS) $(AGENT_BLOB)
 $(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(O)/fuzz/libgp.a
 	$(call msg,LD-FUZZ,$@)
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(PKG_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
-		-o $@ $< $(O)/fuzz/libgp.a $(PKG_LIBS) -lz -lpthread
+		-o $@ $< $(O)/fuzz/libgp.a $(PKG_LIBS) -lz -lbz2 -lpthread
 
 # The seeds from a real guest (tests/fuzz/seeds.c): boots one, writes
 # tests/fuzz/corpus/*/real-* and the synth-* journals. Not run by
 # anything else: the corpus is checked in.
 $(O)/fuzz/gp-seeds: $(O)/obj/tests/fuzz/seeds.o $(RIG_OBJS) $(O)/libgp.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz -lpthread
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz -lbz2 -lpthread
 
 $(O)/obj/tests/fuzz/seeds.o: CPPFLAGS += -Itests/fuzz -Itests/rig
 

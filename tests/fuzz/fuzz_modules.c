@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(map, sizeof(map), "%016llx d modules\n", (unsigned long long)h.modules);
 	if (!gp_ok(ksym_parse_map(map, strlen(map), 0, &k.syms)))
 		return 0;
-	if (gp_ok(kmod_load(&k, &l))) {
+	if (gp_ok(kmod_load(&k, orc_format_by_name("linux-6.1"), &l))) {
 		lookups(&l);
 		kmod_free(&l);
 	}

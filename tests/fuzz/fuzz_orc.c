@@ -30,7 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fz_take(&in, rel, n * 4);
 	fz_take(&in, raw, n * 6);
-	if (gp_ok(orc_from_raw(rel, h.ip_base, raw, n, h.text_start, h.text_end, &t))) {
+	/* Both entry formats guestpatch knows, picked by a bit of the input. */
+	if (gp_ok(orc_from_raw(orc_format_by_name(h.ip_base & 1 ? "linux-6.4" : "linux-6.1"), rel,
+			       h.ip_base, raw, n, h.text_start, h.text_end, &t))) {
 		const uint64_t edges[] = { h.text_start, h.text_start - 1, h.text_end, h.text_end - 1,
 					   h.init_start, h.init_end - 1, 0, ~0ull };
 
