@@ -296,7 +296,8 @@ static void kill_loop(const char *op, bool torn_too)
 	}
 	fprintf(stderr, "crash: %s killed at %d write%s (%s); the patch was there afterwards %d time%s, absent %d; every time the guest ran within 2 s, vmm list was true and the text came back\n",
 		op, points, points == 1 ? "" : "s",
-		getenv("GP_CRASH_FULL") ? "every write, whole and torn" : "sampled: GP_CRASH_FULL=1 for all",
+		getenv("GP_CRASH_FULL") ? (torn_too ? "every write, whole and torn" : "every write") :
+					  "sampled: GP_CRASH_FULL=1 for all",
 		present, present == 1 ? "" : "s", points - present);
 	ck_assert_int_gt(points, 10);
 	ck_assert_msg(refused <= points / 10, "%s: %d refusals against %d kills", op, refused, points);
