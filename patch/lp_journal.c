@@ -109,11 +109,6 @@ static uint64_t jhdr_sum(const struct jhdr *h)
 	return fnv(FNV_OFFSET, &c, sizeof(c));
 }
 
-size_t lp_journal_capacity(void)
-{
-	return JCAP;
-}
-
 void lp_journal_watch(uint64_t pa)
 {
 	tx.watch_pa = pa;

@@ -103,7 +103,4 @@ void lp_journal_force(bool force);
  * header copy or the owner record, even from a torn write). */
 bool lp_journal_present(struct tgt *t);
 
-/* For tests: the journal's capacity for entries, in bytes. */
-size_t lp_journal_capacity(void);
-
 #endif
