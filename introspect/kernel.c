@@ -171,16 +171,21 @@ static struct gp_error *setup_from_vmci(struct kern *k,
 				    (unsigned long long)pa_formula);
 		goto out;
 	}
-	/* A vCPU's CR3 is the kernel's, not the guest's users': it must agree. */
+	/* Every process's kernel root copies the kernel half of init_top_pgt,
+	 * so vCPU 0's entry for the kernel map must be init_top_pgt's. */
 	if (k->have_cr3) {
-		err = pt_translate(k->t, pt_cr3_kernel_root(k->vcpu0_cr3), k->levels,
-				   stext, &w);
+		uint64_t e;
+
+		err = tgt_read_phys(k->t, k->pgd_pa + KERN_KMAP_TOP_INDEX * 8,
+				    &e, sizeof(e));
 		if (err)
 			goto out;
-		if (w.pa != pa_formula) {
+		if (e != k->vcpu0_kmap_entry) {
 			err = gp_error_addr(GP_ERR_CORRUPT, vi->pa,
-					    "VMCOREINFO at 0x%llx disagrees with vCPU 0's page tables about _stext",
-					    (unsigned long long)vi->pa);
+					    "VMCOREINFO at 0x%llx disagrees with vCPU 0's page tables about the kernel map (top-level entry 0x%llx, vCPU 0 has 0x%llx)",
+					    (unsigned long long)vi->pa,
+					    (unsigned long long)e,
+					    (unsigned long long)k->vcpu0_kmap_entry);
 			goto out;
 		}
 	}
@@ -537,7 +542,10 @@ struct gp_error *kern_attach(struct tgt *t, const struct kern_opts *o,
 		}
 		if (t->nr_vcpus > 0 && !(err = tgt_get_regs(t, 0, &r))) {
 			k->vcpu0_cr3 = r.cr3;
-			k->have_cr3 = true;
+			/* Unreadable: no check rather than no attach. */
+			k->have_cr3 = gp_ok(tgt_read_phys(t,
+				pt_cr3_kernel_root(r.cr3) + KERN_KMAP_TOP_INDEX * 8,
+				&k->vcpu0_kmap_entry, sizeof(k->vcpu0_kmap_entry)));
 		}
 		if (fast || err) {
 			err2 = tgt_resume(t);

@@ -22,6 +22,7 @@
 #include "vmcoreinfo.h"
 
 #define KERN_START_KERNEL_MAP 0xffffffff80000000ull	/* __START_KERNEL_map */
+#define KERN_KMAP_TOP_INDEX 511	/* top-level index of __START_KERNEL_map, 4 or 5 levels */
 #define KERN_TLB_SIZE 4096
 #define KERN_MAX_CPUS 8192	/* NR_CPUS of Debian's amd64 config */
 
@@ -61,6 +62,11 @@ struct kern {
 	char *vmlinux;		/* --vmlinux, kept for later lookups (ORC) */
 	bool have_cr3;
 	uint64_t vcpu0_cr3;	/* vCPU 0's CR3 at attach, to validate VMCOREINFO */
+	/* Top-level entry 511 (the kernel map, the same index with 4 and 5
+	 * levels) of vCPU 0's kernel root, read while it was stopped: the
+	 * process owning that CR3 may exit and free its tables as soon as
+	 * the guest runs again, so later checks compare this snapshot. */
+	uint64_t vcpu0_kmap_entry;
 };
 
 /* Attach to the kernel running in t.  Pauses the guest for the duration
