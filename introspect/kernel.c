@@ -103,6 +103,22 @@ bool kern_has_sym(struct kern *k, const char *name, uint64_t *addr)
 	return gp_ok(kern_sym(k, name, addr));
 }
 
+struct gp_error *kern_sym_first(struct kern *k, const char *const *names,
+				uint64_t *addr)
+{
+	char list[256];
+	size_t n = 0;
+
+	for (size_t i = 0; names[i]; i++)
+		if (kern_has_sym(k, names[i], addr))
+			return NULL;
+	list[0] = 0;
+	for (size_t i = 0; names[i] && n < sizeof(list); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s'%s'",
+				      i ? (names[i + 1] ? ", " : " or ") : "", names[i]);
+	return gp_error_create(GP_ERR_NOTFOUND, "no symbol %s in the guest kernel", list);
+}
+
 struct gp_error *kern_offsetof(struct kern *k, const char *type,
 			       const char *member, uint64_t *off)
 {
@@ -451,6 +467,40 @@ struct gp_error *kern_percpu(struct kern *k, unsigned cpu, uint64_t off,
 		return gp_error_create(GP_ERR_INVAL, "CPU %u >= nr_cpu_ids %u",
 				       cpu, k->nr_cpu_ids);
 	*addr = k->percpu_offset[cpu] + off;
+	return NULL;
+}
+
+struct gp_error *kern_percpu_var(struct kern *k, const char *name,
+				 uint64_t *off)
+{
+	uint64_t hot = 0, member = 0, size = 0;
+
+	if (kern_has_sym(k, name, off))
+		return NULL;
+	if (!kern_has_sym(k, "pcpu_hot", &hot))
+		return gp_error_create(GP_ERR_NOTFOUND,
+				       "no per-cpu '%s' in the guest kernel: neither a symbol of that name nor a pcpu_hot with such a member",
+				       name);
+	if (!k->btf)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "per-cpu '%s' is in pcpu_hot, and the guest kernel has no BTF to place it (give --vmlinux)",
+				       name);
+	if (!kbtf_has_member(k->btf, "pcpu_hot", name))
+		return gp_error_create(GP_ERR_NOTFOUND,
+				       "no per-cpu '%s' in the guest kernel: not a symbol, not a member of struct pcpu_hot",
+				       name);
+	{
+		struct gp_error *err = kbtf_offsetof(k->btf, "pcpu_hot", name,
+						     &member, &size);
+
+		if (err)
+			return err;
+	}
+	if (size != 8)
+		return gp_error_create(GP_ERR_CORRUPT,
+				       "guest BTF: pcpu_hot.%s is %llu bytes, not a pointer",
+				       name, (unsigned long long)size);
+	*off = hot + member;
 	return NULL;
 }
 

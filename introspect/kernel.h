@@ -87,6 +87,12 @@ struct gp_error *kern_sym(struct kern *k, const char *name, uint64_t *addr);
 /* True and *addr set if name is a unique symbol; errors are swallowed. */
 bool kern_has_sym(struct kern *k, const char *name, uint64_t *addr);
 
+/* The first of a NULL-terminated list of names (a symbol renamed between
+ * kernel series, newest first) that is a unique symbol; the error names
+ * them all. */
+struct gp_error *kern_sym_first(struct kern *k, const char *const *names,
+				uint64_t *addr);
+
 /* Member offset from BTF; errors name struct and member. */
 struct gp_error *kern_offsetof(struct kern *k, const char *type,
 			       const char *member, uint64_t *off);
@@ -95,6 +101,14 @@ struct gp_error *kern_offsetof(struct kern *k, const char *type,
 struct gp_error *kern_percpu(struct kern *k, unsigned cpu, uint64_t off,
 			     uint64_t *addr);
 bool kern_cpu_online(const struct kern *k, unsigned cpu);
+
+/* The per-cpu offset of a hot per-cpu variable such as current_task or
+ * hardirq_stack_ptr: its own symbol (up to 6.1, and again from 6.15), or
+ * a member of per-cpu `struct pcpu_hot` (6.2 to 6.14), found from BTF.
+ * The one place that knows where these live; refuses by name when
+ * neither shape is in the guest. */
+struct gp_error *kern_percpu_var(struct kern *k, const char *name,
+				 uint64_t *off);
 
 /* Features of the running kernel, from its symbols and BTF. */
 struct kern_features {

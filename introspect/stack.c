@@ -462,6 +462,14 @@ int stack_vcpu_to_cpu(struct kern *k, const struct tgt_regs *r)
 	return -1;
 }
 
+/* The end of init_task's stack (THREAD_SIZE from init_stack): renamed in
+ * 6.2 (vmlinux.lds.h). */
+static const char *const end_init_names[] = { "__end_init_stack", "__end_init_task", NULL };
+/* Where a new task's switch frame returns, the address __unwind_start()
+ * compares against: the asm entry since 6.5 (ret_from_fork_asm), the C
+ * function before. The newer name first: 6.5+ has both. */
+static const char *const fork_names[] = { "ret_from_fork_asm", "ret_from_fork", NULL };
+
 struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
 {
 	struct stack_ctx *c = calloc(1, sizeof(*c));
@@ -485,7 +493,7 @@ struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
 		goto fail;
 	/* THREAD_SIZE is not in BTF; init_stack is one (vmlinux.lds.h). */
 	if ((err = kern_sym(k, "init_stack", &init_stack)) ||
-	    (err = kern_sym(k, "__end_init_task", &end_init)))
+	    (err = kern_sym_first(k, end_init_names, &end_init)))
 		goto fail;
 	c->thread_size = end_init - init_stack;
 	if (c->thread_size < 4096 || c->thread_size > (1u << 20) || (c->thread_size & 4095)) {
@@ -525,6 +533,10 @@ struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
 				      (unsigned long long)c->regs_size, STACK_REGS_MAX);
 		goto fail;
 	}
+	/* 6.9+ makes cs a union of u16 cs, u64 csx and FRED bits: a 2-byte
+	 * cs at the start of its 8-byte slot (only its low bits are used). */
+	if (regs_member_size[REG_cs] == 2)
+		regs_member_size[REG_cs] = 8;
 #define CHECK(f)                                                                          \
 	if (!err && (c->r_##f > c->regs_size - 8 || regs_member_size[REG_##f] != 8))      \
 		err = gp_error_create(GP_ERR_CORRUPT,                                     \
@@ -540,8 +552,8 @@ struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
 	    (err = kern_sym(k, "__sched_text_end", &c->sched_end)) ||
 	    (err = kern_sym(k, "__lock_text_start", &c->lock_start)) ||
 	    (err = kern_sym(k, "__lock_text_end", &c->lock_end)) ||
-	    (err = kern_sym(k, "ret_from_fork", &c->ret_from_fork)) ||
-	    (err = kern_sym(k, "hardirq_stack_ptr", &c->hardirq_stack_ptr)))
+	    (err = kern_sym_first(k, fork_names, &c->ret_from_fork)) ||
+	    (err = kern_percpu_var(k, "hardirq_stack_ptr", &c->hardirq_stack_ptr)))
 		goto fail;
 	/* Exception stacks: optional (older kernels lay them out otherwise). */
 	if (kern_has_sym(k, "cea_exception_stacks", &c->cea_exception_stacks)) {

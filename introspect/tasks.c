@@ -72,7 +72,7 @@ struct gp_error *task_offsets_init(struct kern *k, struct task_offsets *o)
 		return err;
 	if (o->comm_len > TASK_COMM_MAX)
 		o->comm_len = TASK_COMM_MAX;
-	if ((err = kern_sym(k, "current_task", &o->current_task)) ||
+	if ((err = kern_percpu_var(k, "current_task", &o->current_task)) ||
 	    (err = kern_sym(k, "runqueues", &o->runqueues)))
 		return gp_error_wrap(err, "per-cpu task pointers");
 	return NULL;
