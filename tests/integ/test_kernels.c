@@ -14,16 +14,27 @@
  *  - no warning in the guest's log and no change in its taint flags
  *    (/proc/sys/kernel/tainted) from boot to the end.
  *
+ * return_thunks: where a patch's returns go, on 6.12 booted on a CPU
+ * model that needs a return-thunk mitigation (QEMU's EPYC: retbleed and
+ * SRSO, so the kernel picks srso_return_thunk) and on one that needs none
+ * (QEMU's max: the kernel's returns are plain `ret`, and its default
+ * __x86_return_thunk would WARN and taint if reached).  The oracle is the
+ * guest's own "active return thunk: NAME" boot line: every return of the
+ * patch must jump to NAME, or, without that line, be a plain ret.
+ *
  * The kernels are fetched by `make kernels` (scripts/fetch-kernel.sh) from
  * Debian's meta packages; which one each flavour is, is in its directory's
  * release file.
  */
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "gp_check.h"
+#include "kernel.h"
+#include "lp_agent.h"
 #include "oracle.h"
 #include "patch_util.h"
 #include "rig/rig.h"
@@ -108,12 +119,103 @@ START_TEST(kernel_matrix)
 }
 END_TEST
 
+/* The code of the one applied patch, from `vmm list --json`. */
+static void patch_code(struct rig *r, uint64_t *va, size_t *len)
+{
+	char *out = NULL;
+	json_object *root, *arr, *p, *v;
+
+	ck_assert_int_eq(pu_vmm(r, "list", "--json", &out, NULL), 0);
+	root = json_tokener_parse(out);
+	ck_assert_msg(root && json_object_object_get_ex(root, "patches", &arr) &&
+			      json_object_array_length(arr) == 1,
+		      "vmm list --json: %s", out);
+	p = json_object_array_get_idx(arr, 0);
+	ck_assert(json_object_object_get_ex(p, "code", &v));
+	*va = strtoull(json_object_get_string(v), NULL, 16);
+	ck_assert(json_object_object_get_ex(p, "code_pages", &v));
+	*len = (size_t)json_object_get_int(v) * 4096;
+	json_object_put(root);
+	free(out);
+}
+
+START_TEST(return_thunks)
+{
+	const char *cpu = _i ? "max" : "EPYC";
+	struct rig_opts ro = { .flavor = "6.12-amd64", .cpus = 2, .cpu = cpu };
+	char dir[] = "/tmp/gp-thunks-XXXXXX", obj[200], thunk[64] = "", *msg = NULL, *out, *line;
+	struct rig *r = rig_boot(&ro, &msg);
+	uint8_t code[8192], ret[LP_AGENT_JMP_SIZE];
+	int to_thunk = 0, to_default = 0, rets = 0;
+	uint64_t va, want = 0, def;
+	struct kern *k = NULL;
+	struct tgt *t = NULL;
+	size_t len;
+	long taint0;
+
+	ck_assert_msg(r, "boot 6.12 on %s: %s", cpu, msg ? msg : "?");
+	ck_assert(mkdtemp(dir));
+	taint0 = tainted(r);
+	out = pu_guest(r, "dmesg | grep 'active return thunk:' | tail -n 1");
+	if ((line = strstr(out, "active return thunk: ")))
+		sscanf(line + strlen("active return thunk: "), "%63s", thunk);
+	free(out);
+	ck_assert_msg(_i ? !thunk[0] : !!thunk[0], "%s: the guest's return thunk is '%s'", cpu,
+		      thunk);
+	snprintf(obj, sizeof(obj), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
+	ck_assert_int_eq(pu_vmm(r, "patch", obj, NULL, NULL), 0);
+	ck_assert(pu_guest_has(r, "cat /proc/cmdline", "guestpatch: cmdline-marker applied"));
+	patch_code(r, &va, &len);
+	ck_assert(len <= sizeof(code));
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(kern_attach(t, NULL, &k));
+	ck_ok(kern_read(k, va, code, len));
+	if (thunk[0])
+		ck_ok(kern_sym(k, thunk, &want));
+	ck_ok(kern_sym(k, "__x86_return_thunk", &def));
+	ck_ok(lp_agent_ret_site(ret));
+	for (size_t i = 0; i + 5 <= len; i++) {
+		int32_t rel;
+		uint64_t to;
+
+		memcpy(&rel, code + i + 1, 4);
+		to = va + i + 5 + (uint64_t)(int64_t)rel;
+		to_thunk += code[i] == 0xe9 && want && to == want;
+		to_default += code[i] == 0xe9 && to == def;
+		rets += !memcmp(code + i, ret, sizeof(ret));
+	}
+	fprintf(stderr, "return_thunks: 6.12 on %s (guest's thunk: %s): %d returns to it, %d plain ret, %d to __x86_return_thunk\n",
+		cpu, thunk[0] ? thunk : "none", to_thunk, rets, to_default);
+	ck_assert_int_eq(to_default, 0);
+	if (thunk[0])
+		ck_assert_msg(to_thunk >= 1 && rets == 0, "returns: %d to %s, %d plain", to_thunk,
+			      thunk, rets);
+	else
+		ck_assert_msg(rets >= 1, "no plain return in the patch");
+	kern_detach(k);
+	tgt_close(t);
+	/* Run the patched code, then remove it: no warning, no taint. */
+	free(pu_guest(r, "for i in 1 2 3 4 5 6 7 8; do cat /proc/cmdline; done >/dev/null"));
+	ck_assert_int_eq(pu_vmm(r, "unpatch", "cmdline-marker", NULL, NULL), 0);
+	ck_assert_int_eq(tainted(r), taint0);
+	ck_assert(!pu_guest_has(r, log_cmd, "WARNING:"));
+	rig_kill(r);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+END_TEST
+
 static TCase *kernels_tcase(void)
 {
 	TCase *tc = tcase_create("kernels");
 
 	tcase_set_timeout(tc, 900);
 	tcase_add_loop_test(tc, kernel_matrix, 0, (int)(sizeof(flavors) / sizeof(flavors[0])));
+	tcase_add_loop_test(tc, return_thunks, 0, 2);
 	return tc;
 }
 GP_TCASE(kernels_tcase)
