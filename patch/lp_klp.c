@@ -140,6 +140,11 @@ bool lp_klp_rwlock_write_held(enum lp_rwlock_shape shape, uint32_t word)
 	}
 }
 
+bool lp_klp_preempt_rt(const struct lp_klp *g)
+{
+	return g->tasklist_shape == LP_RWLOCK_RWBASE_RT;
+}
+
 struct gp_error *lp_klp_init(struct kern *k, const struct task_offsets *to, struct lp_klp *g)
 {
 	enum lp_rwlock_shape shape;

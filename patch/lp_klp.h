@@ -64,6 +64,12 @@ struct gp_error *lp_klp_rwlock_shape(struct kern *k, enum lp_rwlock_shape *shape
 /* Whether that word (read from the guest) says write-held. */
 bool lp_klp_rwlock_write_held(enum lp_rwlock_shape shape, uint32_t word);
 
+/* Is the guest a PREEMPT_RT kernel?  rwlock_t's shape follows
+ * CONFIG_PREEMPT_RT exactly (include/linux/rwlock_types.h picks the
+ * rwbase_rt one under it), so its BTF says.  Valid once lp_klp_init()
+ * made g usable. */
+bool lp_klp_preempt_rt(const struct lp_klp *g);
+
 struct gp_error *lp_klp_set_target(struct kern *k, const struct lp_klp *g, int32_t state);
 struct gp_error *lp_klp_get_target(struct kern *k, const struct lp_klp *g, int32_t *state);
 
