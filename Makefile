@@ -117,9 +117,11 @@ $(O)/guest/bin/%: tests/guest/%.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -static -pthread -o $@ $<
 
+# Every kernel Debian 12 ships, by its meta package (tests/integ/test_kernels.c).
+KERNEL_FLAVORS := amd64 cloud-amd64 rt-amd64 6.12-amd64 6.12-cloud-amd64 6.12-rt-amd64
+
 kernels:
-	$(Q)scripts/fetch-kernel.sh amd64 $(KERNELS) >/dev/null
-	$(Q)scripts/fetch-kernel.sh cloud-amd64 $(KERNELS) >/dev/null
+	$(Q)for f in $(KERNEL_FLAVORS); do scripts/fetch-kernel.sh $$f $(KERNELS) >/dev/null || exit 1; done
 
 $(KLP_MOD): scripts/klp-module.sh $(wildcard tests/klp/*) | kernels
 	$(call msg,KLP,$@)

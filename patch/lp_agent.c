@@ -118,6 +118,38 @@ struct gp_error *lp_agent_ftrace_nop(uint8_t out[LP_AGENT_NOP_SIZE])
 	return err ? gp_error_wrap(err, "ftrace NOP") : NULL;
 }
 
+struct gp_error *lp_agent_entry_offset(const uint8_t entry[LP_AGENT_ENTRY_MAX], unsigned *off)
+{
+	static const char *const marks[] = { PIECE("endbr"), PIECE("endbr_sealed") };
+	uint8_t b[16];
+	size_t n;
+
+	*off = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(marks); i++) {
+		const struct lp_piece p = { marks[i] };
+		struct gp_error *err = place(0, &p, 1, b, sizeof(b), &n);
+
+		if (err)
+			return gp_error_wrap(err, "function entry mark %s", marks[i]);
+		if (!n || n > LP_AGENT_ENTRY_MAX)
+			return gp_error_create(GP_ERR_CORRUPT, "%s: %s is %zu bytes", AGENT_PATH,
+					       marks[i], n);
+		if (!memcmp(entry, b, n)) {
+			*off = (unsigned)n;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+struct gp_error *lp_agent_ret_site(uint8_t out[LP_AGENT_JMP_SIZE])
+{
+	static const struct lp_piece p = { PIECE("ret_site") };
+	struct gp_error *err = place(0, &p, 1, out, LP_AGENT_JMP_SIZE, NULL);
+
+	return err ? gp_error_wrap(err, "plain return") : NULL;
+}
+
 struct gp_error *lp_agent_jmp(uint64_t va, uint64_t to, uint8_t out[LP_AGENT_JMP_SIZE])
 {
 	struct agent_ctx c = { .nv = 0 };
@@ -171,7 +203,7 @@ struct gp_error *lp_agent_dispatch(uint64_t va, int32_t current_task_off,
 }
 
 struct gp_error *lp_agent_straggler(uint64_t va, uint64_t data_va, uint64_t usage_off,
-				    const struct lp_agent_put *put,
+				    uint64_t resume, const struct lp_agent_put *put,
 				    lp_resolve_fn resolve_kernel, void *arg,
 				    const uint64_t *task, const bool *kthread, int n,
 				    uint8_t *code, size_t cap, size_t *len)
@@ -189,6 +221,7 @@ struct gp_error *lp_agent_straggler(uint64_t va, uint64_t data_va, uint64_t usag
 	ctx_set(&base, "gp_armed", data_va + LP_AGENT_ARMED);
 	ctx_set(&base, "gp_done", data_va + LP_AGENT_DONE);
 	ctx_set(&base, "gp_off_task_usage", usage_off);
+	ctx_set(&base, "gp_resume", resume);
 	if (put->rcu)
 		ctx_set(&base, "gp_off_task_rcu", put->rcu_off);
 	p[np++] = (struct lp_piece){ PIECE("agent_head"), agent_resolve, &base };

@@ -69,12 +69,12 @@ struct gp_error *lp_agent_plain_slot(uint64_t va, uint64_t top, uint8_t *slot,
  * kthreads woken; each task's reference is dropped as *put says), with its
  * data page at data_va.  resolve_kernel answers the guest kernel's symbols
  * it calls (wake_up_state, kick_process, __put_task_struct or call_rcu and
- * __put_task_struct_rcu_cb, and LP_AGENT_HOOK, whose ftrace NOP it returns
- * past); usage_off is offsetof(task_struct, usage).  *len gets the size
- * used of code (cap bytes).
+ * __put_task_struct_rcu_cb); it ends with a jump to resume, just past
+ * LP_AGENT_HOOK's ftrace NOP; usage_off is offsetof(task_struct, usage).
+ * *len gets the size used of code (cap bytes).
  */
 struct gp_error *lp_agent_straggler(uint64_t va, uint64_t data_va, uint64_t usage_off,
-				    const struct lp_agent_put *put,
+				    uint64_t resume, const struct lp_agent_put *put,
 				    lp_resolve_fn resolve_kernel, void *arg,
 				    const uint64_t *task, const bool *kthread, int n,
 				    uint8_t *code, size_t cap, size_t *len);
@@ -84,5 +84,14 @@ struct gp_error *lp_agent_ftrace_nop(uint8_t out[LP_AGENT_NOP_SIZE]);
 
 /* Fill buf with int3 (slot tails, free slots and code pages). */
 struct gp_error *lp_agent_fill(uint8_t *buf, size_t len);
+
+/* Where a function's ftrace site is, from its first bytes: *off = 4 after
+ * endbr64 or its sealed form (IBT kernels), else 0. */
+#define LP_AGENT_ENTRY_MAX 4
+struct gp_error *lp_agent_entry_offset(const uint8_t entry[LP_AGENT_ENTRY_MAX], unsigned *off);
+
+/* `ret` padded with int3 to the size of a `jmp rel32`: a patch's return
+ * where the guest kernel returns without a thunk. */
+struct gp_error *lp_agent_ret_site(uint8_t out[LP_AGENT_JMP_SIZE]);
 
 #endif

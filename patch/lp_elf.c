@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lp_elf.h"
+#include "lp_agent.h"
 
 #define PAGE 4096ull
 #define MAX_OBJ (64u << 20)
@@ -375,6 +376,26 @@ static struct gp_error *patch_sym_value(struct lp_obj *o, const struct sym_env *
 	return NULL;
 }
 
+/* A `jmp rel32` to the return thunk becomes the guest's plain return. */
+static struct gp_error *ret_inline(struct lp_obj *o, const struct sec *target, uint8_t *host,
+				   uint64_t off, unsigned type, int64_t A, const char *name)
+{
+	uint8_t jmp[LP_AGENT_JMP_SIZE], ret[LP_AGENT_JMP_SIZE];
+	struct gp_error *err;
+
+	if ((err = lp_agent_jmp(0, LP_AGENT_JMP_SIZE, jmp)) || (err = lp_agent_ret_site(ret)))
+		return err;
+	if ((type != R_X86_64_PLT32 && type != R_X86_64_PC32) || A != -4 || off < 1 ||
+	    off + 4 > target->sh.sh_size)
+		return obj_err(o, "%s+0x%llx: a reference to '%s' that is not a jump to it",
+			       target->name, (unsigned long long)off, name);
+	if (host[off - 1] != jmp[0])
+		return obj_err(o, "%s+0x%llx: a conditional or indirect use of '%s': the guest kernel returns with a plain ret, which only a 5-byte jmp can become",
+			       target->name, (unsigned long long)off, name);
+	memcpy(host + off - 1, ret, sizeof(ret));
+	return NULL;
+}
+
 static struct gp_error *apply_rela(struct lp_obj *o, struct sec *rs, Elf_Scn *rscn,
 				   uint8_t *host, uint64_t va, const struct sym_env *env)
 {
@@ -450,6 +471,11 @@ static struct gp_error *apply_rela(struct lp_obj *o, struct sec *rs, Elf_Scn *rs
 		A = r.r_addend;
 		P = va + r.r_offset;
 		where = host + r.r_offset;
+		if (S == LP_SYM_RET_INLINE) {
+			if ((err = ret_inline(o, target, host, r.r_offset, type, A, name)))
+				return err;
+			continue;
+		}
 		switch (type) {
 		case R_X86_64_64:
 			v = S + (uint64_t)A;

@@ -33,6 +33,12 @@ struct lp_obj;
 typedef struct gp_error *(*lp_resolve_fn)(void *arg, const char *name,
 					  uint64_t *addr);
 
+/* A resolver's answer for __x86_return_thunk where the guest kernel
+ * returns with a plain `ret` (no return thunk in use): each `jmp rel32`
+ * to it becomes `ret` and int3 in place, as the kernel's own
+ * patch_return() does; a conditional jump to it is refused. */
+#define LP_SYM_RET_INLINE 1ull
+
 struct lp_func {
 	char old_name[LP_SYM_MAX];
 	unsigned long old_pos;	/* 0: must be unique */

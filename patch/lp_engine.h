@@ -46,6 +46,7 @@ struct lp_ctx {
 /* One function the patch replaces, resolved in the guest. */
 struct lp_target_func {
 	uint64_t old_addr, old_size, new_addr;
+	uint64_t site_addr;	/* its ftrace NOP (lp_check_site) */
 	int site;		/* existing site index or -1 */
 	char name[64];
 	unsigned long pos;
@@ -113,7 +114,10 @@ struct gp_error *lp_rec_add_patch(struct lp_hdr *h, struct lp_region *r,
  * the records, clear freed pages; on failure the code is put back. */
 struct gp_error *lp_commit_change(struct kern *k, struct lp_region *r, const struct lp_hdr *old,
 				  const struct lp_ctx *c);
-/* The entry of t must hold the ftrace NOP, or our jump to its slot. */
+/* A function's ftrace site: func, or func + 4 after endbr64 (IBT). */
+struct gp_error *lp_entry_site(struct kern *k, uint64_t func, uint64_t *site);
+/* The ftrace site of t must hold the NOP, or our jump to its slot;
+ * sets t->site_addr. */
 struct gp_error *lp_check_site(struct kern *k, const struct lp_region *r,
 			       struct lp_target_func *t);
 

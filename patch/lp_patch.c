@@ -15,16 +15,75 @@
 #include "lp_engine.h"
 #include "stacks.h"
 
+/*
+ * Where a patch's returns go (it is built with -mfunction-return=
+ * thunk-extern, so each `ret` is a `jmp __x86_return_thunk`): the way the
+ * guest kernel's own returns went after boot (apply_returns()):
+ *  - the kernel's x86_return_thunk names a mitigation thunk (retbleed,
+ *    SRSO, call depth...): jump there;
+ *  - it is the default __x86_return_thunk: from 6.9 reaching that one
+ *    warns and taints (it jumps to __warn_thunk), and the kernel's own
+ *    returns are plain `ret`: so are ours.  Before, it is a safe return
+ *    the kernel itself may still use: jump there;
+ *  - no return thunk in the kernel at all: plain `ret`.
+ */
+static struct gp_error *return_thunk(struct kern *k, uint64_t *addr)
+{
+	uint64_t def, var, cur, off, size;
+	const struct ksym *s;
+	struct gp_error *err;
+
+	if (!kern_has_sym(k, "__x86_return_thunk", &def)) {
+		*addr = LP_SYM_RET_INLINE;
+		return NULL;
+	}
+	cur = def;
+	if (kern_has_sym(k, "x86_return_thunk", &var)) {
+		if ((err = kern_read_u64(k, var, &cur)))
+			return gp_error_wrap(err, "reading the guest's x86_return_thunk");
+		s = ksym_symbolize(k->syms, cur, &off, &size);
+		if (!s || off || (s->type != 't' && s->type != 'T'))
+			return gp_error_addr(GP_ERR_CORRUPT, var,
+					     "the guest's x86_return_thunk holds 0x%llx, not the start of a kernel function",
+					     (unsigned long long)cur);
+	}
+	if (cur != def || !kern_has_sym(k, "__warn_thunk", &var))
+		*addr = cur;
+	else
+		*addr = LP_SYM_RET_INLINE;
+	return NULL;
+}
+
 struct gp_error *lp_resolve_kernel(void *arg, const char *name, uint64_t *addr)
 {
 	struct kern *k = arg;
 	const struct ksym *s;
-	struct gp_error *err = ksym_lookup(k->syms, name, 0, &s);
+	struct gp_error *err;
+
+	err = ksym_lookup(k->syms, name, 0, &s);
 
 	if (err)
 		return err;
 	*addr = s->addr;
 	return NULL;
+}
+
+/* A patch's symbols: the kernel's, and its returns as decided in a pause
+ * (return_thunk() reads guest data). */
+struct patch_syms {
+	struct kern *k;
+	uint64_t ret;
+};
+
+static struct gp_error *resolve_patch(void *arg, const char *name, uint64_t *addr)
+{
+	const struct patch_syms *ps = arg;
+
+	if (!strcmp(name, "__x86_return_thunk")) {
+		*addr = ps->ret;
+		return NULL;
+	}
+	return lp_resolve_kernel(ps->k, name, addr);
 }
 
 struct gp_error *lp_ctx_init(struct kern *k, struct lp_ctx *c)
@@ -246,6 +305,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 	struct lp_obj *obj = NULL;
 	struct lp_ctx c = { 0 };
 	struct lp_region r;
+	struct patch_syms ps = { .k = k };
 	struct gp_error *err;
 	size_t code_sz, data_sz;
 	int code_page, data_page, slot = -1, nr = 0;
@@ -259,7 +319,10 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 	/* Plan where it goes (brief read-only pause). */
 	if ((err = tgt_pause(k->t)))
 		goto out;
-	err = lp_resume(k, lp_region_load(k, &r));
+	err = lp_region_load(k, &r);
+	if (!err)
+		err = return_thunk(k, &ps.ret);
+	err = lp_resume(k, err);
 	if (err)
 		goto out;
 	gen = r.hdr.generation;
@@ -274,7 +337,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		goto out;
 	}
 	if ((err = lp_obj_link(obj, lp_page_va(&r, (unsigned)code_page),
-			       lp_page_va(&r, (unsigned)data_page), lp_resolve_kernel, k, &img)))
+			       lp_page_va(&r, (unsigned)data_page), resolve_patch, &ps, &img)))
 		goto out;
 	snprintf(rep->name, sizeof(rep->name), "%s", img.name);
 	rep->nr_funcs = img.nr_funcs;

@@ -51,7 +51,7 @@ int lp_rec_site_stack(const struct lp_hdr *h, int site, int out[LP_MAX_PATCHES])
 /* Where a function record sends its callers. */
 uint64_t lp_rec_func_target(const struct lp_hdr *h, const struct lp_rec_func *f)
 {
-	return f->nop ? h->sites[f->site].old_addr + 5 : f->new_addr;
+	return f->nop ? lp_rec_site_addr(&h->sites[f->site]) + LP_AGENT_NOP_SIZE : f->new_addr;
 }
 
 /* A site no function record uses any more is freed. */
@@ -120,6 +120,7 @@ struct gp_error *lp_rec_add_patch(struct lp_hdr *h, struct lp_region *r,
 						       LP_MAX_SITES);
 			h->sites[s].in_use = 1;
 			h->sites[s].old_addr = t->old_addr;
+			h->sites[s].site_off = (uint8_t)(t->site_addr - t->old_addr);
 			if (t->module[0]) {
 				int m, free_m = -1;
 

@@ -64,15 +64,16 @@ static struct gp_error *desired_code(const struct lp_hdr *h, int s, const struct
 		return NULL;
 	}
 	top = &h->funcs[stack[0]];
-	if (!jmp_reaches(st->old_addr, st->tramp_va) ||
+	if (!jmp_reaches(lp_rec_site_addr(st), st->tramp_va) ||
 	    !jmp_reaches(st->tramp_va, lp_rec_func_target(h, top)))
 		return gp_error_create(GP_ERR_UNSUPPORTED,
 				       "%s is beyond a 32-bit jump from the region", top->name);
-	if ((err = lp_agent_jmp(st->old_addr, st->tramp_va, entry)))
+	if ((err = lp_agent_jmp(lp_rec_site_addr(st), st->tramp_va, entry)))
 		return err;
 	if (h->trans_patch >= 0 && (int)top->patch == h->trans_patch)
 		return make_dispatch(slot, st->tramp_va, g,
-				     n > 1 ? lp_rec_func_target(h, &h->funcs[stack[1]]) : st->old_addr + 5,
+				     n > 1 ? lp_rec_func_target(h, &h->funcs[stack[1]]) :
+					     lp_rec_site_addr(st) + LP_AGENT_NOP_SIZE,
 				     lp_rec_func_target(h, top));
 	return lp_agent_plain_slot(st->tramp_va, lp_rec_func_target(h, top), slot, LP_TRAMP_SIZE);
 }
@@ -132,19 +133,20 @@ static struct gp_error *module_site_ok(struct kern *k, const struct lp_hdr *h, i
 	uint8_t cur[5], jmp[5], nop[5];
 	struct gp_error *err;
 
-	*gone = !m || st->old_addr < m->text_start || st->old_addr + 5 > m->text_end;
+	*gone = !m || st->old_addr < m->text_start || lp_rec_site_addr(st) + 5 > m->text_end;
 	if (*gone)
 		return NULL;
-	if ((err = kern_read(k, st->old_addr, cur, 5)) || (err = lp_agent_ftrace_nop(nop)))
+	if ((err = kern_read(k, lp_rec_site_addr(st), cur, 5)) || (err = lp_agent_ftrace_nop(nop)))
 		return err;
 	/* Out of reach, the site cannot hold our jump: only the NOP. */
-	if ((err = lp_agent_jmp(st->old_addr, st->tramp_va, jmp)))
+	if ((err = lp_agent_jmp(lp_rec_site_addr(st), st->tramp_va, jmp)))
 		memcpy(jmp, nop, 5);
 	gp_error_destroy(err);
 	if (memcmp(cur, nop, 5) && memcmp(cur, jmp, 5))
-		return gp_error_addr(GP_ERR_CORRUPT, st->old_addr,
-				     "%s's function at 0x%llx holds neither the ftrace NOP nor our jump",
-				     h->modules[st->module - 1], (unsigned long long)st->old_addr);
+		return gp_error_addr(GP_ERR_CORRUPT, lp_rec_site_addr(st),
+				     "%s's function at 0x%llx holds neither the ftrace NOP nor our jump at 0x%llx",
+				     h->modules[st->module - 1], (unsigned long long)st->old_addr,
+				     (unsigned long long)lp_rec_site_addr(st));
 	return NULL;
 }
 
@@ -167,7 +169,7 @@ static struct gp_error *sync_code(struct kern *k, const struct lp_hdr *old,
 				return err;
 			if ((err = desired_code(h, s, &c->klp, entry, slot)) ||
 			    (err = code_update(k, u, h->sites[s].tramp_va, slot, sizeof(slot))) ||
-			    (!gone && (err = code_update(k, u, h->sites[s].old_addr, entry, 5))))
+			    (!gone && (err = code_update(k, u, lp_rec_site_addr(&h->sites[s]), entry, 5))))
 				return err;
 		} else if (old->sites[s].in_use) {
 			if (old->sites[s].module && (err = module_site_ok(k, old, s, c, &gone)))
@@ -175,7 +177,7 @@ static struct gp_error *sync_code(struct kern *k, const struct lp_hdr *old,
 			if ((err = lp_agent_fill(slot, sizeof(slot))))
 				return err;
 			if ((!gone &&
-			     (err = code_update(k, u, old->sites[s].old_addr, old->sites[s].orig, 5))) ||
+			     (err = code_update(k, u, lp_rec_site_addr(&old->sites[s]), old->sites[s].orig, 5))) ||
 			    (err = code_update(k, u, old->sites[s].tramp_va, slot, sizeof(slot))))
 				return err;
 		}
@@ -212,32 +214,63 @@ struct gp_error *lp_commit_change(struct kern *k, struct lp_region *r, const str
 	return NULL;
 }
 
-/* The function entry must be the ftrace NOP, or our jump to its slot. */
+/* Where a function's ftrace site is: its entry, or after the endbr64 (or
+ * sealed endbr64) an IBT kernel begins it with. */
+struct gp_error *lp_entry_site(struct kern *k, uint64_t func, uint64_t *site)
+{
+	uint8_t entry[LP_AGENT_ENTRY_MAX];
+	unsigned off;
+	struct gp_error *err = kern_read(k, func, entry, sizeof(entry));
+
+	if (err || (err = lp_agent_entry_offset(entry, &off)))
+		return err;
+	*site = func + off;
+	return NULL;
+}
+
+/* The function's ftrace site must be the ftrace NOP, or our jump to its
+ * slot; t->site_addr is set. */
 struct gp_error *lp_check_site(struct kern *k, const struct lp_region *r,
 				   struct lp_target_func *t)
 {
 	uint8_t cur[5], want[5], nop[5];
-	struct gp_error *err = kern_read(k, t->old_addr, cur, sizeof(cur));
+	struct gp_error *err = lp_entry_site(k, t->old_addr, &t->site_addr);
 
+	if (!err)
+		err = kern_read(k, t->site_addr, cur, sizeof(cur));
 	if (err)
 		return gp_error_wrap(err, "reading the entry of %s", t->name);
+	if (t->old_size > 1 && t->site_addr + 5 > t->old_addr + t->old_size)
+		return gp_error_addr(GP_ERR_INVAL, t->old_addr,
+				     "%s at 0x%llx is %llu bytes, too short to hold a jump at its ftrace site",
+				     t->name, (unsigned long long)t->old_addr,
+				     (unsigned long long)t->old_size);
 	t->site = lp_rec_find_site(&r->hdr, t->old_addr);
 	if (t->site >= 0) {
-		if ((err = lp_agent_jmp(t->old_addr, r->hdr.sites[t->site].tramp_va, want)))
+		const struct lp_rec_site *st = &r->hdr.sites[t->site];
+
+		if (lp_rec_site_addr(st) != t->site_addr)
+			return gp_error_addr(GP_ERR_CORRUPT, t->old_addr,
+					     "%s at 0x%llx: the records put its ftrace site at 0x%llx, its code at 0x%llx",
+					     t->name, (unsigned long long)t->old_addr,
+					     (unsigned long long)lp_rec_site_addr(st),
+					     (unsigned long long)t->site_addr);
+		if ((err = lp_agent_jmp(t->site_addr, st->tramp_va, want)))
 			return err;
 		if (memcmp(cur, want, 5))
-			return gp_error_addr(GP_ERR_CORRUPT, t->old_addr,
+			return gp_error_addr(GP_ERR_CORRUPT, t->site_addr,
 					     "%s at 0x%llx should jump to guestpatch's trampoline but holds %02x %02x %02x %02x %02x",
-					     t->name, (unsigned long long)t->old_addr,
+					     t->name, (unsigned long long)t->site_addr,
 					     cur[0], cur[1], cur[2], cur[3], cur[4]);
 		return NULL;
 	}
 	if ((err = lp_agent_ftrace_nop(nop)))
 		return err;
 	if (memcmp(cur, nop, 5))
-		return gp_error_addr(GP_ERR_BUSY, t->old_addr,
-				     "%s at 0x%llx does not start with the 5-byte ftrace NOP (found %02x %02x %02x %02x %02x): ftrace, a kprobe or another patcher uses it",
+		return gp_error_addr(GP_ERR_BUSY, t->site_addr,
+				     "%s at 0x%llx does not start with the 5-byte ftrace NOP (at 0x%llx: %02x %02x %02x %02x %02x): ftrace, a kprobe or another patcher uses it",
 				     t->name, (unsigned long long)t->old_addr,
+				     (unsigned long long)t->site_addr,
 				     cur[0], cur[1], cur[2], cur[3], cur[4]);
 	return NULL;
 }

@@ -132,7 +132,7 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		uint64_t hook;
 
 		if (h->agent_state != 1 || !kern_has_sym(k, LP_AGENT_HOOK, &hook) ||
-		    h->agent_site != hook || h->agent_ntasks > LP_AGENT_MAX_TASKS ||
+		    !gp_ok(lp_entry_site(k, hook, &hook)) || h->agent_site != hook || h->agent_ntasks > LP_AGENT_MAX_TASKS ||
 		    h->agent_code_page < LP_FIRST_ALLOC ||
 		    h->agent_code_page >= LP_FIRST_ALLOC + LP_CODE_PAGES ||
 		    h->agent_data_page < LP_FIRST_ALLOC + LP_CODE_PAGES ||
@@ -144,7 +144,7 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 	}
 	for (int i = 0; i < LP_MAX_SITES; i++) {
 		const struct lp_rec_site *st = &h->sites[i];
-		uint64_t off, size;
+		uint64_t off, size, site;
 		const struct ksym *sym;
 
 		if (!st->in_use)
@@ -156,6 +156,7 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 
 			if (!mn || !memchr(mn, 0, LP_MODULE_NAME) || !mn[0] ||
 			    st->old_addr < KERN_START_KERNEL_MAP + (1ull << 30) ||
+			    (st->site_off && st->site_off != LP_AGENT_ENTRY_MAX) ||
 			    st->tramp_va != lp_page_va(r, LP_TRAMP_PAGE) + (uint64_t)i * LP_TRAMP_SIZE ||
 			    memcmp(st->orig, nop, 5))
 				return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
@@ -166,6 +167,7 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		sym = ksym_symbolize(k->syms, st->old_addr, &off, &size);
 		if (!sym || off || (sym->type != 't' && sym->type != 'T' && sym->type != 'w' &&
 				    sym->type != 'W') ||
+		    !gp_ok(lp_entry_site(k, st->old_addr, &site)) || lp_rec_site_addr(st) != site ||
 		    st->tramp_va != lp_page_va(r, LP_TRAMP_PAGE) + (uint64_t)i * LP_TRAMP_SIZE ||
 		    memcmp(st->orig, nop, 5))
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,

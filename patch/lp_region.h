@@ -56,7 +56,7 @@
 #define LP_AGENT_HOOK "hrtimer_interrupt"
 
 #define LP_MAGIC "guestpatch-rgn\0"	/* 16 bytes with the NUL */
-#define LP_VERSION 3u			/* 3: the journal pages */
+#define LP_VERSION 4u			/* 3: the journal pages; 4: sites[].site_off */
 
 enum lp_patch_state {
 	LP_FREE = 0,
@@ -106,12 +106,20 @@ struct lp_rec_func {
 
 /* One redirected ftrace site (old function entry). */
 struct lp_rec_site {
-	uint64_t old_addr;
+	uint64_t old_addr;	/* the replaced function */
 	uint64_t tramp_va;	/* trampoline slot */
-	uint8_t orig[8];	/* the original 5 bytes (NOP), for restoring */
+	uint8_t orig[5];	/* the original 5 bytes (NOP), for restoring */
+	uint8_t site_off;	/* its ftrace NOP: old_addr + 0, or + 4 after
+				 * endbr64 (IBT kernels) */
+	uint8_t pad[2];
 	uint32_t in_use;
 	uint32_t module;	/* 0: the kernel; else modules[module - 1] */
 };
+
+static inline uint64_t lp_rec_site_addr(const struct lp_rec_site *st)
+{
+	return st->old_addr + st->site_off;
+}
 
 struct lp_hdr {
 	char magic[16];

@@ -35,7 +35,7 @@ _Static_assert(LP_AGENT_MAX_TASKS <= LP_AGENT_STRAGGLER_MAX,
 	       "the agent serves every task the region can record");
 
 struct agent_syms {
-	uint64_t hook;		/* LP_AGENT_HOOK */
+	uint64_t hook;		/* LP_AGENT_HOOK's ftrace site */
 	uint64_t usage_off;	/* offsetof(task_struct, usage) (BTF) */
 };
 
@@ -44,6 +44,7 @@ static struct gp_error *agent_syms(struct kern *k, struct agent_syms *s)
 	struct gp_error *err;
 
 	if ((err = kern_sym(k, LP_AGENT_HOOK, &s->hook)) ||
+	    (err = lp_entry_site(k, s->hook, &s->hook)) ||
 	    (err = kern_offsetof(k, "task_struct", "usage", &s->usage_off)))
 		return gp_error_wrap(err, "straggler agent");
 	return NULL;
@@ -189,7 +190,8 @@ static struct gp_error *agent_install(struct kern *k, struct lp_ctx *c, struct l
 		goto out;
 	}
 	if ((err = lp_agent_straggler(lp_page_va(r, (unsigned)cp), lp_page_va(r, (unsigned)dp),
-				      s.usage_off, &put, lp_resolve_kernel, k, task, kthread, n, code,
+				      s.usage_off, s.hook + LP_AGENT_NOP_SIZE, &put, lp_resolve_kernel,
+				      k, task, kthread, n, code,
 				      sizeof(code), &size)) ||
 	    (err = lp_agent_jmp(s.hook, lp_page_va(r, (unsigned)cp), jmp)))
 		goto out;

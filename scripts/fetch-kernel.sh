@@ -4,7 +4,8 @@
 # Download the Debian kernel that the meta package linux-image-FLAVOR currently
 # depends on, and unpack it into OUTDIR/FLAVOR/. Prints the unpacked directory.
 # No ABI number is hard-coded: the meta package's dependency names it.
-# FLAVOR: amd64 (default), cloud-amd64, rt-amd64.
+# FLAVOR: amd64 (default), cloud-amd64, rt-amd64, 6.12-amd64, 6.12-cloud-amd64,
+# 6.12-rt-amd64: linux-image-FLAVOR is the meta package.
 set -eu
 flavor=${1:-amd64}
 out=${2:-build/kernels}

@@ -7,7 +7,7 @@
  *   GP_PATCH("cmdline-marker");
  *
  *   struct seq_file;
- *   extern int seq_puts(struct seq_file *m, const char *s);
+ *   extern void seq_printf(struct seq_file *m, const char *fmt, ...);
  *
  *   static int new_cmdline_proc_show(struct seq_file *m, void *v) { ... }
  *   GP_REPLACE(cmdline_proc_show, new_cmdline_proc_show);

@@ -26,7 +26,8 @@
  *
  * Registers: we are at hrtimer_interrupt's entry with its argument in %rdi;
  * we save %rdi and the callee-saved %rbx and use only call-clobbered
- * registers otherwise, so hrtimer_interrupt+5 runs as if called directly.
+ * registers otherwise, so the code past its ftrace NOP (gp_resume: +5, or
+ * +9 after an IBT endbr64) runs as if called directly.
  * Data page symbols gp_armed and gp_done are bytes the host set (armed = 1)
  * and reads back (done) in a later pause.
  */
@@ -118,4 +119,4 @@ GP_PIECE(agent_out)
 	.globl	gp_agent_out
 gp_agent_out:
 	pop	%rdi
-	jmp	hrtimer_interrupt+5
+	jmp	gp_resume

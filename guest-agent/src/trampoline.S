@@ -67,3 +67,31 @@ GP_PIECE(ftrace_nop)
  */
 GP_PIECE(int3)
 	int3
+
+/*
+ * endbr and endbr_sealed: what an IBT kernel (CONFIG_X86_KERNEL_IBT, 6.2+
+ * on Debian) puts before a function's ftrace NOP, which then sits at +4:
+ * endbr64, or the 4-byte NOP the kernel overwrites unused ones with at
+ * boot (arch/x86/kernel/alternative.c, gen_endbr_poison(): an operand-size
+ * prefixed NOP3, unique to former endbr64 sites).  Never executed from
+ * here: the host compares a function's first bytes against them to find
+ * the ftrace site.
+ */
+GP_PIECE(endbr)
+	endbr64
+
+GP_PIECE(endbr_sealed)
+	nopw	(%rax)
+
+/*
+ * ret_site: what a return becomes in patch code where the guest kernel
+ * returns with a plain `ret` (no X86_FEATURE_RETHUNK): the kernel's own
+ * patch_return() writes `ret` and int3 over each 5-byte `jmp
+ * __x86_return_thunk`, and the host does the same to a patch's returns.
+ */
+GP_PIECE(ret_site)
+	ret
+	int3
+	int3
+	int3
+	int3

@@ -60,8 +60,8 @@ static const char *build(const char *name, const char *src, const char *extra)
 
 static const char second_src[] =
 	"#include <guestpatch.h>\nGP_PATCH(\"cmdline-second\");\nstruct seq_file;\n"
-	"extern int seq_puts(struct seq_file *m, const char *s);\n"
-	"static int second(struct seq_file *m, void *v) { seq_puts(m, \"second patch on top\\n\"); return 0; }\n"
+	"extern void seq_printf(struct seq_file *m, const char *f, ...);\n"
+	"static int second(struct seq_file *m, void *v) { seq_printf(m, \"second patch on top\\n\"); return 0; }\n"
 	"GP_REPLACE(cmdline_proc_show, second);\n";
 
 static void up(void)

@@ -59,14 +59,14 @@ static int kmsg_bytes(void)
 
 static const char second_src[] =
 	"#include <guestpatch.h>\nGP_PATCH(\"cmdline-second\");\nstruct seq_file;\n"
-	"extern int seq_puts(struct seq_file *m, const char *s);\n"
-	"static int second(struct seq_file *m, void *v) { seq_puts(m, \"second patch on top\\n\"); return 0; }\n"
+	"extern void seq_printf(struct seq_file *m, const char *f, ...);\n"
+	"static int second(struct seq_file *m, void *v) { seq_printf(m, \"second patch on top\\n\"); return 0; }\n"
 	"GP_REPLACE(cmdline_proc_show, second);\n";
 
 static const char replace_src[] =
 	"#include <guestpatch.h>\nGP_PATCH_REPLACE(\"cumulative\");\nstruct seq_file;\n"
-	"extern int seq_puts(struct seq_file *m, const char *s);\n"
-	"static int third(struct seq_file *m, void *v) { seq_puts(m, \"cumulative patch\\n\"); return 0; }\n"
+	"extern void seq_printf(struct seq_file *m, const char *f, ...);\n"
+	"static int third(struct seq_file *m, void *v) { seq_printf(m, \"cumulative patch\\n\"); return 0; }\n"
 	"GP_REPLACE(cmdline_proc_show, third);\n";
 
 /* Every task's patch_state as the guest reports it: how many hold `want`,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gp_check.h"
+#include "lp_agent.h"
 #include "lp_elf.h"
 
 #define CODE_VA 0xffffffffbb000000ull
@@ -525,6 +526,86 @@ START_TEST(duplicate_descriptor_sections)
 }
 END_TEST
 
+/* A fake kernel whose returns are plain `ret` (resolver arg non-NULL):
+ * __x86_return_thunk answers LP_SYM_RET_INLINE. */
+static struct gp_error *resolve_ret_inline(void *arg, const char *name, uint64_t *addr)
+{
+	if (!strcmp(name, "__x86_return_thunk")) {
+		*addr = LP_SYM_RET_INLINE;
+		return NULL;
+	}
+	return resolve(arg, name, addr);
+}
+
+static const char returns_src[] =
+	"#include <guestpatch.h>\n"
+	"GP_PATCH(\"unit-returns\");\n"
+	"extern int other(int);\n"
+	"static int new_f(int x) { if (x > 3) return other(x) + 1; if (x < 0) return 7; return x * 5; }\n"
+	"GP_REPLACE(f, new_f);\n";
+
+/* Count `jmp rel32` to `to`, and ret-site pieces, in the linked code. */
+static void count_returns(const struct lp_image *img, uint64_t to, int *jmps, int *rets)
+{
+	uint8_t ret[LP_AGENT_JMP_SIZE];
+
+	ck_ok(lp_agent_ret_site(ret));
+	*jmps = *rets = 0;
+	for (size_t i = 0; i + 5 <= img->code_size; i++) {
+		int32_t rel;
+
+		memcpy(&rel, img->code + i + 1, 4);
+		if (img->code[i] == 0xe9 && CODE_VA + i + 5 + (uint64_t)(int64_t)rel == to)
+			(*jmps)++;
+		if (!memcmp(img->code + i, ret, sizeof(ret)))
+			(*rets)++;
+	}
+}
+
+/* A patch's returns go where the guest kernel's go: to its return thunk,
+ * or a plain ret written over each `jmp __x86_return_thunk`. */
+START_TEST(returns_follow_the_guest)
+{
+	struct lp_obj *o = NULL;
+	struct lp_image img;
+	uint64_t thunk;
+	int jmps, rets, sites;
+	char *obj = compile("returns", returns_src);
+
+	ck_ok(resolve(NULL, "__x86_return_thunk", &thunk));
+	ck_ok(lp_obj_open_file(obj, &o));
+	ck_ok(lp_obj_link(o, CODE_VA, DATA_VA, resolve, NULL, &img));
+	count_returns(&img, thunk, &sites, &rets);
+	ck_assert_msg(sites >= 2, "%d returns through the thunk", sites);
+	ck_assert_int_eq(rets, 0);
+	lp_image_free(&img);
+	lp_obj_close(o);
+	ck_ok(lp_obj_open_file(obj, &o));
+	ck_ok(lp_obj_link(o, CODE_VA, DATA_VA, resolve_ret_inline, NULL, &img));
+	count_returns(&img, thunk, &jmps, &rets);
+	ck_assert_int_eq(jmps, 0);
+	ck_assert_int_eq(rets, sites);
+	lp_image_free(&img);
+	lp_obj_close(o);
+	/* A conditional jump or a call to the thunk cannot become a ret. */
+	obj = compile("jcc_ret", "#include <guestpatch.h>\nGP_PATCH(\"unit-jcc\");\n"
+				 "extern int new_f(void);\nGP_REPLACE(f, new_f);\n"
+				 "asm(\".text\\n.globl new_f\\nnew_f: test %eax, %eax\\n"
+				 "jne __x86_return_thunk\\nret\\n\");\n");
+	ck_ok(lp_obj_open_file(obj, &o));
+	ck_err(lp_obj_link(o, CODE_VA, DATA_VA, resolve_ret_inline, NULL, &img), GP_ERR_INVAL,
+	       "a conditional or indirect use of '__x86_return_thunk'");
+	lp_obj_close(o);
+	obj = compile("call_ret", "#include <guestpatch.h>\nGP_PATCH(\"unit-call\");\n"
+				  "extern int new_f(void);\nGP_REPLACE(f, new_f);\n"
+				  "asm(\".text\\n.globl new_f\\nnew_f: call __x86_return_thunk\\nret\\n\");\n");
+	ck_ok(lp_obj_open_file(obj, &o));
+	ck_err(lp_obj_link(o, CODE_VA, DATA_VA, resolve_ret_inline, NULL, &img), GP_ERR_INVAL,
+	       "a conditional or indirect use of '__x86_return_thunk'");
+	lp_obj_close(o);
+}
+END_TEST
+
 static TCase *lp_elf_tcase(void)
 {
 	TCase *tc = tcase_create("lp_elf");
@@ -532,6 +613,7 @@ static TCase *lp_elf_tcase(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, links_and_relocates);
+	tcase_add_test(tc, returns_follow_the_guest);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, corrupt_objects);
 	tcase_add_test(tc, pieces);

@@ -300,7 +300,10 @@ int cmd_build(struct cli *c, int argc, char **argv)
 	 * protector (its canary lives in per-cpu data we do not set up),
 	 * return and indirect thunks resolved against the guest's own
 	 * (__x86_return_thunk, __x86_indirect_thunk_*), and nothing that needs
-	 * apply-time registration (jump tables, fentry, unwind tables). */
+	 * apply-time registration (jump tables, fentry, unwind tables).
+	 * endbr64 at each function's entry (-fcf-protection=branch), as IBT
+	 * kernels (6.12) need where a patch function's address reaches the
+	 * kernel; elsewhere it is a NOP. */
 	static const char *const flags[] = {
 		"-c", "-O2", "-std=gnu11", "-ffreestanding", "-nostdinc",
 		"-fno-pic", "-fno-pie", "-mcmodel=kernel", "-mno-red-zone",
@@ -308,7 +311,7 @@ int cmd_build(struct cli *c, int argc, char **argv)
 		"-mno-3dnow", "-mno-avx", "-mno-80387", "-mno-fp-ret-in-387",
 		"-mskip-rax-setup", "-mfunction-return=thunk-extern",
 		"-mindirect-branch=thunk-extern", "-mindirect-branch-register",
-		"-fno-jump-tables", "-fcf-protection=none", "-fno-common",
+		"-fno-jump-tables", "-fcf-protection=branch", "-fno-common",
 		"-fno-asynchronous-unwind-tables", "-fno-unwind-tables",
 		"-fno-strict-aliasing", "-fno-delete-null-pointer-checks",
 		"-fno-builtin", "-Wall", "-Werror=implicit-function-declaration",
