@@ -40,13 +40,25 @@ void kbtf_free(struct kbtf *k)
 	free(k);
 }
 
+/* Struct or union NAME, or a typedef of one: the kernel's rwlock_t,
+ * spinlock_t and atomic_t are typedefs of anonymous structs.  A typedef
+ * chain that loops or ends elsewhere is not found (btf__resolve_type()
+ * bounds its depth). */
 static int find_composite(const struct kbtf *k, const char *name)
 {
+	const struct btf_type *t;
 	int id = btf__find_by_name_kind(k->btf, name, BTF_KIND_STRUCT);
 
 	if (id < 0)
 		id = btf__find_by_name_kind(k->btf, name, BTF_KIND_UNION);
-	return id;
+	if (id >= 0)
+		return id;
+	id = btf__find_by_name_kind(k->btf, name, BTF_KIND_TYPEDEF);
+	if (id < 0)
+		return id;
+	id = btf__resolve_type(k->btf, (__u32)id);
+	t = id < 0 ? NULL : btf__type_by_id(k->btf, (__u32)id);
+	return t && btf_is_composite(t) ? id : -1;
 }
 
 struct gp_error *kbtf_sizeof(const struct kbtf *k, const char *name,

@@ -25,6 +25,8 @@ struct kbtf {
 struct gp_error *kbtf_load(const void *data, size_t len, struct kbtf **out);
 void kbtf_free(struct kbtf *k);
 
+/* NAME below is a struct or union, or a typedef of one (rwlock_t). */
+
 /* Size of struct/union NAME. */
 struct gp_error *kbtf_sizeof(const struct kbtf *k, const char *name,
 			     uint64_t *size);

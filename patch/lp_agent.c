@@ -203,7 +203,8 @@ struct gp_error *lp_agent_dispatch(uint64_t va, int32_t current_task_off,
 }
 
 struct gp_error *lp_agent_straggler(uint64_t va, uint64_t data_va, uint64_t usage_off,
-				    uint64_t resume, lp_resolve_fn resolve_kernel, void *arg,
+				    uint64_t resume, const struct lp_agent_put *put,
+				    lp_resolve_fn resolve_kernel, void *arg,
 				    const uint64_t *task, const bool *kthread, int n,
 				    uint8_t *code, size_t cap, size_t *len)
 {
@@ -221,12 +222,16 @@ struct gp_error *lp_agent_straggler(uint64_t va, uint64_t data_va, uint64_t usag
 	ctx_set(&base, "gp_done", data_va + LP_AGENT_DONE);
 	ctx_set(&base, "gp_off_task_usage", usage_off);
 	ctx_set(&base, "gp_resume", resume);
+	if (put->rcu)
+		ctx_set(&base, "gp_off_task_rcu", put->rcu_off);
 	p[np++] = (struct lp_piece){ PIECE("agent_head"), agent_resolve, &base };
 	for (int i = 0; i < n; i++) {
 		ctx[i] = base;
 		ctx_set(&ctx[i], "gp_task", task[i]);
 		p[np++] = (struct lp_piece){ kthread[i] ? PIECE("agent_kthread") :
 					     PIECE("agent_user"), agent_resolve, &ctx[i] };
+		p[np++] = (struct lp_piece){ put->rcu ? PIECE("agent_put_rcu") : PIECE("agent_put"),
+					     agent_resolve, &base };
 	}
 	p[np++] = (struct lp_piece){ PIECE("agent_done"), agent_resolve, &base };
 	p[np++] = (struct lp_piece){ PIECE("agent_out"), agent_resolve, &base };

@@ -29,8 +29,19 @@
 #define LP_AGENT_JMP_SIZE 5
 #define LP_AGENT_NOP_SIZE 5
 
-/* Most tasks one straggler agent can serve (pieces: head, done, out). */
-#define LP_AGENT_STRAGGLER_MAX (LP_PIECES_MAX - 3)
+/* Most tasks one straggler agent can serve (pieces: head, done, out, and
+ * two per task: the wake-up and the put). */
+#define LP_AGENT_STRAGGLER_MAX ((LP_PIECES_MAX - 3) / 2)
+
+/* How the straggler agent drops its reference on each task: as the
+ * guest's put_task_struct() does from hard-IRQ context. */
+struct lp_agent_put {
+	/* PREEMPT_RT: call_rcu(&t->rcu, __put_task_struct_rcu_cb) on the last
+	 * reference (piece agent_put_rcu); otherwise __put_task_struct(t)
+	 * (piece agent_put). */
+	bool rcu;
+	uint64_t rcu_off;	/* offsetof(task_struct, rcu), when rcu */
+};
 
 /* The embedded object, opened on first use and kept; for tests/tools. */
 struct gp_error *lp_agent_obj(struct lp_obj **o);
@@ -55,14 +66,15 @@ struct gp_error *lp_agent_plain_slot(uint64_t va, uint64_t top, uint8_t *slot,
 
 /*
  * The straggler agent at va for n tasks (user tasks are woken or kicked,
- * kthreads woken; each task's reference is dropped), with its data page
- * at data_va.  resolve_kernel answers the guest kernel's symbols it calls
- * (wake_up_state, kick_process, __put_task_struct); it ends with a jump to
- * resume, just past LP_AGENT_HOOK's ftrace NOP; usage_off is
- * offsetof(task_struct, usage).  *len gets the size used of code (cap bytes).
+ * kthreads woken; each task's reference is dropped as *put says), with its
+ * data page at data_va.  resolve_kernel answers the guest kernel's symbols
+ * it calls (wake_up_state, kick_process, __put_task_struct or call_rcu and
+ * __put_task_struct_rcu_cb); it ends with a jump to resume, just past
+ * LP_AGENT_HOOK's ftrace NOP; usage_off is offsetof(task_struct, usage).
+ * *len gets the size used of code (cap bytes).
  */
 struct gp_error *lp_agent_straggler(uint64_t va, uint64_t data_va, uint64_t usage_off,
-				    uint64_t resume,
+				    uint64_t resume, const struct lp_agent_put *put,
 				    lp_resolve_fn resolve_kernel, void *arg,
 				    const uint64_t *task, const bool *kthread, int n,
 				    uint8_t *code, size_t cap, size_t *len);

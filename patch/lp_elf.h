@@ -77,7 +77,7 @@ struct gp_error *lp_obj_link(struct lp_obj *o, uint64_t code_va,
 struct gp_error *lp_obj_open_pieces(const void *elf, size_t len, const char *path,
 				    struct lp_obj **out);
 
-#define LP_PIECES_MAX 64
+#define LP_PIECES_MAX 96
 
 struct lp_piece {
 	const char *section;	/* the object's section to place */

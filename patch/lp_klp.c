@@ -60,8 +60,95 @@ static int bit_in(struct kern *k, const char *func, int reg)
 	return lp_klp_find_bitop(code, size, reg);
 }
 
+/*
+ * tasklist_lock is an rwlock_t, whose layout depends on PREEMPT_RT
+ * (include/linux/rwlock_types.h, the same in 6.1 and 6.12):
+ *
+ * !PREEMPT_RT: { arch_rwlock_t raw_lock; ... }, x86's arch_rwlock_t is
+ *   struct qrwlock { union { atomic_t cnts; ... }; arch_spinlock_t wait_lock; }.
+ *   A writer holds it while the low byte of cnts is _QW_LOCKED (0x0ff);
+ *   _QW_WAITING (0x100) is a writer still waiting
+ *   (include/asm-generic/qrwlock.h).
+ *
+ * PREEMPT_RT: { struct rwbase_rt rwbase; atomic_t readers; ... }, with
+ *   struct rwbase_rt { atomic_t readers; struct rt_mutex_base rtmutex; }
+ *   (include/linux/rwbase_rt.h).  The word is rwbase.readers; the outer
+ *   `readers` is another member that the locking code never uses (its
+ *   name would match first, so the path is spelled in full).
+ *   include/linux/rwbase_rt.h: READER_BIAS (1U << 31), WRITER_BIAS
+ *   (1U << 30); an unlocked lock holds READER_BIAS (__RWBASE_INITIALIZER).
+ *   kernel/locking/rwbase_rt.c: rwbase_write_lock() takes the rtmutex,
+ *   then atomic_sub(READER_BIAS) (readers forced into the slow path),
+ *   waits for the readers to leave, then sets WRITER_BIAS; unlock adds
+ *   READER_BIAS - WRITER_BIAS back before anything else.  So READER_BIAS
+ *   is clear exactly while a writer is in its critical section or about
+ *   to enter it: write-held or pending.
+ *
+ * Read in Debian's linux-source-6.1 (6.1.192-3, the 6.1.0-57 kernels) and
+ * linux-source-6.12 (6.12.117-1~deb12u1); the BTF of both -rt-amd64
+ * kernels shows the PREEMPT_RT shape, the other flavours the qrwlock one.
+ */
+#define QRW_LOCKED_MASK 0x0ffu		/* _QW_LOCKED */
+#define RWBASE_READER_BIAS (1u << 31)	/* READER_BIAS */
+
+static bool member_u32(struct kern *k, const char *type, const char *path, uint64_t *off)
+{
+	uint64_t size = 0;
+	struct gp_error *err = kbtf_offsetof(k->btf, type, path, off, &size);
+
+	gp_error_destroy(err);
+	return !err && size == 4;
+}
+
+struct gp_error *lp_klp_rwlock_shape(struct kern *k, enum lp_rwlock_shape *shape,
+				     uint64_t *word_off)
+{
+	uint64_t qoff = 0, roff = 0;
+	bool qrw, rt;
+
+	*shape = LP_RWLOCK_UNKNOWN;
+	*word_off = 0;
+	if (!k->btf)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "no BTF for the guest kernel: cannot tell what rwlock_t is (give --vmlinux)");
+	qrw = member_u32(k, "rwlock_t", "raw_lock.cnts", &qoff);
+	rt = member_u32(k, "rwlock_t", "rwbase.readers", &roff);
+	if (qrw && !rt) {
+		*shape = LP_RWLOCK_QRWLOCK;
+		*word_off = qoff;
+	} else if (rt && !qrw) {
+		*shape = LP_RWLOCK_RWBASE_RT;
+		*word_off = roff;
+	} else {
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "rwlock_t in the guest's BTF is %s: not a shape guestpatch knows, so it cannot tell whether tasklist_lock is held for writing",
+				       qrw ? "both a qrwlock (raw_lock.cnts) and a PREEMPT_RT rwbase_rt (rwbase.readers)" :
+				       "neither a qrwlock (raw_lock.cnts) nor a PREEMPT_RT rwbase_rt (rwbase.readers), as 32-bit words");
+	}
+	return NULL;
+}
+
+bool lp_klp_rwlock_write_held(enum lp_rwlock_shape shape, uint32_t word)
+{
+	switch (shape) {
+	case LP_RWLOCK_QRWLOCK:
+		return (word & QRW_LOCKED_MASK) != 0;
+	case LP_RWLOCK_RWBASE_RT:
+		return !(word & RWBASE_READER_BIAS);
+	default:
+		return true;	/* unknown: never say free */
+	}
+}
+
+bool lp_klp_preempt_rt(const struct lp_klp *g)
+{
+	return g->tasklist_shape == LP_RWLOCK_RWBASE_RT;
+}
+
 struct gp_error *lp_klp_init(struct kern *k, const struct task_offsets *to, struct lp_klp *g)
 {
+	enum lp_rwlock_shape shape;
+	struct gp_error *err;
 	uint64_t ct;
 
 	memset(g, 0, sizeof(*g));
@@ -78,6 +165,12 @@ struct gp_error *lp_klp_init(struct kern *k, const struct task_offsets *to, stru
 			 "kallsyms lacks klp_target_state, klp_transition_patch or tasklist_lock");
 		return NULL;
 	}
+	if ((err = lp_klp_rwlock_shape(k, &shape, &g->tasklist_word_off))) {
+		snprintf(g->why, sizeof(g->why), "tasklist_lock: %s", err->msg);
+		gp_error_destroy(err);
+		return NULL;
+	}
+	g->tasklist_shape = shape;
 	/* test_and_clear_tsk_thread_flag(task, TIF_PATCH_PENDING) */
 	g->tif_patch_pending = bit_in(k, "klp_update_patch_state", 6);
 	if (g->tif_patch_pending < 0) {
@@ -121,13 +214,15 @@ struct gp_error *lp_klp_guest_busy(struct kern *k, const struct lp_klp *g, bool 
 struct gp_error *lp_klp_tasklist_write_locked(struct kern *k, const struct lp_klp *g,
 					      bool *locked)
 {
-	uint32_t cnts;
-	struct gp_error *err = kern_read_u32(k, g->tasklist_lock_va, &cnts);
+	uint32_t word;
+	struct gp_error *err;
 
-	if (err)
+	if (g->tasklist_shape != LP_RWLOCK_QRWLOCK && g->tasklist_shape != LP_RWLOCK_RWBASE_RT)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "tasklist_lock: the shape of rwlock_t is not known");
+	if ((err = kern_read_u32(k, g->tasklist_lock_va + g->tasklist_word_off, &word)))
 		return gp_error_wrap(err, "reading tasklist_lock");
-	/* qrwlock: the low byte is _QW_LOCKED (0xff) while a writer holds it. */
-	*locked = (cnts & 0xff) != 0;
+	*locked = lp_klp_rwlock_write_held((enum lp_rwlock_shape)g->tasklist_shape, word);
 	return NULL;
 }
 

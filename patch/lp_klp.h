@@ -20,12 +20,21 @@
 #include "kernel.h"
 #include "tasks.h"
 
+/* What rwlock_t is in the guest, read from its BTF (lp_klp_rwlock_shape). */
+enum lp_rwlock_shape {
+	LP_RWLOCK_UNKNOWN,
+	LP_RWLOCK_QRWLOCK,	/* !PREEMPT_RT: raw_lock (struct qrwlock), word cnts */
+	LP_RWLOCK_RWBASE_RT,	/* PREEMPT_RT: rwbase (struct rwbase_rt), word readers */
+};
+
 struct lp_klp {
 	bool usable;			/* the per-task model can run here */
 	char why[200];			/* if not: what is missing */
 	uint64_t target_state_va;	/* klp_target_state (int) */
 	uint64_t transition_patch_va;	/* klp_transition_patch (pointer) */
-	uint64_t tasklist_lock_va;	/* tasklist_lock (qrwlock) */
+	uint64_t tasklist_lock_va;	/* tasklist_lock (rwlock_t) */
+	int tasklist_shape;		/* enum lp_rwlock_shape, from BTF */
+	uint64_t tasklist_word_off;	/* the 32-bit word its check reads */
 	int tif_patch_pending;		/* bit in thread_info.flags */
 	int tif_notify_signal;		/* bit, or -1 if not found */
 	int32_t current_task_off;	/* per-cpu offset of current_task */
@@ -41,9 +50,25 @@ struct gp_error *lp_klp_init(struct kern *k, const struct task_offsets *to,
 
 /* The guest's own livepatch: a transition of its own in progress? */
 struct gp_error *lp_klp_guest_busy(struct kern *k, const struct lp_klp *g, bool *busy);
-/* Is tasklist_lock held for writing (a fork or exit half done)? */
+/* Is tasklist_lock held for writing (a fork or exit half done)?  On
+ * PREEMPT_RT also true while a writer waits for readers to leave. */
 struct gp_error *lp_klp_tasklist_write_locked(struct kern *k, const struct lp_klp *g,
 					      bool *locked);
+
+/* Which rwlock_t the guest has, and the offset in it of the word that says
+ * whether a writer holds it, from the guest's BTF.  A shape not known here
+ * is refused by name (GP_ERR_UNSUPPORTED), never guessed.  lp_klp_init()
+ * calls it; exposed for unit tests. */
+struct gp_error *lp_klp_rwlock_shape(struct kern *k, enum lp_rwlock_shape *shape,
+				     uint64_t *word_off);
+/* Whether that word (read from the guest) says write-held. */
+bool lp_klp_rwlock_write_held(enum lp_rwlock_shape shape, uint32_t word);
+
+/* Is the guest a PREEMPT_RT kernel?  rwlock_t's shape follows
+ * CONFIG_PREEMPT_RT exactly (include/linux/rwlock_types.h picks the
+ * rwbase_rt one under it), so its BTF says.  Valid once lp_klp_init()
+ * made g usable. */
+bool lp_klp_preempt_rt(const struct lp_klp *g);
 
 struct gp_error *lp_klp_set_target(struct kern *k, const struct lp_klp *g, int32_t state);
 struct gp_error *lp_klp_get_target(struct kern *k, const struct lp_klp *g, int32_t *state);

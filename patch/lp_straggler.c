@@ -50,6 +50,34 @@ static struct gp_error *agent_syms(struct kern *k, struct agent_syms *s)
 	return NULL;
 }
 
+/*
+ * How the agent drops the references it holds, from hard-IRQ context:
+ * __put_task_struct() directly, except on PREEMPT_RT, where it takes
+ * sleeping locks and the guest's own put_task_struct() hands the last
+ * reference to RCU instead (guest-agent/src/straggler.S, agent_put_rcu).
+ * An RT kernel without what that needs is refused by name.
+ */
+static struct gp_error *agent_put_how(struct kern *k, const struct lp_ctx *c,
+				      struct lp_agent_put *put)
+{
+	static const char *const rt_syms[] = { "call_rcu", "__put_task_struct_rcu_cb" };
+	struct gp_error *err;
+	uint64_t addr;
+
+	memset(put, 0, sizeof(*put));
+	if (!lp_klp_preempt_rt(&c->klp))
+		return NULL;
+	for (size_t i = 0; i < sizeof(rt_syms) / sizeof(rt_syms[0]); i++)
+		if (!kern_has_sym(k, rt_syms[i], &addr))
+			return gp_error_create(GP_ERR_UNSUPPORTED,
+					       "straggler agent: this PREEMPT_RT kernel has no unique symbol %s, needed to drop a task reference from hard-IRQ context as its put_task_struct() does",
+					       rt_syms[i]);
+	if ((err = kern_offsetof(k, "task_struct", "rcu", &put->rcu_off)))
+		return gp_error_wrap(err, "straggler agent on PREEMPT_RT");
+	put->rcu = true;
+	return NULL;
+}
+
 static struct gp_error *task_usage_add(struct kern *k, uint64_t task, uint64_t off, int delta,
 				       bool keep_one)
 {
@@ -125,6 +153,7 @@ static struct gp_error *agent_install(struct kern *k, struct lp_ctx *c, struct l
 	struct lp_hdr *h = &r->hdr;
 	struct stacks_snapshot snap;
 	struct agent_syms s;
+	struct lp_agent_put put;
 	uint64_t task[LP_AGENT_MAX_TASKS];
 	bool kthread[LP_AGENT_MAX_TASKS];
 	uint8_t cur[5], jmp[5], nop[LP_AGENT_NOP_SIZE], data[16] = { [LP_AGENT_ARMED] = 1 };
@@ -133,7 +162,7 @@ static struct gp_error *agent_install(struct kern *k, struct lp_ctx *c, struct l
 	struct gp_error *err;
 
 	*count = 0;
-	if ((err = agent_syms(k, &s)))
+	if ((err = agent_syms(k, &s)) || (err = agent_put_how(k, c, &put)))
 		return err;
 	if ((err = kern_read(k, s.hook, cur, 5)) || (err = lp_agent_ftrace_nop(nop)))
 		return err;
@@ -161,8 +190,8 @@ static struct gp_error *agent_install(struct kern *k, struct lp_ctx *c, struct l
 		goto out;
 	}
 	if ((err = lp_agent_straggler(lp_page_va(r, (unsigned)cp), lp_page_va(r, (unsigned)dp),
-				      s.usage_off, s.hook + LP_AGENT_NOP_SIZE, lp_resolve_kernel, k,
-				      task, kthread, n, code,
+				      s.usage_off, s.hook + LP_AGENT_NOP_SIZE, &put, lp_resolve_kernel,
+				      k, task, kthread, n, code,
 				      sizeof(code), &size)) ||
 	    (err = lp_agent_jmp(s.hook, lp_page_va(r, (unsigned)cp), jmp)))
 		goto out;

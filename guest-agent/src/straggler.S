@@ -7,7 +7,8 @@
  * The host unrolls it for the tasks it picked while the guest was paused:
  *
  *	agent_head
- *	agent_user or agent_kthread	once per task, gp_task = that task
+ *	agent_user or agent_kthread	once per task, gp_task = that task,
+ *	agent_put or agent_put_rcu	  each followed by one of these
  *	agent_done
  *	agent_out
  *
@@ -49,9 +50,8 @@ GP_PIECE(agent_head)
  * agent_user: a user task that has not switched.  The host already set
  * TIF_NOTIFY_SIGNAL on it (the fake signal); wake it if it sleeps
  * interruptibly, else kick it out of user mode so it passes through
- * exit_to_user_mode and switches.  Then drop the host's reference:
- * put_task_struct() inlined (refcount_dec_and_test, then
- * __put_task_struct() on the last one).
+ * exit_to_user_mode and switches.  Leaves the task in %rbx for the put
+ * piece that follows.
  */
 GP_PIECE(agent_user)
 	movabs	$gp_task, %rbx
@@ -63,26 +63,45 @@ GP_PIECE(agent_user)
 	mov	%rbx, %rdi
 	call	kick_process
 .Luser_woken:
-	lock decl gp_off_task_usage(%rbx)
-	jnz	.Luser_end
-	mov	%rbx, %rdi
-	call	__put_task_struct
-.Luser_end:
 
 /*
  * agent_kthread: a kthread that has not switched: only the wake-up (a
- * kthread gets no signal), then drop the reference as agent_user does.
+ * kthread gets no signal).  The task stays in %rbx, as after agent_user.
  */
 GP_PIECE(agent_kthread)
 	movabs	$gp_task, %rbx
 	mov	%rbx, %rdi
 	mov	$TASK_INTERRUPTIBLE, %esi
 	call	wake_up_state
+
+/*
+ * agent_put: drop the host's reference on the task in %rbx, as
+ * put_task_struct() does without PREEMPT_RT (include/linux/sched/task.h):
+ * refcount_dec_and_test(&t->usage), then __put_task_struct(t) on the last
+ * one.
+ */
+GP_PIECE(agent_put)
 	lock decl gp_off_task_usage(%rbx)
-	jnz	.Lkthread_end
+	jnz	.Lput_end
 	mov	%rbx, %rdi
 	call	__put_task_struct
-.Lkthread_end:
+.Lput_end:
+
+/*
+ * agent_put_rcu: the same for PREEMPT_RT kernels, where __put_task_struct()
+ * takes sleeping locks and must not run in hard-IRQ context: the last
+ * reference is handed to RCU the way put_task_struct() does it there when
+ * not preemptible, call_rcu(&t->rcu, __put_task_struct_rcu_cb) (6.1 and
+ * 6.12's include/linux/sched/task.h; the callback is in kernel/fork.c).
+ * gp_off_task_rcu is offsetof(task_struct, rcu).
+ */
+GP_PIECE(agent_put_rcu)
+	lock decl gp_off_task_usage(%rbx)
+	jnz	.Lput_rcu_end
+	lea	gp_off_task_rcu(%rbx), %rdi
+	lea	__put_task_struct_rcu_cb(%rip), %rsi
+	call	call_rcu
+.Lput_rcu_end:
 
 /*
  * agent_done: tell the host the agent ran (it removes the hook in a later

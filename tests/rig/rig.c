@@ -133,6 +133,22 @@ static void log_tail(struct rig *r, char *out, size_t cap)
 	fclose(f);
 }
 
+/*
+ * Is this a PREEMPT_RT kernel?  Decided from the kernel's release string,
+ * not the flavor name: the flavor is only the directory the kernel was
+ * unpacked into (any name a caller chose), while the release is what the
+ * kernel itself reports (`uname -r`) and what Debian names its flavours
+ * by: ABI-FLAVOUR, and the PREEMPT_RT builds are exactly the "-rt-ARCH"
+ * ones (6.1.0-57-rt-amd64, 6.12.117+deb12-rt-amd64).
+ */
+static int release_is_rt(const char *rel)
+{
+	const char *p = rel ? strstr(rel, "-rt-") : NULL;
+
+	/* The last "-"-separated part is the architecture: "-rt-amd64". */
+	return p && p[4] && !strchr(p + 4, '-');
+}
+
 static int qemu_alive(struct rig *r)
 {
 	int st;
@@ -404,7 +420,16 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	snprintf(qmp, sizeof(qmp), "%s/qmp.sock", r->dir);
 	snprintf(bulk, sizeof(bulk), "%s/bulk.out", r->dir);
 	snprintf(logp, sizeof(logp), "%s/qemu.log", r->dir);
-	snprintf(append, sizeof(append), "console=ttyS0 panic=-1 quiet%s%s",
+	/*
+	 * PREEMPT_RT forces every interrupt handler into a thread.  Under QEMU
+	 * TCG the 8250 UART's threaded interrupt is counted unhandled often
+	 * enough that the spurious-interrupt detector (note_interrupt) says
+	 * "irq 4: nobody cared" and disables the line, and the shell on ttyS0
+	 * stalls.  `noirqdebug` turns that detector off and nothing else.
+	 * Other kernels boot with the command line they always had.
+	 */
+	snprintf(append, sizeof(append), "console=ttyS0 panic=-1 quiet%s%s%s",
+		 release_is_rt(r->release) ? " noirqdebug" : "",
 		 o && o->append ? " " : "", o && o->append ? o->append : "");
 	snprintf(memobj, sizeof(memobj), "memory-backend-file,id=mem,size=%dM,mem-path=%s,share=on",
 		 mem, ram);

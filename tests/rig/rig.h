@@ -28,7 +28,8 @@
 #include <stddef.h>
 
 struct rig_opts {
-	const char *flavor;	/* "amd64" (default) or "cloud-amd64" */
+	const char *flavor;	/* a dir of $GP_BUILD/kernels: "amd64" (default), "cloud-amd64",
+				 * "rt-amd64", "6.12-amd64", ... (rt kernels get noirqdebug) */
 	int cpus;		/* default 2 */
 	int mem_mb;		/* default 256 */
 	const char *append;	/* extra kernel command line */

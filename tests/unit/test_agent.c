@@ -144,6 +144,12 @@ END_TEST
 #define AGENT_VA 0xffffffffc0a0b000ull
 #define AGENT_DATA_VA 0xffffffffc0a0c000ull
 #define USAGE_OFF 0x30
+#define RCU_OFF 0x1360
+
+/* Without PREEMPT_RT: __put_task_struct() on the last reference. */
+static const struct lp_agent_put PUT = { .rcu = false };
+/* PREEMPT_RT: call_rcu(&t->rcu, __put_task_struct_rcu_cb). */
+static const struct lp_agent_put PUT_RT = { .rcu = true, .rcu_off = RCU_OFF };
 
 static const uint64_t tasks[3] = { 0xffff888003a1c000ull, 0xffff888004b2d180ull,
 				   0xffff888005c3e300ull };
@@ -164,6 +170,8 @@ static struct gp_error *fake_kernel(void *arg, const char *name, uint64_t *addr)
 		{ "wake_up_state", 0xffffffff810fb2a0ull },
 		{ "kick_process", 0xffffffff810f9a10ull },
 		{ "__put_task_struct", 0xffffffff810a5b30ull },
+		{ "call_rcu", 0xffffffff81131f70ull },
+		{ "__put_task_struct_rcu_cb", 0xffffffff810a5c10ull },
 	};
 
 	if (k->missing && !strcmp(name, k->missing))
@@ -179,21 +187,29 @@ static struct gp_error *fake_kernel(void *arg, const char *name, uint64_t *addr)
 	return NULL;
 }
 
-static void straggler_golden(const uint64_t *task, const bool *kthread, int n,
-			     const char *want, size_t want_len, const char *what)
+static void straggler_golden_put(const struct lp_agent_put *put, const uint64_t *task,
+				 const bool *kthread, int n, const char *want, size_t want_len,
+				 const char *what)
 {
 	struct fake_kernel k = { 0 };
 	uint8_t code[4096];
 	size_t len = 0;
 
 	memset(code, 0x5a, sizeof(code));
-	ck_ok(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, fake_kernel, &k, task,
+	ck_ok(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, put, fake_kernel, &k, task,
 				 kthread, n, code, sizeof(code), &len));
+
 	ck_assert_msg(len == want_len, "%s: %zu bytes, want %zu", what, len, want_len);
 	expect_bytes(code, want, len, what);
 	ck_assert_uint_eq(code[len], 0x5a);	/* nothing written past it */
 	/* It returns past the hook's NOP (HOOK + 5): the golden bytes' last jump. */
 	ck_assert(!k.asked_hook);
+}
+
+static void straggler_golden(const uint64_t *task, const bool *kthread, int n,
+			     const char *want, size_t want_len, const char *what)
+{
+	straggler_golden_put(&PUT, task, kthread, n, want, want_len, what);
 }
 
 START_TEST(straggler_n0)
@@ -256,6 +272,30 @@ START_TEST(straggler_mixed)
 }
 END_TEST
 
+/* PREEMPT_RT: the same wake-ups, each reference dropped through
+ * call_rcu(&t->rcu, __put_task_struct_rcu_cb). */
+START_TEST(straggler_rt)
+{
+	static const bool kt[2] = { false, true };
+
+	/* objdump: after each wake-up, lock decl 0x30(%rbx); jne over;
+	 * lea 0x1360(%rbx),%rdi; lea __put_task_struct_rcu_cb(%rip),%rsi;
+	 * call call_rcu. */
+	straggler_golden_put(&PUT_RT, tasks, kt, 2,
+			     "\x57\x31\xc0\x86\x05\xf7\x0f\x00\x00\x84\xc0\x0f\x84\x7b\x00\x00"
+			     "\x00\x53\x48\xbb\x00\xc0\xa1\x03\x80\x88\xff\xff\x48\x89\xdf\xbe"
+			     "\x01\x00\x00\x00\xe8\x77\x02\x6f\xc0\x85\xc0\x75\x08\x48\x89\xdf"
+			     "\xe8\xdb\xe9\x6e\xc0\xf0\xff\x8b\x30\x00\x00\x00\x75\x13\x48\x8d"
+			     "\xbb\x60\x13\x00\x00\x48\x8d\x35\xc4\xab\x69\xc0\xe8\x1f\x6f\x72"
+			     "\xc0\x48\xbb\x80\xd1\xb2\x04\x80\x88\xff\xff\x48\x89\xdf\xbe\x01"
+			     "\x00\x00\x00\xe8\x38\x02\x6f\xc0\xf0\xff\x8b\x30\x00\x00\x00\x75"
+			     "\x13\x48\x8d\xbb\x60\x13\x00\x00\x48\x8d\x35\x91\xab\x69\xc0\xe8"
+			     "\xec\x6e\x72\xc0\xc6\x05\x7d\x0f\x00\x00\x01\x5b\x5f\xe9\xb3\xed"
+			     "\x75\xc0",
+			     146, "agent n=2 user,kthread PREEMPT_RT");
+}
+END_TEST
+
 START_TEST(straggler_refusals)
 {
 	static const bool kt[3] = { false, true, false };
@@ -266,34 +306,40 @@ START_TEST(straggler_refusals)
 	size_t len = 1;
 
 	/* 176 bytes needed. */
-	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, fake_kernel, &k, tasks, kt,
+	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, &PUT, fake_kernel, &k, tasks, kt,
 				  3, code, 175, &len),
 	       GP_ERR_LIMIT, "need 176 bytes, the buffer holds 175");
 	ck_assert_uint_eq(len, 0);
-	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, fake_kernel, &k, many,
+	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, &PUT, fake_kernel, &k, many,
 				  many_kt, LP_AGENT_STRAGGLER_MAX + 1, code, sizeof(code), &len),
 	       GP_ERR_LIMIT, "at most");
-	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, fake_kernel, &k, tasks, kt,
+	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, &PUT, fake_kernel, &k, tasks, kt,
 				  -1, code, sizeof(code), &len),
 	       GP_ERR_LIMIT, "at most");
 	/* As many tasks as allowed still fit in a page. */
-	ck_ok(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, fake_kernel, &k, many,
+	ck_ok(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, &PUT, fake_kernel, &k, many,
+				 many_kt, LP_AGENT_STRAGGLER_MAX, code, sizeof(code), &len));
+	ck_ok(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, &PUT_RT, fake_kernel, &k, many,
 				 many_kt, LP_AGENT_STRAGGLER_MAX, code, sizeof(code), &len));
 	/* The kernel's missing symbols are named. */
+	k.missing = "__put_task_struct_rcu_cb";
+	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, &PUT_RT, fake_kernel, &k,
+				  tasks, kt, 3, code, sizeof(code), &len),
+	       GP_ERR_NOTFOUND, "no symbol '__put_task_struct_rcu_cb'");
 	k.missing = "kick_process";
-	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, fake_kernel, &k, tasks, kt,
+	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, &PUT, fake_kernel, &k, tasks, kt,
 				  3, code, sizeof(code), &len),
 	       GP_ERR_NOTFOUND, "no symbol 'kick_process'");
-	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, NULL, NULL, tasks, kt,
+	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, USAGE_OFF, HOOK + 5, &PUT, NULL, NULL, tasks, kt,
 				  3, code, sizeof(code), &len),
 	       GP_ERR_NOTFOUND, "'wake_up_state'");
 	/* A BTF offset that does not fit a disp32. */
 	k.missing = NULL;
-	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, 0x80000000ull, HOOK + 5, fake_kernel, &k,
+	ck_err(lp_agent_straggler(AGENT_VA, AGENT_DATA_VA, 0x80000000ull, HOOK + 5, &PUT, fake_kernel, &k,
 				  tasks, kt, 3, code, sizeof(code), &len),
 	       GP_ERR_INVAL, "gp_off_task_usage");
 	/* The data page out of reach of the code. */
-	ck_err(lp_agent_straggler(AGENT_VA, 0xffff888000000000ull, USAGE_OFF, HOOK + 5, fake_kernel, &k,
+	ck_err(lp_agent_straggler(AGENT_VA, 0xffff888000000000ull, USAGE_OFF, HOOK + 5, &PUT, fake_kernel, &k,
 				  tasks, kt, 3, code, sizeof(code), &len),
 	       GP_ERR_UNSUPPORTED, "'gp_armed'");
 }
@@ -396,6 +442,7 @@ static TCase *agent_tcase(void)
 	tcase_add_test(tc, straggler_user);
 	tcase_add_test(tc, straggler_kthread);
 	tcase_add_test(tc, straggler_mixed);
+	tcase_add_test(tc, straggler_rt);
 	tcase_add_test(tc, straggler_refusals);
 	tcase_add_test(tc, pieces_refusals);
 	tcase_add_test(tc, agent_is_no_patch);

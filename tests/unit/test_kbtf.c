@@ -110,6 +110,39 @@ START_TEST(anon_fan_out)
 }
 END_TEST
 
+/* A typedef of an anonymous struct is looked up like a struct (the
+ * kernel's rwlock_t); a typedef of a scalar, or one that loops, is not a
+ * struct. */
+START_TEST(typedef_of_struct)
+{
+	struct btf *b = btf__new_empty();
+	struct kbtf *k;
+	uint64_t off, size;
+	int i32, anon, loop_a;
+
+	i32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+	anon = btf__add_struct(b, NULL, 8);
+	btf__add_field(b, "first", i32, 0, 0);
+	btf__add_field(b, "readers", i32, 32, 0);
+	ck_assert_int_gt(btf__add_typedef(b, "rwlock_t", anon), 0);
+	ck_assert_int_gt(btf__add_typedef(b, "myint", i32), 0);
+	loop_a = btf__add_typedef(b, "loop_a", i32 + 5);	/* -> loop_b */
+	ck_assert_int_eq(loop_a, i32 + 4);
+	ck_assert_int_gt(btf__add_typedef(b, "loop_b", loop_a), 0);
+	k = load(b);
+	ck_ok(kbtf_offsetof(k, "rwlock_t", "readers", &off, &size));
+	ck_assert_uint_eq(off, 4);
+	ck_assert_uint_eq(size, 4);
+	ck_ok(kbtf_sizeof(k, "rwlock_t", &size));
+	ck_assert_uint_eq(size, 8);
+	ck_assert(kbtf_has_member(k, "rwlock_t", "first"));
+	ck_assert(!kbtf_has_member(k, "rwlock_t", "nope"));
+	ck_err(kbtf_offsetof(k, "myint", "x", &off, &size), GP_ERR_NOTFOUND, "no struct myint");
+	ck_err(kbtf_offsetof(k, "loop_a", "x", &off, &size), GP_ERR_NOTFOUND, "no struct loop_a");
+	kbtf_free(k);
+}
+END_TEST
+
 static TCase *kbtf_tcase(void)
 {
 	TCase *tc = tcase_create("kbtf");
@@ -117,6 +150,7 @@ static TCase *kbtf_tcase(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, anon_self_reference);
 	tcase_add_test(tc, anon_fan_out);
+	tcase_add_test(tc, typedef_of_struct);
 	return tc;
 }
 GP_TCASE(kbtf_tcase)
