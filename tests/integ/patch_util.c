@@ -9,14 +9,14 @@
 #include "patch_util.h"
 #include "target.h"
 
-void pu_up(struct rig **r, char *dir, size_t len, const char *tmpl)
+void pu_up(struct rig **r, char *dir, size_t len, const char *tmpl, const char *flavor)
 {
 	char *msg = NULL;
 
 	snprintf(dir, len, "%s", tmpl);
 	if (!mkdtemp(dir))
 		abort();
-	*r = rig_boot(&(struct rig_opts){ .cpus = 2 }, &msg);
+	*r = rig_boot(&(struct rig_opts){ .cpus = 2, .flavor = flavor }, &msg);
 	if (!*r) {
 		fprintf(stderr, "rig: %s\n", msg);
 		abort();

@@ -17,9 +17,10 @@ struct hashes {
 	uint64_t text, region;
 };
 
-/* Unchecked fixture for a TCase: boot a 2-vCPU rig and make a scratch
- * directory from `tmpl` (mkdtemp form) into dir; both end in pu_down. */
-void pu_up(struct rig **r, char *dir, size_t len, const char *tmpl);
+/* Unchecked fixture for a TCase: boot a 2-vCPU rig of the kernel flavor
+ * given (NULL: amd64) and make a scratch directory from `tmpl` (mkdtemp
+ * form) into dir; both end in pu_down. */
+void pu_up(struct rig **r, char *dir, size_t len, const char *tmpl, const char *flavor);
 void pu_down(struct rig *r, const char *dir);
 
 /* FNV-1a of _text.._etext and of the region, read in one pause. */

@@ -42,7 +42,7 @@ static char obj[256];
 
 static void up(void)
 {
-	pu_up(&r, dir, sizeof(dir), "/tmp/gp-crash-XXXXXX");
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-crash-XXXXXX", NULL);
 }
 
 static void down(void)

@@ -23,7 +23,7 @@ static char dir[64];
 
 static void up(void)
 {
-	pu_up(&r, dir, sizeof(dir), "/tmp/gp-klp-XXXXXX");
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-klp-XXXXXX", NULL);
 }
 
 static void down(void)

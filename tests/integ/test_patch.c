@@ -66,7 +66,7 @@ static const char second_src[] =
 
 static void up(void)
 {
-	pu_up(&r, dir, sizeof(dir), "/tmp/gp-patch-XXXXXX");
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-patch-XXXXXX", NULL);
 }
 
 static void down(void)

@@ -8,6 +8,8 @@
  *
  * The guest's own view is the oracle: /proc/PID/patch_state (the kernel's
  * proc_pid_patch_state) shows each task's state as the guest sees it.
+ * Run on 6.1 (amd64) and, but for the tests that need a module built for
+ * the kernel, on 6.12 (transition612).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +29,13 @@ static char dir[64];
 
 static void up(void)
 {
-	pu_up(&r, dir, sizeof(dir), "/tmp/gp-trans-XXXXXX");
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-trans-XXXXXX", NULL);
+}
+
+/* The same tests on 6.12 (IBT entries, pcpu_hot, the 6.4 ORC format). */
+static void up612(void)
+{
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-trans-XXXXXX", "6.12-amd64");
 }
 
 static void down(void)
@@ -627,3 +635,22 @@ static TCase *transition_tcase(void)
 	return tc;
 }
 GP_TCASE(transition_tcase)
+
+/* On 6.12, what needs no test module built for the kernel. */
+static TCase *transition612_tcase(void)
+{
+	TCase *tc = tcase_create("transition612");
+
+	tcase_set_timeout(tc, 900);
+	tcase_add_unchecked_fixture(tc, up612, down);
+	tcase_add_test(tc, idle_transition_completes);
+	tcase_add_test(tc, blocked_task_named_then_completes);
+	tcase_add_test(tc, reverse_while_blocked);
+	tcase_add_test(tc, force_while_blocked);
+	tcase_add_test(tc, signal_moves_blocked_reader);
+	tcase_add_test(tc, signal_wakes_kthread);
+	tcase_add_test(tc, stacked_and_atomic_replace);
+	tcase_add_test(tc, cycles_under_load);
+	return tc;
+}
+GP_TCASE(transition612_tcase)
