@@ -48,6 +48,21 @@ static const char *const flavors[] = {
 static const char log_cmd[] =
 	"dmesg | grep -e 'WARNING:' -e 'BUG:' -e 'Call Trace' -e 'Oops' -e 'livepatch' ; true";
 
+/* The guest's complaints are what they were at boot; if not, the test
+ * fails showing the end of its log. */
+static void log_unchanged(struct rig *r, char *log0, const char *what)
+{
+	char *out = pu_guest(r, log_cmd), *tail;
+
+	if (strcmp(out, log0)) {
+		tail = pu_guest(r, "dmesg | tail -n 60");
+		ck_abort_msg("%s: the guest's log gained:\n%s\nits end:\n%s", what,
+			     out + (strncmp(out, log0, strlen(log0)) ? 0 : strlen(log0)), tail);
+	}
+	free(out);
+	free(log0);
+}
+
 static long tainted(struct rig *r)
 {
 	char *out = pu_guest(r, "cat /proc/sys/kernel/tainted");
@@ -100,11 +115,7 @@ START_TEST(kernel_matrix)
 	ck_assert_msg(h0.text == h1.text, "%s: kernel text differs after unpatch", flavor);
 
 	ck_assert_int_eq(tainted(r), taint0);
-	out = pu_guest(r, log_cmd);
-	ck_assert_msg(!strcmp(out, log0), "%s: the guest's log gained:\n%s", flavor,
-		      out + (strncmp(out, log0, strlen(log0)) ? 0 : strlen(log0)));
-	free(out);
-	free(log0);
+	log_unchanged(r, log0, flavor);
 	fprintf(stderr, "kernels: %s (%s): kallsyms, ps, %d stacks equal the guest's; 2 patches applied per task and removed; taint %ld unchanged\n",
 		flavor, rig_kernel_release(r), stacks, taint0);
 	rig_kill(r);
@@ -142,6 +153,7 @@ START_TEST(return_thunks)
 	const char *cpu = _i ? "max" : "EPYC";
 	struct rig_opts ro = { .flavor = "6.12-amd64", .cpus = 2, .cpu = cpu };
 	char dir[] = "/tmp/gp-thunks-XXXXXX", obj[200], thunk[64] = "", *msg = NULL, *out, *line;
+	char *log0;
 	struct rig *r = rig_boot(&ro, &msg);
 	uint8_t code[8192], ret[LP_AGENT_JMP_SIZE];
 	int to_thunk = 0, to_default = 0, rets = 0;
@@ -154,6 +166,8 @@ START_TEST(return_thunks)
 	ck_assert_msg(r, "boot 6.12 on %s: %s", cpu, msg ? msg : "?");
 	ck_assert(mkdtemp(dir));
 	taint0 = tainted(r);
+	/* With EPYC the guest warns about SRSO at boot: only new lines count. */
+	log0 = pu_guest(r, log_cmd);
 	out = pu_guest(r, "dmesg | grep 'active return thunk:' | tail -n 1");
 	if ((line = strstr(out, "active return thunk: ")))
 		sscanf(line + strlen("active return thunk: "), "%63s", thunk);
@@ -196,7 +210,7 @@ START_TEST(return_thunks)
 	free(pu_guest(r, "for i in 1 2 3 4 5 6 7 8; do cat /proc/cmdline; done >/dev/null"));
 	ck_assert_int_eq(pu_vmm(r, "unpatch", "cmdline-marker", NULL, NULL), 0);
 	ck_assert_int_eq(tainted(r), taint0);
-	ck_assert(!pu_guest_has(r, log_cmd, "WARNING:"));
+	log_unchanged(r, log0, cpu);
 	rig_kill(r);
 	{
 		char cmd[300];
