@@ -135,6 +135,25 @@ $(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP_MODS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS) $(KLP_MODS)
 
+# Linux 6.12 (Debian's linux-image-6.12-amd64, the meta package naming
+# the ABI): the same test modules built against its headers, in a
+# directory of their own, and a second initramfs that holds them.
+K612 := 6.12-amd64
+KLP612_MODS := $(O)/klp-$(K612)/gp_klp_cmdline.ko $(O)/klp-$(K612)/gp_test_sleeper.ko
+INITRD612 := $(O)/guest/initramfs-$(K612).cpio.gz
+
+$(firstword $(KLP612_MODS)): scripts/klp-module.sh $(wildcard tests/klp/*) | kernels
+	$(call msg,KLP,$@)
+	$(Q)scripts/klp-module.sh $(KERNELS)/$(K612) $(dir $@)
+	$(Q)strip --strip-debug $(KLP612_MODS)
+
+$(lastword $(KLP612_MODS)): $(firstword $(KLP612_MODS))
+
+$(INITRD612): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP612_MODS)
+	$(call msg,INITRD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS) $(KLP612_MODS)
+
 # The example patch, built for the rig's kernel.
 $(O)/patches/%.o: guest-agent/examples/%.c $(O)/vmm | kernels
 	$(call msg,PATCH,$@)
@@ -154,7 +173,7 @@ $(NESTED): scripts/mknested.sh $(INITRD) $(O)/vmm $(PATCHES) $(O)/guest/vmlinux 
 	$(Q)scripts/mknested.sh $@ $(INITRD) $(KERNELS)/amd64 $(O)/vmm \
 		$(KERNELS)/amd64/vmlinuz $(O)/guest/vmlinux $(INITRD) $(PATCHES)
 
-guest: kernels $(INITRD) $(NESTED)
+guest: kernels $(INITRD) $(NESTED) $(INITRD612)
 
 unit: $(O)/check_unit
 	$(Q)CK_DEFAULT_TIMEOUT=60 $(O)/check_unit

@@ -280,3 +280,25 @@ struct gp_error *kbtf_bitfield(const struct kbtf *k, const char *name, const cha
 	}
 	return gp_error_create(GP_ERR_NOTFOUND, "struct %s has no member %s", name, member);
 }
+
+struct gp_error *kbtf_enum_value(const struct kbtf *k, const char *name, const char *enumerator,
+				 int64_t *value)
+{
+	int id = btf__find_by_name_kind(k->btf, name, BTF_KIND_ENUM);
+	const struct btf_type *t;
+	const struct btf_enum *e;
+
+	if (id < 0)
+		return gp_error_create(GP_ERR_NOTFOUND, "guest BTF has no enum %s", name);
+	t = btf__type_by_id(k->btf, (__u32)id);
+	e = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t) && i < (int)KBTF_MAX_STEPS; i++, e++) {
+		const char *en = btf__name_by_offset(k->btf, e->name_off);
+
+		if (en && !strcmp(en, enumerator)) {
+			*value = btf_kflag(t) ? (int64_t)e->val : (int64_t)(uint32_t)e->val;
+			return NULL;
+		}
+	}
+	return gp_error_create(GP_ERR_NOTFOUND, "enum %s has no %s", name, enumerator);
+}

@@ -47,6 +47,10 @@ struct gp_error *kbtf_array_len(const struct kbtf *k, const char *name,
 struct gp_error *kbtf_bitfield(const struct kbtf *k, const char *name, const char *member,
 			       uint64_t *bit_offset, uint64_t *bits);
 
+/* The value of ENUMERATOR in enum NAME (mod_mem_type's MOD_TEXT, say). */
+struct gp_error *kbtf_enum_value(const struct kbtf *k, const char *name, const char *enumerator,
+				 int64_t *value);
+
 /* True if struct NAME has member PATH. */
 int kbtf_has_member(const struct kbtf *k, const char *name, const char *path);
 

@@ -5,8 +5,11 @@
  * module code unwind reliably, as the kernel's own unwinder does them) and
  * its symbols (so frames and messages name module functions).
  *
- * Layout as in Linux 6.1 (struct module's core_layout, mod_arch_specific,
- * core_kallsyms), offsets from BTF.  Guest memory is untrusted: the list
+ * Layouts of struct module up to 6.3 (core_layout) and from 6.4
+ * (mem[MOD_TEXT]), told apart by the guest's BTF, offsets from BTF; any
+ * other refused by name (modules.c).  Each module's ORC tables are read in
+ * the format its own ORC header names (6.4+), or the kernel's (no headers,
+ * up to 6.3).  Guest memory is untrusted: the list
  * walk, table sizes and string lengths are all bounded and checked; a
  * module whose records do not hold together is skipped, not trusted.
  * Read with the target paused.
@@ -41,7 +44,9 @@ struct kmod_sym {
 struct kmod {
 	char name[KMOD_NAME_LEN + 1];
 	uint64_t text_start, text_end;	/* core text */
-	struct orc_table *orc;		/* NULL if the module has none */
+	struct orc_table *orc;		/* NULL if the module has none, or it was refused */
+	const struct orc_format *orc_fmt;	/* the format its tables were read in */
+	char orc_why[200];		/* why its ORC was refused ("" if it was not) */
 	struct kmod_sym *syms;		/* functions in core text, by address */
 	size_t nsyms;
 	char *strs;
@@ -54,9 +59,12 @@ struct kmod_list {
 	int skipped;			/* modules whose records did not check out */
 };
 
-/* The loaded modules; their ORC tables are read in the kernel's ORC format
- * fmt (a module's own is not reachable from struct module; see
- * modules.c), or not at all if fmt is NULL. */
+/* The loaded modules. fmt is the kernel's own ORC format: a module's ORC
+ * tables are read in the format its own ORC header names (6.4+), or in
+ * fmt where no module has a header (up to 6.3); a module whose format
+ * cannot be told, or is not known, is kept without ORC (orc_why says
+ * why). With fmt NULL no module ORC is read. A struct module layout
+ * guestpatch does not know is refused (GP_ERR_UNSUPPORTED). */
 struct gp_error *kmod_load(struct kern *k, const struct orc_format *fmt, struct kmod_list *out);
 void kmod_free(struct kmod_list *l);
 /* The module whose core text holds addr, or NULL. */

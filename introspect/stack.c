@@ -197,8 +197,14 @@ static bool next_frame(struct ustate *s)
 	int prev_stack = s->cur, st;
 	bool indirect = false;
 
-	if (!find_orc(c, lookup, &o))
+	if (!find_orc(c, lookup, &o)) {
+		const struct kmod *m = kmod_find(&c->mods, lookup);
+
+		if (m && m->orc_why[0])
+			return fail(s, STACK_NO_ORC, "no ORC data for 0x%llx: %s",
+				    (unsigned long long)s->ip, m->orc_why);
 		return fail(s, STACK_NO_ORC, "no ORC data for 0x%llx", (unsigned long long)s->ip);
+	}
 	/* Decoded into the 6.4+ meanings whatever the guest's format
 	 * (orc_format.c): 6.1's undefined sp_reg with or without `end` is
 	 * END_OF_STACK or UNDEFINED here. */
@@ -329,8 +335,9 @@ static void walk(struct ustate *s)
 		}
 		if (!kernel_text(s->c, s->ip)) {
 			if (tr->reason == STACK_OK)
-				fail(s, STACK_BAD_RET, "return address 0x%llx is not kernel text",
-				     (unsigned long long)s->ip);
+				fail(s, STACK_BAD_RET, "return address 0x%llx is not kernel text%s%s%s",
+				     (unsigned long long)s->ip, s->c->mods_why[0] ? " (no modules known: " : "",
+				     s->c->mods_why, s->c->mods_why[0] ? ")" : "");
 			/* Still record it, then stop: an address outside
 			 * kernel and module text may be guestpatch's own
 			 * code (a trampoline, the straggler agent, a patch),
@@ -487,8 +494,11 @@ struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out)
 	 * unreliable, which is safe. */
 	if ((err = tgt_pause(k->t)))
 		goto fail;
-	if (!gp_ok(kmod_load(k, c->orc->fmt, &c->mods)))
+	if ((err = kmod_load(k, c->orc->fmt, &c->mods))) {
+		snprintf(c->mods_why, sizeof(c->mods_why), "%s", err->msg);
+		gp_error_destroy(err);
 		kmod_free(&c->mods);
+	}
 	if ((err = tgt_resume(k->t)))
 		goto fail;
 	/* THREAD_SIZE is not in BTF; init_stack is one (vmlinux.lds.h). */

@@ -61,6 +61,7 @@ struct stack_ctx {
 	struct kern *k;
 	struct orc_table *orc;
 	struct kmod_list mods;	/* loaded modules: their text, ORC and symbols */
+	char mods_why[200];	/* why no module is known, if reading them failed */
 	struct task_offsets to;
 	uint64_t thread_size;
 	uint64_t frame_size, frame_bp, frame_ret;	/* inactive_task_frame */

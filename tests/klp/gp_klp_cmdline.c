@@ -15,8 +15,12 @@
 
 static int livepatch_cmdline_proc_show(struct seq_file *m, void *v)
 {
-	/* saved_command_line is not exported to modules; a marker will do. */
-	seq_puts(m, "klp: gp_klp_cmdline applied\n");
+	/* saved_command_line is not exported to modules; a marker will do.
+	 * seq_write, not seq_puts: 6.12 has seq_puts as an inline around __seq_puts;
+	 * seq_write is the same exported function in 6.1 and 6.12. */
+	static const char marker[] = "klp: gp_klp_cmdline applied\n";
+
+	seq_write(m, marker, sizeof(marker) - 1);
 	return 0;
 }
 

@@ -349,8 +349,11 @@ END_TEST
 
 /* ---- task list ---- */
 
+/* How struct module looks in make_btf_layout()'s BTF. */
+enum { BTF_MOD_CORE, BTF_MOD_MEM, BTF_MOD_NONE, BTF_MOD_MEM_NO_ENUM };
+
 /* A BTF with just what task_offsets_init() needs. */
-static struct kbtf *make_btf(void)
+static struct kbtf *make_btf_layout(int layout)
 {
 	struct btf *b = btf__new_empty();
 	int u32, i32, u64, chr, lh, ti, ts, task, sig, rq, comm, ptr;
@@ -393,14 +396,26 @@ static struct kbtf *make_btf(void)
 	rq = btf__add_struct(b, "rq", 64);
 	btf__add_field(b, "curr", u64, 8 * 8, 0);
 	btf__add_field(b, "idle", u64, 16 * 8, 0);
-	/* struct module, as far as introspect/modules.c reads it. */
+	/* struct module, as far as introspect/modules.c reads it: 6.1's
+	 * core_layout, or 6.4+'s mem[MOD_MEM_NUM_TYPES] at 200. */
 	{
-		int lay, arch, mks, name, mod;
+		int lay, arch, mks, name, mod, mm, mem, en;
 
 		lay = btf__add_struct(b, "module_layout", 24);
 		btf__add_field(b, "base", u64, 0, 0);
 		btf__add_field(b, "size", u32, 64, 0);
 		btf__add_field(b, "text_size", u32, 96, 0);
+		mm = btf__add_struct(b, "module_memory", 16);
+		btf__add_field(b, "base", u64, 0, 0);
+		btf__add_field(b, "size", u32, 64, 0);
+		mem = btf__add_array(b, i32, mm, 7);
+		if (layout != BTF_MOD_MEM_NO_ENUM) {
+			en = btf__add_enum(b, "mod_mem_type", 4);
+			btf__add_enum_value(b, "MOD_TEXT", 0);
+			btf__add_enum_value(b, "MOD_DATA", 1);
+			btf__add_enum_value(b, "MOD_RODATA", 2);
+			(void)en;
+		}
 		arch = btf__add_struct(b, "mod_arch_specific", 24);
 		btf__add_field(b, "num_orcs", u32, 0, 0);
 		btf__add_field(b, "orc_unwind_ip", u64, 64, 0);
@@ -410,13 +425,16 @@ static struct kbtf *make_btf(void)
 		btf__add_field(b, "num_symtab", u32, 64, 0);
 		btf__add_field(b, "strtab", u64, 128, 0);
 		name = btf__add_array(b, i32, chr, 56);
-		mod = btf__add_struct(b, "module", 200);
+		mod = btf__add_struct(b, "module", 400);
 		btf__add_field(b, "state", u32, 0, 0);
 		btf__add_field(b, "list", lh, 8 * 8, 0);
 		btf__add_field(b, "name", name, 24 * 8, 0);
-		btf__add_field(b, "core_layout", lay, 80 * 8, 0);
+		if (layout == BTF_MOD_CORE)
+			btf__add_field(b, "core_layout", lay, 80 * 8, 0);
 		btf__add_field(b, "arch", arch, 112 * 8, 0);
 		btf__add_field(b, "core_kallsyms", mks, 144 * 8, 0);
+		if (layout == BTF_MOD_MEM || layout == BTF_MOD_MEM_NO_ENUM)
+			btf__add_field(b, "mem", mem, 200 * 8, 0);
 		(void)mod;
 	}
 	(void)sig;
@@ -426,6 +444,11 @@ static struct kbtf *make_btf(void)
 	ck_ok(kbtf_load(raw, sz, &k));
 	btf__free(b);
 	return k;
+}
+
+static struct kbtf *make_btf(void)
+{
+	return make_btf_layout(BTF_MOD_CORE);
 }
 
 #define T_TASKS 48
@@ -745,6 +768,123 @@ static void build_mods(struct ftasks *s, int n)
 	put64(vmem(s, prev), M_HEAD);
 }
 
+#define M_RO(i) (TASK_BASE + 0xc0000 + (uint64_t)(i) * 0x1000)
+#define M_MEM 200	/* struct module's mem[] in make_btf_layout(BTF_MOD_MEM) */
+
+static const uint8_t hash_6_4[20] = {
+	0xfe, 0x5d, 0x32, 0xbf, 0x58, 0x1b, 0xd6, 0x3b, 0x2c, 0xa9,
+	0xa5, 0xc6, 0x5b, 0xa5, 0xa6, 0x25, 0xea, 0xb3, 0xfe, 0x24,
+};
+
+/* The same modules in 6.4+'s layout: text in mem[MOD_TEXT], rodata in
+ * mem[MOD_RODATA] holding the 20-byte ORC header hdr[i] (none if NULL)
+ * named by a symbol orc_header; ORC entries in the 6.4 format (CALL). */
+static void build_mods_mem(struct ftasks *s, int n, const uint8_t *const *hdr)
+{
+	static const char strs[] = "\0fa\0fb\0orc_header\0";
+
+	build_mods(s, n);
+	kbtf_free(s->k.btf);
+	s->k.btf = make_btf_layout(BTF_MOD_MEM);
+	for (int i = 0; i < n; i++) {
+		uint8_t *m = vmem(s, M_MOD(i)), *sym = vmem(s, M_SYMS(i));
+
+		memset(m + 80, 0, 16);			/* no core_layout */
+		put64(m + M_MEM + 0 * 16, M_TEXT(i));	/* mem[MOD_TEXT] */
+		put32(m + M_MEM + 0 * 16 + 8, 0x100);
+		put64(m + M_MEM + 2 * 16, M_RO(i));	/* mem[MOD_RODATA] */
+		put32(m + M_MEM + 2 * 16 + 8, 0x100);
+		memcpy(vmem(s, M_STRS(i)), strs, sizeof(strs));
+		for (int e = 0; e < 2; e++)
+			vmem(s, M_ORC(i) + 0x800 + e * 6)[5] = ORC_TYPE_CALL;
+		if (!hdr[i])
+			continue;
+		memcpy(vmem(s, M_RO(i) + 0x10), hdr[i], 20);
+		put32(m + 152, 4);
+		put32(sym + 72, 7), sym[72 + 4] = 1, put32(sym + 72 + 6, 3);
+		put64(sym + 72 + 8, M_RO(i) + 0x10);
+		put64(sym + 72 + 16, 20);
+	}
+}
+
+/* 6.4+: the text from mem[MOD_TEXT]; each module's ORC in the format its
+ * own header names, refused (module kept, without ORC) when the header is
+ * unknown or missing. */
+START_TEST(modules_mem_layout)
+{
+	static struct ftasks s;
+	static const uint8_t unknown[20] = { 0xdb, 0x84, 0xae, 0xd4 };
+	const uint8_t *hdrs[4] = { hash_6_4, unknown, NULL, hash_6_4 };
+	struct kmod_list l;
+	const struct kmod *m;
+	const struct kmod_sym *sym;
+	struct orc_entry e;
+
+	build_mods_mem(&s, 4, hdrs);
+	/* mod3's header lies outside its rodata: as good as none. */
+	put64(vmem(&s, M_SYMS(3) + 72 + 8), M_TEXT(3) + 0x10);
+	memcpy(vmem(&s, M_TEXT(3) + 0x10), hash_6_4, 20);
+	ck_ok(kmod_load(&s.k, orc_format_by_name("linux-6.4"), &l));
+	ck_assert_uint_eq(l.n, 4);
+	ck_assert_int_eq(l.skipped, 0);
+	m = kmod_find(&l, M_TEXT(0) + 0x50);
+	ck_assert(m && !strcmp(m->name, "mod0") && m->text_end == M_TEXT(0) + 0x100);
+	sym = kmod_symbolize(m, M_TEXT(0) + 0x50);
+	ck_assert(sym && !strcmp(m->strs + sym->name, "fb") && sym->size == 0xc0);
+	ck_assert(m->orc && m->orc_fmt == orc_format_by_name("linux-6.4") && !m->orc_why[0]);
+	ck_assert(orc_find(m->orc, M_TEXT(0) + 0x41, &e) && e.type == ORC_TYPE_CALL &&
+		  e.sp_offset == 8);
+	m = kmod_by_name(&l, "mod1");
+	ck_assert(m && !m->orc);
+	ck_assert_msg(strstr(m->orc_why, "db84aed4") && strstr(m->orc_why, "not one guestpatch knows"),
+		      "%s", m->orc_why);
+	ck_assert(kmod_symbolize(m, M_TEXT(1) + 0x10));	/* named all the same */
+	m = kmod_by_name(&l, "mod2");
+	ck_assert_msg(m && !m->orc && strstr(m->orc_why, "module mod2 shows no ORC header"), "%s",
+		      m ? m->orc_why : "");
+	m = kmod_by_name(&l, "mod3");
+	ck_assert_msg(m && !m->orc && strstr(m->orc_why, "shows no ORC header"), "%s",
+		      m ? m->orc_why : "");
+	kmod_free(&l);
+
+	/* A module's own header wins over the kernel's format: a 6.1 kernel
+	 * (no header) would decode type 2 as REGS_PARTIAL. */
+	ck_ok(kmod_load(&s.k, orc_format_by_name("linux-6.1"), &l));
+	m = kmod_by_name(&l, "mod0");
+	ck_assert(m && m->orc && orc_find(m->orc, M_TEXT(0), &e) && e.type == ORC_TYPE_CALL);
+	/* Without a header there, the kernel's (header-less) format. */
+	m = kmod_by_name(&l, "mod2");
+	ck_assert(m && m->orc && m->orc_fmt == orc_format_by_name("linux-6.1"));
+	kmod_free(&l);
+
+	/* The kernel's format unknown: no module ORC at all. */
+	ck_ok(kmod_load(&s.k, NULL, &l));
+	ck_assert(l.n == 4 && !l.v[0].orc && strstr(l.v[0].orc_why, "unknown"));
+	kmod_free(&l);
+	free_tasks(&s);
+}
+END_TEST
+
+/* A struct module guestpatch does not know is refused by name. */
+START_TEST(modules_unknown_layout)
+{
+	static struct ftasks s;
+	const uint8_t *hdrs[1] = { hash_6_4 };
+	struct kmod_list l;
+
+	build_mods_mem(&s, 1, hdrs);
+	kbtf_free(s.k.btf);
+	s.k.btf = make_btf_layout(BTF_MOD_NONE);
+	ck_err(kmod_load(&s.k, orc_format_by_name("linux-6.4"), &l), GP_ERR_UNSUPPORTED,
+	       "has neither of mem[] (Linux 6.4 on) and core_layout");
+	kbtf_free(s.k.btf);
+	s.k.btf = make_btf_layout(BTF_MOD_MEM_NO_ENUM);
+	ck_err(kmod_load(&s.k, orc_format_by_name("linux-6.4"), &l), GP_ERR_NOTFOUND,
+	       "no enum mod_mem_type");
+	free_tasks(&s);
+}
+END_TEST
+
 START_TEST(modules_good)
 {
 	static struct ftasks s;
@@ -838,6 +978,8 @@ static TCase *introspect_tcase(void)
 	tcase_add_test(tc, tasks_fuzz);
 	tcase_add_test(tc, modules_good);
 	tcase_add_test(tc, modules_hostile);
+	tcase_add_test(tc, modules_mem_layout);
+	tcase_add_test(tc, modules_unknown_layout);
 	return tc;
 }
 GP_TCASE(introspect_tcase)
