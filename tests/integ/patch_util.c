@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,16 @@ void pu_up(struct rig **r, char *dir, size_t len, const char *tmpl, const char *
 	snprintf(dir, len, "%s", tmpl);
 	if (!mkdtemp(dir))
 		abort();
-	*r = rig_boot(&(struct rig_opts){ .cpus = 2, .flavor = flavor }, &msg);
+	/* A kernel other than amd64 has its test modules in an initramfs of
+	 * its own where the Makefile builds one. */
+	char initrd[300];
+	struct stat st;
+
+	snprintf(initrd, sizeof(initrd), "%s/guest/initramfs-%s.cpio.gz", rig_build_dir(),
+		 flavor ? flavor : "");
+	*r = rig_boot(&(struct rig_opts){ .cpus = 2, .flavor = flavor,
+					  .initrd = flavor && !stat(initrd, &st) ? initrd : NULL },
+		      &msg);
 	if (!*r) {
 		fprintf(stderr, "rig: %s\n", msg);
 		abort();

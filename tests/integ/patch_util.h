@@ -18,8 +18,9 @@ struct hashes {
 };
 
 /* Unchecked fixture for a TCase: boot a 2-vCPU rig of the kernel flavor
- * given (NULL: amd64) and make a scratch directory from `tmpl` (mkdtemp
- * form) into dir; both end in pu_down. */
+ * given (NULL: amd64; with build/guest/initramfs-FLAVOR.cpio.gz, its test
+ * modules, if there is one) and make a scratch directory from `tmpl`
+ * (mkdtemp form) into dir; both end in pu_down. */
 void pu_up(struct rig **r, char *dir, size_t len, const char *tmpl, const char *flavor);
 void pu_down(struct rig *r, const char *dir);
 

@@ -26,6 +26,12 @@ static void up(void)
 	pu_up(&r, dir, sizeof(dir), "/tmp/gp-klp-XXXXXX", NULL);
 }
 
+/* The same on 6.12, its modules built against its own headers. */
+static void up612(void)
+{
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-klp-XXXXXX", "6.12-amd64");
+}
+
 static void down(void)
 {
 	pu_down(r, dir);
@@ -210,3 +216,16 @@ static TCase *klp_tcase(void)
 	return tc;
 }
 GP_TCASE(klp_tcase)
+
+static TCase *klp612_tcase(void)
+{
+	TCase *tc = tcase_create("klp612");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_unchecked_fixture(tc, up612, down);
+	tcase_add_test(tc, guest_livepatch_beside_ours);
+	tcase_add_test(tc, module_kthread_does_not_block);
+	tcase_add_test(tc, kthread_woken_transition_completes);
+	return tc;
+}
+GP_TCASE(klp612_tcase)
