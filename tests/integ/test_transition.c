@@ -188,14 +188,14 @@ static void check_dispatch_disasm(void)
 	struct tgt *t = NULL;
 	struct kern *k = NULL;
 	struct lp_region reg;
-	uint64_t fn, cur_task, ps_off, slot = 0, top = 0;
-	uint8_t entry[5], code[LP_TRAMP_SIZE];
+	uint64_t fn, site, cur_task, ps_off, slot = 0, top = 0;
+	uint8_t entry[9], code[LP_TRAMP_SIZE];
 	char want[160], *d;
 
 	ck_ok(tgt_open(rig_target(r), &t));
 	ck_ok(kern_attach(t, NULL, &k));
 	ck_ok(kern_sym(k, "devkmsg_read", &fn));
-	ck_ok(kern_sym(k, "current_task", &cur_task));
+	ck_ok(kern_percpu_var(k, "current_task", &cur_task));
 	ck_ok(kern_offsetof(k, "task_struct", "patch_state", &ps_off));
 	ck_ok(lp_list(k, &reg));
 	ck_assert(reg.present && reg.hdr.trans_patch >= 0);
@@ -212,7 +212,14 @@ static void check_dispatch_disasm(void)
 	kern_detach(k);
 	tgt_close(t);
 
+	/* The ftrace site: the entry, or past an IBT endbr64 (or the 4-byte
+	 * NOP the kernel seals unused ones with) as objdump reads it. */
 	d = disasm(entry, sizeof(entry), fn);
+	site = fn + (!strncmp(strchr(d, ':') + 1, " f3 0f 1e fa endbr64", 20) ||
+		     !strncmp(strchr(d, ':') + 1, " 66 0f 1f 00 nopw (%rax)", 24) ? 4 : 0);
+	snprintf(want, sizeof(want), "%llx: e9 ", (unsigned long long)site);
+	ck_assert_msg(strstr(d, want), "devkmsg_read: no jump at its site 0x%llx: %s",
+		      (unsigned long long)site, d);
 	snprintf(want, sizeof(want), "jmp 0x%llx", (unsigned long long)slot);
 	ck_assert_msg(strstr(d, want), "devkmsg_read entry: want '%s', objdump says: %s", want, d);
 	free(d);
@@ -222,7 +229,7 @@ static void check_dispatch_disasm(void)
 	ck_assert_msg(strstr(d, want), "slot: want '%s': %s", want, d);
 	snprintf(want, sizeof(want), "cmpl $0x0,0x%llx(%%r11)", (unsigned long long)ps_off);
 	ck_assert_msg(strstr(d, want), "slot: want '%s': %s", want, d);
-	snprintf(want, sizeof(want), "je 0x%llx", (unsigned long long)(fn + 5));
+	snprintf(want, sizeof(want), "je 0x%llx", (unsigned long long)(site + 5));
 	ck_assert_msg(strstr(d, want), "slot: want '%s' (the original past its NOP): %s", want, d);
 	snprintf(want, sizeof(want), "jmp 0x%llx", (unsigned long long)top);
 	ck_assert_msg(strstr(d, want), "slot: want '%s' (the replacement): %s", want, d);
