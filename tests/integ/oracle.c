@@ -261,6 +261,25 @@ static const struct gstack *find(const struct gstack *g, int n, int tid)
 	return NULL;
 }
 
+void oracle_trace_text(struct stack_ctx *ctx, const struct stack_trace *tr, char *buf,
+		       size_t len)
+{
+	buf[0] = '\0';
+	for (int f = 0; f < tr->nr; f++) {
+		uint64_t off, size;
+		const char *fn, *mod;
+		char one[200];
+
+		if (stack_hidden_by_guest(ctx, tr->f[f].pc))
+			continue;
+		fn = stack_symbolize(ctx, tr->f[f].pc, &off, &size, &mod);
+		snprintf(one, sizeof(one), "%s+0x%llx/0x%llx%s%s%s;", fn ? fn : "?",
+			 (unsigned long long)off, (unsigned long long)size, mod ? " [" : "",
+			 mod ? mod : "", mod ? "]" : "");
+		strncat(buf, one, len - strlen(buf) - 1);
+	}
+}
+
 int oracle_stacks(struct rig *r, const char *module_fn)
 {
 	static struct gstack g1[MAXT], g2[MAXT];
@@ -322,19 +341,7 @@ int oracle_stacks(struct rig *r, const char *module_fn)
 			if (!tr2)
 				continue;	/* moved between our snapshots */
 		}
-		for (int f = 0; f < tr->nr; f++) {
-			uint64_t off, size;
-			const char *fn, *mod;
-			char one[200];
-
-			if (stack_hidden_by_guest(ctx, tr->f[f].pc))
-				continue;
-			fn = stack_symbolize(ctx, tr->f[f].pc, &off, &size, &mod);
-			snprintf(one, sizeof(one), "%s+0x%llx/0x%llx%s%s%s;", fn ? fn : "?",
-				 (unsigned long long)off, (unsigned long long)size, mod ? " [" : "",
-				 mod ? mod : "", mod ? "]" : "");
-			strncat(ours, one, sizeof(ours) - strlen(ours) - 1);
-		}
+		oracle_trace_text(ctx, tr, ours, sizeof(ours));
 		ck_assert_msg(!strcmp(ours, a->frames), "task %d (%s):\n guest: %s\n ours:  %s",
 			      ti->pid, ti->comm, a->frames, ours);
 		ck_assert_msg(tr->reliable, "task %d (%s) unreliable: %s", ti->pid, ti->comm, tr->why);

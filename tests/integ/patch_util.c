@@ -134,6 +134,16 @@ int pu_vmm(struct rig *r, const char *sub, const char *rest, char **out, char **
 	return rc;
 }
 
+const char pu_kmsg_eof_src[] =
+	"#include <guestpatch.h>\n"
+	"GP_PATCH(\"kmsg-eof\");\n"
+	"struct file;\n"
+	"static long new_devkmsg_read(struct file *f, char *buf, unsigned long n, long long *pos)\n"
+	"{\n"
+	"	return 0;\n"
+	"}\n"
+	"GP_REPLACE(devkmsg_read, new_devkmsg_read);\n";
+
 const char *pu_build(struct rig *r, const char *dir, const char *name, const char *src,
 		     const char *extra)
 {

@@ -37,6 +37,11 @@ int pu_vmm(struct rig *r, const char *sub, const char *rest, char **out, char **
 void pu_readers_start(struct rig *r, int n);
 void pu_readers_stop(struct rig *r);
 
+/* The "kmsg-eof" patch: devkmsg_read (kernel/printk/printk.c) made to
+ * return end-of-file, so a task reading /dev/kmsg past its end sleeps
+ * inside the original (the blocked-task and straggler tests). */
+extern const char pu_kmsg_eof_src[];
+
 /* Build guest-agent/examples/NAME.c (src NULL) or the source given into
  * DIR/NAME.o for the rig's kernel; returns a static path (copy it). */
 const char *pu_build(struct rig *r, const char *dir, const char *name, const char *src,

@@ -200,15 +200,6 @@ static int check_after_kill(const struct hashes *base, const char *what, long n)
 	return listed;
 }
 
-/* devkmsg_read returning end-of-file (as test_transition.c): a reader
- * blocked in it keeps a per-task transition, and so its vmm, waiting. */
-static const char kmsg_src[] =
-	"#include <guestpatch.h>\n"
-	"GP_PATCH(\"kmsg-eof\");\n"
-	"static long new_devkmsg_read(struct file *f, char *buf, unsigned long n, long long *pos)\n"
-	"{\n\treturn 0;\n}\n"
-	"GP_REPLACE(devkmsg_read, new_devkmsg_read);\n";
-
 /* The kill points to take: all with GP_CRASH_FULL, else the first 40 and
  * then every 9th. */
 static long next_point(long n)
@@ -327,7 +318,9 @@ static void kill_transition_loop(const char *extra)
 	char args[600], fault[32], kobj[256], *list;
 	int points = 0, applied = 0;
 
-	snprintf(kobj, sizeof(kobj), "%s", pu_build(r, dir, "kmsg_eof", kmsg_src, NULL));
+	/* A reader blocked in devkmsg_read keeps the transition, and so
+	 * its vmm, waiting. */
+	snprintf(kobj, sizeof(kobj), "%s", pu_build(r, dir, "kmsg_eof", pu_kmsg_eof_src, NULL));
 	for (long n = 1;; n = n < 20 || getenv("GP_CRASH_FULL") ? n + 1 : n + 23) {
 		int rc, frc;
 
@@ -444,7 +437,7 @@ START_TEST(second_vmm_is_told_who_holds_the_guest)
 	int rc;
 
 	snprintf(obj, sizeof(obj), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
-	snprintf(kobj, sizeof(kobj), "%s", pu_build(r, dir, "kmsg_eof", kmsg_src, NULL));
+	snprintf(kobj, sizeof(kobj), "%s", pu_build(r, dir, "kmsg_eof", pu_kmsg_eof_src, NULL));
 	free(pu_guest(r, "kmsgwait; sleep 0.3"));
 	/* The first waits up to 4 s for a reader blocked in devkmsg_read. */
 	snprintf(args, sizeof(args), "patch %s %s --timeout 4", rig_target(r),

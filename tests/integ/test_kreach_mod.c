@@ -28,6 +28,7 @@
 #include "gp_check.h"
 #include "kernel.h"
 #include "modules.h"
+#include "oracle.h"
 #include "patch_util.h"
 #include "rig/rig.h"
 #include "stack.h"
@@ -103,19 +104,7 @@ static void our_stack(struct stack_ctx *ctx, const struct stacks_snapshot *snap,
 			continue;
 		*reliable = tr->reliable;
 		snprintf(why, wlen, "%s", tr->why);
-		for (int f = 0; f < tr->nr; f++) {
-			uint64_t off, size;
-			const char *fn, *mod;
-			char one[200];
-
-			if (stack_hidden_by_guest(ctx, tr->f[f].pc))
-				continue;
-			fn = stack_symbolize(ctx, tr->f[f].pc, &off, &size, &mod);
-			snprintf(one, sizeof(one), "%s+0x%llx/0x%llx%s%s%s;", fn ? fn : "?",
-				 (unsigned long long)off, (unsigned long long)size, mod ? " [" : "",
-				 mod ? mod : "", mod ? "]" : "");
-			strncat(buf, one, len - strlen(buf) - 1);
-		}
+		oracle_trace_text(ctx, tr, buf, len);
 	}
 }
 

@@ -56,15 +56,6 @@ static void down(void)
 	pu_down(r, dir);
 }
 
-static const char kmsg_src[] =
-	"#include <guestpatch.h>\n"
-	"GP_PATCH(\"kmsg-eof\");\n"
-	"struct file;\n"
-	"static long new_devkmsg_read(struct file *f, char *buf, unsigned long n, long long *pos)\n"
-	"{\n"
-	"	return 0;\n"
-	"}\n"
-	"GP_REPLACE(devkmsg_read, new_devkmsg_read);\n";
 
 /* What the kernel's log must never say after our work. */
 static void no_warnings(void)
@@ -179,7 +170,7 @@ END_TEST
  * transition completes; nothing in the log, taint unchanged. */
 START_TEST(rt_signal_moves_blocked_reader)
 {
-	const char *obj = pu_build(r, dir, "kmsg_eof", kmsg_src, NULL);
+	const char *obj = pu_build(r, dir, "kmsg_eof", pu_kmsg_eof_src, NULL);
 	struct hashes before, after;
 	char rest[300], *out = NULL, *err = NULL;
 	long taint0 = tainted();

@@ -42,18 +42,6 @@ static void down(void)
 	pu_down(r, dir);
 }
 
-/* devkmsg_read (kernel/printk/printk.c) made to return end-of-file: a
- * task reading /dev/kmsg past its end sleeps inside it. */
-static const char kmsg_src[] =
-	"#include <guestpatch.h>\n"
-	"GP_PATCH(\"kmsg-eof\");\n"
-	"struct file;\n"
-	"static long new_devkmsg_read(struct file *f, char *buf, unsigned long n, long long *pos)\n"
-	"{\n"
-	"	return 0;\n"
-	"}\n"
-	"GP_REPLACE(devkmsg_read, new_devkmsg_read);\n";
-
 /* Bytes the first read of /dev/kmsg returns: > 0 unpatched, 0 patched. */
 static int kmsg_bytes(void)
 {
@@ -287,7 +275,7 @@ static int start_blocked(const char *obj)
  * the transition completes. */
 START_TEST(blocked_task_named_then_completes)
 {
-	const char *obj = pu_build(r, dir, "kmsg_eof", kmsg_src, NULL);
+	const char *obj = pu_build(r, dir, "kmsg_eof", pu_kmsg_eof_src, NULL);
 	char *out = NULL, *err = NULL, others[2000];
 	int match, other;
 
@@ -317,7 +305,7 @@ END_TEST
 /* 3. Reverse while blocked: ends unpatched, text identical to before. */
 START_TEST(reverse_while_blocked)
 {
-	const char *obj = pu_build(r, dir, "kmsg_eof", kmsg_src, NULL);
+	const char *obj = pu_build(r, dir, "kmsg_eof", pu_kmsg_eof_src, NULL);
 	struct hashes before = pu_hash_guest(r), after;
 	char *out = NULL, *err = NULL, others[2000];
 	int match, other;
@@ -343,7 +331,7 @@ END_TEST
 /* 4. Force while blocked: completes, marked forced, unpatch needs --force. */
 START_TEST(force_while_blocked)
 {
-	const char *obj = pu_build(r, dir, "kmsg_eof", kmsg_src, NULL);
+	const char *obj = pu_build(r, dir, "kmsg_eof", pu_kmsg_eof_src, NULL);
 	char *out = NULL, *err = NULL, others[2000];
 	int match, other;
 
@@ -375,7 +363,7 @@ END_TEST
  * restarts in the new function (end of file). */
 START_TEST(signal_moves_blocked_reader)
 {
-	const char *obj = pu_build(r, dir, "kmsg_eof", kmsg_src, NULL);
+	const char *obj = pu_build(r, dir, "kmsg_eof", pu_kmsg_eof_src, NULL);
 	struct hashes before, after;
 	char *out = NULL, *err = NULL;
 
