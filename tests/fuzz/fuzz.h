@@ -76,7 +76,11 @@ struct fz_mods_hdr {
 	uint32_t layout, base_rel, size_rel, text_size_rel;
 	uint32_t kallsyms, symtab_rel, num_symtab_rel, strtab_rel;
 	uint32_t has_orc, arch, num_orcs_rel, orc_ip_rel, orc_u_rel;
-	uint32_t pad;
+	/* bit 0: 6.4+'s mem[] at `layout` instead of core_layout, with
+	 * (bits 8-11) + 1 struct module_memory of 16 bytes, MOD_TEXT = bits
+	 * 16-19 and MOD_RODATA = bits 20-23 in enum mod_mem_type, and the
+	 * kernel's ORC format 6.4's (each module's own orc_header read). */
+	uint32_t mem_layout;
 };
 
 /* fuzz_orc: this header, then n int32 self-relative ips, then n 6-byte

@@ -4,9 +4,12 @@
  * over a small guest whose memory the input gives: struct fz_mods_hdr (the
  * `modules` head and struct module's layout, made into a BTF here), then
  * chunks of kernel memory (the list, struct modules, symbol and string
- * tables, ORC tables); then every lookup on what was read.
+ * tables, ORC tables); then every lookup on what was read.  Both layouts
+ * of struct module: 6.1's core_layout and 6.4+'s mem[] with enum
+ * mod_mem_type, whatever indices the input gives.
  */
 #include <bpf/btf.h>
+#include <stdbool.h>
 
 #include "fuzz.h"
 #include "modules.h"
@@ -19,6 +22,8 @@ static struct kbtf *make_btf(const struct fz_mods_hdr *h)
 	struct btf *b = btf__new_empty();
 	struct kbtf *k = NULL;
 	int u32, u64, chr, i32, lh, lay, mks, arch = 0, name, mod, rc = 0;
+	bool mem = h->mem_layout & 1;
+	unsigned nmem = ((h->mem_layout >> 8) & 15) + 1;
 	const void *raw;
 	__u32 sz;
 
@@ -32,10 +37,21 @@ static struct kbtf *make_btf(const struct fz_mods_hdr *h)
 	lh = btf__add_struct(b, "list_head", 16);
 	F("next", u64, 0);
 	F("prev", u64, 8);
-	lay = btf__add_struct(b, "module_layout", 24);
-	F("base", u64, h->base_rel & 0xfff);
-	F("size", u32, h->size_rel & 0xfff);
-	F("text_size", u32, h->text_size_rel & 0xfff);
+	if (mem) {
+		int mm = btf__add_struct(b, "module_memory", 16);
+
+		F("base", u64, h->base_rel & 0xfff);
+		F("size", u32, h->size_rel & 0xfff);
+		rc |= btf__add_enum(b, "mod_mem_type", 4) < 0;
+		rc |= btf__add_enum_value(b, "MOD_TEXT", (h->mem_layout >> 16) & 15);
+		rc |= btf__add_enum_value(b, "MOD_RODATA", (h->mem_layout >> 20) & 15);
+		lay = btf__add_array(b, i32, mm, nmem);
+	} else {
+		lay = btf__add_struct(b, "module_layout", 24);
+		F("base", u64, h->base_rel & 0xfff);
+		F("size", u32, h->size_rel & 0xfff);
+		F("text_size", u32, h->text_size_rel & 0xfff);
+	}
 	mks = btf__add_struct(b, "mod_kallsyms", 24);
 	F("symtab", u64, h->symtab_rel & 0xfff);
 	F("num_symtab", u32, h->num_symtab_rel & 0xfff);
@@ -51,7 +67,7 @@ static struct kbtf *make_btf(const struct fz_mods_hdr *h)
 	F("state", u32, h->state & 0xffff);
 	F("list", lh, h->list & 0xffff);
 	F("name", name, h->name & 0xffff);
-	F("core_layout", lay, h->layout & 0xffff);
+	F(mem ? "mem" : "core_layout", lay, h->layout & 0xffff);
 	F("core_kallsyms", mks, h->kallsyms & 0xffff);
 	if (arch)
 		F("arch", arch, h->arch & 0xffff);
@@ -119,7 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(map, sizeof(map), "%016llx d modules\n", (unsigned long long)h.modules);
 	if (!gp_ok(ksym_parse_map(map, strlen(map), 0, &k.syms)))
 		return 0;
-	if (gp_ok(kmod_load(&k, orc_format_by_name("linux-6.1"), &l))) {
+	if (gp_ok(kmod_load(&k, orc_format_by_name(h.mem_layout & 1 ? "linux-6.4" : "linux-6.1"),
+			    &l))) {
 		lookups(&l);
 		kmod_free(&l);
 	}
