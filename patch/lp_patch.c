@@ -58,9 +58,7 @@ struct gp_error *lp_resolve_kernel(void *arg, const char *name, uint64_t *addr)
 {
 	struct kern *k = arg;
 	const struct ksym *s;
-	struct gp_error *err;
-
-	err = ksym_lookup(k->syms, name, 0, &s);
+	struct gp_error *err = ksym_lookup(k->syms, name, 0, &s);
 
 	if (err)
 		return err;
