@@ -196,7 +196,7 @@ check: deps
 # sample: long; the figures go to $(O)/crashtest.txt.
 crashtest: deps
 	$(Q)$(MAKE) --no-print-directory $(O)/check_integ $(O)/vmm guest
-	$(Q)GP_BUILD=$(O) GP_CRASH_FULL=1 CK_RUN_CASE=crash CK_TIMEOUT_MULTIPLIER=10 \
+	$(Q)GP_BUILD=$(O) GP_CRASH_FULL=1 GP_CRASH_TESTS="$(CRASH_TESTS)" CK_RUN_CASE=crash CK_TIMEOUT_MULTIPLIER=10 \
 		$(O)/check_integ 2>&1 | tee $(O)/crashtest.txt
 
 demo: deps
