@@ -22,7 +22,7 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-PKGS := libelf libbpf json-c liblzma libzstd liblz4 zlib
+PKGS := libelf libbpf json-c liblzma libzstd liblz4 zlib libvirt libvirt-qemu libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -36,14 +36,14 @@ endif
 
 # One folder per layer (docs/architecture.md); a layer includes only the
 # layers below it, which scripts/check-layers.sh verifies.
-LAYERS := common target introspect patch vmm/monitor vmm/cli
+LAYERS := common target introspect patch manage vmm/monitor vmm/cli
 CPPFLAGS += -D_GNU_SOURCE $(addprefix -I,$(LAYERS))
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -MMD -MP
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 CLI_SRCS := $(wildcard vmm/cli/*.c)
-LIB_SRCS := $(foreach d,common target introspect patch vmm/monitor,$(wildcard $(d)/*.c))
+LIB_SRCS := $(foreach d,common target introspect patch manage vmm/monitor,$(wildcard $(d)/*.c))
 UNIT_SRCS := $(wildcard tests/unit/*.c) tests/gp_check.c
 INTEG_SRCS := $(wildcard tests/integ/*.c) tests/gp_check.c
 RIG_SRCS := $(wildcard tests/rig/*.c)

@@ -133,6 +133,7 @@ struct gp_error *kern_offsetof(struct kern *k, const char *type,
 
 struct accept_ctx {
 	struct kern *k;
+	const struct kern_opts *o;
 	struct gp_error *last;	/* why the last candidate was rejected */
 };
 
@@ -229,7 +230,15 @@ out:
 static bool accept_vmci(const struct vmcoreinfo *vi, void *arg)
 {
 	struct accept_ctx *c = arg;
-	struct gp_error *err = setup_from_vmci(c->k, vi);
+	struct gp_error *err = NULL;
+
+	for (size_t i = 0; c->o && i < c->o->nskip_vmci; i++)
+		if (vi->pa == c->o->skip_vmci[i])
+			err = gp_error_addr(GP_ERR_BUSY, vi->pa,
+					    "VMCOREINFO at 0x%llx belongs to a kernel that does not run",
+					    (unsigned long long)vi->pa);
+	if (!err)
+		err = setup_from_vmci(c->k, vi);
 
 	if (!err)
 		return true;
@@ -530,7 +539,7 @@ void kern_features(struct kern *k, struct kern_features *f)
 static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 /* (paused unless the RAM is mapped: see kern_attach) */
 {
-	struct accept_ctx ctx = { .k = k };
+	struct accept_ctx ctx = { .k = k, .o = o };
 	struct gp_error *err;
 	uint64_t limit = k->t->ram_top ? k->t->ram_top : SCAN_DEFAULT_LIMIT;
 	const struct ksym *s;

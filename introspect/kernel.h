@@ -29,6 +29,10 @@
 struct kern_opts {
 	const char *vmlinux;	/* ELF vmlinux or a vmlinuz holding one */
 	const char *system_map;	/* System.map for kernels without in-memory kallsyms */
+	/* VMCOREINFO copies to pass over (guest-physical addresses): those
+	 * of a kernel found not to run, e.g. left in RAM by a reset. */
+	const uint64_t *skip_vmci;
+	size_t nskip_vmci;
 };
 
 struct kern_tlb_entry {

@@ -777,6 +777,27 @@ struct gp_error *lp_obj_link_pieces(struct lp_obj *o, uint64_t va,
 	return NULL;
 }
 
+struct gp_error *lp_obj_describe(const struct lp_obj *o, char name[LP_NAME_MAX],
+				 char build_id[48], bool *replace)
+{
+	const struct sec *s = &o->secs[o->patch_sec];
+	struct gp_patch_desc_raw pd;
+
+	/* Checked at open: the section is there and exactly this size.  Its
+	 * name and build id are bytes, no relocation touches them. */
+	if (s->sh.sh_type == SHT_NOBITS || s->sh.sh_offset > o->len ||
+	    sizeof(pd) > o->len - s->sh.sh_offset)
+		return obj_err(o, ".gp.patch has no contents");
+	memcpy(&pd, (const uint8_t *)o->buf + s->sh.sh_offset, sizeof(pd));
+	if (!memchr(pd.name, 0, sizeof(pd.name)) || !pd.name[0] ||
+	    !memchr(pd.build_id, 0, sizeof(pd.build_id)))
+		return obj_err(o, ".gp.patch: malformed name or build id");
+	snprintf(name, LP_NAME_MAX, "%s", pd.name);
+	snprintf(build_id, 48, "%s", pd.build_id);
+	*replace = pd.flags & 1;
+	return NULL;
+}
+
 void lp_obj_close(struct lp_obj *o)
 {
 	if (!o)

@@ -98,6 +98,10 @@ struct lp_piece {
 struct gp_error *lp_obj_link_pieces(struct lp_obj *o, uint64_t va,
 				    const struct lp_piece *pieces, size_t n,
 				    uint8_t *buf, size_t cap, size_t *len);
+/* What the object says of itself, without linking it: its name, the
+ * kernel build id it was built for ("" if none), atomic replace. */
+struct gp_error *lp_obj_describe(const struct lp_obj *o, char name[LP_NAME_MAX],
+				 char build_id[48], bool *replace);
 void lp_obj_close(struct lp_obj *o);
 void lp_image_free(struct lp_image *img);
 

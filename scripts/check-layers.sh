@@ -18,7 +18,7 @@ say() {
 
 # The folder a header lives in, among the layers.
 layer_of() {
-	for d in common target introspect patch vmm/monitor vmm/cli; do
+	for d in common target introspect patch manage vmm/monitor vmm/cli; do
 		[ -f "$d/$1" ] && { echo "$d"; return; }
 	done
 	echo "?"
@@ -30,6 +30,7 @@ allowed() {	# allowed LAYER DEP
 	target:common | target:target) return 0 ;;
 	introspect:common | introspect:target | introspect:introspect) return 0 ;;
 	patch:common | patch:target | patch:introspect | patch:patch) return 0 ;;
+	manage:common | manage:target | manage:introspect | manage:patch | manage:manage) return 0 ;;
 	vmm/monitor:common | vmm/monitor:target | vmm/monitor:vmm/monitor) return 0 ;;
 	vmm/cli:*) return 0 ;;
 	esac
@@ -37,7 +38,7 @@ allowed() {	# allowed LAYER DEP
 }
 
 # 1. Includes point down.
-for layer in common target introspect patch vmm/monitor vmm/cli; do
+for layer in common target introspect patch manage vmm/monitor vmm/cli; do
 	for f in "$layer"/*.c "$layer"/*.h; do
 		[ -f "$f" ] || continue
 		for h in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f"); do
@@ -51,7 +52,7 @@ done
 # 2. No hand-encoded opcodes in host code: no "\xNN" byte strings, no
 # brace lists of three or more byte constants, no int3/jmp/call/ret/nop
 # byte values written as literals.
-host_c=$(ls common/*.c target/*.c introspect/*.c patch/*.c 2>/dev/null)
+host_c=$(ls common/*.c target/*.c introspect/*.c patch/*.c manage/*.c 2>/dev/null)
 for f in $host_c; do
 	grep -nE '"(\\x[0-9a-fA-F]{2}){2,}' "$f" | sed "s|^|$f:|" | while read -r l; do
 		echo "check-layers: byte string (opcodes?) in host code: $l" >&2
@@ -70,7 +71,7 @@ if grep -qE '"(\\x[0-9a-fA-F]{2}){2,}' $host_c ||
 fi
 
 # 3. Long files say why.
-for f in $(find common target introspect patch vmm guest-agent tests scripts -type f \
+for f in $(find common target introspect patch manage vmm guest-agent tests scripts -type f \
 	\( -name '*.c' -o -name '*.h' -o -name '*.S' -o -name '*.sh' \)); do
 	n=$(wc -l <"$f")
 	if [ "$n" -gt 720 ] && ! head -n 20 "$f" | grep -q 'lines:'; then

@@ -30,9 +30,11 @@ struct gp_error *tgt_open(const char *spec, struct tgt **out)
 		err = tgt_vmm_open(spec + 4, out);
 	else if (!strncmp(spec, "raw:", 4))
 		err = tgt_raw_open(spec + 4, out);
+	else if (!strncmp(spec, "libvirt:", 8))
+		err = tgt_libvirt_open(spec + 8, out);
 	else
 		return gp_error_create(GP_ERR_INVAL,
-				       "unknown target '%s' (expected qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH], vmm:SOCKET or raw:PATH)",
+				       "unknown target '%s' (expected qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH], libvirt:DOMAIN[,uri=URI], vmm:SOCKET or raw:PATH)",
 				       spec);
 	if (err)
 		return gp_error_wrap(err, "target '%s'", spec);

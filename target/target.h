@@ -188,5 +188,31 @@ struct gp_error *tgt_vmm_open(const char *path, struct tgt **out);
  * never reopened by path; the caller keeps and closes it. */
 struct gp_error *tgt_qemu_open_fd(const char *opts, int mem_fd, struct tgt **out);
 
+/* One piece of guest RAM as QEMU lays it out: guest-physical [pa, pa+len)
+ * is at offset off of the RAM file. */
+struct tgt_ram_seg {
+	uint64_t pa, len, off;
+};
+#define TGT_MAX_RAM_SEGS 16
+
+/* A QEMU reached through a wrapping backend (tgt_libvirt.c). */
+struct tgt_qemu_cfg {
+	const char *gdb;		/* the gdbstub: SOCKET or HOST:PORT */
+	int mem_fd;			/* the RAM file (mapped shared; not kept) */
+	const struct tgt_ram_seg *segs;	/* its layout */
+	size_t nsegs;
+	bool keep_paused;		/* its user paused it: never resume */
+	struct gp_error *(*cont)(void *ctx);	/* last resort when 'D' fails */
+	void (*closed)(void *ctx);	/* after the gdbstub connection is gone */
+	void *ctx;
+};
+struct gp_error *tgt_qemu_open_cfg(const struct tgt_qemu_cfg *cfg, struct tgt **out);
+/* A read-only view of guest RAM alone (no gdbstub, never paused), laid
+ * out as segs say; the descriptor is mapped, not kept. */
+struct gp_error *tgt_ram_open(int mem_fd, const struct tgt_ram_seg *segs, size_t nsegs,
+			      struct tgt **out);
+/* libvirt:DOMAIN[,uri=URI] (tgt_libvirt.c). */
+struct gp_error *tgt_libvirt_open(const char *opts, struct tgt **out);
+
 
 #endif

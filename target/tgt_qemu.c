@@ -36,6 +36,13 @@ struct qemu_priv {
 	bool regs_valid[TGT_MAX_VCPUS];
 	struct tgt_regs regs[TGT_MAX_VCPUS];
 	char *qmp_path;
+	/* Set by a wrapping backend (tgt_libvirt.c), see tgt_qemu_cfg. */
+	struct tgt_ram_seg segs[TGT_MAX_RAM_SEGS];
+	size_t nsegs;
+	bool keep_paused;
+	struct gp_error *(*cont_fn)(void *ctx);
+	void (*closed_fn)(void *ctx);
+	void *ctx;
 };
 
 static uint64_t parse_size(const char *s, bool *ok)
@@ -62,6 +69,20 @@ static int64_t file_off(const struct qemu_priv *p, uint64_t pa, size_t len)
 
 	if (!p->ram || pa + len < pa)
 		return -1;
+	if (p->nsegs) {
+		/* The layout QEMU reported: [pa, pa+len) inside one segment. */
+		for (size_t i = 0; i < p->nsegs; i++) {
+			const struct tgt_ram_seg *sg = &p->segs[i];
+
+			if (pa >= sg->pa && pa - sg->pa <= sg->len && len <= sg->len - (pa - sg->pa)) {
+				off = sg->off + (pa - sg->pa);
+				if (off > p->ram_len || len > p->ram_len - off)
+					return -1;
+				return (int64_t)off;
+			}
+		}
+		return -1;
+	}
 	if (pa + len <= p->lowmem)
 		off = pa;
 	else if (pa >= FOUR_GB)
@@ -94,6 +115,8 @@ static struct gp_error *qemu_resume(struct tgt *t)
 	struct qemu_priv *p = t->priv;
 
 	memset(p->regs_valid, 0, sizeof(p->regs_valid));
+	if (p->keep_paused)
+		return NULL;	/* its user paused it: it stays paused */
 	return gdbc_cont(p->g);
 }
 
@@ -209,6 +232,16 @@ static struct gp_error *check_ram(const struct qemu_priv *p, uint64_t pa, size_t
 {
 	uint64_t low = p->lowmem < p->ram_size ? p->lowmem : p->ram_size;
 
+	if (p->nsegs) {
+		/* The layout QEMU reported (RAM file offsets aside). */
+		for (size_t i = 0; i < p->nsegs; i++)
+			if (pa >= p->segs[i].pa && pa - p->segs[i].pa <= p->segs[i].len &&
+			    len <= p->segs[i].len - (pa - p->segs[i].pa))
+				return NULL;
+		return gp_error_addr(GP_ERR_FAULT, pa,
+				     "guest-physical 0x%llx (+%zu) is not guest RAM in the layout QEMU reports",
+				     (unsigned long long)pa, len);
+	}
 	if (!p->ram_size || pa + len < pa)
 		return NULL;
 	if (pa + len <= low ||
@@ -314,7 +347,11 @@ static void qemu_close(struct tgt *t)
 
 	/* Detach stops the guest for a moment: still the guardian's watch. */
 	tgt_guard_state(t, TGT_GUARD_PAUSING);
-	if (p->g) {
+	if (p->g && p->keep_paused) {
+		/* 'D' would resume a guest its user paused; QEMU 7.2 leaves
+		 * the VM as it is when a client just hangs up. */
+		gdbc_close(p->g);
+	} else if (p->g) {
 		/* Detach resumes the guest.  QEMU 7.2 does NOT resume it when
 		 * a client just hangs up (its gdb_chr_event() only stops the
 		 * VM on connect), so if 'D' failed, ask QMP when we can. */
@@ -322,9 +359,13 @@ static void qemu_close(struct tgt *t)
 		gdbc_close(p->g);
 		if (err && p->qmp_path)
 			gp_error_destroy(qmp_cont(p->qmp_path));
+		else if (err && p->cont_fn)
+			gp_error_destroy(p->cont_fn(p->ctx));
 		gp_error_destroy(err);
 	}
 	tgt_guard_stop(t);
+	if (p->closed_fn)
+		p->closed_fn(p->ctx);
 	if (p->ram)
 		munmap(p->ram, p->ram_len);
 	free(p->qmp_path);
@@ -534,6 +575,148 @@ static struct gp_error *map_ram(struct qemu_priv *p, int fd, const char *what)
 	return NULL;
 }
 
+/* Connect to the gdbstub, hand the guest to the guardian, describe it and
+ * let it run (unless its user paused it). */
+static struct gp_error *gdb_attach(struct tgt *t, const char *gdb)
+{
+	struct qemu_priv *p = t->priv;
+	struct gp_error *err;
+
+	if ((err = gdbc_connect(gdb, 10000, &p->g)))
+		return err;
+	/* Attaching stopped the guest: from now on the guardian watches. */
+	if ((err = tgt_guard_start(t, TGT_GUARD_PAUSED)))
+		return err;
+	/* Describe the guest, then let it run. */
+	if ((err = gdbc_handshake(p->g)))
+		return err;
+	if (tgt_guard_shared(t))
+		tgt_guard_shared(t)->noack = p->g->noack;
+	if ((err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1")))
+		return err;
+	t->nr_vcpus = p->g->nr_threads > TGT_MAX_VCPUS ? TGT_MAX_VCPUS : p->g->nr_threads;
+	if (p->keep_paused)
+		return NULL;	/* as its user left it; our pauses are no-ops */
+	if ((err = gdbc_cont(p->g)))
+		return err;
+	tgt_guard_state(t, TGT_GUARD_RUNNING);
+	return NULL;
+}
+
+struct gp_error *tgt_qemu_open_cfg(const struct tgt_qemu_cfg *cfg, struct tgt **out)
+{
+	struct qemu_priv *p;
+	struct gp_error *err;
+	struct tgt *t;
+
+	*out = NULL;
+	if (!cfg->gdb || cfg->mem_fd < 0 || cfg->nsegs > TGT_MAX_RAM_SEGS)
+		return gp_error_create(GP_ERR_INVAL, "qemu target: no gdbstub, RAM or layout");
+	t = calloc(1, sizeof(*t));
+	p = calloc(1, sizeof(*p));
+	if (!t || !p) {
+		free(t);
+		free(p);
+		return &gp_error_nomem;
+	}
+	t->ops = &qemu_ops;
+	t->priv = p;
+	memcpy(p->segs, cfg->segs, cfg->nsegs * sizeof(*cfg->segs));
+	p->nsegs = cfg->nsegs;
+	p->keep_paused = cfg->keep_paused;
+	p->cont_fn = cfg->cont;
+	p->ctx = cfg->ctx;
+	if ((err = map_ram(p, cfg->mem_fd, "RAM file")))
+		goto fail;
+	for (size_t i = 0; i < p->nsegs; i++) {
+		const struct tgt_ram_seg *sg = &p->segs[i];
+
+		if (sg->off > p->ram_len || sg->len > p->ram_len - sg->off ||
+		    sg->pa + sg->len < sg->pa) {
+			err = gp_error_create(GP_ERR_INVAL,
+					      "RAM segment 0x%llx+0x%llx at file offset 0x%llx lies outside the %zu-byte RAM file",
+					      (unsigned long long)sg->pa, (unsigned long long)sg->len,
+					      (unsigned long long)sg->off, p->ram_len);
+			goto fail;
+		}
+		if (sg->pa + sg->len > t->ram_top)
+			t->ram_top = sg->pa + sg->len;
+	}
+	p->ram_size = p->ram_len;
+	if ((err = gdb_attach(t, cfg->gdb)))
+		goto fail;
+	/* Only now: a failed open must not call back into its caller. */
+	p->closed_fn = cfg->closed;
+	*out = t;
+	return NULL;
+fail:
+	qemu_close(t);
+	return err;
+}
+
+/* ---- guest RAM alone: read while the guest runs ---- */
+
+static struct gp_error *ram_read_phys(struct tgt *t, uint64_t pa, void *buf, size_t len)
+{
+	struct qemu_priv *p = t->priv;
+	int64_t off = file_off(p, pa, len);
+
+	if (off < 0)
+		return gp_error_addr(GP_ERR_FAULT, pa, "guest-physical 0x%llx+%zu is not RAM",
+				     (unsigned long long)pa, len);
+	memcpy(buf, p->ram + off, len);
+	return NULL;
+}
+
+static void ram_close(struct tgt *t)
+{
+	struct qemu_priv *p = t->priv;
+
+	if (p->ram)
+		munmap(p->ram, p->ram_len);
+	free(p);
+	free(t);
+}
+
+static const struct tgt_ops ram_ops = {
+	.name = "ram",
+	.read_phys = ram_read_phys,
+	.map_phys = qemu_map_phys,
+	.close = ram_close,
+};
+
+struct gp_error *tgt_ram_open(int mem_fd, const struct tgt_ram_seg *segs, size_t nsegs,
+			      struct tgt **out)
+{
+	struct qemu_priv *p;
+	struct gp_error *err;
+	struct tgt *t;
+
+	*out = NULL;
+	if (!nsegs || nsegs > TGT_MAX_RAM_SEGS)
+		return gp_error_create(GP_ERR_INVAL, "guest RAM: %zu layout segments", nsegs);
+	t = calloc(1, sizeof(*t));
+	p = calloc(1, sizeof(*p));
+	if (!t || !p) {
+		free(t);
+		free(p);
+		return &gp_error_nomem;
+	}
+	t->ops = &ram_ops;
+	t->priv = p;
+	memcpy(p->segs, segs, nsegs * sizeof(*segs));
+	p->nsegs = nsegs;
+	if ((err = map_ram(p, mem_fd, "RAM file"))) {
+		ram_close(t);
+		return err;
+	}
+	for (size_t i = 0; i < nsegs; i++)
+		if (segs[i].pa + segs[i].len > t->ram_top)
+			t->ram_top = segs[i].pa + segs[i].len;
+	*out = t;
+	return NULL;
+}
+
 struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out)
 {
 	return tgt_qemu_open_fd(opts, -1, out);
@@ -627,22 +810,8 @@ struct gp_error *tgt_qemu_open_fd(const char *opts, int mem_fd, struct tgt **out
 	}
 	p->ram_size = ram_size;
 	t->ram_top = ram_size > p->lowmem ? FOUR_GB + (ram_size - p->lowmem) : ram_size;
-	if ((err = gdbc_connect(gdb, 10000, &p->g)))
+	if ((err = gdb_attach(t, gdb)))
 		goto fail;
-	/* Attaching stopped the guest: from now on the guardian watches. */
-	if ((err = tgt_guard_start(t, TGT_GUARD_PAUSED)))
-		goto fail;
-	/* Describe the guest, then let it run. */
-	if ((err = gdbc_handshake(p->g)))
-		goto fail;
-	if (tgt_guard_shared(t))
-		tgt_guard_shared(t)->noack = p->g->noack;
-	if ((err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1")))
-		goto fail;
-	t->nr_vcpus = p->g->nr_threads > TGT_MAX_VCPUS ? TGT_MAX_VCPUS : p->g->nr_threads;
-	if ((err = gdbc_cont(p->g)))
-		goto fail;
-	tgt_guard_state(t, TGT_GUARD_RUNNING);
 	free(copy);
 	*out = t;
 	return NULL;

@@ -32,6 +32,7 @@ struct cli {
 	const char *kernel;	/* --kernel (vmm build) */
 	const char *build_id;	/* --build-id (vmm build) */
 	const char *target;	/* the TARGET operand, if any */
+	const char *uri;	/* --uri (vmm watch) */
 	const char *argv0;
 	struct kern_opts kopts;
 	struct tgt *t;
@@ -72,6 +73,8 @@ int cmd_unpatch(struct cli *c, int argc, char **argv);
 int cmd_list(struct cli *c, int argc, char **argv);
 int cmd_transition(struct cli *c, int argc, char **argv);
 int cmd_build(struct cli *c, int argc, char **argv);
+int cmd_reconcile(struct cli *c, int argc, char **argv);
+int cmd_watch(struct cli *c, int argc, char **argv);
 /* vmm run takes no TARGET and parses its own options (argv[0] = "run"). */
 int cmd_run(int argc, char **argv);
 

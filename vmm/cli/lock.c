@@ -3,7 +3,8 @@
  * lock.c - one owner per guest on this host.
  *
  * Before attaching to a live guest, vmm takes an exclusive flock on a file
- * named after the target (its gdbstub address or socket), in
+ * named after the target (its gdbstub address or socket, or the libvirt
+ * domain), in
  * /run/guestpatch (or /tmp/guestpatch-UID where there is no /run;
  * GP_LOCK_DIR overrides both).  A second vmm against the
  * same guest fails at once, naming the holder, instead of waiting for the
@@ -34,6 +35,12 @@ static bool lock_key(const char *spec, char *key, size_t len)
 	const char *g;
 	char real[PATH_MAX];
 
+	if (!strncmp(spec, "libvirt:", 8)) {
+		/* The domain as given, with its URI (a name and a UUID for
+		 * one domain lock apart; the lock in the guest still holds). */
+		snprintf(key, len, "%s", spec);
+		return true;
+	}
 	if (!strncmp(spec, "vmm:", 4))
 		g = spec + 4;
 	else if (!strncmp(spec, "qemu:", 5) && (g = strstr(spec, "gdb=")))

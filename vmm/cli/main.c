@@ -42,12 +42,20 @@ static void usage(FILE *f)
 	      "                           guest ran since)\n"
 	      "  build FILE.c -o FILE.o (--kernel VMLINUZ | --build-id ID | --target TARGET)\n"
 	      "                           compile a patch with flags that fit the guest kernel\n"
+	      "  reconcile libvirt:DOMAIN[,uri=URI]\n"
+	      "                           wait for the guest's kernel, then apply the patches\n"
+	      "                           its policy (domain metadata) wants for that kernel and\n"
+	      "                           remove the others; records the result in the metadata\n"
+	      "  watch [--uri URI]        reconcile opted-in guests on libvirt's reboot and start\n"
+	      "                           events (runs until stopped; see configs/libvirt)\n"
 	      "  run --kernel BZIMAGE|VMLINUX [--initrd F] [--append S] [--mem SIZE] [--cpus N] [--gdb SOCKET]\n"
 	      "                           boot a Linux guest in our own KVM VMM (vmm run --help)\n"
 	      "\n"
 	      "Targets:\n"
 	      "  qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH][,lowmem=SIZE]\n"
 	      "  qemu:gdb=/path/to/gdb.sock[,...]\n"
+	      "  libvirt:DOMAIN[,uri=URI] a libvirt domain (name or UUID; default qemu:///system)\n"
+	      "                           with shared file-backed memory\n"
 	      "  vmm:SOCKET               our own VMM (vmm run --gdb SOCKET)\n"
 	      "  raw:PATH                 a raw guest-physical memory image (read only)\n"
 	      "\n"
@@ -265,6 +273,8 @@ static const struct command {
 	{ "transition", cmd_transition, false, false },
 	{ "recover", cmd_recover, false, false },
 	{ "build", cmd_build, false, true },
+	{ "reconcile", cmd_reconcile, false, true },
+	{ "watch", cmd_watch, false, true },
 };
 
 int main(int argc, char **argv)
@@ -286,6 +296,7 @@ int main(int argc, char **argv)
 		{ "kernel", required_argument, NULL, 'K' },
 		{ "build-id", required_argument, NULL, 'B' },
 		{ "target", required_argument, NULL, 't' },
+		{ "uri", required_argument, NULL, 'U' },
 		{ "max-pause", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -330,6 +341,7 @@ int main(int argc, char **argv)
 		case 'K': c.kernel = optarg; break;
 		case 'B': c.build_id = optarg; break;
 		case 't': c.target = optarg; break;
+		case 'U': c.uri = optarg; break;
 		case 'T': {
 			char *end;
 
