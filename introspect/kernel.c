@@ -614,6 +614,11 @@ struct gp_error *kern_attach(struct tgt *t, const struct kern_opts *o,
 				gp_error_destroy(err2);
 		}
 	}
+	if (!err && t->nr_vcpus == 0 && o && o->have_cr3) {
+		k->vcpu0_cr3 = o->cr3;
+		k->have_cr3 = gp_ok(tgt_read_phys(t, pt_cr3_kernel_root(o->cr3) + KERN_KMAP_TOP_INDEX * 8,
+						  &k->vcpu0_kmap_entry, sizeof(k->vcpu0_kmap_entry)));
+	}
 	if (!err) {
 		err = attach_paused(k, o);
 		if (!fast) {

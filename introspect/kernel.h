@@ -33,6 +33,12 @@ struct kern_opts {
 	 * of a kernel found not to run, e.g. left in RAM by a reset. */
 	const uint64_t *skip_vmci;
 	size_t nskip_vmci;
+	/* vCPU 0's CR3, read by the caller without a pause (a monitor's
+	 * register dump), for a target that has no vCPUs of its own (guest
+	 * RAM alone): VMCOREINFO is validated against it as against the
+	 * registers of a paused guest. */
+	bool have_cr3;
+	uint64_t cr3;
 };
 
 struct kern_tlb_entry {

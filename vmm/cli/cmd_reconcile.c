@@ -20,6 +20,7 @@
  * Exit 0 done (or nothing to do), 1 failed, 3 a transition still runs.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,6 @@
 
 #define DEFAULT_WAIT_S 600.0
 #define DEFAULT_PATCH_TIMEOUT_S 60.0
-#define MAX_STALE 8
 
 struct rc {
 	struct cli *c;
@@ -65,23 +65,40 @@ static double now_s(void)
 	return gp_now_ns() / 1e9;
 }
 
-/* The kernel in the RAM file, one candidate: up and past boot?  *why says
- * what is missing; a VMCOREINFO whose kernel does not run is added to
- * skip, and *again says to look past it. */
-static bool kernel_up1(const char *spec, uint64_t *skip, size_t *nskip, char *why, size_t wlen,
-		       bool *stopped, bool *again)
+/* vCPU 0's CR0 and CR3 from the monitor's register dump: no pause (QEMU
+ * reads them from the vCPU thread; the guest is never stopped). */
+static bool monitor_cr3(const char *spec, uint64_t *cr0, uint64_t *cr3)
 {
-	struct kern_opts ko = { .skip_vmci = skip, .nskip_vmci = *nskip };
+	struct lv *l = NULL;
+	char *out = NULL, *p;
+	bool ok = false;
+
+	if (gp_ok(lv_open(spec, &l)) && gp_ok(lv_hmp(l, "info registers", &out)) &&
+	    (p = strstr(out, "CR0=")) && sscanf(p, "CR0=%" SCNx64, cr0) == 1 &&
+	    (p = strstr(out, "CR3=")) && sscanf(p, "CR3=%" SCNx64, cr3) == 1)
+		ok = true;
+	free(out);
+	lv_close(l);
+	return ok;
+}
+
+/* The kernel in the RAM file: up and past boot?  Read while the guest
+ * runs: its VMCOREINFO (validated against vCPU 0's page tables, so a
+ * copy a reset left in RAM is passed over, as a paused attach would) and
+ * system_state at SYSTEM_RUNNING.  *why says what is missing. */
+static bool kernel_up(const char *spec, char *why, size_t wlen, bool *stopped)
+{
+	struct kern_opts ko = { 0 };
 	struct lv_state st;
 	struct tgt *t = NULL;
 	struct kern *k = NULL;
 	struct gp_error *err;
-	uint64_t jaddr = 0, sys = 0, j0 = 0, j1 = 0;
+	uint64_t sys = 0, cr0 = 0;
 	int64_t running = 0;
 	uint32_t state = 0;
 	bool up = false;
 
-	*stopped = *again = false;
+	*stopped = false;
 	err = tgt_libvirt_open_ram(spec, &t, &st);
 	if (st.down || (!err && !st.running)) {
 		snprintf(why, wlen, "the domain is %s", st.text);
@@ -94,35 +111,29 @@ static bool kernel_up1(const char *spec, uint64_t *skip, size_t *nskip, char *wh
 		gp_error_destroy(err);
 		return false;
 	}
+	if (!monitor_cr3(spec, &cr0, &ko.cr3)) {
+		snprintf(why, wlen, "QEMU's monitor shows no vCPU 0 registers");
+		goto out;
+	}
+	if (!(cr0 & 0x80000000ull)) {	/* CR0.PG: paging not on yet */
+		snprintf(why, wlen, "vCPU 0 runs without paging (firmware or boot loader)");
+		goto out;
+	}
+	ko.have_cr3 = true;
 	if ((err = kern_attach(t, &ko, &k))) {
 		snprintf(why, wlen, "no kernel up yet (%s)", err->msg);
 		gp_error_destroy(err);
 		goto out;
 	}
-	if (!kern_has_sym(k, "jiffies_64", &jaddr) || !kern_has_sym(k, "system_state", &sys) ||
-	    !k->btf || !gp_ok(kbtf_enum_value(k->btf, "system_states", "SYSTEM_RUNNING", &running))) {
-		snprintf(why, wlen, "kernel %s: no jiffies_64, system_state or BTF to tell whether it is up", k->release);
-		goto out;
-	}
-	if (!gp_ok(kern_read_u64(k, jaddr, &j0)))
-		goto out;
-	for (int i = 0; i < 20 && j1 == j0; i++) {
-		usleep(50000);
-		if (!gp_ok(kern_read_u64(k, jaddr, &j1)))
-			goto out;
-	}
-	if (j1 == j0) {
-		snprintf(why, wlen, "the kernel whose VMCOREINFO is at 0x%llx does not run (its jiffies stand still): a copy left in RAM by a reset?",
-			 (unsigned long long)k->vi.pa);
-		if (*nskip < MAX_STALE) {
-			skip[(*nskip)++] = k->vi.pa;
-			*again = true;
-		}
+	if (!kern_has_sym(k, "system_state", &sys) || !k->btf ||
+	    !gp_ok(kbtf_enum_value(k->btf, "system_states", "SYSTEM_RUNNING", &running))) {
+		snprintf(why, wlen, "kernel %s: no system_state or BTF to tell whether it is up",
+			 k->release);
 		goto out;
 	}
 	if (!gp_ok(kern_read_u32(k, sys, &state)))
 		goto out;
-	if ((int64_t)state < running) {
+	if ((int64_t)state != running) {
 		snprintf(why, wlen, "kernel %s is still booting (system_state %u)", k->release, state);
 		goto out;
 	}
@@ -131,22 +142,6 @@ out:
 	kern_detach(k);
 	tgt_close(t);
 	return up;
-}
-
-/* Any kernel up in the RAM file?  Candidates that do not run are passed
- * over within one look only: the live kernel may later write its own
- * VMCOREINFO where a stale copy was. */
-static bool kernel_up(const char *spec, char *why, size_t wlen, bool *stopped)
-{
-	uint64_t skip[MAX_STALE];
-	size_t nskip = 0;
-	bool again;
-
-	do {
-		if (kernel_up1(spec, skip, &nskip, why, wlen, stopped, &again))
-			return true;
-	} while (again);
-	return false;
 }
 
 /* What the guest has applied, by name. */
@@ -233,37 +228,47 @@ int cmd_reconcile(struct cli *c, int argc, char **argv)
 		goto fail;
 	free(xml);
 	xml = NULL;
-	/* 2. Wait for the kernel. */
+	/* 2. Wait for the kernel, 3. lock and attach; an attach that fails
+	 * (the kernel went away, a reset under way) waits again. */
 	deadline = now_s() + wait_s;
-	while (!kernel_up(argv[0] + 8, why, sizeof(why), &stopped)) {
-		if (stopped) {
-			err = gp_error_create(GP_ERR_BUSY, "%s", why);
+	for (;;) {
+		if (tgt_interrupted()) {
+			err = gp_error_create(GP_ERR_INTERRUPTED, "interrupted while waiting: %s", why);
 			goto fail;
+		}
+		if (now_s() > deadline) {
+			err = gp_error_create(GP_ERR_TIMEOUT, "gave up after %.0f s: %s", wait_s, why);
+			goto fail;
+		}
+		if (!kernel_up(argv[0] + 8, why, sizeof(why), &stopped)) {
+			if (stopped) {
+				err = gp_error_create(GP_ERR_BUSY, "%s", why);
+				goto fail;
+			}
+		} else if (c->lock_fd < 0 && (err = cli_lock(c, argc, argv))) {
+			/* Another vmm on this guest: wait for it. */
+			if (err->code != GP_ERR_BUSY)
+				goto fail;
+			snprintf(why, sizeof(why), "%s", err->msg);
+			gp_error_destroy(err);
+			err = NULL;
+		} else if ((err = cli_attach(c))) {
+			snprintf(why, sizeof(why), "attaching: %s", err->msg);
+			gp_error_destroy(err);
+			err = NULL;
+			kern_detach(c->k);
+			tgt_close(c->t);
+			c->k = NULL;
+			c->t = NULL;
+		} else {
+			break;
 		}
 		if (strcmp(why, last_why)) {
 			say(&r, "waiting: %s", why);
 			snprintf(last_why, sizeof(last_why), "%s", why);
 		}
-		if (now_s() > deadline || tgt_interrupted()) {
-			err = gp_error_create(GP_ERR_TIMEOUT, "gave up after %.0f s: %s", wait_s, why);
-			goto fail;
-		}
 		usleep(500000);
 	}
-	/* 3. Lock and attach (another vmm on this guest: wait for it). */
-	while ((err = cli_lock(c, argc, argv))) {
-		if (err->code != GP_ERR_BUSY || now_s() > deadline)
-			goto fail;
-		if (strcmp(err->msg, last_why)) {
-			say(&r, "waiting: %s", err->msg);
-			snprintf(last_why, sizeof(last_why), "%s", err->msg);
-		}
-		gp_error_destroy(err);
-		err = NULL;
-		sleep(1);
-	}
-	if ((err = cli_attach(c)))
-		goto fail;
 	{
 		struct lp_jrecovery rec;
 
