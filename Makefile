@@ -8,7 +8,9 @@
 #
 # V=1 shows the commands; WERROR=0 turns warnings back into warnings.
 
-PREFIX ?= /usr/local
+# /usr: Debian's AppArmor profile for libvirtd lets hooks run programs in
+# /usr/bin and /usr/sbin, not /usr/local.
+PREFIX ?= /usr
 O ?= build
 V ?= 0
 WERROR ?= 1
@@ -68,7 +70,7 @@ KLP_MOD := $(O)/klp/gp_klp_cmdline.ko
 KLP_MODS := $(KLP_MOD) $(O)/klp/gp_test_sleeper.ko
 
 .DELETE_ON_ERROR:
-.PHONY: all check layers unit integ crashtest demo bench install clean deps kernels guest format
+.PHONY: all check layers unit integ crashtest demo bench install install-libvirt-hook clean deps kernels guest format
 
 all: $(O)/vmm
 
@@ -209,6 +211,21 @@ bench: deps
 
 install: $(O)/vmm
 	install -D -m 0755 $(O)/vmm $(DESTDIR)$(PREFIX)/bin/vmm
+	install -D -m 0644 docs/vmm.1 $(DESTDIR)$(PREFIX)/share/man/man1/vmm.1
+
+# The libvirt hook and the vmm watch unit (configs/libvirt/README.md).  The
+# first hook file is noticed only after libvirtd reloads.
+install-libvirt-hook: install
+	install -D -m 0755 configs/libvirt/guestpatch-hook $(DESTDIR)/etc/libvirt/hooks/qemu.d/guestpatch
+	install -D -m 0644 configs/libvirt/guestpatch-watch.service \
+		$(DESTDIR)/lib/systemd/system/guestpatch-watch.service
+	install -d -m 0755 $(DESTDIR)/var/log/guestpatch
+	$(Q)if [ -z "$(DESTDIR)" ]; then \
+		if [ -d /run/systemd/system ]; then \
+			systemctl daemon-reload; systemctl reload libvirtd 2>/dev/null || true; \
+			systemctl enable --now guestpatch-watch.service || true; \
+		else pkill -HUP -x libvirtd || true; fi; \
+	fi
 
 format:
 	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(INTEG_SRCS) $(RIG_SRCS)
