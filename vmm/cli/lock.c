@@ -36,9 +36,12 @@ static bool lock_key(const char *spec, char *key, size_t len)
 	char real[PATH_MAX];
 
 	if (!strncmp(spec, "libvirt:", 8)) {
-		/* The domain as given, with its URI (a name and a UUID for
-		 * one domain lock apart; the lock in the guest still holds). */
-		snprintf(key, len, "%s", spec);
+		/* The URI and the domain as given (a name and a UUID for one
+		 * domain lock apart; the lock in the guest still holds). */
+		const char *d = spec + 8, *u = strstr(d, ",uri=");
+
+		snprintf(key, len, "libvirt:%.*s/%.*s", u ? (int)strcspn(u + 5, ",") : 14,
+			 u ? u + 5 : "qemu:///system", (int)strcspn(d, ","), d);
 		return true;
 	}
 	if (!strncmp(spec, "vmm:", 4))
