@@ -88,7 +88,8 @@ struct gp_error *cli_lock(struct cli *c, int argc, char **argv)
 	/* Held by a live vmm: busy, at once.  Held after its vmm died: its
 	 * guardian is rolling back and resuming the guest; wait for it. */
 	for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
-		ssize_t r = errno == EWOULDBLOCK ? pread(fd, text, sizeof(text) - 1, 0) : -1;
+		int lock_errno = errno;
+		ssize_t r = lock_errno == EWOULDBLOCK ? pread(fd, text, sizeof(text) - 1, 0) : -1;
 		int holder = 0;
 
 		if (r > 0) {
@@ -101,8 +102,10 @@ struct gp_error *cli_lock(struct cli *c, int argc, char **argv)
 			continue;
 		}
 		close(fd);
-		if (r <= 0)
-			return gp_error_os(errno, "locking %s", path);
+		if (lock_errno != EWOULDBLOCK)
+			return gp_error_os(lock_errno, "locking %s", path);
+		if (r <= 0)	/* its holder has not written its name yet */
+			snprintf(text, sizeof(text), "another vmm that has just started");
 		return gp_error_create(GP_ERR_BUSY, "busy: %s is in use by %s (lock %s)",
 				       c->target, text, path);
 	}
