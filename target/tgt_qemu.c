@@ -433,15 +433,20 @@ static struct gp_error *gdb_attach(struct tgt *t, const char *gdb)
 	return NULL;
 }
 
-struct gp_error *tgt_qemu_open_cfg(const struct tgt_qemu_cfg *cfg, struct tgt **out)
+/* A target over a RAM file laid out as segs say: t, its priv, the mapping
+ * and ram_top (the end of the highest segment). */
+static struct gp_error *seg_target_new(const struct tgt_ops *ops, int mem_fd,
+				       const struct tgt_ram_seg *segs, size_t nsegs,
+				       struct tgt **out)
 {
 	struct qemu_priv *p;
 	struct gp_error *err;
 	struct tgt *t;
 
 	*out = NULL;
-	if (!cfg->gdb || cfg->mem_fd < 0 || cfg->nsegs > TGT_MAX_RAM_SEGS)
-		return gp_error_create(GP_ERR_INVAL, "qemu target: no gdbstub, RAM or layout");
+	if (mem_fd < 0 || !nsegs || nsegs > TGT_MAX_RAM_SEGS)
+		return gp_error_create(GP_ERR_INVAL, "guest RAM: no file, or %zu layout segments",
+				       nsegs);
 	t = calloc(1, sizeof(*t));
 	p = calloc(1, sizeof(*p));
 	if (!t || !p) {
@@ -449,17 +454,18 @@ struct gp_error *tgt_qemu_open_cfg(const struct tgt_qemu_cfg *cfg, struct tgt **
 		free(p);
 		return &gp_error_nomem;
 	}
-	t->ops = &qemu_ops;
+	t->ops = ops;
 	t->priv = p;
-	memcpy(p->segs, cfg->segs, cfg->nsegs * sizeof(*cfg->segs));
-	p->nsegs = cfg->nsegs;
-	p->keep_paused = cfg->keep_paused;
-	p->cont_fn = cfg->cont;
-	p->ctx = cfg->ctx;
-	if ((err = map_ram(p, cfg->mem_fd, "RAM file")))
-		goto fail;
-	for (size_t i = 0; i < p->nsegs; i++) {
-		const struct tgt_ram_seg *sg = &p->segs[i];
+	memcpy(p->segs, segs, nsegs * sizeof(*segs));
+	p->nsegs = nsegs;
+	if ((err = map_ram(p, mem_fd, "RAM file"))) {
+		free(p);
+		free(t);
+		return err;
+	}
+	p->ram_size = p->ram_len;
+	for (size_t i = 0; i < nsegs; i++) {
+		const struct tgt_ram_seg *sg = &segs[i];
 
 		if (sg->off > p->ram_len || sg->len > p->ram_len - sg->off ||
 		    sg->pa + sg->len < sg->pa) {
@@ -467,21 +473,41 @@ struct gp_error *tgt_qemu_open_cfg(const struct tgt_qemu_cfg *cfg, struct tgt **
 					      "RAM segment 0x%llx+0x%llx at file offset 0x%llx lies outside the %zu-byte RAM file",
 					      (unsigned long long)sg->pa, (unsigned long long)sg->len,
 					      (unsigned long long)sg->off, p->ram_len);
-			goto fail;
+			munmap(p->ram, p->ram_len);
+			free(p);
+			free(t);
+			return err;
 		}
 		if (sg->pa + sg->len > t->ram_top)
 			t->ram_top = sg->pa + sg->len;
 	}
-	p->ram_size = p->ram_len;
-	if ((err = gdb_attach(t, cfg->gdb)))
-		goto fail;
+	*out = t;
+	return NULL;
+}
+
+struct gp_error *tgt_qemu_open_cfg(const struct tgt_qemu_cfg *cfg, struct tgt **out)
+{
+	struct qemu_priv *p;
+	struct gp_error *err;
+	struct tgt *t;
+
+	*out = NULL;
+	if (!cfg->gdb)
+		return gp_error_create(GP_ERR_INVAL, "qemu target: no gdbstub");
+	if ((err = seg_target_new(&qemu_ops, cfg->mem_fd, cfg->segs, cfg->nsegs, &t)))
+		return err;
+	p = t->priv;
+	p->keep_paused = cfg->keep_paused;
+	p->cont_fn = cfg->cont;
+	p->ctx = cfg->ctx;
+	if ((err = gdb_attach(t, cfg->gdb))) {
+		qemu_close(t);
+		return err;
+	}
 	/* Only now: a failed open must not call back into its caller. */
 	p->closed_fn = cfg->closed;
 	*out = t;
 	return NULL;
-fail:
-	qemu_close(t);
-	return err;
 }
 
 /* ---- guest RAM alone: read while the guest runs ---- */
@@ -518,33 +544,7 @@ static const struct tgt_ops ram_ops = {
 struct gp_error *tgt_ram_open(int mem_fd, const struct tgt_ram_seg *segs, size_t nsegs,
 			      struct tgt **out)
 {
-	struct qemu_priv *p;
-	struct gp_error *err;
-	struct tgt *t;
-
-	*out = NULL;
-	if (!nsegs || nsegs > TGT_MAX_RAM_SEGS)
-		return gp_error_create(GP_ERR_INVAL, "guest RAM: %zu layout segments", nsegs);
-	t = calloc(1, sizeof(*t));
-	p = calloc(1, sizeof(*p));
-	if (!t || !p) {
-		free(t);
-		free(p);
-		return &gp_error_nomem;
-	}
-	t->ops = &ram_ops;
-	t->priv = p;
-	memcpy(p->segs, segs, nsegs * sizeof(*segs));
-	p->nsegs = nsegs;
-	if ((err = map_ram(p, mem_fd, "RAM file"))) {
-		ram_close(t);
-		return err;
-	}
-	for (size_t i = 0; i < nsegs; i++)
-		if (segs[i].pa + segs[i].len > t->ram_top)
-			t->ram_top = segs[i].pa + segs[i].len;
-	*out = t;
-	return NULL;
+	return seg_target_new(&ram_ops, mem_fd, segs, nsegs, out);
 }
 
 struct gp_error *tgt_qemu_open(const char *opts, struct tgt **out)
