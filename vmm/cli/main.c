@@ -78,6 +78,10 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 		json_object_object_add(o, "build_id", json_object_new_string(k->build_id));
 		json_object_object_add(o, "kaslr_offset", json_object_new_string(cli_hex(k->kaslr_offset)));
 		json_object_object_add(o, "phys_base", json_object_new_string(cli_hex(k->phys_base)));
+		json_object_object_add(o, "boot_id", json_object_new_string(cli_hex(k->boot_id)));
+		json_object_object_add(o, "boot_id_weak", json_object_new_boolean(k->boot_id_weak));
+		if (k->boot_id_weak)
+			json_object_object_add(o, "boot_id_why", json_object_new_string(k->boot_id_why));
 		json_object_object_add(o, "paging_levels", json_object_new_int(k->levels));
 		json_object_object_add(o, "vcpus", json_object_new_int(c->t->nr_vcpus));
 		json_object_object_add(o, "online_cpus", json_object_new_int(online));
@@ -101,6 +105,10 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 	printf("build id:       %s\n", k->build_id);
 	printf("KASLR offset:   0x%" PRIx64 "\n", k->kaslr_offset);
 	printf("phys_base:      0x%" PRIx64 "\n", k->phys_base);
+	printf("boot id:        0x%016" PRIx64 "\n", k->boot_id);
+	if (k->boot_id_weak)
+		printf("boot identity:  layout only (%s): a reboot with the same layout is not told apart\n",
+		       k->boot_id_why);
 	printf("paging:         %d-level\n", k->levels);
 	printf("vCPUs:          %d (kernel: %d online, nr_cpu_ids %u)\n",
 	       c->t->nr_vcpus, online, k->nr_cpu_ids);
