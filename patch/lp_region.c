@@ -138,8 +138,11 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		return err;
 	if (!slot_is_ours(pmd))
 		return gp_error_addr(GP_ERR_CORRUPT, r->pmd_entry_pa,
-				     "the kernel page-table slot of the guestpatch region holds 0x%llx",
-				     (unsigned long long)pmd);
+				     "the kernel page-table slot of the guestpatch region holds 0x%llx%s",
+				     (unsigned long long)pmd,
+				     k->boot_id_weak ?
+				     " (this kernel's boot identity is its layout alone: a reboot into the same layout leaves this too; see `vmm info`)" :
+				     "");
 	/* The records steer our writes on unpatch (original bytes go back to
 	 * sites[].old_addr), and guest memory is untrusted: every address in
 	 * them must be what we would have written ourselves. */

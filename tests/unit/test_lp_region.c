@@ -202,6 +202,11 @@ START_TEST(same_boot_inconsistent_refused)
 	memcpy(mem + (L2 - KMAP) + 3 * 8, &zero, 8);
 	ck_err(lp_region_load(&k, &r), GP_ERR_CORRUPT, "page-table slot of the guestpatch region holds 0x0");
 	ck_assert(!r.earlier_boot);
+	/* With an identity from the layout alone, a reboot into the same
+	 * layout looks like this: the message says so. */
+	k.boot_id_weak = true;
+	ck_err(lp_region_load(&k, &r), GP_ERR_CORRUPT, "a reboot into the same layout");
+	k.boot_id_weak = false;
 	make_earlier_region(9);
 	((struct lp_hdr *)(mem + LP_REGION_PA))->boot_id = THIS_BOOT;
 	ck_err(lp_region_load(&k, &r), GP_ERR_CORRUPT, "disagrees with this kernel's layout");
