@@ -536,6 +536,62 @@ void kern_features(struct kern *k, struct kern_features *f)
 		vmci_get(&k->vi, "SYMBOL(kallsyms_names)", &len) != NULL;
 }
 
+/* ---- the identity of this boot ---- */
+
+static uint64_t fnv64(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* init_task.stack_canary, or 0 with *why set. */
+static uint64_t boot_canary(struct kern *k, const char **why)
+{
+	uint64_t init = 0, off = 0, size = 0, canary = 0;
+
+	if (!k->btf) {
+		*why = "no BTF to place task_struct.stack_canary";
+		return 0;
+	}
+	if (!kbtf_has_member(k->btf, "task_struct", "stack_canary") ||
+	    !gp_ok(kbtf_offsetof(k->btf, "task_struct", "stack_canary", &off, &size)) || size != 8) {
+		*why = "no task_struct.stack_canary";
+		return 0;
+	}
+	if (!kern_has_sym(k, "init_task", &init)) {
+		*why = "no init_task symbol";
+		return 0;
+	}
+	/* init_task is in the kernel image: kern_read takes the linear map,
+	 * which needs no pause. */
+	if (!gp_ok(kern_read_u64(k, init + off, &canary))) {
+		*why = "init_task.stack_canary unreadable";
+		return 0;
+	}
+	if (!canary)
+		*why = "init_task.stack_canary not set yet";
+	return canary;
+}
+
+void kern_boot_id(struct kern *k)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *why = NULL;
+	uint64_t canary = boot_canary(k, &why);
+
+	h = fnv64(h, &k->kaslr_offset, sizeof(k->kaslr_offset));
+	h = fnv64(h, &k->phys_base, sizeof(k->phys_base));
+	h = fnv64(h, k->build_id, strnlen(k->build_id, sizeof(k->build_id)));
+	if (canary)
+		h = fnv64(h, &canary, sizeof(canary));
+	k->boot_id = h ? h : 1;		/* 0 means "unknown" to whoever records it */
+	k->boot_id_weak = !canary;
+	k->boot_id_why = canary ? NULL : why;
+}
+
 static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 /* (paused unless the RAM is mapped: see kern_attach) */
 {
@@ -567,6 +623,7 @@ static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 	err = load_btf(k, o);
 	if (err)
 		return err;
+	kern_boot_id(k);
 	return load_percpu(k);
 }
 
@@ -633,6 +690,8 @@ struct gp_error *kern_attach(struct tgt *t, const struct kern_opts *o,
 		kern_detach(k);
 		return err;
 	}
+	/* What guestpatch records in the guest from now on names this boot. */
+	tgt_set_boot_id(t, k->boot_id);
 	k->attach_ns = gp_now_ns() - t0;
 	k->attach_pause_ns = t->stats.pause_ns_total - paused0;
 	*out = k;

@@ -77,6 +77,13 @@ struct kern {
 	 * process owning that CR3 may exit and free its tables as soon as
 	 * the guest runs again, so later checks compare this snapshot. */
 	uint64_t vcpu0_kmap_entry;
+	/* This boot of the guest (kern_boot_id): what guestpatch records in
+	 * the guest carries it, so state an earlier boot left in memory that
+	 * a reboot did not clear is told from this boot's.  Never 0. */
+	uint64_t boot_id;
+	bool boot_id_weak;		/* from the layout alone: a reboot into
+					 * the same layout is not told apart */
+	const char *boot_id_why;	/* why it is weak, NULL if it is not */
 };
 
 /* Attach to the kernel running in t.  Pauses the guest for the duration
@@ -84,6 +91,19 @@ struct kern {
 struct gp_error *kern_attach(struct tgt *t, const struct kern_opts *opts,
 			     struct kern **out);
 void kern_detach(struct kern *k);
+
+/*
+ * The identity of this boot, into k->boot_id: a hash of what differs from
+ * one boot to the next - KERNELOFFSET and phys_base (KASLR), the build id,
+ * and init_task.stack_canary, the random value boot_init_stack_canary()
+ * draws at every boot (CONFIG_STACKPROTECTOR, as Debian builds).  The
+ * canary is read through the kernel image's linear map, so no pause is
+ * needed.  Without it (no such member, no BTF, not set yet: 0) the layout
+ * alone is used, k->boot_id_weak is set and k->boot_id_why says why.
+ * Called by kern_attach(); needs symbols and, for the canary, BTF.
+ * Cannot fail: what it cannot read makes the identity weak.
+ */
+void kern_boot_id(struct kern *k);
 
 /* Kernel virtual to guest-physical. */
 struct gp_error *kern_v2p(struct kern *k, uint64_t va, uint64_t *pa);

@@ -54,8 +54,8 @@ struct lp_image {
 	uint8_t *data;		/* host copy, data_size bytes, for data_va */
 	size_t data_size;
 	uint64_t code_va, data_va;
-	/* Bytes the sections fill; the rest of the pages is zero, and so
-	 * are free region pages, so only these need writing. */
+	/* Bytes the sections fill; the rest of the pages is zero
+	 * (lp_write_alloc writes only bytes that differ). */
 	size_t code_used, data_used;
 	struct lp_func funcs[LP_MAX_FUNCS];
 	int nr_funcs;

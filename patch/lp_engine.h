@@ -129,6 +129,12 @@ struct gp_error *lp_write_kernel_data(struct kern *k, uint64_t va, const void *b
 /* Write `size` bytes at the start of region page `page`. */
 struct gp_error *lp_write_pages(struct kern *k, unsigned page, const uint8_t *buf, size_t size,
 				bool code);
+/* Newly allocated region pages [page, page + pages): `used` bytes of buf
+ * at the start, zeros after.  Free pages are zero except where an earlier
+ * boot's region left bytes (lp_region.h): those are cleared here, and only
+ * bytes that differ are written, so zero pages cost nothing. */
+struct gp_error *lp_write_alloc(struct kern *k, unsigned page, unsigned pages, const uint8_t *buf,
+				size_t used, bool code);
 /* Guest-physical bytes. */
 struct gp_error *lp_write_phys(struct kern *k, uint64_t pa, const void *buf, size_t len,
 			       bool code);

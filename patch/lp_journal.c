@@ -20,6 +20,10 @@
  * A kill in 1 leaves bytes no header covers; in 2, a torn copy next to a
  * valid older one that does not cover the entry - and the change was not
  * made; in 3, a header that covers the entry, so recovery restores it.
+ *
+ * The header's intent and the owner record carry the boot they were
+ * written in (lp_journal.h): what an earlier boot left is never replayed
+ * on this one.
  */
 #include <errno.h>
 #include <signal.h>
@@ -36,7 +40,8 @@
 #define JHDR_OFF(copy) ((uint64_t)(copy) * 512u)
 #define JENT_OFF 4096u
 #define JCAP ((size_t)LP_JOURNAL_PAGES * JPAGE - JENT_OFF)
-#define JMAGIC "GPJRNL1"
+#define JMAGIC "GPJRNL2"	/* 2: intent.boot_id */
+#define JMAGIC_V1 "GPJRNL1"	/* an older guestpatch's header, not read */
 #define JSTATE_IDLE 0u
 #define JSTATE_ACTIVE 1u
 #define JF_CODE 1u		/* restore through the code path */
@@ -189,7 +194,10 @@ bool lp_journal_present(struct tgt *t)
 	    !gp_ok(tgt_read_phys(t, LP_JOURNAL_PA + JHDR_OFF(1), m[1], 8)) ||
 	    !gp_ok(tgt_read_phys(t, LP_JOURNAL_PA + JOWNER_OFF, m[2], 8)))
 		return false;
-	return !memcmp(m[0], JMAGIC, 8) || !memcmp(m[1], JMAGIC, 8) || !memcmp(m[2], JOWNER_MAGIC, 8);
+	for (int i = 0; i < 2; i++)
+		if (!memcmp(m[i], JMAGIC, 8) || !memcmp(m[i], JMAGIC_V1, 8))
+			return true;
+	return !memcmp(m[2], JOWNER_MAGIC, 8);
 }
 
 static struct gp_error *write_hdr(struct tgt *t, struct jhdr *h)
@@ -223,7 +231,9 @@ static struct gp_error *claim(struct tgt *t, bool write)
 	if ((err = tgt_read_phys(t, LP_JOURNAL_PA + JOWNER_OFF, &o, sizeof(o))))
 		return err;
 	gethostname(host, sizeof(host) - 1);
-	if (owner_valid(&o) && o.who.pid != tx.intent.pid) {
+	/* An owner of an earlier boot is stale whatever its pid: that vmm
+	 * changed a kernel that is gone (lp_journal_recover reports it). */
+	if (owner_valid(&o) && o.who.pid != tx.intent.pid && !lp_boot_earlier(t, o.who.boot_id)) {
 		bool here = !strcmp(o.who.host, host);
 		bool alive = !here || kill(o.who.pid, 0) == 0 || errno != ESRCH;
 
@@ -244,6 +254,7 @@ static struct gp_error *claim(struct tgt *t, bool write)
 	memset(&o, 0, sizeof(o));
 	memcpy(o.magic, JOWNER_MAGIC, sizeof(o.magic));
 	o.who = tx.intent;
+	o.who.boot_id = t->boot_id;
 	o.sum = fnv(FNV_OFFSET, &o, sizeof(o));
 	if ((err = tgt_write_phys(t, LP_JOURNAL_PA + JOWNER_OFF, &o, sizeof(o))))
 		return err;
@@ -295,6 +306,7 @@ static struct gp_error *begin(struct tgt *t)
 	tx.h.state = JSTATE_ACTIVE;
 	tx.h.entries_sum = FNV_OFFSET;
 	tx.h.intent = tx.intent;
+	tx.h.intent.boot_id = t->boot_id;
 	tx.t = t;
 	tx.ncover = 0;
 	tx.watch_val = 0;
@@ -401,6 +413,18 @@ struct gp_error *lp_jwrite(struct tgt *t, uint64_t pa, const void *buf, size_t l
 	return NULL;
 }
 
+/* The journal back to idle: after a roll-back, or in place of one for
+ * what an earlier boot left (its entries are dropped unapplied). */
+static struct gp_error *set_idle(struct tgt *t, struct jhdr *h)
+{
+	h->seq++;
+	h->state = JSTATE_IDLE;
+	h->nentries = 0;
+	h->used = 0;
+	h->entries_sum = FNV_OFFSET;
+	return write_hdr(t, h);
+}
+
 /* Roll back the entries the header h covers, newest first, and leave the
  * journal idle. */
 static struct gp_error *roll_back(struct tgt *t, struct jhdr *h)
@@ -463,12 +487,7 @@ static struct gp_error *roll_back(struct tgt *t, struct jhdr *h)
 			goto out;
 		}
 	}
-	h->seq++;
-	h->state = JSTATE_IDLE;
-	h->nentries = 0;
-	h->used = 0;
-	h->entries_sum = FNV_OFFSET;
-	err = write_hdr(t, h);
+	err = set_idle(t, h);
 out:
 	free(ents);
 	free(off);
@@ -478,10 +497,17 @@ out:
 struct gp_error *lp_journal_recover(struct tgt *t, struct lp_jrecovery *out)
 {
 	struct jhdr cur;
+	struct jowner o;
 	bool found;
 	struct gp_error *err;
 
 	memset(out, 0, sizeof(*out));
+	if ((err = tgt_read_phys(t, LP_JOURNAL_PA + JOWNER_OFF, &o, sizeof(o))))
+		return gp_error_wrap(err, "reading guestpatch's owner record");
+	if (owner_valid(&o) && lp_boot_earlier(t, o.who.boot_id)) {
+		out->owner_earlier_boot = true;
+		out->owner = o.who;
+	}
 	if ((err = read_current(t, &cur, &found, &out->torn)) || !found)
 		return err;
 	if (cur.state != JSTATE_ACTIVE)
@@ -489,6 +515,15 @@ struct gp_error *lp_journal_recover(struct tgt *t, struct lp_jrecovery *out)
 	out->found = true;
 	out->entries = cur.nentries;
 	out->intent = cur.intent;
+	if (lp_boot_earlier(t, cur.intent.boot_id)) {
+		/* Never rolled back, whatever the jiffies say: the guest's
+		 * jiffies restarted with the boot. */
+		out->earlier_boot = true;
+		err = set_idle(t, &cur);
+		if (tx.t == t)
+			tx.active = false;
+		return err;
+	}
 	if (cur.watch_pa && !(tx.active && tx.t == t)) {
 		uint64_t now = 0;
 

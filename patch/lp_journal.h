@@ -23,6 +23,16 @@
  *
  * The journal is guest memory, hence untrusted: it is bounded and
  * checksummed before use, and recovery writes only inside guest RAM.
+ *
+ * A reboot that does not clear RAM (a kexec, firmware that leaves low
+ * memory alone) leaves the journal and owner record of the earlier boot
+ * in place, while the new boot's kernel text, layout and tasks are all
+ * new: old bytes written back at old addresses would land on whatever
+ * lives there now.  So both carry the boot they were written in (the
+ * target's boot_id, from introspect's kern_boot_id): an unfinished
+ * transaction of an earlier boot is discarded, never rolled back, and an
+ * owner record of an earlier boot is stale.  An unknown boot id (0, on
+ * either side) compares equal to any.
  */
 #ifndef GP_LP_JOURNAL_H
 #define GP_LP_JOURNAL_H
@@ -42,16 +52,30 @@ struct lp_jintent {
 	int32_t pid;
 	uint32_t pad;
 	uint64_t start_unix;	/* when the command started (host clock) */
+	uint64_t boot_id;	/* the guest boot it ran in (tgt.boot_id; 0 unknown) */
 };
 
 /* What recovery found and did. */
 struct lp_jrecovery {
 	bool found;		/* an unfinished transaction was there */
 	bool torn;		/* one header copy was torn (the other was used) */
-	uint32_t entries;	/* writes rolled back */
+	uint32_t entries;	/* writes rolled back (or discarded) */
 	bool guest_ran;		/* the guest ran after the interrupted pause */
+	bool earlier_boot;	/* it was of an earlier boot: discarded, not
+				 * rolled back (nothing of it is live) */
 	struct lp_jintent intent;
+	/* The owner record names a process of an earlier boot: stale, the
+	 * next change takes it over (nothing is written for it here). */
+	bool owner_earlier_boot;
+	struct lp_jintent owner;
 };
+
+/* Whether a record made in boot `recorded` is of an earlier boot than the
+ * target's (both known and different). */
+static inline bool lp_boot_earlier(const struct tgt *t, uint64_t recorded)
+{
+	return t->boot_id && recorded && recorded != t->boot_id;
+}
 
 /* Name the operation the next transactions belong to (per process). */
 void lp_journal_intent(const char *op, const char *patch);
@@ -90,8 +114,10 @@ struct gp_error *lp_owner_release(struct tgt *t, bool anyone);
 bool lp_txn_active(const struct tgt *t);
 
 /*
- * Find an unfinished transaction in the guest's journal and roll it back.
- * The target must be paused.  Also the guardian's hook (tgt_guard.c).
+ * Find an unfinished transaction in the guest's journal and roll it back
+ * (one of an earlier boot: reset the journal to idle instead).  Reports
+ * an owner record of an earlier boot too.  The target must be paused.
+ * Also the guardian's hook (tgt_guard.c).
  */
 struct gp_error *lp_journal_recover(struct tgt *t, struct lp_jrecovery *out);
 
@@ -100,7 +126,8 @@ struct gp_error *lp_journal_recover(struct tgt *t, struct lp_jrecovery *out);
 void lp_journal_force(bool force);
 
 /* Whether the journal pages hold something of ours (our magic at a
- * header copy or the owner record, even from a torn write). */
+ * header copy or the owner record, even from a torn write, or a header
+ * of an older guestpatch's layout). */
 bool lp_journal_present(struct tgt *t);
 
 #endif

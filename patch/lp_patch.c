@@ -270,8 +270,10 @@ struct gp_error *lp_add_new_patch(struct kern *k, struct lp_apply_ctx *a, uint32
 {
 	struct gp_error *err;
 
-	if ((err = lp_write_pages(k, a->code_page, a->img->code, a->img->code_used, true)) ||
-	    (err = lp_write_pages(k, a->data_page, a->img->data, a->img->data_used, false)))
+	if ((err = lp_write_alloc(k, a->code_page, (unsigned)(a->img->code_size / 4096), a->img->code,
+				  a->img->code_used, true)) ||
+	    (err = lp_write_alloc(k, a->data_page, (unsigned)(a->img->data_size / 4096), a->img->data,
+				  a->img->data_used, false)))
 		return err;
 	return lp_rec_add_patch(&a->r.hdr, &a->r, a->img, a->tf, a->code_page, a->data_page,
 				 a->slot, state, a->flags);
@@ -415,6 +417,10 @@ struct gp_error *lp_find_removable(struct kern *k, struct lp_remove_ctx *rc, str
 
 	if (err)
 		return err;
+	if (!r->present && r->earlier_boot)
+		return gp_error_create(GP_ERR_NOTFOUND,
+				       "no patch named %s is applied: the guest was rebooted since the patches in its memory were applied, and a reboot drops every patch",
+				       rc->name);
 	if (!r->present || (*slot = lp_rec_find_patch(&r->hdr, rc->name)) < 0)
 		return gp_error_create(GP_ERR_NOTFOUND, "no patch named %s is applied", rc->name);
 	if ((r->hdr.patches[*slot].flags & LP_FLAG_FORCED) && !rc->force)

@@ -88,12 +88,25 @@ struct lp_recover_report {
 	int32_t old_target;		/* ... to this, with no transition */
 	int tasks_reset;		/* tasks left with a patch state or pending flag */
 	bool agent_removed;		/* a straggler agent left installed */
+	bool region_earlier_boot;	/* the region is an earlier boot's (lp_region.h) */
+	uint64_t region_boot_id;	/* the boot it names */
+};
+
+/* What every command finds first (lp_recover_journal). */
+struct lp_attach_report {
+	struct lp_jrecovery journal;	/* an interrupted pause, rolled back or
+					 * (an earlier boot's) discarded */
+	bool region_earlier_boot;	/* the region is an earlier boot's: the
+					 * next patch sets it up anew */
+	uint64_t region_boot_id;
 };
 
 /* Roll back an interrupted pause, then repair wedged per-task state. */
 struct gp_error *lp_recover(struct kern *k, struct lp_recover_report *rep);
-/* Only the journal: what every attach does first (pauses briefly). */
-struct gp_error *lp_recover_journal(struct kern *k, struct lp_jrecovery *rec);
+/* What every attach does first (pauses briefly): the journal, and a look
+ * at the region (read only; its errors are left to the commands that use
+ * it). */
+struct gp_error *lp_recover_journal(struct kern *k, struct lp_attach_report *rep);
 /* At the end of a command: clear the owner record in the guest if it
  * names this process (lp_journal.h). */
 struct gp_error *lp_release(struct kern *k);

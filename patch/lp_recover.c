@@ -5,7 +5,10 @@
  * it) left behind.
  *
  *  1. An unfinished transaction in the journal is rolled back (the same
- *     roll-back every attach does, lp_journal.c).
+ *     roll-back every attach does, lp_journal.c); one of an earlier boot
+ *     of the guest is discarded instead, and an owner record of one
+ *     cleared.  A region of an earlier boot is reported, not touched: the
+ *     next patch sets it up anew.
  *  2. With no transition recorded in our region and the guest's own
  *     livepatch idle (klp_transition_patch NULL), klp_target_state must be
  *     KLP_UNDEFINED and every task KLP_UNDEFINED without TIF_PATCH_PENDING,
@@ -32,6 +35,8 @@ static struct gp_error *repair(struct kern *k, struct lp_ctx *c, struct lp_recov
 	if ((err = lp_journal_recover(k->t, &rep->journal)) ||
 	    (err = lp_owner_release(k->t, true)) || (err = lp_region_load(k, &r)))
 		return err;
+	rep->region_earlier_boot = r.earlier_boot;
+	rep->region_boot_id = r.earlier_boot_id;
 	if (r.present && r.hdr.trans_patch >= 0)
 		return NULL;	/* a transition of ours: vmm transition drives it */
 	if (r.present && r.hdr.agent_state &&
@@ -80,14 +85,20 @@ struct gp_error *lp_recover(struct kern *k, struct lp_recover_report *rep)
 	return err;
 }
 
-struct gp_error *lp_recover_journal(struct kern *k, struct lp_jrecovery *rec)
+struct gp_error *lp_recover_journal(struct kern *k, struct lp_attach_report *rep)
 {
+	struct lp_region r;
 	struct gp_error *err;
 
-	memset(rec, 0, sizeof(*rec));
+	memset(rep, 0, sizeof(*rep));
 	if ((err = tgt_pause(k->t)))
 		return err;
-	return tgt_resume_keep(k->t, lp_journal_recover(k->t, rec));
+	if (!(err = lp_journal_recover(k->t, &rep->journal))) {
+		gp_error_destroy(lp_region_load(k, &r));
+		rep->region_earlier_boot = r.earlier_boot;
+		rep->region_boot_id = r.earlier_boot_id;
+	}
+	return tgt_resume_keep(k->t, err);
 }
 
 struct gp_error *lp_release(struct kern *k)

@@ -68,6 +68,53 @@ static struct gp_error *plan_slot(struct kern *k, struct lp_region *r)
 	return NULL;
 }
 
+static struct gp_error *version_ok(const struct lp_hdr *h)
+{
+	if (h->version != LP_VERSION || h->hdr_size != sizeof(*h))
+		return gp_error_addr(GP_ERR_UNSUPPORTED, LP_REGION_PA,
+				     "guestpatch region version %u (size %u) is not ours (version %u, size %zu)",
+				     h->version, h->hdr_size, LP_VERSION, sizeof(*h));
+	return NULL;
+}
+
+static bool slot_is_ours(uint64_t pmd)
+{
+	return (pmd & P_PRESENT) && (pmd & PT_ADDR_MASK) == lp_page_pa(LP_PTE_PAGE);
+}
+
+/*
+ * A header of ours that names another boot (the reboot left RAM as it
+ * was).  Nothing of it is live if this kernel's slot does not map our
+ * page table: the kernel text is fresh from its image, so no site jumps
+ * to the region, and nothing else reaches it.  Then it is set up anew
+ * (*earlier).  If the slot does map it, something is not what a reboot
+ * leaves: refused by name, nothing written.
+ */
+static struct gp_error *check_earlier_boot(struct kern *k, struct lp_region *r, bool *earlier)
+{
+	const struct lp_hdr *h = &r->hdr;
+	struct gp_error *err;
+	uint64_t pmd;
+
+	*earlier = false;
+	if (!lp_boot_earlier(k->t, h->boot_id))
+		return NULL;
+	if (h->region_pa != LP_REGION_PA || h->region_pages != LP_REGION_PAGES)
+		return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
+				     "guestpatch region header of boot %016llx has a layout guestpatch never writes (0x%llx, %u pages)",
+				     (unsigned long long)h->boot_id, (unsigned long long)h->region_pa,
+				     h->region_pages);
+	if ((err = tgt_read_phys(k->t, r->pmd_entry_pa, &pmd, sizeof(pmd))))
+		return err;
+	if (slot_is_ours(pmd))
+		return gp_error_addr(GP_ERR_CORRUPT, r->pmd_entry_pa,
+				     "the guestpatch region names another boot of this guest (%016llx, this boot is %016llx), yet this kernel's page-table slot %u maps it (0x%llx): that is not what a reboot leaves; refusing to use or replace it",
+				     (unsigned long long)h->boot_id, (unsigned long long)k->t->boot_id,
+				     r->pmd_index, (unsigned long long)pmd);
+	*earlier = true;
+	return NULL;
+}
+
 static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 {
 	const struct lp_hdr *h = &r->hdr;
@@ -77,10 +124,6 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 
 	if ((err = lp_agent_ftrace_nop(nop)))
 		return err;
-	if (h->version != LP_VERSION || h->hdr_size != sizeof(*h))
-		return gp_error_addr(GP_ERR_UNSUPPORTED, LP_REGION_PA,
-				     "guestpatch region version %u (size %u) is not ours (version %u, size %zu)",
-				     h->version, h->hdr_size, LP_VERSION, sizeof(*h));
 	if (h->region_pa != LP_REGION_PA || h->region_pages != LP_REGION_PAGES ||
 	    h->pmd_index != r->pmd_index || h->pmd_entry_pa != r->pmd_entry_pa ||
 	    h->region_va != r->va)
@@ -93,10 +136,13 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 				     h->build_id, k->build_id);
 	if ((err = tgt_read_phys(k->t, r->pmd_entry_pa, &pmd, sizeof(pmd))))
 		return err;
-	if ((pmd & PT_ADDR_MASK) != lp_page_pa(LP_PTE_PAGE) || !(pmd & P_PRESENT))
+	if (!slot_is_ours(pmd))
 		return gp_error_addr(GP_ERR_CORRUPT, r->pmd_entry_pa,
-				     "the kernel page-table slot of the guestpatch region holds 0x%llx",
-				     (unsigned long long)pmd);
+				     "the kernel page-table slot of the guestpatch region holds 0x%llx%s",
+				     (unsigned long long)pmd,
+				     k->boot_id_weak ?
+				     " (this kernel's boot identity is its layout alone: a reboot into the same layout leaves this too; see `vmm info`)" :
+				     "");
 	/* The records steer our writes on unpatch (original bytes go back to
 	 * sites[].old_addr), and guest memory is untrusted: every address in
 	 * them must be what we would have written ourselves. */
@@ -203,10 +249,18 @@ struct gp_error *lp_region_load(struct kern *k, struct lp_region *r)
 	if ((err = tgt_read_phys(k->t, LP_REGION_PA, &r->hdr, sizeof(r->hdr))))
 		return gp_error_wrap(err, "reading the guestpatch region");
 	if (!memcmp(r->hdr.magic, LP_MAGIC, sizeof(r->hdr.magic))) {
-		if ((err = validate_hdr(k, r)))
+		bool earlier;
+
+		if ((err = version_ok(&r->hdr)) || (err = check_earlier_boot(k, r, &earlier)))
 			return err;
-		r->present = true;
-		return NULL;
+		if (!earlier) {
+			if ((err = validate_hdr(k, r)))
+				return err;
+			r->present = true;
+			return NULL;
+		}
+		r->earlier_boot = true;
+		r->earlier_boot_id = r->hdr.boot_id;
 	}
 	memset(&r->hdr, 0, sizeof(r->hdr));
 	if ((err = tgt_read_phys(k->t, r->pmd_entry_pa, &pmd, sizeof(pmd))))
@@ -232,8 +286,10 @@ struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r)
 		return err;
 	/* Memory the kernel never uses stays as firmware left it: zero. If
 	 * anything is there, someone uses it: refuse.  The journal pages may
-	 * hold our own journal already (a set-up that was rolled back). */
-	for (unsigned i = 0; i < LP_REGION_PAGES; i++) {
+	 * hold our own journal already (a set-up that was rolled back), and
+	 * every page may hold the region of an earlier boot: ours, and dead
+	 * (lp_region_load checked it). */
+	for (unsigned i = 0; i < LP_REGION_PAGES && !r->earlier_boot; i++) {
 		if (i >= LP_JOURNAL_PAGE && lp_journal_present(k->t))
 			break;
 		if ((err = tgt_read_phys(k->t, lp_page_pa(i), page, PAGE)))
@@ -255,6 +311,7 @@ struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r)
 	h->pmd_entry_pa = r->pmd_entry_pa;
 	h->next_seq = 1;
 	snprintf(h->build_id, sizeof(h->build_id), "%s", k->build_id);
+	h->boot_id = k->t->boot_id;
 	h->trans_patch = -1;
 	for (unsigned i = 0; i < LP_FIRST_ALLOC; i++)
 		h->page_owner[i] = LP_PAGE_SYSTEM;

@@ -22,6 +22,16 @@
  *          TLB can hold a stale permission for a page we reuse.
  *   60-79  the undo journal (lp_journal.h): guest-physical only, never
  *          mapped, so nothing in the guest can reach it by address.
+ *
+ * A reboot drops every patch: the new kernel boots from its image.  Where
+ * the reboot leaves RAM as it was (a kexec, firmware that does not clear
+ * low memory - SeaBIOS does clear 0x7000-0x90000 at every boot, qboot and
+ * others do not), the region of the earlier boot is still here.  The
+ * header names the boot it was set up in (boot_id), so it is told apart:
+ * nothing of it is live (fresh kernel text, no jump reaches it), and the
+ * next patch sets the region up anew over it.  Its code and data pages
+ * may then hold stale bytes until reused, so allocations write whole
+ * pages (lp_add_new_patch, the straggler agent).
  */
 #ifndef GP_LP_REGION_H
 #define GP_LP_REGION_H
@@ -56,7 +66,8 @@
 #define LP_AGENT_HOOK "hrtimer_interrupt"
 
 #define LP_MAGIC "guestpatch-rgn\0"	/* 16 bytes with the NUL */
-#define LP_VERSION 4u			/* 3: the journal pages; 4: sites[].site_off */
+#define LP_VERSION 5u			/* 3: the journal pages; 4: sites[].site_off;
+					 * 5: boot_id */
 
 enum lp_patch_state {
 	LP_FREE = 0,
@@ -132,6 +143,7 @@ struct lp_hdr {
 	uint64_t generation;	/* bumped by every change */
 	uint64_t next_seq;
 	char build_id[48];	/* the kernel this region was set up in */
+	uint64_t boot_id;	/* and its boot (kern_boot_id; 0 unknown) */
 	/* The per-task transition in progress, as klp_transition_patch and
 	 * klp_target_state: trans_patch is a patches[] index or -1. */
 	int32_t trans_patch;
@@ -159,6 +171,11 @@ _Static_assert(sizeof(struct lp_hdr) <= LP_HDR_PAGES * 4096, "header fits");
 /* The region as found in (or planned for) a guest. */
 struct lp_region {
 	bool present;		/* a valid header is in guest memory */
+	/* The header in guest memory is an earlier boot's (a reboot that
+	 * left RAM as it was): nothing of it is live, present is false and
+	 * set-up may overwrite it. */
+	bool earlier_boot;
+	uint64_t earlier_boot_id;	/* the boot it names */
 	struct lp_hdr hdr;	/* host copy; written back by lp_region_commit */
 	uint64_t pmd_entry_pa;	/* where the slot's entry is */
 	uint32_t pmd_index;
@@ -166,11 +183,15 @@ struct lp_region {
 };
 
 /* Read the region state (target paused). A missing region is not an
- * error: present = false and a plan for where it would go. */
+ * error: present = false and a plan for where it would go.  Nor is one of
+ * an earlier boot, whose slot in this kernel's page table is not ours:
+ * present = false, earlier_boot = true.  One of an earlier boot that this
+ * kernel's slot does map is refused (that is not a reboot), as is one of
+ * this boot that disagrees with the kernel. */
 struct gp_error *lp_region_load(struct kern *k, struct lp_region *r);
 
-/* First use: check the memory is unused (all zero), write header, PTE page
- * and the PMD entry. Target paused. */
+/* First use: check the memory is unused (all zero, or an earlier boot's
+ * region), write header, PTE page and the PMD entry. Target paused. */
 struct gp_error *lp_region_setup(struct kern *k, struct lp_region *r);
 
 /* Write the host copy of the header back (data write, target paused). */

@@ -213,8 +213,8 @@ static struct gp_error *agent_install(struct kern *k, struct lp_ctx *c, struct l
 	h->page_owner[cp] = LP_PAGE_SYSTEM;
 	h->page_owner[dp] = LP_PAGE_SYSTEM;
 	h->trans_signals++;
-	if ((err = lp_write_pages(k, (unsigned)cp, code, size, true)) ||
-	    (err = lp_write_pages(k, (unsigned)dp, data, sizeof(data), false)) ||
+	if ((err = lp_write_alloc(k, (unsigned)cp, 1, code, size, true)) ||
+	    (err = lp_write_alloc(k, (unsigned)dp, 1, data, sizeof(data), false)) ||
 	    (err = lp_region_commit(k, r)) ||
 	    (err = lp_write_kernel_code(k, s.hook, jmp, 5)))
 		goto out;

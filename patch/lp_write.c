@@ -67,6 +67,28 @@ struct gp_error *lp_write_pages(struct kern *k, unsigned page, const uint8_t *bu
 	return lp_jwrite(k->t, lp_page_pa(page), buf, size, code);
 }
 
+struct gp_error *lp_write_alloc(struct kern *k, unsigned page, unsigned pages, const uint8_t *buf,
+				size_t used, bool code)
+{
+	static const uint8_t zero[4096];
+	size_t end = (size_t)pages * 4096, off = used;
+	struct gp_error *err;
+
+	if (used > end)
+		return gp_error_create(GP_ERR_INVAL, "%zu bytes do not fit %u region pages (a bug)",
+				       used, pages);
+	if ((err = lp_write_pages(k, page, buf, used, code)))
+		return err;
+	while (off < end) {
+		size_t n = 4096 - off % 4096;
+
+		if ((err = lp_jwrite(k->t, lp_page_pa(page) + off, zero, n, code)))
+			return err;
+		off += n;
+	}
+	return NULL;
+}
+
 /* Guest-physical, for the region's own page table and entry. */
 struct gp_error *lp_write_phys(struct kern *k, uint64_t pa, const void *buf, size_t len,
 			       bool code)

@@ -44,6 +44,7 @@ enum tgt_guard_state {
 struct tgt_guard_shared {
 	enum tgt_guard_state state;
 	bool noack;		/* the connection is in no-ack mode */
+	uint64_t boot_id;	/* t->boot_id, for the guardian's recovery hook */
 };
 
 struct tgt_ops {
@@ -105,6 +106,13 @@ struct tgt {
 	uint64_t max_pause_ns;
 	struct tgt_stats stats;
 	struct tgt_guard *guard;	/* the guardian, if the backend has one */
+	/* The guest's current boot as the layers above identified it
+	 * (introspect's kern_boot_id; 0: unknown).  Opaque here: what the
+	 * patch engine records in the guest carries it, so that its own
+	 * state of an earlier boot, left in memory a reboot did not clear,
+	 * is never taken for this boot's (patch/lp_journal.c).  Set with
+	 * tgt_set_boot_id, which tells the guardian too. */
+	uint64_t boot_id;
 	void *priv;		/* backend state */
 };
 
@@ -169,6 +177,8 @@ void tgt_set_recover(tgt_recover_fn fn);
 tgt_recover_fn tgt_get_recover(void);
 struct gp_error *tgt_guard_start(struct tgt *t, enum tgt_guard_state st);
 void tgt_guard_state(struct tgt *t, enum tgt_guard_state st);
+/* Set t->boot_id, and the guardian's copy its recovery hook sees. */
+void tgt_set_boot_id(struct tgt *t, uint64_t id);
 volatile struct tgt_guard_shared *tgt_guard_shared(struct tgt *t);
 void tgt_guard_stop(struct tgt *t);
 

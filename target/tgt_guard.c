@@ -17,7 +17,9 @@
  *    stub sent, makes sure the guest is stopped), runs the recovery hook
  *    the upper layers registered (the journal roll-back of
  *    patch/lp_journal.c: the interrupted pause's writes are undone), lets
- *    the guest run, reports on stderr and exits.
+ *    the guest run, reports on stderr and exits.  The hook sees the boot
+ *    id the tool set after the fork (tgt_set_boot_id, through the shared
+ *    page), so it never rolls back a journal of an earlier boot.
  *
  * On a normal close the tool tells the guardian to exit first.  The
  * guardian ignores SIGINT, SIGTERM and SIGHUP and leaves the terminal's
@@ -95,6 +97,7 @@ static void guard_main(struct tgt *t, volatile struct tgt_guard_shared *sh, int 
 	    (int)tool);
 	t->paused = true;
 	t->pause_depth = 1;
+	t->boot_id = sh->boot_id;	/* learnt by the tool after the fork */
 	if (t->ops->reclaim && (err = t->ops->reclaim(t, sh))) {
 		say("guestpatch: guardian: %s\n", err->msg);
 		gp_error_destroy(err);
@@ -135,6 +138,7 @@ struct gp_error *tgt_guard_start(struct tgt *t, enum tgt_guard_state st)
 		return gp_error_os(errno, "guardian: shared page");
 	}
 	g->sh->state = st;
+	g->sh->boot_id = t->boot_id;
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		munmap((void *)g->sh, sizeof(*g->sh));
 		free(g);
@@ -160,6 +164,13 @@ struct gp_error *tgt_guard_start(struct tgt *t, enum tgt_guard_state st)
 	g->pid = pid;
 	t->guard = g;
 	return NULL;
+}
+
+void tgt_set_boot_id(struct tgt *t, uint64_t id)
+{
+	t->boot_id = id;
+	if (t->guard)
+		t->guard->sh->boot_id = id;
 }
 
 volatile struct tgt_guard_shared *tgt_guard_shared(struct tgt *t)

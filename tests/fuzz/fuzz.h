@@ -109,7 +109,8 @@ struct fz_ksym_hdr {
  * lp_hdr) as found at LP_REGION_PA. The kernel it describes: its build
  * id, level2_kernel_pgt, _end, the value in the region's slot of
  * level2_kernel_pgt, hrtimer_interrupt (0: none), and a few symbols
- * (the patched functions) for the site records. */
+ * (the patched functions) for the site records; `boot` says which boot
+ * the kernel is in (FZ_REGION_*). */
 #define FZ_REGION_SYMS 8
 struct fz_region_sym {
 	uint64_t addr;
@@ -123,14 +124,21 @@ struct fz_region_hdr {
 	char build_id[48];
 	uint64_t l2, end, pmd, hook;
 	uint32_t nsyms;
-	uint32_t pad;
+	uint32_t boot;
 	struct fz_region_sym syms[FZ_REGION_SYMS];
 };
+#define FZ_REGION_SAME_BOOT 0u		/* the boot the header names */
+#define FZ_REGION_OTHER_BOOT 1u		/* another: an earlier boot's region
+					 * (then set up anew over it, rolled back) */
+#define FZ_REGION_UNKNOWN_BOOT 2u	/* no boot id (0) */
 
 /* fuzz_journal: one byte of flags, then the journal pages as found at
  * LP_JOURNAL_PA. */
 #define FZ_JOURNAL_FIX_SUMS 1u	/* the harness makes the checksums right */
 #define FZ_JOURNAL_FORCE 2u	/* lp_journal_force(true) */
+/* 4: the harness's own transaction is rolled back, not committed */
+#define FZ_JOURNAL_OTHER_BOOT 8u	/* the guest is in another boot than the
+					 * one header copy 0 names (else the same) */
 
 /* ---- a small guest from chunks ---- */
 

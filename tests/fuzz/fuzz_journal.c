@@ -6,7 +6,8 @@
  * second finds what the first left), then a transaction of one write is
  * opened on top and committed or rolled back. With FZ_JOURNAL_FIX_SUMS
  * the harness makes both header copies' checksums right first, so that
- * mutations reach past them.
+ * mutations reach past them.  The guest is in the boot header copy 0
+ * names, or (FZ_JOURNAL_OTHER_BOOT) another: what an earlier boot left.
  */
 #include "fuzz.h"
 #include "lp_journal.h"
@@ -70,6 +71,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_take(&in, mem + LP_JOURNAL_PA, LP_JOURNAL_PAGES * 4096);
 	if (flags & FZ_JOURNAL_FIX_SUMS)
 		fix_sums(mem + LP_JOURNAL_PA);
+	{
+		struct jhdr h0;
+
+		memcpy(&h0, mem + LP_JOURNAL_PA, sizeof(h0));
+		tgt_set_boot_id(t, (flags & FZ_JOURNAL_OTHER_BOOT) ? ~h0.intent.boot_id :
+								       h0.intent.boot_id);
+	}
 	lp_journal_force(flags & FZ_JOURNAL_FORCE);
 	lp_journal_present(t);
 	gp_error_destroy(lp_journal_recover(t, &rec));

@@ -3,9 +3,12 @@
  * fuzz_region: the region header a guest holds (patch/lp_region.c,
  * lp_region_load and its validation) in the format of struct
  * fz_region_hdr; a header that validates is then used as the engine uses
- * it (patch/lp_records.c: stacks, targets, allocation, dropping patches).
+ * it (patch/lp_records.c: stacks, targets, allocation, dropping patches),
+ * and one of an earlier boot is set up anew over (patch/lp_region.c,
+ * lp_region_setup), that pause then rolled back.
  */
 #include "fuzz.h"
+#include "lp_engine.h"
 #include "lp_region.h"
 
 #define MEM (1u << 20)
@@ -68,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz_region_hdr h;
 	char map[1024];
 	size_t n = 0;
-	uint64_t text, idx;
+	uint64_t text, idx, boot;
 
 	if (!mem && !(mem = calloc(1, MEM)))
 		abort();
@@ -80,6 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (tgt_buffer_new(mem, MEM, NULL, 0, &k.t))
 		abort();
 	k.levels = 4;
+	memcpy(&boot, mem + LP_REGION_PA + offsetof(struct lp_hdr, boot_id), sizeof(boot));
+	tgt_set_boot_id(k.t, h.boot == FZ_REGION_UNKNOWN_BOOT ? 0 :
+			     h.boot == FZ_REGION_OTHER_BOOT ? ~boot : boot);
 	snprintf(k.release, sizeof(k.release), "6.1.0-fuzz");
 	h.build_id[40] = '\0';
 	snprintf(k.build_id, sizeof(k.build_id), "%s", h.build_id);
@@ -108,6 +114,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (gp_ok(ksym_parse_map(map, n, 0, &k.syms))) {
 		if (gp_ok(lp_region_load(&k, &r)) && r.present)
 			use_records(&r);
+		else if (r.earlier_boot && gp_ok(tgt_pause(k.t))) {
+			struct gp_error *err = lp_region_setup(&k, &r);
+
+			/* Rolled back: the journal's undo of a set-up. */
+			if (!err)
+				err = gp_error_create(GP_ERR_INVAL, "undo");
+			gp_error_destroy(lp_txn_end(k.t, err));
+			gp_error_destroy(tgt_resume(k.t));
+		}
 		ksym_free(k.syms);
 	}
 	tgt_close(k.t);

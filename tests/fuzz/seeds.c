@@ -521,6 +521,14 @@ static void seed_region(struct kern *k)
 	fwrite(&h, sizeof(h), 1, f);
 	fwrite(&r.hdr, sizeof(r.hdr), 1, f);
 	fclose(f);
+	/* The same header after a reboot that left RAM as it was: another
+	 * boot, this kernel's slot empty. */
+	h.boot = FZ_REGION_OTHER_BOOT;
+	h.pmd = 0;
+	f = seed("region", "real-one-patch-earlier-boot");
+	fwrite(&h, sizeof(h), 1, f);
+	fwrite(&r.hdr, sizeof(r.hdr), 1, f);
+	fclose(f);
 }
 
 /* The journal pages, trailing zeros cut (the harness zero-fills). */
@@ -544,6 +552,7 @@ static void synth_journals(void)
 	uint8_t page[4096];
 
 	ck("buffer", tgt_buffer_new(mem, sizeof(mem), NULL, 0, &t));
+	tgt_set_boot_id(t, 0x60b6b2882c1006f7ull);	/* as kern_attach would */
 	ck("pause", tgt_pause(t));
 	lp_journal_intent("patch", "cmdline-marker");
 	memset(page, 0xcc, sizeof(page));
@@ -553,6 +562,7 @@ static void synth_journals(void)
 	ck("jwrite", lp_jwrite(t, 0x10100, page, 5, true));
 	ck("jwrite", lp_jwrite(t, 0x20000, page, 4096, false));	/* old bytes all zero */
 	seed_journal_from(t, 0, "synth-active-3-writes");
+	seed_journal_from(t, FZ_JOURNAL_OTHER_BOOT, "synth-active-earlier-boot");
 	gp_error_destroy(lp_txn_end(t, gp_error_create(GP_ERR_INVAL, "roll back")));
 	seed_journal_from(t, 0, "synth-rolled-back");
 	lp_journal_watch(0x30000);

@@ -25,6 +25,7 @@ struct rig {
 	int con;		/* console socket */
 	char dir[64];
 	char target[512], target_nomem[512];
+	char qmp[128];		/* QMP socket */
 	char release[128], kernel[512];
 	unsigned seq;
 	double boot_s;
@@ -353,6 +354,25 @@ static int connect_unix(const char *path)
 	return -1;
 }
 
+/* Wait for the guest's init, then make its shell quiet and machine-
+ * friendly: 0, -1 (no init in time) or -2 (the shell does not answer). */
+static int wait_shell(struct rig *r, double timeout_s)
+{
+	char *out = read_until(r, "guestpatch guest up", timeout_s);
+
+	if (!out)
+		return -1;
+	free(out);
+	/* Let the shell start, then set it up. */
+	for (int tries = 0;; tries++) {
+		if (rig_exec(r, "PS1=''; PS2=''; stty -F /dev/ttyS1 raw -echo 2>/dev/null; true",
+			     NULL, 5) == 0)
+			return 0;
+		if (tries > 10)
+			return -2;
+	}
+}
+
 static struct rig *fail(struct rig *r, char **errmsg, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static struct rig *fail(struct rig *r, char **errmsg, const char *fmt, ...)
@@ -387,7 +407,6 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	char serial0[300], serial1[200];
 	const char *rel;
 	struct rig *r;
-	char *out;
 	double t0 = now_s();
 	struct stat st;
 	int fd;
@@ -418,6 +437,7 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	snprintf(con, sizeof(con), "%s/con.sock", r->dir);
 	snprintf(gdb, sizeof(gdb), "%s/gdb.sock", r->dir);
 	snprintf(qmp, sizeof(qmp), "%s/qmp.sock", r->dir);
+	snprintf(r->qmp, sizeof(r->qmp), "%s", qmp);
 	snprintf(bulk, sizeof(bulk), "%s/bulk.out", r->dir);
 	snprintf(logp, sizeof(logp), "%s/qemu.log", r->dir);
 	/*
@@ -449,15 +469,26 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	if (r->qemu < 0)
 		return fail(r, errmsg, "fork: %s", strerror(errno));
 	if (r->qemu == 0) {
-		const char *argv[] = {
+		const char *argv[48] = {
 			"qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-cpu", cpu,
-			"-smp", smp, "-m", memarg, "-nographic", "-no-reboot",
+			"-smp", smp, "-m", memarg, "-nographic",
 			"-object", memobj, "-machine", "memory-backend=mem",
 			"-kernel", r->kernel, "-initrd", initrd, "-append", append,
 			"-chardev", serial0, "-serial", "chardev:con", "-serial", serial1,
 			"-gdb", gdbarg, "-qmp", qmparg, "-monitor", "none",
-			"-display", "none", "-nic", "none", NULL,
+			"-display", "none", "-nic", "none",
 		};
+		int argc = 0;
+
+		while (argv[argc])
+			argc++;
+		if (!o || !o->reboot)
+			argv[argc++] = "-no-reboot";
+		if (o && o->bios) {
+			argv[argc++] = "-bios";
+			argv[argc++] = o->bios;
+		}
+		argv[argc] = NULL;
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -481,20 +512,68 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 			return fail(r, errmsg, "QEMU's console socket did not appear");
 		usleep(20000);
 	}
-	out = read_until(r, "guestpatch guest up", boot_timeout);
-	if (!out)
+	switch (wait_shell(r, boot_timeout)) {
+	case -1:
 		return fail(r, errmsg, "the guest did not boot to its init within %d s", boot_timeout);
-	free(out);
-	/* Let the shell start, then make the session quiet and machine-friendly. */
-	for (int tries = 0;; tries++) {
-		if (rig_exec(r, "PS1=''; PS2=''; stty -F /dev/ttyS1 raw -echo 2>/dev/null; true",
-			     NULL, 5) == 0)
-			break;
-		if (tries > 10)
-			return fail(r, errmsg, "the guest shell does not answer");
+	case -2:
+		return fail(r, errmsg, "the guest shell does not answer");
 	}
 	r->boot_s = now_s() - t0;
 	return r;
+}
+
+int rig_wait_boot(struct rig *r, double timeout_s)
+{
+	return wait_shell(r, timeout_s) ? -1 : 0;
+}
+
+int rig_qmp(struct rig *r, const char *cmd, char **reply)
+{
+	static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
+	char buf[8192], line[1024];
+	size_t len = 0;
+	double end = now_s() + 10;
+	int fd, step = 0, ret = -1;
+
+	if (reply)
+		*reply = NULL;
+	if ((size_t)snprintf(line, sizeof(line), "%s\n", cmd) >= sizeof(line) ||
+	    (fd = connect_unix(r->qmp)) < 0)
+		return -1;
+	/* Greeting, then capabilities' answer, then the command's: each
+	 * ends a line with "return" or "error"; events come in between. */
+	while (step < 3 && now_s() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char *nl;
+		ssize_t n;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		while ((nl = strchr(buf, '\n'))) {
+			*nl = '\0';
+			if (step == 0 && strstr(buf, "\"QMP\"")) {
+				step = write(fd, caps, sizeof(caps) - 1) == (ssize_t)sizeof(caps) - 1 ? 1 : 3;
+			} else if (step == 1 && strstr(buf, "\"return\"")) {
+				step = write(fd, line, strlen(line)) == (ssize_t)strlen(line) ? 2 : 3;
+			} else if (step == 2 && (strstr(buf, "\"return\"") || strstr(buf, "\"error\""))) {
+				ret = strstr(buf, "\"return\"") ? 0 : -1;
+				if (reply)
+					*reply = strdup(buf);
+				step = 3;
+			}
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len + 1);
+		}
+		if (len == sizeof(buf) - 1)
+			break;
+	}
+	close(fd);
+	return ret;
 }
 
 void rig_kill(struct rig *r)

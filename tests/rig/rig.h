@@ -25,6 +25,7 @@
 #ifndef GP_RIG_H
 #define GP_RIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct rig_opts {
@@ -36,6 +37,13 @@ struct rig_opts {
 	const char *cpu;	/* QEMU -cpu model; default "max" (LA57: 5-level paging) */
 	const char *initrd;	/* default $GP_BUILD/guest/initramfs.cpio.gz */
 	int boot_timeout_s;	/* default 120 */
+	/* QEMU -bios (a file name QEMU finds in its data directory, or a
+	 * path); NULL: its default, SeaBIOS, which clears 0x7000-0x90000 at
+	 * every boot (startBoot(), "required by PMM spec").  "qboot.rom"
+	 * (qemu-system-data) clears nothing: RAM survives a reboot, as under
+	 * OVMF or a kexec. */
+	const char *bios;
+	bool reboot;		/* a guest reset reboots (else QEMU exits: -no-reboot) */
 };
 
 struct rig;
@@ -43,6 +51,17 @@ struct rig;
 /* Boot and wait for the shell. NULL and *errmsg (static) on failure. */
 struct rig *rig_boot(const struct rig_opts *o, char **errmsg);
 void rig_kill(struct rig *r);
+
+/* After a reset (rig_qmp "system_reset", or the guest's own reboot, with
+ * rig_opts.reboot): wait until the guest's init is up again and its shell
+ * answers.  0, or -1 on timeout or a dead guest. */
+int rig_wait_boot(struct rig *r, double timeout_s);
+
+/* One QMP command, e.g. "{\"execute\":\"system_reset\"}", on the rig's
+ * QMP socket (a connection of its own: no vmm may hold QMP meanwhile).
+ * 0 when QEMU answers "return"; -1 on an error answer, a timeout or a
+ * dead QEMU.  *reply (malloc'd, may be NULL) gets the answer line. */
+int rig_qmp(struct rig *r, const char *cmd, char **reply);
 
 /* Run a shell command in the guest; *out (malloc'd, may be NULL to
  * discard) gets what it printed. Returns its exit status, or -1 on timeout

@@ -5,7 +5,9 @@
  * every single guest write of a transaction, whole or torn in half: each
  * time, recovery by another process brings memory back byte for byte.
  * The "guest" is a MAP_SHARED buffer, so it outlives the killed child as
- * a real guest outlives the tool.
+ * a real guest outlives the tool.  And what an earlier boot of the guest
+ * left (a reboot that did not clear RAM): its unfinished transaction is
+ * discarded, never rolled back, and its owner record is stale.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -22,6 +24,9 @@
 #define MEM (1u << 20)
 #define A 0x10000u		/* some "kernel text" */
 #define B 0x20000u		/* some "kernel data" */
+#define JIFFIES 0x30000u
+#define EARLIER_BOOT 0x6561726c69657221ull
+#define THIS_BOOT 0x74686973626f6f74ull
 
 static uint8_t *mem, *orig;
 static struct tgt *t;
@@ -242,6 +247,125 @@ START_TEST(owner_lock)
 }
 END_TEST
 
+/* A child of boot `boot` journals the transaction and is killed before
+ * its end: the journal is left active, the owner record names it. */
+static void leave_unfinished(uint64_t boot, bool watch)
+{
+	pid_t pid = fork();
+	int st;
+
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		tgt_set_boot_id(t, boot);
+		lp_journal_intent("patch", "cmdline-marker");
+		if (watch)
+			lp_journal_watch(JIFFIES);
+		if (transaction())
+			_exit(2);
+		kill(getpid(), SIGKILL);	/* mid-pause, as a vmm killed there */
+		_exit(3);
+	}
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+/* The guest rebooted since: nothing of the transaction is live, and the
+ * addresses it journaled hold other things in this boot.  Discarded, not
+ * rolled back: the bytes it would have written back stay as they are -
+ * even though the guest's jiffies moved (they restart with every boot),
+ * which for a transaction of this boot means "refuse without --force". */
+START_TEST(earlier_boot_discarded_not_rolled_back)
+{
+	static uint8_t now[MEM];
+	struct lp_jrecovery rec;
+
+	leave_unfinished(EARLIER_BOOT, true);
+	mem[JIFFIES] ^= 1;	/* a new boot's jiffies */
+	/* This boot: other objects where the old bytes were journaled. */
+	memset(mem + A, 0x42, 0x1000);
+	memset(mem + B, 0x24, 0x40);
+	memcpy(now, mem, MEM);
+	tgt_set_boot_id(t, THIS_BOOT);
+	ck_ok(lp_journal_recover(t, &rec));
+	ck_assert(rec.found && rec.earlier_boot);
+	ck_assert_uint_eq(rec.intent.boot_id, EARLIER_BOOT);
+	ck_assert_str_eq(rec.intent.op, "patch");
+	ck_assert_uint_eq(rec.entries, 4);	/* B + 8 is journaled once */
+	ck_assert(rec.owner_earlier_boot);	/* the killed child's record */
+	/* Not one byte outside the journal pages was written. */
+	ck_assert(!memcmp(mem, now, LP_JOURNAL_PA));
+	ck_assert(!memcmp(mem + LP_REGION_PA + LP_REGION_SIZE, now + LP_REGION_PA + LP_REGION_SIZE,
+			  MEM - LP_REGION_PA - LP_REGION_SIZE));
+	/* The journal is idle now: nothing found again, and a transaction of
+	 * this boot runs (taking over the stale owner record). */
+	ck_ok(lp_journal_recover(t, &rec));
+	ck_assert(!rec.found);
+	ck_ok(transaction());
+	ck_ok(lp_txn_end(t, NULL));
+	ck_ok(lp_journal_recover(t, &rec));
+	ck_assert(!rec.found && !rec.owner_earlier_boot);
+}
+END_TEST
+
+/* The same interrupted transaction in this boot is rolled back as ever
+ * (and, with the jiffies moved, refused without --force). */
+START_TEST(same_boot_rolled_back)
+{
+	struct lp_jrecovery rec;
+
+	leave_unfinished(THIS_BOOT, true);
+	tgt_set_boot_id(t, THIS_BOOT);
+	mem[JIFFIES] ^= 1;
+	ck_err(lp_journal_recover(t, &rec), GP_ERR_BUSY, "the guest has run since");
+	mem[JIFFIES] ^= 1;
+	ck_ok(lp_journal_recover(t, &rec));
+	ck_assert(rec.found && !rec.earlier_boot && !rec.owner_earlier_boot);
+	ck_assert(!memcmp(mem, orig, LP_JOURNAL_PA));
+}
+END_TEST
+
+/* An owner of an earlier boot is stale even while a process of that pid
+ * lives (pids are reused, and that vmm's kernel is gone): taken over. */
+START_TEST(earlier_boot_owner_taken_over)
+{
+	struct lp_jrecovery rec;
+	uint8_t v = 0x77;
+	int fds[2];
+	pid_t pid;
+	char c;
+
+	ck_assert(pipe(fds) == 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		tgt_set_boot_id(t, EARLIER_BOOT);
+		lp_journal_intent("patch", "other");
+		if (lp_jwrite(t, B, &v, 1, false) || lp_txn_end(t, NULL))
+			_exit(2);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(3);
+		pause();	/* alive, its owner record in the guest */
+		_exit(0);
+	}
+	ck_assert(read(fds[0], &c, 1) == 1);
+	tgt_set_boot_id(t, THIS_BOOT);
+	ck_ok(lp_journal_recover(t, &rec));
+	ck_assert(!rec.found && rec.owner_earlier_boot);
+	ck_assert_int_eq(rec.owner.pid, pid);
+	ck_assert_str_eq(rec.owner.patch, "other");
+	ck_ok(lp_jwrite(t, B + 1, &v, 1, false));
+	ck_ok(lp_txn_end(t, NULL));
+	ck_assert_int_eq(mem[B + 1], 0x77);
+	ck_ok(lp_journal_recover(t, &rec));
+	ck_assert(!rec.owner_earlier_boot);	/* the record is ours now */
+	ck_ok(lp_owner_release(t, false));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
 static TCase *journal_tcase(void)
 {
 	TCase *tc = tcase_create("journal");
@@ -254,6 +378,9 @@ static TCase *journal_tcase(void)
 	tcase_add_test(tc, kill_at_every_write);
 	tcase_add_test(tc, hostile_journal_refused);
 	tcase_add_test(tc, owner_lock);
+	tcase_add_test(tc, earlier_boot_discarded_not_rolled_back);
+	tcase_add_test(tc, same_boot_rolled_back);
+	tcase_add_test(tc, earlier_boot_owner_taken_over);
 	return tc;
 }
 GP_TCASE(journal_tcase)

@@ -62,8 +62,12 @@ struct gp_error *cli_attach(struct cli *c);
 struct gp_error *cli_lock(struct cli *c, int argc, char **argv);
 
 struct lp_jrecovery;
-/* Say on stderr what a journal roll-back did (nothing if none). */
+/* Say on stderr what a journal roll-back did (nothing if none), or that
+ * the journal or owner record was of an earlier boot. */
 void cli_say_rollback(const struct lp_jrecovery *r);
+/* Say on stderr that the region is an earlier boot's; `then`: what
+ * happens to it next. */
+void cli_say_earlier_region(const char *then);
 
 /* Commands implemented outside main.c. */
 int cmd_recover(struct cli *c, int argc, char **argv);

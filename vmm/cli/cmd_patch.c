@@ -246,11 +246,14 @@ int cmd_list(struct cli *c, int argc, char **argv)
 	}
 	if (root) {
 		json_object_object_add(root, "patches", arr);
+		json_object_object_add(root, "earlier_boot", json_object_new_boolean(r.earlier_boot));
 		json_object_object_add(root, "transition", st.per_task ? transition_json(&st) : NULL);
 		cli_print_json(root);
 		return 0;
 	}
-	if (!n)
+	if (!n && r.earlier_boot)
+		printf("no patches applied: the state in guest memory is from an earlier boot of this guest (rebooted since), and a reboot drops every patch\n");
+	else if (!n)
 		printf("no patches applied\n");
 	if (st.per_task) {
 		printf("transition: patch %s to %s, %zu of %zu tasks switched; %d not yet:\n",

@@ -270,11 +270,13 @@ int cmd_reconcile(struct cli *c, int argc, char **argv)
 		usleep(500000);
 	}
 	{
-		struct lp_jrecovery rec;
+		struct lp_attach_report rec;
 
 		if ((err = lp_recover_journal(c->k, &rec)))
 			goto fail;
-		cli_say_rollback(&rec);
+		cli_say_rollback(&rec.journal);
+		if (rec.region_earlier_boot)
+			say(&r, "the state in guest memory is from an earlier boot of the guest: nothing of it is live; set up anew when something is applied");
 	}
 	say(&r, "kernel %s, build id %s", c->k->release, c->k->build_id);
 	if ((err = applied_set(c->k, have, &nhave, &in_trans)))

@@ -86,6 +86,10 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 		json_object_object_add(o, "build_id", json_object_new_string(k->build_id));
 		json_object_object_add(o, "kaslr_offset", json_object_new_string(cli_hex(k->kaslr_offset)));
 		json_object_object_add(o, "phys_base", json_object_new_string(cli_hex(k->phys_base)));
+		json_object_object_add(o, "boot_id", json_object_new_string(cli_hex(k->boot_id)));
+		json_object_object_add(o, "boot_id_weak", json_object_new_boolean(k->boot_id_weak));
+		if (k->boot_id_weak)
+			json_object_object_add(o, "boot_id_why", json_object_new_string(k->boot_id_why));
 		json_object_object_add(o, "paging_levels", json_object_new_int(k->levels));
 		json_object_object_add(o, "vcpus", json_object_new_int(c->t->nr_vcpus));
 		json_object_object_add(o, "online_cpus", json_object_new_int(online));
@@ -109,6 +113,10 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 	printf("build id:       %s\n", k->build_id);
 	printf("KASLR offset:   0x%" PRIx64 "\n", k->kaslr_offset);
 	printf("phys_base:      0x%" PRIx64 "\n", k->phys_base);
+	printf("boot id:        0x%016" PRIx64 "\n", k->boot_id);
+	if (k->boot_id_weak)
+		printf("boot identity:  layout only (%s): a reboot with the same layout is not told apart\n",
+		       k->boot_id_why);
 	printf("paging:         %d-level\n", k->levels);
 	printf("vCPUs:          %d (kernel: %d online, nr_cpu_ids %u)\n",
 	       c->t->nr_vcpus, online, k->nr_cpu_ids);
@@ -262,19 +270,22 @@ static const struct command {
 	int (*fn)(struct cli *c, int argc, char **argv);
 	bool stats_here;	/* main prints --stats after it */
 	bool no_target;		/* takes no TARGET operand */
+	/* Uses the region: says first if it is an earlier boot's, and what
+	 * becomes of it (NULL: introspection, not its business). */
+	const char *earlier_region;
 } commands[] = {
-	{ "info", cmd_info, true, false },
-	{ "sym", cmd_sym, false, false },
-	{ "ps", cmd_ps, false, false },
-	{ "stack", cmd_stack, false, false },
-	{ "patch", cmd_patch, false, false },
-	{ "unpatch", cmd_unpatch, false, false },
-	{ "list", cmd_list, false, false },
-	{ "transition", cmd_transition, false, false },
-	{ "recover", cmd_recover, false, false },
-	{ "build", cmd_build, false, true },
-	{ "reconcile", cmd_reconcile, false, true },
-	{ "watch", cmd_watch, false, true },
+	{ "info", cmd_info, true, false, NULL },
+	{ "sym", cmd_sym, false, false, NULL },
+	{ "ps", cmd_ps, false, false, NULL },
+	{ "stack", cmd_stack, false, false, NULL },
+	{ "patch", cmd_patch, false, false, "setting up anew" },
+	{ "unpatch", cmd_unpatch, false, false, "the next `vmm patch` sets it up anew" },
+	{ "list", cmd_list, false, false, "the next `vmm patch` sets it up anew" },
+	{ "transition", cmd_transition, false, false, "the next `vmm patch` sets it up anew" },
+	{ "recover", cmd_recover, false, false, NULL },	/* its report says it */
+	{ "build", cmd_build, false, true, NULL },
+	{ "reconcile", cmd_reconcile, false, true, NULL },	/* attaches itself */
+	{ "watch", cmd_watch, false, true, NULL },
 };
 
 int main(int argc, char **argv)
@@ -398,15 +409,18 @@ int main(int argc, char **argv)
 	}
 	if (c.max_pause_ms)
 		c.t->max_pause_ns = (uint64_t)c.max_pause_ms * 1000000ull;
-	/* Before anything else: finish what an interrupted vmm left. */
+	/* Before anything else: finish what an interrupted vmm left (or drop
+	 * what an earlier boot of the guest left). */
 	if (strcmp(cmd, "recover") && c.t->ops->pause) {
-		struct lp_jrecovery rec;
+		struct lp_attach_report rep;
 
-		if ((err = lp_recover_journal(c.k, &rec))) {
+		if ((err = lp_recover_journal(c.k, &rep))) {
 			ret = cli_fail(err, cmd);
 			goto out;
 		}
-		cli_say_rollback(&rec);
+		cli_say_rollback(&rep.journal);
+		if (rep.region_earlier_boot && ci->earlier_region)
+			cli_say_earlier_region(ci->earlier_region);
 	}
 	ret = ci->fn(&c, argc - optind, argv + optind);
 	if (ret == 0 && ci->stats_here)
