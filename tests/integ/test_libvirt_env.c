@@ -6,7 +6,7 @@
  * its own disk, runs the image's kernel, keeps its RAM in a shared file
  * QEMU names (query-memdev, qom-get) and `info mtree -f` maps, comes back
  * after `virsh reset` and after `systemctl reboot` inside, and ends with
- * `virsh destroy`. Every phase is timed
+ * `virsh destroy`, which a hook in /etc/libvirt/hooks/qemu.d/ sees. Every phase is timed
  * and printed ("libvirt_env: ...").
  *
  * The tests run in order on one domain (booted in an unchecked fixture):
@@ -280,18 +280,52 @@ START_TEST(reboot_inside_brings_the_shell_back)
 }
 END_TEST
 
+/* A hook in /etc/libvirt/hooks/qemu.d/ that logs what libvirt tells it
+ * about this domain into its temp dir; libvirtd needs the SIGHUP when it is
+ * the first hook file. */
+static void install_hook(char *hook, size_t len, char *log, size_t loglen)
+{
+	char *msg = NULL;
+	FILE *f;
+
+	snprintf(hook, len, "/etc/libvirt/hooks/qemu.d/%s-probe", lv_name(h));
+	snprintf(log, loglen, "%s/hooks.log", lv_dir(h));
+	f = fopen(hook, "w");
+	ck_assert_msg(f, "cannot write %s", hook);
+	fprintf(f, "#!/bin/sh\n[ \"$1\" = %s ] && echo \"$1 $2 $3 $4\" >>%s\nexit 0\n", lv_name(h),
+		log);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(hook, 0755), 0);
+	ck_assert_msg(lv_env_reload(&msg) == 0, "reload: %s", msg);
+}
+
 START_TEST(destroy_ends_it)
 {
 	const char *argv[] = {"destroy", lv_name(h), NULL};
-	double t0 = now_s();
-	char *s;
+	char hook[256], log[256], want[128], *s;
+	double t0;
+	FILE *f;
 
+	install_hook(hook, sizeof(hook), log, sizeof(log));
+	t0 = now_s();
 	free(virsh_ok("destroy", argv));
+	fprintf(stderr, "libvirt_env: virsh destroy took %.1f s\n", now_s() - t0);
+	unlink(hook);
 	s = domstate();
 	ck_assert_msg(!strcmp(s, "shut off"), "after destroy virsh domstate says '%s'", s);
 	free(s);
 	ck_assert_msg(lv_exec(h, "true", NULL, 10) != 0, "the guest's shell still answers");
-	fprintf(stderr, "libvirt_env: virsh destroy took %.1f s\n", now_s() - t0);
+	/* libvirt ran the hook for the stop: "stopped end -", "release end -". */
+	f = fopen(log, "r");
+	ck_assert_msg(f, "the hook never ran (no %s)", log);
+	s = calloc(1, 4096);
+	ck_assert(s && fread(s, 1, 4095, f) > 0);
+	fclose(f);
+	snprintf(want, sizeof(want), "%s stopped end -\n%s release end -\n", lv_name(h),
+		 lv_name(h));
+	ck_assert_msg(!strcmp(s, want), "the hook saw '%s', not '%s'", s, want);
+	fprintf(stderr, "libvirt_env: a qemu.d hook saw the stop: %s", s);
+	free(s);
 }
 END_TEST
 

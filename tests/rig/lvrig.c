@@ -196,30 +196,42 @@ static void clean_leftovers(void)
 	}
 }
 
+/* scripts/libvirt-env.sh VERB; its stderr (warnings) passed on. */
+static int env_script(const char *verb, char **errmsg)
+{
+	const char *argv[] = {ENV_SCRIPT, verb, NULL};
+	char *err = NULL;
+	int st = rig_run_capture(argv, NULL, &err, 120);
+
+	*errmsg = NULL;
+	if (st != 0) {
+		snprintf(errbuf, sizeof(errbuf), "%s %s failed (%d): %s", ENV_SCRIPT, verb, st,
+			 err ? err : "");
+		*errmsg = errbuf;
+	} else if (err && *err) {
+		fputs(err, stderr); /* e.g. a libvirtd started before qemu.conf had the settings */
+	}
+	free(err);
+	return st ? -1 : 0;
+}
+
 int lv_env_up(char **errmsg)
 {
 	static bool up;
-	const char *argv[] = {ENV_SCRIPT, "start", NULL};
-	char *err = NULL;
-	int st;
 
 	*errmsg = NULL;
 	if (up)
 		return 0;
-	st = rig_run_capture(argv, NULL, &err, 120);
-	if (st != 0) {
-		snprintf(errbuf, sizeof(errbuf), "%s start failed (%d): %s", ENV_SCRIPT, st,
-			 err ? err : "");
-		free(err);
-		*errmsg = errbuf;
+	if (env_script("start", errmsg))
 		return -1;
-	}
-	if (err && *err)
-		fputs(err, stderr); /* its warnings (a libvirtd started before us) */
-	free(err);
 	clean_leftovers();
 	up = true;
 	return 0;
+}
+
+int lv_env_reload(char **errmsg)
+{
+	return env_script("reload", errmsg);
 }
 
 /* ---- the domain ---- */
@@ -436,17 +448,23 @@ int lv_wait_shell(struct lv *h, double timeout_s, char **errmsg)
 	return 0;
 }
 
-static int start_for(struct lv *h, double timeout_s, char **errmsg)
+/* Make the guest boot, by `virsh VERB NAME` or by typing `typed` in its
+ * shell, and wait for the shell; boot_s counts from the request. */
+static int boot_by(struct lv *h, const char *verb, const char *typed, double timeout_s,
+		   char **errmsg)
 {
-	const char *argv[] = {"start", h->name, NULL};
+	const char *argv[] = {verb, h->name, NULL};
 	char *err = NULL;
 	double t0 = now_s();
 	int rc;
 
 	*errmsg = NULL;
-	con_close(&h->con);
-	if (lv_virsh_argv(NULL, &err, argv) != 0) {
-		fail(h, errmsg, "virsh start %s: %s", h->name, err ? err : "");
+	if (!strcmp(verb, "start"))
+		con_close(&h->con); /* a new QEMU, a new socket */
+	con_forget(&h->con);
+	if (typed ? lv_send(h, typed) != 0 : lv_virsh_argv(NULL, &err, argv) != 0) {
+		fail(h, errmsg, "%s %s: %s", typed ? "typing" : "virsh", typed ? typed : verb,
+		     err ? err : "");
 		free(err);
 		return -1;
 	}
@@ -458,41 +476,17 @@ static int start_for(struct lv *h, double timeout_s, char **errmsg)
 
 int lv_start(struct lv *h, char **errmsg)
 {
-	return start_for(h, h->boot_timeout_s, errmsg);
+	return boot_by(h, "start", NULL, h->boot_timeout_s, errmsg);
 }
 
 int lv_reset(struct lv *h, char **errmsg)
 {
-	const char *argv[] = {"reset", h->name, NULL};
-	char *err = NULL;
-	double t0 = now_s();
-	int rc;
-
-	*errmsg = NULL;
-	con_forget(&h->con);
-	if (lv_virsh_argv(NULL, &err, argv) != 0) {
-		fail(h, errmsg, "virsh reset %s: %s", h->name, err ? err : "");
-		free(err);
-		return -1;
-	}
-	free(err);
-	rc = lv_wait_shell(h, h->boot_timeout_s, errmsg);
-	h->boot_s = now_s() - t0;
-	return rc;
+	return boot_by(h, "reset", NULL, h->boot_timeout_s, errmsg);
 }
 
 int lv_reboot(struct lv *h, char **errmsg)
 {
-	double t0 = now_s();
-	int rc;
-
-	*errmsg = NULL;
-	con_forget(&h->con);
-	if (lv_send(h, "systemctl reboot"))
-		return fail(h, errmsg, "cannot type on the serial console");
-	rc = lv_wait_shell(h, h->boot_timeout_s, errmsg);
-	h->boot_s = now_s() - t0;
-	return rc;
+	return boot_by(h, "reboot", "systemctl reboot", h->boot_timeout_s, errmsg);
 }
 
 static const char *read_line(const char *path)
@@ -615,7 +609,7 @@ struct lv *lv_boot(const struct lv_opts *o, char **errmsg)
 	if (probe) {
 		/* Does KVM boot Linux here? (On these machines /dev/kvm is
 		 * emulated and does not: ../shared/DESIGN.md.) */
-		if (start_for(h, LV_KVM_PROBE_S, errmsg) == 0) {
+		if (boot_by(h, "start", NULL, LV_KVM_PROBE_S, errmsg) == 0) {
 			remember_virt_type("kvm", "a kvm domain reached its shell");
 			return h;
 		}

@@ -64,6 +64,12 @@ struct lv;
  * (static). */
 int lv_env_up(char **errmsg);
 
+/* SIGHUP to libvirtd (scripts/libvirt-env.sh reload), waiting until it
+ * answers again: needed after installing the *first* hook file in
+ * /etc/libvirt/hooks/qemu.d/ (libvirtd looks for hooks only at start-up
+ * and on SIGHUP). 0, or -1 and *errmsg (static). */
+int lv_env_reload(char **errmsg);
+
 /* Define a domain and (unless o->no_start) start it and wait for the shell.
  * Calls lv_env_up(). NULL and *errmsg (static) on failure, with the end of
  * QEMU's log and of the console in it. */
@@ -89,7 +95,7 @@ int lv_exec(struct lv *h, const char *cmd, char **out, double timeout_s);
 /* Type a command without waiting for it (`systemctl reboot`, ...). */
 int lv_send(struct lv *h, const char *cmd);
 
-/* `virsh -c LV_URI ARGS` with ARGS formatted and given to sh (quote them
+/* `virsh -q -c LV_URI ARGS` with ARGS formatted and given to sh (quote them
  * yourself); stdout and stderr into malloc'd *out / *err (either may be
  * NULL to discard). Its exit status; -1 if it could not run or took over
  * 120 s (then killed). */
