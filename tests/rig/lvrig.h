@@ -114,7 +114,7 @@ const char *lv_image(struct lv *h);	     /* the image dir */
 const char *lv_kernel_release(struct lv *h); /* the image's release file */
 const char *lv_kernel_path(struct lv *h);    /* the image's vmlinuz */
 int lv_mem_mb(struct lv *h);
-double lv_boot_seconds(struct lv *h); /* last start or reset to shell */
+double lv_boot_seconds(struct lv *h); /* last start, reset or reboot to shell */
 /* For failure messages: domain state, QEMU's log end, the console's end. */
 const char *lv_describe(struct lv *h);
 
