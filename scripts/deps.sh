@@ -4,7 +4,9 @@
 set -eu
 pkgs="gcc make pkg-config check libelf-dev libbpf-dev libjson-c-dev zlib-dev
       qemu-system-x86 busybox-static cpio gzip xz-utils libc6-dev liblzma-dev
-      clang llvm libzstd-dev liblz4-dev libbz2-dev zstd lz4 bzip2"
+      clang llvm libzstd-dev liblz4-dev libbz2-dev zstd lz4 bzip2
+      libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
+      libxml2-dev mmdebstrap debian-archive-keyring qemu-utils e2fsprogs"
 missing=""
 for p in $pkgs; do
 	[ "$p" = zlib-dev ] && p=zlib1g-dev
@@ -16,6 +18,13 @@ echo "deps: installing$missing"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q >/dev/null
+# Quiet unless something fails (apt and debconf talk on stderr too).
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
+if ! { $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends $missing; } \
+	>"$log" 2>&1; then
+	tail -n 30 "$log" >&2
+	echo "deps: apt-get failed" >&2
+	exit 1
+fi

@@ -8,13 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "rig.h"
 
 #define BOOT_TIMEOUT_S 120
@@ -22,16 +21,13 @@
 
 struct rig {
 	pid_t qemu;
-	int con;		/* console socket */
+	struct rig_console con;	/* the shell on ttyS0 (console.h) */
 	char dir[64];
 	char target[512], target_nomem[512];
 	char qmp[128];		/* QMP socket */
 	char release[128], kernel[512];
-	unsigned seq;
 	double boot_s;
 	off_t bulk_off;
-	char *pend;		/* console bytes read past the last marker */
-	size_t pend_len;
 };
 
 static struct rig *live[MAX_RIGS];
@@ -163,126 +159,14 @@ static int qemu_alive(struct rig *r)
 	return 1;
 }
 
-/* Read console output until `marker` appears; returns the text before it
- * (malloc'd) or NULL on timeout/death. Bytes after the marker are kept for
- * the next call. */
-static char *read_until(struct rig *r, const char *marker, double timeout_s)
+static bool qemu_alive_cb(void *r)
 {
-	size_t cap = 65536 + r->pend_len, len = 0, mlen = strlen(marker);
-	char *buf = malloc(cap + 1);
-	double end = now_s() + timeout_s;
-
-	if (!buf)
-		return NULL;
-	if (r->pend_len)
-		memcpy(buf, r->pend, r->pend_len);
-	len = r->pend_len;
-	buf[len] = '\0';
-	r->pend_len = 0;
-	for (;;) {
-		struct pollfd p = { .fd = r->con, .events = POLLIN };
-		char *hit = len >= mlen ? memmem(buf, len, marker, mlen) : NULL;
-		double left = end - now_s();
-		ssize_t n;
-
-		if (hit) {
-			size_t rest = len - (size_t)(hit - buf) - mlen;
-			char *np = realloc(r->pend, rest + 1);
-
-			if (np) {
-				memcpy(np, hit + mlen, rest);
-				r->pend = np;
-				r->pend_len = rest;
-			}
-			*hit = '\0';
-			return buf;
-		}
-		if (left <= 0 || !qemu_alive(r))
-			break;
-		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
-			continue;
-		if (len + 4096 + 1 > cap) {
-			char *nb = realloc(buf, cap * 2 + 1);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(r->con, buf + len, 4096);
-		if (n <= 0)
-			break;
-		if (getenv("GP_RIG_DEBUG"))
-			fprintf(stderr, "rig< %.*s\n", (int)n, buf + len);
-		len += (size_t)n;
-		buf[len] = '\0';
-	}
-	/* Keep what came, so a late marker is not lost for good. */
-	free(r->pend);
-	r->pend = buf;
-	r->pend_len = len;
-	return NULL;
-}
-
-static int send_line(struct rig *r, const char *s)
-{
-	size_t len = strlen(s);
-
-	while (len) {
-		ssize_t n = write(r->con, s, len);
-
-		if (n <= 0)
-			return -1;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Drop \r and a leading newline. */
-static void clean(char *s)
-{
-	char *w = s;
-
-	for (char *p = s; *p; p++)
-		if (*p != '\r')
-			*w++ = *p;
-	*w = '\0';
-	while (s[0] == '\n')
-		memmove(s, s + 1, strlen(s));
+	return qemu_alive(r);
 }
 
 int rig_exec(struct rig *r, const char *cmd, char **out, double timeout_s)
 {
-	char line[8192], marker[64], *text, *tail;
-	int status = -1;
-	unsigned seq = ++r->seq;
-
-	if (out)
-		*out = NULL;
-	/* The marker in the command is split by quotes, so only its output
-	 * (with the exit status) matches. */
-	snprintf(marker, sizeof(marker), "@@GP%u-%d@@", seq, (int)getpid());
-	if ((size_t)snprintf(line, sizeof(line), "%s\necho \"@@GP\"'%u-%d'\"@@$?@@\"\n", cmd, seq,
-			     (int)getpid()) >= sizeof(line))
-		return -1;
-	if (send_line(r, line) < 0)
-		return -1;
-	text = read_until(r, marker, timeout_s);
-	if (!text)
-		return -1;
-	/* After the marker: "<status>@@". */
-	tail = read_until(r, "@@", 5);
-	if (tail) {
-		status = atoi(tail);
-		free(tail);
-	}
-	clean(text);
-	if (out)
-		*out = text;
-	else
-		free(text);
-	return status;
+	return con_exec(&r->con, cmd, out, timeout_s);
 }
 
 int rig_exec_bulk(struct rig *r, const char *cmd, char **out, size_t *len, double timeout_s)
@@ -295,9 +179,9 @@ int rig_exec_bulk(struct rig *r, const char *cmd, char **out, size_t *len, doubl
 	*out = NULL;
 	*len = 0;
 	snprintf(path, sizeof(path), "%s/bulk.out", r->dir);
-	snprintf(endm, sizeof(endm), "@@GPBULK%u@@", r->seq + 1);
+	snprintf(endm, sizeof(endm), "@@GPBULK%u@@", r->con.seq + 1);
 	if ((size_t)snprintf(full, sizeof(full),
-			     "{ %s; echo \"@@GPBULK\"'%u@@'; } > /dev/ttyS1", cmd, r->seq + 1) >= sizeof(full))
+			     "{ %s; echo \"@@GPBULK\"'%u@@'; } > /dev/ttyS1", cmd, r->con.seq + 1) >= sizeof(full))
 		return -1;
 	status = rig_exec(r, full, NULL, timeout_s);
 	if (status < 0)
@@ -338,27 +222,11 @@ int rig_exec_bulk(struct rig *r, const char *cmd, char **out, size_t *len, doubl
 	}
 }
 
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -1;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
 /* Wait for the guest's init, then make its shell quiet and machine-
  * friendly: 0, -1 (no init in time) or -2 (the shell does not answer). */
 static int wait_shell(struct rig *r, double timeout_s)
 {
-	char *out = read_until(r, "guestpatch guest up", timeout_s);
+	char *out = con_read_until(&r->con, "guestpatch guest up", timeout_s);
 
 	if (!out)
 		return -1;
@@ -415,7 +283,7 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return fail(NULL, errmsg, "out of memory");
-	r->con = -1;
+	con_init(&r->con, -1, qemu_alive_cb, r);
 	r->qemu = -1;
 	snprintf(r->kernel, sizeof(r->kernel), "%s/kernels/%s/vmlinuz", rig_build_dir(), flavor);
 	if (o && o->initrd)
@@ -505,7 +373,7 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	}
 	track(r);
 	/* The console socket appears once QEMU is up. */
-	while ((r->con = connect_unix(con)) < 0) {
+	while ((r->con.fd = con_connect_unix(con)) < 0) {
 		if (!qemu_alive(r))
 			return fail(r, errmsg, "QEMU exited during start-up");
 		if (now_s() - t0 > 30)
@@ -538,7 +406,7 @@ int rig_qmp(struct rig *r, const char *cmd, char **reply)
 	if (reply)
 		*reply = NULL;
 	if ((size_t)snprintf(line, sizeof(line), "%s\n", cmd) >= sizeof(line) ||
-	    (fd = connect_unix(r->qmp)) < 0)
+	    (fd = con_connect_unix(r->qmp)) < 0)
 		return -1;
 	/* Greeting, then capabilities' answer, then the command's: each
 	 * ends a line with "return" or "error"; events come in between. */
@@ -584,9 +452,7 @@ void rig_kill(struct rig *r)
 	if (!r)
 		return;
 	untrack(r);
-	if (r->con >= 0)
-		close(r->con);
-	free(r->pend);
+	con_close(&r->con);
 	if (r->qemu > 0) {
 		kill(r->qemu, SIGTERM);
 		for (int i = 0; i < 100 && waitpid(r->qemu, &st, WNOHANG) == 0; i++)
