@@ -240,7 +240,7 @@ struct gp_error *lp_retry_paused(struct kern *k, double timeout, unsigned backof
 		lp_report_pause(k, rep);
 		if (err || !blocked)
 			return err;
-		if ((gp_now_ns() - t0) / 1e9 >= timeout) {
+		if ((gp_now_ns() - t0) / 1e9 >= timeout || k->t->frozen) {
 			*timed_out = true;
 			return NULL;
 		}

@@ -485,6 +485,8 @@ struct gp_error *lp_drive_transition(struct kern *k, struct lp_ctx *c, const str
 			gp_error_destroy(err);
 			break;
 		}
+		if (k->t->frozen)
+			break;	/* tasks switch only when the guest runs again */
 		if (!a.done && signal_after > 0 && (gp_now_ns() - t0) / 1e9 >= next_signal) {
 			next_signal += signal_after;
 			if ((err = lp_signal_stragglers(k, c, rep)))

@@ -100,6 +100,9 @@ struct tgt {
 	 * Bounds scans of physical memory. */
 	uint64_t ram_top;
 	bool paused;		/* paused by us */
+	/* The guest never runs between our pauses (its user paused it, and
+	 * we leave it so): retrying an attempt can change nothing. */
+	bool frozen;
 	int pause_depth;	/* nested tgt_pause calls */
 	uint64_t pause_start_ns;
 	/* A pause longer than this fails tgt_pause_check() (0: no bound). */

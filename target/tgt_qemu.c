@@ -498,6 +498,7 @@ struct gp_error *tgt_qemu_open_cfg(const struct tgt_qemu_cfg *cfg, struct tgt **
 		return err;
 	p = t->priv;
 	p->keep_paused = cfg->keep_paused;
+	t->frozen = cfg->keep_paused;
 	p->cont_fn = cfg->cont;
 	p->ctx = cfg->ctx;
 	if ((err = gdb_attach(t, cfg->gdb))) {
