@@ -448,6 +448,29 @@ int lvr_wait_shell(struct lvr *h, double timeout_s, char **errmsg)
 	return 0;
 }
 
+int lvr_reconnect(struct lvr *h, double timeout_s, char **errmsg)
+{
+	char path[PATH_MAX];
+	double end = now_s() + timeout_s;
+
+	*errmsg = NULL;
+	snprintf(path, sizeof(path), "%s/con.sock", h->dir);
+	con_close(&h->con);
+	con_forget(&h->con);
+	while ((h->con.fd = con_connect_unix(path)) < 0) {
+		if (now_s() > end)
+			return fail(h, errmsg, "no serial console socket within %.0f s", timeout_s);
+		usleep(100000);
+	}
+	/* The guest runs on where it was: its shell answers as before. */
+	for (int tries = 0;; tries++) {
+		if (con_exec(&h->con, "true", NULL, 10) == 0)
+			return 0;
+		if (tries > 5 || now_s() > end)
+			return fail(h, errmsg, "the guest shell does not answer after reconnecting");
+	}
+}
+
 /* Make the guest boot, by `virsh VERB NAME` or by typing `typed` in its
  * shell, and wait for the shell; boot_s counts from the request. */
 static int boot_by(struct lvr *h, const char *verb, const char *typed, double timeout_s,

@@ -79,6 +79,9 @@ int lvr_start(struct lvr *h, char **errmsg);
 /* Wait for the shell after a reboot or start: the login profile's line,
  * then a command that answers. Bytes read before are forgotten. */
 int lvr_wait_shell(struct lvr *h, double timeout_s, char **errmsg);
+/* Connect to the console of a new QEMU running the same guest (after
+ * `virsh restore`, an incoming migration): no boot, the shell answers. */
+int lvr_reconnect(struct lvr *h, double timeout_s, char **errmsg);
 /* `virsh reset` (a hardware reset: no shutdown, no hook runs), then
  * lvr_wait_shell(). */
 int lvr_reset(struct lvr *h, char **errmsg);
