@@ -27,24 +27,6 @@
 static struct lvr *g;
 static char obj[300], other[300];
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		buf[0] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* build/vmm ARGS (given to sh), output in *out / *err (malloc'd). */
 static int vmm(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int vmm(char **out, char **err, const char *fmt, ...)
@@ -61,9 +43,9 @@ static int vmm(char **out, char **err, const char *fmt, ...)
 	snprintf(cmd, sizeof(cmd), "%s/vmm %s >%s 2>%s", rig_build_dir(), args, o, e);
 	st = system(cmd);
 	if (out)
-		*out = slurp(o);
+		*out = rig_slurp(o);
 	if (err)
-		*err = slurp(e);
+		*err = rig_slurp(e);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -337,8 +319,8 @@ START_TEST(hook_reconciles_on_start_and_restore)
 	ck_assert_int_eq(lvr_virsh(NULL, NULL, "destroy %s", lvr_name(g)), 0);
 	ck_assert_msg(lvr_start(g, &e) == 0, "virsh start: %s", e);
 	ck_assert_msg(wait_patched(true, 180), "not patched 180 s after the shell came up; hook log: %.1500s",
-		      slurp(log));
-	l = slurp(log);
+		      rig_slurp(log));
+	l = rig_slurp(log);
 	ck_assert_msg(strstr(l, "started/begin: reconcile started") &&
 			      strstr(l, "cmdline-marker: wanted: applied"),
 		      "hook log: %.1500s", l);
@@ -352,14 +334,14 @@ START_TEST(hook_reconciles_on_start_and_restore)
 	ck_assert_msg(lvr_reconnect(g, 60, &e) == 0, "after the restore: %.500s", e);
 	ck_assert(guest_patched());
 	for (int i = 0; i < 120; i++) {
-		l = slurp(log);
+		l = rig_slurp(log);
 		if (strstr(l, "nothing to change"))
 			break;
 		free(l);
 		l = NULL;
 		sleep(1);
 	}
-	ck_assert_msg(l, "no reconcile after the restore: %.1500s", slurp(log));
+	ck_assert_msg(l, "no reconcile after the restore: %.1500s", rig_slurp(log));
 	free(l);
 	no_oops("hook");
 }
@@ -390,10 +372,10 @@ START_TEST(watch_repatches_after_a_reboot)
 	ck_assert(guest_patched());
 	ck_assert_msg(lvr_reset(g, &e) == 0, "virsh reset: %s", e);
 	ck_assert_msg(wait_patched(true, 180), "not patched 180 s after the reboot; watch log: %.1500s",
-		      slurp(wlog));
+		      rig_slurp(wlog));
 	kill(pid, SIGTERM);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	l = slurp(wlog);
+	l = rig_slurp(wlog);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "vmm watch ended %d: %s", st, l);
 	ck_assert_msg(strstr(l, "rebooted") && strstr(l, "reconcile started") && strstr(l, "stopped"),
 		      "watch log: %.1500s", l);

@@ -474,7 +474,7 @@ const char *rig_kernel_release(struct rig *r) { return r->release; }
 const char *rig_kernel_path(struct rig *r) { return r->kernel; }
 double rig_boot_seconds(struct rig *r) { return r->boot_s; }
 
-static char *slurp(const char *path)
+char *rig_slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf;
@@ -507,9 +507,9 @@ int rig_run_tool(struct rig *r, const char *args, char **out, char **err)
 		return -1;
 	st = system(cmd);
 	if (out)
-		*out = slurp(o);
+		*out = rig_slurp(o);
 	if (err)
-		*err = slurp(e);
+		*err = rig_slurp(e);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

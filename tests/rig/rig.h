@@ -84,5 +84,7 @@ const char *rig_describe(struct rig *r);
 /* Run `$GP_BUILD/vmm ARGS` on the host (ARGS through sh); stdout/stderr
  * captured into malloc'd strings (NULL to discard). Returns exit status. */
 int rig_run_tool(struct rig *r, const char *args, char **out, char **err);
+/* A whole file, malloc'd ("" if it cannot be read). */
+char *rig_slurp(const char *path);
 
 #endif
