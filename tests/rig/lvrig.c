@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * lvrig.c - Debian system guests under libvirt for tests (lvrig.h).
+ * (lines: about 730, the whole life of a test domain in one place, as rig.c
+ * keeps a busybox guest's: environment, domain XML, boot, reset, reconnect,
+ * the console shell, virsh and the monitor.)
  *
  * Everything goes through virsh rather than the libvirt C API: the rig is
  * linked into every test and tool binary (RIG_OBJS), and what a test does
