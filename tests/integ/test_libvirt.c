@@ -22,10 +22,12 @@
 #include "rig/rig.h"
 
 #define MARKER "guestpatch: cmdline-marker applied"
-#define HOOK "/etc/libvirt/hooks/qemu.d/guestpatch-test"
 
 static struct lvr *g;
 static char obj[300], other[300];
+/* The hook as installed, one per test process (they may run side by side
+ * on one libvirtd; each acts only on domains with a policy). */
+static char hook[200];
 
 /* build/vmm ARGS (given to sh), output in *out / *err (malloc'd). */
 static int vmm(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -116,6 +118,7 @@ static void up(void)
 	char *e = NULL, cmd[1200];
 	struct lvr_opts o = { 0 };
 
+	snprintf(hook, sizeof(hook), "/etc/libvirt/hooks/qemu.d/guestpatch-test-%d", (int)getpid());
 	g = lvr_boot(&o, &e);
 	ck_assert_msg(g, "booting a Debian system guest under libvirt: %s", e);
 	fprintf(stderr, "libvirt: %s guest %s (%s) booted in %.1f s\n", lvr_virt_type(g),
@@ -133,7 +136,7 @@ static void up(void)
 
 static void down(void)
 {
-	unlink(HOOK);
+	unlink(hook);
 	lvr_destroy(g);
 }
 
@@ -312,11 +315,39 @@ START_TEST(hook_reconciles_on_start_and_restore)
 	snprintf(cmd, sizeof(cmd),
 		 "sed -e 's|^VMM=.*|VMM=%s/vmm|' -e 's|^LOG=.*|LOG=%s|' -e 's|^RUN=.*|RUN=%s|' "
 		 "configs/libvirt/guestpatch-hook > %s && chmod 755 %s && (pkill -HUP -x libvirtd; sleep 2)",
-		 realpath(rig_build_dir(), NULL), log, lvr_dir(g), HOOK, HOOK);
+		 realpath(rig_build_dir(), NULL), log, lvr_dir(g), hook, hook);
 	ck_assert_msg(system(cmd) == 0, "%s", cmd);
 	snprintf(pol, sizeof(pol), "<patch file=\"%s\"/>", obj);
 	set_policy(pol, "--live --config");
 	ck_assert_int_eq(lvr_virsh(NULL, NULL, "destroy %s", lvr_name(g)), 0);
+	/* Started paused: the hook's reconcile waits for it to run; the
+	 * domain stopped: the hook stops that reconcile. */
+	ck_assert_int_eq(lvr_virsh(NULL, NULL, "start --paused %s", lvr_name(g)), 0);
+	for (int i = 0; i < 30; i++) {
+		l = rig_slurp(log);
+		if (strstr(l, "waiting: the domain is paused"))
+			break;
+		free(l);
+		l = NULL;
+		sleep(1);
+	}
+	ck_assert_msg(l, "the hook's reconcile does not wait for a paused domain: %.1500s", rig_slurp(log));
+	free(l);
+	ck_assert_int_eq(lvr_virsh(NULL, NULL, "destroy %s", lvr_name(g)), 0);
+	sleep(2);
+	l = rig_slurp(log);
+	ck_assert_msg(strstr(l, "stopped/end: stopped its reconcile (pid") ||
+			      strstr(l, "release/end: stopped its reconcile (pid"),
+		      "the hook did not stop the reconcile: %.1500s", l);
+	free(l);
+	{
+		char pidf[400], *pid;
+
+		snprintf(pidf, sizeof(pidf), "%s/reconcile-%s.pid", lvr_dir(g), lvr_name(g));
+		pid = rig_slurp(pidf);
+		ck_assert_msg(!*pid, "the reconcile's pid file is left: %s", pid);
+		free(pid);
+	}
 	ck_assert_msg(lvr_start(g, &e) == 0, "virsh start: %s", e);
 	ck_assert_msg(wait_patched(true, 180), "not patched 180 s after the shell came up; hook log: %.1500s",
 		      rig_slurp(log));
