@@ -56,11 +56,11 @@ struct gp_error *task_offsets_init(struct kern *k, struct task_offsets *o)
 	    (err = off(k, "rq", "curr", &o->rq_curr)))
 		return gp_error_wrap(err, "task layout");
 	/* __state since 5.14 (commit 2f064a59a11f), state before. */
-	if (off(k, "task_struct", "__state", &o->state) &&
+	if (!gp_ok(off(k, "task_struct", "__state", &o->state)) &&
 	    (err = off(k, "task_struct", "state", &o->state)))
 		return gp_error_wrap(err, "task layout");
 	/* cpu moved into thread_info in 5.16 (commit bcf9033e5449). */
-	if (off(k, "task_struct", "thread_info.cpu", &o->cpu) &&
+	if (!gp_ok(off(k, "task_struct", "thread_info.cpu", &o->cpu)) &&
 	    (err = off(k, "task_struct", "cpu", &o->cpu)))
 		return gp_error_wrap(err, "task layout");
 	o->has_patch_state = k->btf && kbtf_has_member(k->btf, "task_struct",
