@@ -345,7 +345,7 @@ START_TEST(hook_reconciles_on_start_and_restore)
 	{
 		char pg[300];
 
-		snprintf(pg, sizeof(pg), "pgrep -f 'reconcile libvirt:%s,' >/dev/null", lvr_name(g));
+		snprintf(pg, sizeof(pg), "pgrep -f '[r]econcile libvirt:%s,' >/dev/null", lvr_name(g));
 		ck_assert_msg(system(pg) != 0, "a reconcile still runs: %.1500s", l);
 	}
 	free(l);
