@@ -70,8 +70,9 @@ struct gp_error *lv_meta_set(struct lv *l, const char *ns_uri, const char *key,
 			     const char *xml);
 
 /* Guest RAM alone, read while the domain runs (tgt_ram_open), for waiting
- * on its kernel without pausing it; *st: the domain's state then. */
-struct gp_error *tgt_libvirt_open_ram(const char *opts, struct tgt **out, struct lv_state *st);
+ * on its kernel without pausing it; *st: the domain's state then.  The
+ * layout is asked anew each time (a restore brings a new QEMU). */
+struct gp_error *tgt_libvirt_open_ram(struct lv *l, struct tgt **out, struct lv_state *st);
 
 /* The most a monitor reply may hold; anything larger is refused. */
 #define LV_REPLY_MAX (4u << 20)

@@ -178,21 +178,18 @@ fail:
 	return err;
 }
 
-struct gp_error *tgt_libvirt_open_ram(const char *opts, struct tgt **out, struct lv_state *st)
+struct gp_error *tgt_libvirt_open_ram(struct lv *l, struct tgt **out, struct lv_state *st)
 {
 	struct tgt_ram_seg segs[TGT_MAX_RAM_SEGS];
 	struct gp_error *err;
-	struct lv *l = NULL;
 	size_t nsegs = 0;
 	int fd = -1;
 
 	*out = NULL;
 	memset(st, 0, sizeof(*st));
-	if (!(err = lv_open(opts, &l)) && !(err = lv_state(l, st)) && !st->down &&
-	    !(err = lv_ram(l, &fd, segs, &nsegs)))
+	if (!(err = lv_state(l, st)) && !st->down && !(err = lv_ram(l, &fd, segs, &nsegs)))
 		err = tgt_ram_open(fd, segs, nsegs, out);
 	if (fd >= 0)
 		close(fd);
-	lv_close(l);
 	return err;
 }

@@ -67,18 +67,16 @@ static double now_s(void)
 
 /* vCPU 0's CR0 and CR3 from the monitor's register dump: no pause (QEMU
  * reads them from the vCPU thread; the guest is never stopped). */
-static bool monitor_cr3(const char *spec, uint64_t *cr0, uint64_t *cr3)
+static bool monitor_cr3(struct lv *l, uint64_t *cr0, uint64_t *cr3)
 {
-	struct lv *l = NULL;
 	char *out = NULL, *p;
 	bool ok = false;
 
-	if (gp_ok(lv_open(spec, &l)) && gp_ok(lv_hmp(l, "info registers", &out)) &&
+	if (gp_ok(lv_hmp(l, "info registers", &out)) &&
 	    (p = strstr(out, "CR0=")) && sscanf(p, "CR0=%" SCNx64, cr0) == 1 &&
 	    (p = strstr(out, "CR3=")) && sscanf(p, "CR3=%" SCNx64, cr3) == 1)
 		ok = true;
 	free(out);
-	lv_close(l);
 	return ok;
 }
 
@@ -86,7 +84,7 @@ static bool monitor_cr3(const char *spec, uint64_t *cr0, uint64_t *cr3)
  * runs: its VMCOREINFO (validated against vCPU 0's page tables, so a
  * copy a reset left in RAM is passed over, as a paused attach would) and
  * system_state at SYSTEM_RUNNING.  *why says what is missing. */
-static bool kernel_up(const char *spec, char *why, size_t wlen, bool *stopped)
+static bool kernel_up(struct lv *l, char *why, size_t wlen, bool *stopped)
 {
 	struct kern_opts ko = { 0 };
 	struct lv_state st;
@@ -99,7 +97,7 @@ static bool kernel_up(const char *spec, char *why, size_t wlen, bool *stopped)
 	bool up = false;
 
 	*stopped = false;
-	err = tgt_libvirt_open_ram(spec, &t, &st);
+	err = tgt_libvirt_open_ram(l, &t, &st);
 	if (st.down || (!err && !st.running)) {
 		snprintf(why, wlen, "the domain is %s", st.text);
 		*stopped = st.down;
@@ -111,7 +109,7 @@ static bool kernel_up(const char *spec, char *why, size_t wlen, bool *stopped)
 		gp_error_destroy(err);
 		return false;
 	}
-	if (!monitor_cr3(spec, &cr0, &ko.cr3)) {
+	if (!monitor_cr3(l, &cr0, &ko.cr3)) {
 		snprintf(why, wlen, "QEMU's monitor shows no vCPU 0 registers");
 		goto out;
 	}
@@ -240,7 +238,7 @@ int cmd_reconcile(struct cli *c, int argc, char **argv)
 			err = gp_error_create(GP_ERR_TIMEOUT, "gave up after %.0f s: %s", wait_s, why);
 			goto fail;
 		}
-		if (!kernel_up(argv[0] + 8, why, sizeof(why), &stopped)) {
+		if (!kernel_up(l, why, sizeof(why), &stopped)) {
 			if (stopped) {
 				err = gp_error_create(GP_ERR_BUSY, "%s", why);
 				goto fail;
