@@ -103,7 +103,9 @@ $(O)/check_integ: $(INTEG_OBJS) $(RIG_OBJS) $(O)/libgp.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -lz -lbz2
 
-$(O)/gp-bench: $(O)/obj/tests/tools/bench.o $(RIG_OBJS) $(O)/libgp.a
+# gp-bench: bench.c and every section tests/tools/bench_*.c (bench.h).
+BENCH_OBJS := $(patsubst %.c,$(O)/obj/%.o,$(wildcard tests/tools/bench*.c))
+$(O)/gp-bench: $(BENCH_OBJS) $(RIG_OBJS) $(O)/libgp.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz -lbz2
 
@@ -215,7 +217,7 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(O)/vmm $(O)/gp-bench guest
-	$(Q)GP_BUILD=$(O) $(O)/gp-bench $(O)/bench.txt
+	$(Q)GP_BUILD=$(O) GP_BENCH_ONLY="$(BENCH_ONLY)" $(O)/gp-bench $(O)/bench.txt
 
 install: $(O)/vmm
 	install -D -m 0755 $(O)/vmm $(DESTDIR)$(PREFIX)/bin/vmm

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "kernel.h"
 #include "kvmvm.h"
 #include "lp_patch.h"
@@ -26,8 +27,52 @@
 
 static FILE *outf;
 
-static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void report(const char *fmt, ...)
+#define report bench_report
+#define MAX_BENCH 32
+
+static struct {
+	const char *name;
+	gp_bench_fn fn;
+} benches[MAX_BENCH];
+static int nr_benches;
+
+void gp_register_bench(const char *name, gp_bench_fn fn)
+{
+	if (nr_benches < MAX_BENCH) {
+		benches[nr_benches].name = name;
+		benches[nr_benches].fn = fn;
+		nr_benches++;
+	}
+}
+
+bool bench_selected(const char *name)
+{
+	const char *sel = getenv("GP_BENCH_ONLY");
+	size_t n = strlen(name);
+	const char *p;
+
+	if (!sel || !*sel)
+		return true;
+	for (p = sel; (p = strstr(p, name)); p += n)
+		if ((p == sel || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
+static int cmp_double_(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double bench_median_d(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double_);
+	return v[n / 2];
+}
+
+void bench_report(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -47,13 +92,15 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median_ms(uint64_t *v, int n)
+#define median_ms bench_median_ms
+double bench_median_ms(uint64_t *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_u64);
 	return v[n / 2] / 1e6;
 }
 
-static void die(struct gp_error *err, const char *what)
+#define die bench_die
+void bench_die(struct gp_error *err, const char *what)
 {
 	fprintf(stderr, "gp-bench: %s: %s\n", what, err ? err->msg : "failed");
 	exit(1);
@@ -204,7 +251,7 @@ static void bench_612(void)
 	rig_kill(r);
 }
 
-int main(int argc, char **argv)
+static void bench_base(void)
 {
 	struct rig_opts ro = { .flavor = "amd64", .cpus = 2, .mem_mb = 512 };
 	uint64_t attach[RUNS], list[RUNS], pause[RUNS], stop[RUNS], resume[RUNS];
@@ -219,21 +266,10 @@ int main(int argc, char **argv)
 	double gdb_mbps = 0;
 	static uint8_t buf[1 << 20];
 
-	outf = fopen(argc > 1 ? argv[1] : "build/bench.txt", "w");
-	if (!outf) {
-		perror("gp-bench: output file");
-		return 1;
-	}
-	/* GP_BENCH_ONLY=6.12: the 6.12 comparison alone. */
-	if (getenv("GP_BENCH_ONLY") && !strcmp(getenv("GP_BENCH_ONLY"), "6.12")) {
-		bench_612();
-		fclose(outf);
-		return 0;
-	}
 	r = rig_boot(&ro, &errmsg);
 	if (!r) {
 		fprintf(stderr, "gp-bench: boot: %s\n", errmsg);
-		return 1;
+		exit(1);
 	}
 	report("# guestpatch benchmarks: kernel %s, %d vCPUs, %d MiB, QEMU TCG\n",
 	       rig_kernel_release(r), ro.cpus, ro.mem_mb);
@@ -391,9 +427,6 @@ int main(int argc, char **argv)
 	tgt_close(t);
 	rig_kill(r);
 
-	/* 6b. the same comparison on Linux 6.12. */
-	bench_612();
-
 	/* 7. our own VMM: pause latency (kick to every vCPU out of KVM_RUN),
 	 * tiny guests on this machine's KVM (emulated here: the real figure
 	 * comes from the nested-KVM rig, not built yet). */
@@ -478,6 +511,22 @@ int main(int argc, char **argv)
 		}
 		nested_kill(n);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	outf = fopen(argc > 1 ? argv[1] : "build/bench.txt", "w");
+	if (!outf) {
+		perror("gp-bench: output file");
+		return 1;
+	}
+	if (bench_selected("base"))
+		bench_base();
+	if (bench_selected("6.12"))
+		bench_612();
+	for (int i = 0; i < nr_benches; i++)
+		if (bench_selected(benches[i].name))
+			benches[i].fn();
 	fclose(outf);
 	return 0;
 }
