@@ -48,6 +48,13 @@ static void usage(FILE *f)
 	      "                           remove the others; records the result in the metadata\n"
 	      "  watch [--uri URI]        reconcile opted-in guests on libvirt's reboot and start\n"
 	      "                           events (runs until stopped; see configs/libvirt)\n"
+	      "  dmesg TARGET [--since SEQ]\n"
+	      "                           the guest kernel's log, read from its memory, as its\n"
+	      "                           own dmesg prints it (--json: records with seq, level)\n"
+	      "  health TARGET [--since SEQ] [--timeout S]\n"
+	      "                           read-only health check: jiffies advance, no oops, BUG,\n"
+	      "                           WARNING, panic, lockup or stall in the kernel's log\n"
+	      "                           since SEQ, the taint; exit 0 healthy, 4 unhealthy\n"
 	      "  run --kernel BZIMAGE|VMLINUX [--initrd F] [--append S] [--mem SIZE] [--cpus N] [--gdb SOCKET]\n"
 	      "                           boot a Linux guest in our own KVM VMM (vmm run --help)\n"
 	      "\n"
@@ -286,6 +293,10 @@ static const struct command {
 	{ "build", cmd_build, false, true, NULL },
 	{ "reconcile", cmd_reconcile, false, true, NULL },	/* attaches itself */
 	{ "watch", cmd_watch, false, true, NULL },
+	/* Read-only: they attach themselves, without the journal recovery
+	 * (which may write). */
+	{ "dmesg", cmd_dmesg, false, true, NULL },
+	{ "health", cmd_health, false, true, NULL },
 };
 
 int main(int argc, char **argv)
@@ -309,6 +320,7 @@ int main(int argc, char **argv)
 		{ "target", required_argument, NULL, 't' },
 		{ "uri", required_argument, NULL, 'U' },
 		{ "max-pause", required_argument, NULL, 'P' },
+		{ "since", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -372,6 +384,18 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		}
+		case 'N': {
+			char *end;
+
+			errno = 0;
+			c.since = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "vmm: --since %s: expected a log sequence number\n", optarg);
+				return 2;
+			}
+			c.have_since = true;
 			break;
 		}
 		case 'V': c.kopts.vmlinux = optarg; break;
