@@ -337,10 +337,6 @@ static enum slot_verdict slot_state(const struct klog_layout *l, const struct sn
 	uint64_t a = sv_of(l, s->desc_a, slot), b = sv_of(l, s->desc_b, slot);
 	uint64_t iseq = get64(info_of(l, s, slot) + l->info_seq);
 
-	if (iseq > seq)
-		return SLOT_LOST;	/* overwritten by a newer record */
-	if (iseq != seq)
-		return SLOT_STOP;	/* not written yet */
 	if (a != b) {
 		/* Changed while we read: recycled (lost), or just finalized
 		 * (the next read has it). */
@@ -348,16 +344,17 @@ static enum slot_verdict slot_state(const struct klog_layout *l, const struct sn
 			return SLOT_LOST;
 		return SLOT_STOP;
 	}
+	if (DESC_STATE(b) == DESC_RESERVED || DESC_STATE(b) == DESC_COMMITTED)
+		return SLOT_STOP;	/* not yet readable */
+	if (iseq != seq) {
+		/* A newer record in the slot: seq was overwritten (the
+		 * kernel's reader catches up with the tail); an older one:
+		 * seq is not written yet. */
+		return iseq > seq && iseq - seq < (1ull << 62) ? SLOT_LOST : SLOT_STOP;
+	}
 	if ((DESC_ID(b) & mask) != slot)
 		return SLOT_LOST;	/* an id that cannot be in this slot */
-	switch (DESC_STATE(b)) {
-	case DESC_FINALIZED:
-		return SLOT_RECORD;
-	case DESC_REUSABLE:
-		return SLOT_LOST;
-	default:
-		return SLOT_STOP;	/* reserved or committed: not yet readable */
-	}
+	return DESC_STATE(b) == DESC_FINALIZED ? SLOT_RECORD : SLOT_LOST;
 }
 
 /* copy_data(): the record at seq, or false if it has no usable text. */
@@ -409,16 +406,20 @@ static bool walk(const struct klog_layout *l, const struct snap *s, uint64_t sin
 	if (!first_seq(l, s, &first))
 		return false;
 	st->first_seq = first;
-	seq = since > first ? since : first;
+	seq = first;
 	if (since < first)
 		st->lost += first - since;
-	/* At most one lap of the ring: no guest data can make this loop. */
+	/* From the tail on, so that the next sequence number is the ring's
+	 * whatever since is; at most one lap of the ring: no guest data can
+	 * make this loop. */
 	for (uint64_t i = 0; i < count; i++, seq++) {
 		enum slot_verdict v = slot_state(l, s, seq);
 		struct klog_record r;
 
 		if (v == SLOT_STOP)
 			break;
+		if (seq < since)
+			continue;
 		if (v == SLOT_LOST || !fn) {
 			st->lost += v == SLOT_LOST;
 			continue;

@@ -136,6 +136,15 @@ static struct lines dmesg_vs_guest(size_t extra, char **buf, char **gbuf)
 	ck_assert_msg(rc == 0, "vmm dmesg: %s", err);
 	free(err);
 	ck_assert_int_eq(rig_exec_bulk(r, "dmesg", gbuf, &glen, 300), 0);
+	if (getenv("GP_KLOG_DEBUG")) {
+		FILE *f = fopen("build/klog-ours.txt", "w");
+
+		fputs(*buf, f);
+		fclose(f);
+		f = fopen("build/klog-theirs.txt", "w");
+		fputs(*gbuf, f);
+		fclose(f);
+	}
 	ours = split(*buf);
 	theirs = split(*gbuf);
 	ck_assert_msg(ours.n > 50 && theirs.n > 50, "%zu lines from vmm, %zu from the guest", ours.n,
@@ -208,6 +217,9 @@ static size_t json_vs_kmsg(void)
 		rec = json_object_array_get_idx(arr, seq - first);
 		ck_assert_uint_eq(json_object_get_int64(json_object_object_get(rec, "seq")), seq);
 		esc = kmsg_escape(json_object_get_string(json_object_object_get(rec, "text")));
+		/* split() dropped the trailing blanks of kmsg's line */
+		for (size_t e = strlen(esc); e && esc[e - 1] == ' ';)
+			esc[--e] = '\0';
 		ck_assert_msg(!strcmp(esc, strchr(k.v[i], ' ') + 1),
 			      "record %llu differs:\n  vmm:  %s\n  kmsg: %s", (unsigned long long)seq,
 			      esc, strchr(k.v[i], ' ') + 1);
@@ -221,7 +233,7 @@ static size_t json_vs_kmsg(void)
 	return same;
 }
 
-START_TEST(dmesg_at_boot)
+static void dmesg_at_boot(void)
 {
 	char *buf = NULL, *gbuf = NULL;
 	struct lines ours = dmesg_vs_guest(0, &buf, &gbuf);
@@ -234,30 +246,35 @@ START_TEST(dmesg_at_boot)
 	free(gbuf);
 	json_vs_kmsg();
 }
-END_TEST
 
 #define FILL_LINES 2500
 #define FILL_DOTS "................................................................"
 #define FILL_FMT "gp-klog-fill %d " FILL_DOTS
 
-/* Thousands of lines through /dev/kmsg, written while vmm reads: every
- * read consistent (no torn text, consecutive sequence numbers), then
- * the ring wrapped the same way on both sides. */
-START_TEST(dmesg_wrapped_while_writing)
+/* The log at boot, the same on both sides from its first line; then
+ * thousands of lines through /dev/kmsg, written while vmm reads: every
+ * read consistent (no torn text, consecutive sequence numbers), and the
+ * ring wrapped the same way on both sides.  (One test: the rig's bulk
+ * channel keeps its place per process, and Check forks each test.) */
+START_TEST(dmesg_matches_guest)
 {
 	char cmd[512], *buf = NULL, *gbuf = NULL, want[160];
 	struct lines ours;
-	int reads = 0, done = 0;
+	int reads = 0, done = 0, midway = 0;
+
+	dmesg_at_boot();
 
 	snprintf(cmd, sizeof(cmd),
 		 "setsid sh -c 'i=0; while [ $i -lt %d ]; do echo \"gp-klog-fill $i " FILL_DOTS
-		 "\" >/dev/kmsg; i=$((i+1)); done' </dev/null >/dev/null 2>&1 &",
+		 "\" >/dev/kmsg; i=$((i+1)); [ $((i %% 25)) = 0 ] && usleep 50000; done' "
+		 "</dev/null >/dev/null 2>&1 &",
 		 FILL_LINES);
 	ck_assert_int_eq(rig_exec(r, cmd, NULL, 30), 0);
 	for (int round = 0; round < 200 && !done; round++) {
 		json_object *arr = vmm_json(0, "dmesg", "%s", "");
 		size_t n = json_object_array_length(arr);
 		uint64_t prev = 0;
+		int top = -1;
 
 		reads++;
 		for (size_t i = 0; i < n; i++) {
@@ -275,11 +292,14 @@ START_TEST(dmesg_wrapped_while_writing)
 				ck_assert_msg(!strcmp(text, want), "torn record %llu: %s",
 					      (unsigned long long)seq, text);
 				done |= k == FILL_LINES - 1;
+				top = k > top ? k : top;
 			}
 		}
+		midway += top >= 0 && top < FILL_LINES - 1;
 		json_object_put(arr);
 	}
 	ck_assert_msg(done, "the guest's %d lines never all arrived (%d reads)", FILL_LINES, reads);
+	ck_assert_msg(midway >= 1, "no read while the guest was writing (%d reads)", reads);
 	/* The ring (128 KiB of text) holds about half of them now. */
 	ours = dmesg_vs_guest(400, &buf, &gbuf);
 	ck_assert(!has_line(&ours, "Linux version "));
@@ -289,7 +309,8 @@ START_TEST(dmesg_wrapped_while_writing)
 	free(buf);
 	free(gbuf);
 	ck_assert_uint_gt(json_vs_kmsg(), 800);
-	fprintf(stderr, "klog: %d consistent reads while the guest wrote\n", reads);
+	fprintf(stderr, "klog: %d consistent reads, %d of them while the guest wrote\n", reads,
+		midway);
 }
 END_TEST
 
@@ -430,11 +451,10 @@ static TCase *tests(TCase *tc, void (*up)(void))
 {
 	tcase_set_timeout(tc, 900);
 	tcase_add_unchecked_fixture(tc, up, down);
-	tcase_add_test(tc, dmesg_at_boot);
+	tcase_add_test(tc, dmesg_matches_guest);
 	tcase_add_test(tc, dmesg_since);
 	tcase_add_test(tc, health_idle_then_warn);
 	tcase_add_test(tc, health_paused_guest);
-	tcase_add_test(tc, dmesg_wrapped_while_writing);
 	return tc;
 }
 
