@@ -374,6 +374,25 @@ START_TEST(health_idle_then_warn)
 		      (unsigned long long)taint0);
 	json_object_put(o);
 
+	/* No pause beyond the attach's: the log and jiffies are read from
+	 * the RAM file while the guest runs. */
+	{
+		char *sout = NULL, *serr = NULL, *p;
+		long pauses;
+
+		rc = vmm(&sout, &serr, "health", "--stats --timeout 60");
+		ck_assert_msg(rc == 0, "health --stats: %d %s", rc, serr);
+		p = strstr(serr, " pauses, ");
+		ck_assert_msg(p, "%s", serr);
+		while (p > serr && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		pauses = strtol(p, NULL, 10);
+		ck_assert_msg(pauses >= 1 && pauses <= 2, "health paused the guest %ld times: %s", pauses,
+			      serr);
+		free(sout);
+		free(serr);
+	}
+
 	/* A user-space line that looks like a warning: /dev/kmsg gives it
 	 * facility user, so it is not the kernel's. */
 	ck_assert_int_eq(rig_exec(r, "echo '<4>WARNING: CPU: 0 PID: 1 at forged_by_user+0x0/0x0' >/dev/kmsg",
@@ -447,6 +466,41 @@ START_TEST(health_paused_guest)
 }
 END_TEST
 
+/* Through the gdbstub alone (no RAM file): reads need the guest paused,
+ * so the log is copied in one pause and jiffies in one each; the same
+ * log, and healthy. */
+START_TEST(gdbstub_only_target)
+{
+	char args[512], *a = NULL, *b = NULL, *err = NULL;
+	struct lines la, lb;
+	int rc;
+
+	rc = vmm(&a, &err, "dmesg", "%s", "");
+	ck_assert_msg(rc == 0, "dmesg: %s", err);
+	free(err);
+	snprintf(args, sizeof(args), "dmesg '%s'", rig_target_nomem(r));
+	rc = rig_run_tool(r, args, &b, &err);
+	ck_assert_msg(rc == 0, "dmesg (gdbstub only): %s", err);
+	free(err);
+	la = split(a);
+	lb = split(b);
+	ck_assert_uint_gt(la.n, 50);
+	ck_assert_uint_ge(lb.n, la.n);
+	for (size_t i = 0; i < la.n; i++)
+		ck_assert_str_eq(la.v[i], lb.v[i]);
+	free(la.v);
+	free(lb.v);
+	free(a);
+	free(b);
+	snprintf(args, sizeof(args), "health '%s' --json --timeout 60", rig_target_nomem(r));
+	rc = rig_run_tool(r, args, &a, &err);
+	ck_assert_msg(rc == 0 && strstr(a, "\"healthy\":true"), "health (gdbstub only): %d %s %s", rc,
+		      a, err);
+	free(a);
+	free(err);
+}
+END_TEST
+
 static TCase *tests(TCase *tc, void (*up)(void))
 {
 	tcase_set_timeout(tc, 900);
@@ -455,6 +509,7 @@ static TCase *tests(TCase *tc, void (*up)(void))
 	tcase_add_test(tc, dmesg_since);
 	tcase_add_test(tc, health_idle_then_warn);
 	tcase_add_test(tc, health_paused_guest);
+	tcase_add_test(tc, gdbstub_only_target);
 	return tc;
 }
 

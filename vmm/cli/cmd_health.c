@@ -23,17 +23,24 @@
 #define HEALTH_POLL_US 10000
 #define HEALTH_MAX_BAD 100
 
+/* Bad usage: 2, as main's own checks. */
+static int usage_error(const char *cmd, int argc, char **argv)
+{
+	if (argc < 1)
+		fprintf(stderr, "vmm: %s: missing TARGET\n", cmd);
+	else if (argc > 1)
+		fprintf(stderr, "vmm: %s: unexpected operand '%s'\n", cmd, cli_str(argv[1]));
+	else
+		return 0;
+	return 2;
+}
+
 /* Attach as the other commands do, minus the journal recovery. */
-static struct gp_error *attach(struct cli *c, const char *cmd, int argc, char **argv)
+static struct gp_error *attach(struct cli *c, int argc, char **argv)
 {
 	struct gp_error *err;
 
-	if (argc < 1)
-		return gp_error_create(GP_ERR_INVAL, "missing TARGET");
-	if (argc > 1)
-		return gp_error_create(GP_ERR_INVAL, "unexpected operand '%s'", argv[1]);
 	c->target = argv[0];
-	(void)cmd;
 	if ((err = cli_lock(c, argc, argv)) || (err = cli_attach(c)))
 		return err;
 	return NULL;
@@ -115,7 +122,9 @@ int cmd_dmesg(struct cli *c, int argc, char **argv)
 	struct klog_stats st;
 	struct gp_error *err;
 
-	if ((err = attach(c, "dmesg", argc, argv)))
+	if (usage_error("dmesg", argc, argv))
+		return 2;
+	if ((err = attach(c, argc, argv)))
 		return cli_fail(err, "dmesg");
 	arr = c->json ? json_object_new_array() : NULL;
 	if ((err = kern_klog_read(c->k, c->have_since ? c->since : 0, dmesg_one, arr, &st))) {
@@ -253,7 +262,9 @@ int cmd_health(struct cli *c, int argc, char **argv)
 	char reason[1024] = "";
 	json_object *o;
 
-	if ((err = attach(c, "health", argc, argv)))
+	if (usage_error("health", argc, argv))
+		return 2;
+	if ((err = attach(c, argc, argv)))
 		return cli_fail(err, "health: cannot attach");
 	window_ns = (uint64_t)((c->timeout_s > 0 ? c->timeout_s : HEALTH_WINDOW_S) * 1e9);
 	if (!kern_has_sym(c->k, "jiffies_64", &jva) && !kern_has_sym(c->k, "jiffies", &jva))
