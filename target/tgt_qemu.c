@@ -373,6 +373,13 @@ static void qemu_close(struct tgt *t)
 	free(t);
 }
 
+static void qemu_thaw(struct tgt *t)
+{
+	struct qemu_priv *p = t->priv;
+
+	p->keep_paused = false;
+}
+
 static const struct tgt_ops qemu_ops = {
 	.name = "qemu",
 	.pause = qemu_pause,
@@ -384,6 +391,7 @@ static const struct tgt_ops qemu_ops = {
 	.map_phys = qemu_map_phys,
 	.reclaim = qemu_reclaim,
 	.close = qemu_close,
+	.thaw = qemu_thaw,
 };
 
 /* Map the guest RAM behind fd (a RAM file we opened, or a descriptor a

@@ -443,6 +443,17 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		cli_say_rollback(&rep.journal);
+		/* QMP cannot tell a user's `stop` from the stop a vmm killed
+		 * mid-pause left (with its guardian gone too): an interrupted
+		 * pause of this boot that the guest has not run since is ours,
+		 * and the guest runs again at the end of this command. */
+		if (c.t->frozen && rep.journal.found && !rep.journal.earlier_boot &&
+		    !rep.journal.guest_ran) {
+			fprintf(stderr, "vmm: the guest was left stopped by an interrupted vmm "
+					"(pid %d, %s): it will run again\n",
+				rep.journal.intent.pid, rep.journal.intent.op);
+			tgt_thaw(c.t);
+		}
 		if (rep.region_earlier_boot && ci->earlier_region)
 			cli_say_earlier_region(ci->earlier_region);
 	}
