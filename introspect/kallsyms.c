@@ -101,11 +101,10 @@ truncated:
 			       i, raw->num_syms, raw->names_len);
 }
 
-struct gp_error *ksym_skip_one(const struct ksym_raw *raw, uint32_t i, size_t *off)
+struct gp_error *ksym_skip_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
+			       size_t *codes)
 {
-	size_t codes;
-
-	return skip_one(raw, i, off, &codes);
+	return skip_one(raw, i, off, codes);
 }
 
 struct gp_error *ksym_decode_one(const struct ksym_raw *raw, uint32_t i, size_t *off,

@@ -76,8 +76,10 @@ struct gp_error *ksym_decode(const struct ksym_raw *raw,
 uint64_t ksym_raw_addr(const struct ksym_raw *raw, uint32_t i);
 /* Every token lies inside the token table; run before the two below. */
 struct gp_error *ksym_check_tokens(const struct ksym_raw *raw);
-/* Step *off (into raw->names) over symbol i's entry, bounds checked. */
-struct gp_error *ksym_skip_one(const struct ksym_raw *raw, uint32_t i, size_t *off);
+/* Step *off (into raw->names) over symbol i's entry, bounds checked;
+ * *codes: how many token codes it has (they end at the new *off). */
+struct gp_error *ksym_skip_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
+			       size_t *codes);
 /* Decode symbol i at *off: name[0] is its type, the rest its name
  * (NUL-terminated, *nlen bytes in all); *off steps past it. */
 struct gp_error *ksym_decode_one(const struct ksym_raw *raw, uint32_t i, size_t *off,

@@ -338,7 +338,9 @@ static int cmp_u32(const void *a, const void *b)
 #define SAMPLE_SPREAD 48
 #define SAMPLE_RANDOM 16
 
-/* Decode a sample of symbols from the guest's own tables and compare. */
+/* Walk the guest's names: every symbol's type (the first character of
+ * its first token) is compared, and a sample of symbols is decoded whole
+ * and compared by name. */
 static struct gp_error *check_sample(const struct ksym_table *t, const struct ksym_raw *raw,
 				     uint64_t seed)
 {
@@ -359,24 +361,29 @@ static struct gp_error *check_sample(const struct ksym_table *t, const struct ks
 	qsort(idx, ns, sizeof(idx[0]), cmp_u32);
 	if ((err = ksym_check_tokens(raw)))
 		return err;
-	for (uint32_t i = 0; i < n && next < ns; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		char name[KSYM_NAME_LEN * 2];
-		size_t nlen;
+		size_t nlen, codes, start = off;
 
-		if (i != idx[next]) {
-			if ((err = ksym_skip_one(raw, i, &off)))
+		if (next < ns && i == idx[next]) {
+			if ((err = ksym_decode_one(raw, i, &off, name, &nlen)))
 				return err;
-			continue;
+			while (next < ns && idx[next] == i)
+				next++;
+		} else {
+			if ((err = ksym_skip_one(raw, i, &off, &codes)))
+				return err;
+			name[0] = raw->token_table[raw->token_index[raw->names[off - codes]]];
+			name[1] = 0;
+			if (name[0] == t->syms[i].type)
+				continue;
 		}
-		if ((err = ksym_decode_one(raw, i, &off, name, &nlen)))
-			return err;
-		if (name[0] != t->syms[i].type || strcmp(name + 1, ksym_name(t, &t->syms[i])))
+		if (name[0] != t->syms[i].type || (off - start && name[1] &&
+						   strcmp(name + 1, ksym_name(t, &t->syms[i]))))
 			return gp_error_create(GP_ERR_CORRUPT,
 					       "symbol %u is %c %.64s in the cache, %c %.64s in the guest",
 					       i, t->syms[i].type, ksym_name(t, &t->syms[i]), name[0],
-					       name + 1);
-		while (next < ns && idx[next] == i)
-			next++;
+					       name[1] ? name + 1 : "...");
 	}
 	return NULL;
 }

@@ -80,6 +80,7 @@ void cli_print_stats(struct cli *c, const char *what)
 {
 	if (!c->stats)
 		return;
+	c->stats_printed = true;
 	fprintf(stderr,
 		"stats: %s attach %.3f ms (guest paused %.3f ms of it); last pause %.3f ms (stop %.3f ms, resume %.3f ms); %" PRIu64
 		" pauses, %.3f ms paused in all; %" PRIu64 " bytes read (%" PRIu64 " fast, %" PRIu64 " slow reads)\n",

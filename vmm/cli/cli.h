@@ -18,6 +18,7 @@
 struct cli {
 	bool json;
 	bool stats;
+	bool stats_printed;	/* cli_print_stats ran */
 	bool all;		/* --all */
 	bool force;		/* --force */
 	bool replace;		/* --replace */

@@ -434,6 +434,8 @@ int main(int argc, char **argv)
 out:
 	if (c.k)
 		gp_error_destroy(lp_release(c.k));
+	if (c.stats && c.k && c.t && !c.stats_printed)
+		cli_print_stats(&c, cmd);	/* attach, its steps, the cache */
 	if (c.stats && c.t)
 		fprintf(stderr, "stats: %" PRIu64 " guest writes\n", c.t->stats.writes);
 	kern_detach(c.k);
