@@ -91,7 +91,7 @@ const char *kcache_dir(char *buf, size_t len)
 
 static const char *kind_ext(enum kcache_kind kind)
 {
-	return kind == KCACHE_SYMS ? "syms" : "btf";
+	return kind == KCACHE_SYMS ? "syms" : kind == KCACHE_BTF ? "btf" : "vmci";
 }
 
 void kcache_path(char *buf, size_t len, const char *dir, const char *build_id,

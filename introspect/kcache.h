@@ -13,7 +13,9 @@
  *              (kallsyms_names..token_table, token table, token index);
  *   <id>.btf   a hash of the guest's raw BTF and the results of the BTF
  *              lookups commands made (kbtf.c's memo), so an attach answers
- *              them without parsing the BTF at all.
+ *              them without parsing the BTF at all;
+ *   0.vmci     hints: where VMCOREINFO was found, per target spec, tried
+ *              (and checked as any candidate) before scanning guest RAM.
  *
  * A file is untrusted input: header (magic, version, kind, build id,
  * payload size, payload hash) and every index and offset in it are
@@ -46,6 +48,7 @@
 enum kcache_kind {
 	KCACHE_SYMS = 1,
 	KCACHE_BTF = 2,
+	KCACHE_VMCI = 3,	/* "0.vmci": where VMCOREINFO was, per target */
 };
 
 struct kcache_hdr {
@@ -137,5 +140,10 @@ struct gp_error *kcache_attach_syms(struct kern *k, const struct ksym_raw *raw);
 struct gp_error *kcache_attach_btf(struct kern *k, uint64_t va, size_t len);
 /* Save the BTF lookups learnt (at detach; failures are ignored). */
 void kcache_detach(struct kern *k);
+/* Where VMCOREINFO was found last time for this target (its spec
+ * string): *pa, true if there is such a hint.  Only a hint: the page is
+ * checked as any candidate of the scan, and the scan runs if it fails. */
+bool kcache_vmci_hint(const struct kern *k, uint64_t *pa);
+void kcache_vmci_save(const struct kern *k, uint64_t pa);
 /* "hit", "miss", "off", or "rebuilt (why)", for --stats and vmm info. */
 void kcache_note(const struct kern *k, char *buf, size_t len);

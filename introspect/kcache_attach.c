@@ -204,6 +204,68 @@ void kcache_detach(struct kern *k)
 	free(memo);
 }
 
+/* The hints of all targets in one file, "0.vmci" (there is no build id
+ * before VMCOREINFO is found): up to HINTS (target spec hash, address)
+ * pairs, the newest first.  Writers racing lose a hint, nothing more. */
+#define HINTS 64
+
+struct vmci_hint {
+	uint64_t spec_hash, pa;
+};
+
+static size_t read_hints(const struct kern *k, struct vmci_hint *h)
+{
+	struct kcache_file f;
+	size_t n = 0;
+
+	if (gp_ok(kcache_read(k->cache_dir, "0", KCACHE_VMCI, &f))) {
+		if (f.len % sizeof(*h) == 0 && f.len <= HINTS * sizeof(*h)) {
+			n = f.len / sizeof(*h);
+			memcpy(h, f.payload, f.len);
+		}
+		kcache_release(&f);
+	}
+	return n;
+}
+
+static uint64_t spec_hash(const struct kern *k)
+{
+	return kcache_hash(k->t->spec, strlen(k->t->spec), 7);
+}
+
+bool kcache_vmci_hint(const struct kern *k, uint64_t *pa)
+{
+	struct vmci_hint h[HINTS];
+	size_t n;
+	uint64_t sh;
+
+	if (!k->cache_dir || !k->t->spec)
+		return false;
+	n = read_hints(k, h);
+	sh = spec_hash(k);
+	for (size_t i = 0; i < n; i++)
+		if (h[i].spec_hash == sh) {
+			*pa = h[i].pa;
+			return true;
+		}
+	return false;
+}
+
+void kcache_vmci_save(const struct kern *k, uint64_t pa)
+{
+	struct vmci_hint h[HINTS + 1];
+	size_t n, m = 1;
+
+	if (!k->cache_dir || !k->t->spec)
+		return;
+	n = read_hints(k, h + 1);
+	h[0] = (struct vmci_hint){ spec_hash(k), pa };
+	for (size_t i = 1; i <= n && m < HINTS; i++)
+		if (h[i].spec_hash != h[0].spec_hash)
+			h[m++] = h[i];
+	gp_error_destroy(kcache_write(k->cache_dir, "0", KCACHE_VMCI, h, m * sizeof(*h)));
+}
+
 void kcache_note(const struct kern *k, char *buf, size_t len)
 {
 	if (!strcmp(k->cache_syms, k->cache_btf))

@@ -621,6 +621,29 @@ void kern_boot_id(struct kern *k)
 	k->boot_id_why = canary ? NULL : why;
 }
 
+/* VMCOREINFO where the cache says it was for this target, checked as
+ * any candidate of the scan; true if it is there and accepted. */
+static bool vmci_from_hint(struct kern *k, uint64_t limit, struct accept_ctx *ctx)
+{
+	uint8_t page[PAGE_SIZE];
+	const void *m;
+	uint64_t pa;
+
+	if (!kcache_vmci_hint(k, &pa) || pa % PAGE_SIZE || pa >= limit)
+		return false;
+	if (!(m = tgt_map_phys(k->t, pa, PAGE_SIZE))) {
+		if (!gp_ok(tgt_read_phys(k->t, pa, page, sizeof(page))))
+			return false;
+		m = page;
+	}
+	if (memcmp(m, "OSRELEASE=", 10) || !gp_ok(vmci_parse(m, PAGE_SIZE, pa, &k->vi)))
+		return false;
+	if (accept_vmci(&k->vi, ctx))
+		return true;
+	vmci_free(&k->vi);
+	return false;
+}
+
 static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 /* (paused unless the RAM is mapped: see kern_attach) */
 {
@@ -630,7 +653,10 @@ static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 	const struct ksym *s;
 	uint64_t t0 = gp_now_ns(), t1;
 
-	err = vmci_scan(k->t, limit, accept_vmci, &ctx, &k->vi);
+	if (vmci_from_hint(k, limit, &ctx))
+		err = NULL;
+	else if (!(err = vmci_scan(k->t, limit, accept_vmci, &ctx, &k->vi)))
+		kcache_vmci_save(k, k->vi.pa);
 	if (err) {
 		if (ctx.last)
 			err = gp_error_wrap(err, "last candidate: %s",
