@@ -10,7 +10,8 @@
  *  - a cache file made for other kallsyms tables (as another build's file
  *    under this build id's name), one with a symbol's address changed
  *    (checksum fixed up, and not) are detected, said ("rebuilt (why)"),
- *    and the output is right; the next attach is a hit again;
+ *    and the output is right; the next attach is a hit again; VMCOREINFO
+ *    hints to pages without it are passed over;
  *  - after a reset with a new KASLR offset, the same build is served
  *    from the cache, and /proc/kallsyms agrees;
  *  - `vmm patch` / `vmm unpatch` of the shipped example through a warm
@@ -349,6 +350,15 @@ START_TEST(tampered_and_foreign_files_rebuilt)
 	write_syms(bid, b, len / 3, false);
 	note = sym_and_note(want);
 	ck_assert_msg(strstr(note, "rebuilt (bad header)"), "note: %s", note);
+	/* A VMCOREINFO hint to a page that holds none, then one to the
+	 * guest's last page: each is tried, refused, and the scan finds it. */
+	for (int i = 0; i < 2; i++) {
+		const char *spec = rig_target(r);
+		uint64_t hint[2] = { kcache_hash(spec, strlen(spec), 7), i ? (256ull << 20) - 4096 : 0x1000 };
+
+		ck_ok(kcache_write(cache, "0", KCACHE_VMCI, hint, sizeof(hint)));
+		ck_assert_str_eq(sym_and_note(want), "hit");
+	}
 	free(b);
 	free(orig);
 	free(want);
