@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kallsyms.h"
 
@@ -51,11 +52,104 @@ void ksym_free(struct ksym_table *t)
 {
 	if (!t)
 		return;
-	free(t->syms);
-	free(t->pool);
-	free(t->by_name);
-	free(t->by_addr);
+	if (t->syms_map_len)
+		munmap(t->syms, t->syms_map_len);
+	else
+		free(t->syms);
+	if (t->file_map) {
+		munmap(t->file_map, t->file_map_len);
+	} else {
+		free(t->pool);
+		free(t->by_name);
+		free(t->by_addr);
+	}
 	free(t);
+}
+
+uint64_t ksym_raw_addr(const struct ksym_raw *raw, uint32_t i)
+{
+	int32_t o = raw->offsets[i];
+
+	if (raw->absolute_percpu)
+		return o >= 0 ? (uint64_t)o : raw->relative_base - 1 - (uint64_t)(int64_t)o;
+	return raw->relative_base + (uint32_t)o;
+}
+
+static struct gp_error *skip_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
+				 size_t *codes)
+{
+	size_t o = *off, len;
+
+	if (o >= raw->names_len)
+		goto truncated;
+	len = raw->names[o++];
+	/* "Big" symbols (6.1, commit 73bbb94466fd): a set top bit
+	 * means the length continues in the next byte. */
+	if (len & 0x80) {
+		if (o >= raw->names_len)
+			goto truncated;
+		len = (len & 0x7f) | ((size_t)raw->names[o++] << 7);
+	}
+	if (len == 0 || len > raw->names_len - o)
+		goto truncated;
+	*off = o + len;
+	*codes = len;
+	return NULL;
+truncated:
+	return gp_error_create(GP_ERR_CORRUPT,
+			       "kallsyms names end after %u of %u symbols (%zu bytes)",
+			       i, raw->num_syms, raw->names_len);
+}
+
+struct gp_error *ksym_skip_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
+			       size_t *codes)
+{
+	return skip_one(raw, i, off, codes);
+}
+
+struct gp_error *ksym_decode_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
+				 char name[KSYM_NAME_LEN * 2], size_t *nlen)
+{
+	size_t start, n = 0, len = 0;
+	/* The names may be guest memory the guest can change meanwhile:
+	 * each byte is read once. */
+	struct gp_error *err = skip_one(raw, i, off, &len);
+
+	if (err)
+		return err;
+	start = *off - len;
+	for (size_t j = 0; j < len; j++) {
+		const char *tok = raw->token_table + raw->token_index[raw->names[start + j]];
+		size_t tl = strlen(tok);
+
+		if (n + tl >= KSYM_NAME_LEN * 2)
+			return gp_error_create(GP_ERR_CORRUPT,
+					       "kallsyms symbol %u expands past %u bytes",
+					       i, KSYM_NAME_LEN * 2);
+		memcpy(name + n, tok, tl);
+		n += tl;
+	}
+	name[n] = 0;
+	if (n < 2)
+		return gp_error_create(GP_ERR_CORRUPT, "kallsyms symbol %u has an empty name", i);
+	*nlen = n;
+	return NULL;
+}
+
+struct gp_error *ksym_check_tokens(const struct ksym_raw *raw)
+{
+	/* Every token must be a NUL-terminated string inside the table. */
+	for (int i = 0; i < 256; i++) {
+		uint16_t ti = raw->token_index[i];
+
+		if (ti >= raw->token_table_len ||
+		    !memchr(raw->token_table + ti, '\0',
+			    raw->token_table_len - ti))
+			return gp_error_create(GP_ERR_CORRUPT,
+					       "kallsyms token %d at offset %u runs past the token table (%zu bytes)",
+					       i, ti, raw->token_table_len);
+	}
+	return NULL;
 }
 
 struct gp_error *ksym_decode(const struct ksym_raw *raw,
@@ -70,65 +164,18 @@ struct gp_error *ksym_decode(const struct ksym_raw *raw,
 		return gp_error_create(GP_ERR_CORRUPT,
 				       "kallsyms_num_syms is %u (expected 1..%u)",
 				       raw->num_syms, KSYM_MAX_SYMS);
-	/* Every token must be a NUL-terminated string inside the table. */
-	for (int i = 0; i < 256; i++) {
-		uint16_t ti = raw->token_index[i];
-
-		if (ti >= raw->token_table_len ||
-		    !memchr(raw->token_table + ti, '\0',
-			    raw->token_table_len - ti))
-			return gp_error_create(GP_ERR_CORRUPT,
-					       "kallsyms token %d at offset %u runs past the token table (%zu bytes)",
-					       i, ti, raw->token_table_len);
-	}
+	if ((err = ksym_check_tokens(raw)))
+		return err;
 	t = table_new(raw->num_syms);
 	if (!t)
 		return &gp_error_nomem;
 	for (uint32_t i = 0; i < raw->num_syms; i++) {
 		char name[KSYM_NAME_LEN * 2];
-		size_t len, nlen = 0;
-		int32_t o;
+		size_t nlen;
 
-		if (off >= raw->names_len)
-			goto truncated;
-		len = raw->names[off++];
-		/* "Big" symbols (6.1, commit 73bbb94466fd): a set top bit
-		 * means the length continues in the next byte. */
-		if (len & 0x80) {
-			if (off >= raw->names_len)
-				goto truncated;
-			len = (len & 0x7f) | ((size_t)raw->names[off++] << 7);
-		}
-		if (len == 0 || len > raw->names_len - off)
-			goto truncated;
-		for (size_t j = 0; j < len; j++) {
-			const char *tok =
-				raw->token_table +
-				raw->token_index[raw->names[off + j]];
-			size_t tl = strlen(tok);
-
-			if (nlen + tl >= sizeof(name)) {
-				err = gp_error_create(GP_ERR_CORRUPT,
-						      "kallsyms symbol %u expands past %zu bytes",
-						      i, sizeof(name));
-				goto fail;
-			}
-			memcpy(name + nlen, tok, tl);
-			nlen += tl;
-		}
-		off += len;
-		if (nlen < 2) {
-			err = gp_error_create(GP_ERR_CORRUPT,
-					      "kallsyms symbol %u has an empty name",
-					      i);
+		if ((err = ksym_decode_one(raw, i, &off, name, &nlen)))
 			goto fail;
-		}
-		o = raw->offsets[i];
-		if (raw->absolute_percpu)
-			t->syms[i].addr = o >= 0 ? (uint64_t)o :
-				raw->relative_base - 1 - (uint64_t)(int64_t)o;
-		else
-			t->syms[i].addr = raw->relative_base + (uint32_t)o;
+		t->syms[i].addr = ksym_raw_addr(raw, i);
 		t->syms[i].type = name[0];
 		t->syms[i].index = i;
 		err = pool_add(t, name + 1, nlen - 1, &t->syms[i].name);
@@ -141,10 +188,6 @@ struct gp_error *ksym_decode(const struct ksym_raw *raw,
 		goto fail;
 	*out = t;
 	return NULL;
-truncated:
-	err = gp_error_create(GP_ERR_CORRUPT,
-			      "kallsyms names end after %zu of %u symbols (%zu bytes)",
-			      t->nr, raw->num_syms, raw->names_len);
 fail:
 	ksym_free(t);
 	return err;

@@ -39,6 +39,11 @@ struct ksym_table {
 	size_t pool_len, pool_cap;
 	uint32_t *by_name;	/* indexes into syms, sorted by (name, index) */
 	uint32_t *by_addr;	/* sorted by (addr, index) */
+	/* A table from the host cache (kcache.c): pool, by_name and by_addr
+	 * point into this read-only file mapping, and syms is an anonymous
+	 * mapping of syms_map_len bytes; ksym_free unmaps them. */
+	void *file_map;
+	size_t file_map_len, syms_map_len;
 };
 
 static inline const char *ksym_name(const struct ksym_table *t,
@@ -65,6 +70,20 @@ struct ksym_raw {
 
 struct gp_error *ksym_decode(const struct ksym_raw *raw,
 			     struct ksym_table **out);
+
+/* Pieces of ksym_decode, for checking a cached table against the guest's
+ * (kcache.c).  The address of symbol i (< num_syms). */
+uint64_t ksym_raw_addr(const struct ksym_raw *raw, uint32_t i);
+/* Every token lies inside the token table; run before the two below. */
+struct gp_error *ksym_check_tokens(const struct ksym_raw *raw);
+/* Step *off (into raw->names) over symbol i's entry, bounds checked;
+ * *codes: how many token codes it has (they end at the new *off). */
+struct gp_error *ksym_skip_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
+			       size_t *codes);
+/* Decode symbol i at *off: name[0] is its type, the rest its name
+ * (NUL-terminated, *nlen bytes in all); *off steps past it. */
+struct gp_error *ksym_decode_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
+				 char name[KSYM_NAME_LEN * 2], size_t *nlen);
 
 /* System.map text ("ADDR TYPE NAME" lines); addresses shifted by delta
  * (the KASLR offset) except for 'A' symbols below the kernel map. */

@@ -32,11 +32,35 @@ struct gp_error *kbtf_load(const void *data, size_t len, struct kbtf **out)
 	return NULL;
 }
 
+struct gp_error *kbtf_lazy(size_t len, uint64_t hash, kbtf_fetch_fn fetch, void *arg,
+			   struct kbtf **out)
+{
+	struct kbtf *k;
+
+	*out = NULL;
+	if (len < 24 || len > KBTF_MAX_BYTES)
+		return gp_error_create(GP_ERR_CORRUPT, "BTF size %zu out of range", len);
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return &gp_error_nomem;
+	k->size = len;
+	k->hash = hash;
+	k->fetch = fetch;
+	k->fetch_arg = arg;
+	*out = k;
+	return NULL;
+}
+
 void kbtf_free(struct kbtf *k)
 {
 	if (!k)
 		return;
 	btf__free(k->btf);
+	for (size_t i = 0; i < k->nmemo; i++) {
+		free(k->memo[i].key);
+		free(k->memo[i].msg);
+	}
+	free(k->memo);
 	free(k);
 }
 
@@ -61,7 +85,7 @@ static int find_composite(const struct kbtf *k, const char *name)
 	return t && btf_is_composite(t) ? id : -1;
 }
 
-struct gp_error *kbtf_sizeof(const struct kbtf *k, const char *name,
+static struct gp_error *kbtf_sizeof_parsed(const struct kbtf *k, const char *name,
 			     uint64_t *size)
 {
 	int id = find_composite(k, name);
@@ -207,7 +231,7 @@ static struct gp_error *resolve_path(const struct kbtf *k, const char *name,
 	return NULL;
 }
 
-struct gp_error *kbtf_offsetof(const struct kbtf *k, const char *name,
+static struct gp_error *kbtf_offsetof_parsed(const struct kbtf *k, const char *name,
 			       const char *path, uint64_t *offset,
 			       uint64_t *size)
 {
@@ -228,7 +252,7 @@ struct gp_error *kbtf_offsetof(const struct kbtf *k, const char *name,
 	return NULL;
 }
 
-struct gp_error *kbtf_array_len(const struct kbtf *k, const char *name,
+static struct gp_error *kbtf_array_len_parsed(const struct kbtf *k, const char *name,
 				const char *path, uint64_t *nelems)
 {
 	const struct btf_type *t;
@@ -248,7 +272,7 @@ struct gp_error *kbtf_array_len(const struct kbtf *k, const char *name,
 	return NULL;
 }
 
-int kbtf_has_member(const struct kbtf *k, const char *name, const char *path)
+static int kbtf_has_member_parsed(const struct kbtf *k, const char *name, const char *path)
 {
 	uint64_t off;
 	int id;
@@ -258,7 +282,7 @@ int kbtf_has_member(const struct kbtf *k, const char *name, const char *path)
 	return !err;
 }
 
-struct gp_error *kbtf_bitfield(const struct kbtf *k, const char *name, const char *member,
+static struct gp_error *kbtf_bitfield_parsed(const struct kbtf *k, const char *name, const char *member,
 			       uint64_t *bit_offset, uint64_t *bits)
 {
 	const struct btf_type *t;
@@ -281,7 +305,7 @@ struct gp_error *kbtf_bitfield(const struct kbtf *k, const char *name, const cha
 	return gp_error_create(GP_ERR_NOTFOUND, "struct %s has no member %s", name, member);
 }
 
-struct gp_error *kbtf_enum_value(const struct kbtf *k, const char *name, const char *enumerator,
+static struct gp_error *kbtf_enum_value_parsed(const struct kbtf *k, const char *name, const char *enumerator,
 				 int64_t *value)
 {
 	int id = btf__find_by_name_kind(k->btf, name, BTF_KIND_ENUM);
@@ -301,4 +325,312 @@ struct gp_error *kbtf_enum_value(const struct kbtf *k, const char *name, const c
 		}
 	}
 	return gp_error_create(GP_ERR_NOTFOUND, "enum %s has no %s", name, enumerator);
+}
+
+/* ---- lookups remembered (kcache.c keeps them across runs) ----
+ *
+ * The kbtf is logically const to its users; parsing on demand and
+ * remembering results change only this private state. */
+
+#define MEMO_MAX 4096		/* distinct lookups kept */
+#define MEMO_KEY_MAX 512	/* op, name, NUL, path */
+#define MEMO_MSG_MAX 512
+
+static uint64_t memo_hash(const char *key, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)key[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The key: op, name, NUL, path; 0 if too long to remember. */
+static size_t memo_key(char *key, char op, const char *name, const char *path)
+{
+	size_t nl = strlen(name), pl = path ? strlen(path) : 0;
+
+	if (2 + nl + pl > MEMO_KEY_MAX)
+		return 0;
+	key[0] = op;
+	memcpy(key + 1, name, nl);
+	key[1 + nl] = 0;
+	memcpy(key + 2 + nl, path ? path : "", pl);
+	return 2 + nl + pl;
+}
+
+static const struct kbtf_memo_ent *memo_get(const struct kbtf *k, const char *key, size_t n)
+{
+	uint64_t h = memo_hash(key, n);
+
+	for (size_t i = 0; i < k->nmemo; i++)
+		if (k->memo[i].h == h && k->memo[i].klen == n && !memcmp(k->memo[i].key, key, n))
+			return &k->memo[i];
+	return NULL;
+}
+
+static void memo_add(struct kbtf *k, const char *key, size_t n, int code, const char *msg,
+		     uint64_t v1, uint64_t v2)
+{
+	struct kbtf_memo_ent *e;
+
+	if (!n || k->nmemo >= MEMO_MAX || memo_get(k, key, n) ||
+	    (msg && strlen(msg) >= MEMO_MSG_MAX))
+		return;
+	if (k->nmemo == k->capmemo) {
+		size_t cap = k->capmemo ? k->capmemo * 2 : 64;
+		struct kbtf_memo_ent *m = realloc(k->memo, cap * sizeof(*m));
+
+		if (!m)
+			return;
+		k->memo = m;
+		k->capmemo = cap;
+	}
+	e = &k->memo[k->nmemo];
+	memset(e, 0, sizeof(*e));
+	e->key = malloc(n);
+	e->msg = msg ? strdup(msg) : NULL;
+	if (!e->key || (msg && !e->msg)) {
+		free(e->key);
+		free(e->msg);
+		return;
+	}
+	memcpy(e->key, key, n);
+	e->klen = n;
+	e->h = memo_hash(key, n);
+	e->code = code;
+	e->v1 = v1;
+	e->v2 = v2;
+	k->nmemo++;
+	k->memo_dirty = true;
+}
+
+/* Parse the BTF if it has not been (a lazy kbtf whose memo missed). */
+static struct gp_error *ensure_parsed(const struct kbtf *kc)
+{
+	struct kbtf *k = (struct kbtf *)kc;
+	struct gp_error *err;
+	struct kbtf *full;
+	void *data = NULL;
+	size_t len = 0;
+
+	if (k->btf)
+		return NULL;
+	if (!k->fetch)
+		return gp_error_create(GP_ERR_UNSUPPORTED, "no BTF loaded");
+	if ((err = k->fetch(k->fetch_arg, k->hash, &data, &len)))
+		return gp_error_wrap(err, "loading the guest BTF");
+	err = kbtf_load(data, len, &full);
+	free(data);
+	if (err)
+		return err;
+	k->btf = full->btf;
+	k->size = full->size;
+	full->btf = NULL;
+	kbtf_free(full);
+	return NULL;
+}
+
+/* A remembered result: NULL with the values, or the error again. */
+static struct gp_error *memo_result(const struct kbtf_memo_ent *e, uint64_t *v1, uint64_t *v2)
+{
+	if (e->code)
+		return gp_error_create((enum gp_error_code)e->code, "%s", e->msg ? e->msg : "");
+	if (v1)
+		*v1 = e->v1;
+	if (v2)
+		*v2 = e->v2;
+	return NULL;
+}
+
+static void memo_put(const struct kbtf *kc, const char *key, size_t n, struct gp_error *err,
+		     uint64_t v1, uint64_t v2)
+{
+	/* Out of memory says nothing about the BTF: not remembered. */
+	if (err == &gp_error_nomem)
+		return;
+	memo_add((struct kbtf *)kc, key, n, err ? (int)err->code : 0, err ? err->msg : NULL, v1, v2);
+}
+
+#define MEMO_LOOKUP(op, name, path, v1p, v2p, call)                               \
+	do {                                                                      \
+		char key_[MEMO_KEY_MAX];                                          \
+		size_t n_ = memo_key(key_, op, name, path);                       \
+		const struct kbtf_memo_ent *e_ = n_ ? memo_get(k, key_, n_) : NULL; \
+		struct gp_error *err_;                                            \
+		uint64_t a_ = 0, b_ = 0;                                          \
+                                                                                  \
+		if (e_)                                                           \
+			return memo_result(e_, v1p, v2p);                         \
+		if ((err_ = ensure_parsed(k)))                                    \
+			return err_;                                              \
+		err_ = call;                                                      \
+		memo_put(k, key_, n_, err_, a_, b_);                              \
+		if (!err_) {                                                      \
+			if (v1p)                                                  \
+				*(uint64_t *)(v1p) = a_;                          \
+			if (v2p)                                                  \
+				*(uint64_t *)(v2p) = b_;                          \
+		}                                                                 \
+		return err_;                                                      \
+	} while (0)
+
+struct gp_error *kbtf_sizeof(const struct kbtf *k, const char *name, uint64_t *size)
+{
+	MEMO_LOOKUP('S', name, NULL, size, (uint64_t *)NULL, kbtf_sizeof_parsed(k, name, &a_));
+}
+
+struct gp_error *kbtf_offsetof(const struct kbtf *k, const char *name, const char *path,
+			       uint64_t *offset, uint64_t *size)
+{
+	if (size)
+		MEMO_LOOKUP('o', name, path, offset, size, kbtf_offsetof_parsed(k, name, path, &a_, &b_));
+	MEMO_LOOKUP('O', name, path, offset, (uint64_t *)NULL,
+		    kbtf_offsetof_parsed(k, name, path, &a_, NULL));
+}
+
+struct gp_error *kbtf_array_len(const struct kbtf *k, const char *name, const char *path,
+				uint64_t *nelems)
+{
+	MEMO_LOOKUP('A', name, path, nelems, (uint64_t *)NULL,
+		    kbtf_array_len_parsed(k, name, path, &a_));
+}
+
+struct gp_error *kbtf_bitfield(const struct kbtf *k, const char *name, const char *member,
+			       uint64_t *bit_offset, uint64_t *bits)
+{
+	MEMO_LOOKUP('B', name, member, bit_offset, bits,
+		    kbtf_bitfield_parsed(k, name, member, &a_, &b_));
+}
+
+static struct gp_error *enum_value_u(const struct kbtf *k, const char *name, const char *en,
+				     uint64_t *v)
+{
+	int64_t x = 0;
+	struct gp_error *err = kbtf_enum_value_parsed(k, name, en, &x);
+
+	*v = (uint64_t)x;
+	return err;
+}
+
+struct gp_error *kbtf_enum_value(const struct kbtf *k, const char *name, const char *enumerator,
+				 int64_t *value)
+{
+	MEMO_LOOKUP('E', name, enumerator, (uint64_t *)value, (uint64_t *)NULL,
+		    enum_value_u(k, name, enumerator, &a_));
+}
+
+static struct gp_error *has_member_e(const struct kbtf *k, const char *name, const char *path,
+				     uint64_t *v)
+{
+	*v = (uint64_t)kbtf_has_member_parsed(k, name, path);
+	return NULL;
+}
+
+static struct gp_error *has_member(const struct kbtf *k, const char *name, const char *path,
+				   uint64_t *v)
+{
+	MEMO_LOOKUP('H', name, path, v, (uint64_t *)NULL, has_member_e(k, name, path, &a_));
+}
+
+int kbtf_has_member(const struct kbtf *k, const char *name, const char *path)
+{
+	uint64_t v = 0;
+	struct gp_error *err = has_member(k, name, path, &v);
+
+	gp_error_destroy(err);
+	return !err && v;
+}
+
+/* Export format: a u32 count, then per entry u32 key length, u32 message
+ * length (0: success), i32 code, u32 reserved, u64 v1, u64 v2, the key,
+ * the message. */
+struct memo_rec {
+	uint32_t klen, mlen;
+	int32_t code;
+	uint32_t reserved;
+	uint64_t v1, v2;
+};
+
+struct gp_error *kbtf_memo_export(const struct kbtf *k, void **data, size_t *len)
+{
+	size_t n = 4, off;
+	uint8_t *p;
+	uint32_t cnt = (uint32_t)k->nmemo;
+
+	for (size_t i = 0; i < k->nmemo; i++)
+		n += sizeof(struct memo_rec) + k->memo[i].klen + (k->memo[i].msg ? strlen(k->memo[i].msg) : 0);
+	p = malloc(n);
+	if (!p)
+		return &gp_error_nomem;
+	memcpy(p, &cnt, 4);
+	off = 4;
+	for (size_t i = 0; i < k->nmemo; i++) {
+		const struct kbtf_memo_ent *e = &k->memo[i];
+		struct memo_rec r = { .klen = (uint32_t)e->klen,
+				      .mlen = e->msg ? (uint32_t)strlen(e->msg) : 0,
+				      .code = e->code, .v1 = e->v1, .v2 = e->v2 };
+
+		memcpy(p + off, &r, sizeof(r));
+		off += sizeof(r);
+		memcpy(p + off, e->key, e->klen);
+		off += e->klen;
+		memcpy(p + off, e->msg ? e->msg : "", r.mlen);
+		off += r.mlen;
+	}
+	*data = p;
+	*len = n;
+	return NULL;
+}
+
+struct gp_error *kbtf_memo_import(struct kbtf *k, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t cnt;
+	size_t off = 4;
+	char msg[MEMO_MSG_MAX];
+
+	if (len < 4)
+		return gp_error_create(GP_ERR_CORRUPT, "BTF lookup cache: %zu bytes", len);
+	memcpy(&cnt, p, 4);
+	if (cnt > MEMO_MAX)
+		return gp_error_create(GP_ERR_CORRUPT, "BTF lookup cache: %u entries", cnt);
+	for (uint32_t i = 0; i < cnt; i++) {
+		struct memo_rec r;
+		const char *key;
+
+		if (len - off < sizeof(r))
+			goto bad;
+		memcpy(&r, p + off, sizeof(r));
+		off += sizeof(r);
+		if (r.klen < 2 || r.klen > MEMO_KEY_MAX || r.mlen >= MEMO_MSG_MAX ||
+		    len - off < (size_t)r.klen + r.mlen || r.code < 0 ||
+		    r.code > GP_ERR_INTERRUPTED || (r.code == 0) != (r.mlen == 0) ||
+		    !strchr("SoOABEH", p[off]) || !memchr(p + off + 1, 0, r.klen - 1))
+			goto bad;
+		key = (const char *)p + off;
+		off += r.klen;
+		memcpy(msg, p + off, r.mlen);
+		msg[r.mlen] = 0;
+		off += r.mlen;
+		if (r.code && strlen(msg) != r.mlen)
+			goto bad;
+		memo_add(k, key, r.klen, r.code, r.code ? msg : NULL, r.v1, r.v2);
+	}
+	if (off != len)
+		goto bad;
+	k->memo_dirty = false;
+	return NULL;
+bad:
+	return gp_error_create(GP_ERR_CORRUPT, "BTF lookup cache: entry malformed at byte %zu", off);
+}
+
+bool kbtf_memo_dirty(const struct kbtf *k)
+{
+	return k->memo_dirty;
+}
+
+bool kbtf_parsed(const struct kbtf *k)
+{
+	return k->btf != NULL;
 }

@@ -7,6 +7,7 @@
 #ifndef GP_KBTF_H
 #define GP_KBTF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,9 +15,31 @@
 
 struct btf;
 
+/* Fetches the raw BTF (malloc'd) for a lazy kbtf, checking it still
+ * hashes to hash. */
+typedef struct gp_error *(*kbtf_fetch_fn)(void *arg, uint64_t hash, void **data, size_t *len);
+
+struct kbtf_memo_ent {
+	uint64_t h;
+	char *key;
+	size_t klen;
+	int code;		/* 0, or the gp_error_code the lookup returned */
+	char *msg;		/* its message */
+	uint64_t v1, v2;
+};
+
+/* Lookups go through a memo of their results; kcache.c saves it per
+ * kernel build, so a later attach can answer them without parsing the
+ * BTF at all (a lazy kbtf parses it on the first lookup the memo lacks). */
 struct kbtf {
-	struct btf *btf;
+	struct btf *btf;	/* NULL: lazy, not parsed yet */
 	size_t size;		/* bytes of raw BTF */
+	uint64_t hash;		/* lazy: the raw BTF's hash (kcache_hash) */
+	kbtf_fetch_fn fetch;
+	void *fetch_arg;
+	struct kbtf_memo_ent *memo;
+	size_t nmemo, capmemo;
+	bool memo_dirty;	/* results learnt since import */
 };
 
 #define KBTF_MAX_BYTES (64u << 20)
@@ -24,6 +47,15 @@ struct kbtf {
 /* Parse raw BTF (copied; the caller keeps data). */
 struct gp_error *kbtf_load(const void *data, size_t len, struct kbtf **out);
 void kbtf_free(struct kbtf *k);
+/* A kbtf of len bytes parsed only when a lookup misses the memo, through
+ * fetch(arg, hash, ...). */
+struct gp_error *kbtf_lazy(size_t len, uint64_t hash, kbtf_fetch_fn fetch, void *arg,
+			   struct kbtf **out);
+/* The memo, serialized (malloc'd), and read back (untrusted: checked). */
+struct gp_error *kbtf_memo_export(const struct kbtf *k, void **data, size_t *len);
+struct gp_error *kbtf_memo_import(struct kbtf *k, const void *data, size_t len);
+bool kbtf_memo_dirty(const struct kbtf *k);
+bool kbtf_parsed(const struct kbtf *k);
 
 /* NAME below is a struct or union, or a typedef of one (rwlock_t). */
 

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/* lines: the attach sequence (translation, VMCOREINFO checks, symbols, BTF,
+ * per-cpu, boot identity) reads best in one place. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kcache.h"
 #include "kernel.h"
 
 #define PAGE_SIZE 4096ull
@@ -267,11 +270,41 @@ static struct gp_error *read_alloc(struct kern *k, uint64_t va, size_t len,
 	return NULL;
 }
 
+const void *kern_map(struct kern *k, uint64_t va, size_t len)
+{
+	uint64_t pa0, pa;
+
+	if (!len || va + len < va || len > (256u << 20) || !gp_ok(kern_v2p(k, va, &pa0)))
+		return NULL;
+	/* Every page where the page tables say, contiguous from the first. */
+	for (uint64_t p = (va & ~(PAGE_SIZE - 1)) + PAGE_SIZE; p < va + len; p += PAGE_SIZE)
+		if (!gp_ok(kern_v2p(k, p, &pa)) || pa != pa0 + (p - va))
+			return NULL;
+	return tgt_map_phys(k->t, pa0, len);
+}
+
+/* len bytes at va: mapped if they can be (*owned NULL), else a copy
+ * (*owned to free). */
+static struct gp_error *map_or_read(struct kern *k, uint64_t va, size_t len, const void **p,
+				    void **owned)
+{
+	*owned = NULL;
+	if ((*p = kern_map(k, va, len)))
+		return NULL;
+	struct gp_error *err = read_alloc(k, va, len, owned);
+
+	if (err)
+		return err;
+	*p = *owned;
+	return NULL;
+}
+
 static struct gp_error *kallsyms_from_memory(struct kern *k)
 {
 	uint64_t a_names, a_num, a_tt, a_ti, a_off, a_rb;
 	struct ksym_raw raw = { .absolute_percpu = true };
 	void *names = NULL, *tt = NULL, *offs = NULL;
+	const void *m_names, *m_offs;
 	uint16_t ti[256];
 	struct gp_error *err;
 	uint32_t num;
@@ -303,20 +336,22 @@ static struct gp_error *kallsyms_from_memory(struct kern *k)
 	names_len = a_tt > a_names ? a_tt - a_names : KSYM_MAX_NAMES_BYTES;
 	if (names_len > KSYM_MAX_NAMES_BYTES)
 		names_len = KSYM_MAX_NAMES_BYTES;
+	/* The token table is copied: its strings are checked once, and the
+	 * guest must not change them under strlen(). */
 	if ((err = read_alloc(k, a_tt, tt_len, &tt)) ||
-	    (err = read_alloc(k, a_off, (size_t)num * 4, &offs)) ||
-	    (err = read_alloc(k, a_names, names_len, &names))) {
+	    (err = map_or_read(k, a_off, (size_t)num * 4, &m_offs, &offs)) ||
+	    (err = map_or_read(k, a_names, names_len, &m_names, &names))) {
 		err = gp_error_wrap(err, "reading kallsyms tables");
 		goto out;
 	}
 	raw.num_syms = num;
-	raw.names = names;
+	raw.names = m_names;
 	raw.names_len = names_len;
 	raw.token_table = tt;
 	raw.token_table_len = tt_len;
 	raw.token_index = ti;
-	raw.offsets = offs;
-	err = ksym_decode(&raw, &k->syms);
+	raw.offsets = m_offs;
+	err = kcache_attach_syms(k, &raw);
 	k->sym_source = "guest memory (kallsyms)";
 out:
 	free(names);
@@ -432,14 +467,8 @@ static struct gp_error *load_btf(struct kern *k, const struct kern_opts *o)
 				     "BTF bounds 0x%llx..0x%llx are implausible",
 				     (unsigned long long)start,
 				     (unsigned long long)stop);
-	len = stop - start;
-	err = read_alloc(k, start, len, &data);
-	if (err)
-		return gp_error_wrap(err, "reading guest BTF");
-	err = kbtf_load(data, len, &k->btf);
-	free(data);
 	k->btf_source = "guest memory (.BTF)";
-	return err;
+	return kcache_attach_btf(k, start, stop - start);
 }
 
 static struct gp_error *load_percpu(struct kern *k)
@@ -592,6 +621,29 @@ void kern_boot_id(struct kern *k)
 	k->boot_id_why = canary ? NULL : why;
 }
 
+/* VMCOREINFO where the cache says it was for this target, checked as
+ * any candidate of the scan; true if it is there and accepted. */
+static bool vmci_from_hint(struct kern *k, uint64_t limit, struct accept_ctx *ctx)
+{
+	uint8_t page[PAGE_SIZE];
+	const void *m;
+	uint64_t pa;
+
+	if (!kcache_vmci_hint(k, &pa) || pa % PAGE_SIZE || pa >= limit)
+		return false;
+	if (!(m = tgt_map_phys(k->t, pa, PAGE_SIZE))) {
+		if (!gp_ok(tgt_read_phys(k->t, pa, page, sizeof(page))))
+			return false;
+		m = page;
+	}
+	if (memcmp(m, "OSRELEASE=", 10) || !gp_ok(vmci_parse(m, PAGE_SIZE, pa, &k->vi)))
+		return false;
+	if (accept_vmci(&k->vi, ctx))
+		return true;
+	vmci_free(&k->vi);
+	return false;
+}
+
 static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 /* (paused unless the RAM is mapped: see kern_attach) */
 {
@@ -599,8 +651,12 @@ static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 	struct gp_error *err;
 	uint64_t limit = k->t->ram_top ? k->t->ram_top : SCAN_DEFAULT_LIMIT;
 	const struct ksym *s;
+	uint64_t t0 = gp_now_ns(), t1;
 
-	err = vmci_scan(k->t, limit, accept_vmci, &ctx, &k->vi);
+	if (vmci_from_hint(k, limit, &ctx))
+		err = NULL;
+	else if (!(err = vmci_scan(k->t, limit, accept_vmci, &ctx, &k->vi)))
+		kcache_vmci_save(k, k->vi.pa);
 	if (err) {
 		if (ctx.last)
 			err = gp_error_wrap(err, "last candidate: %s",
@@ -609,9 +665,13 @@ static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 		return err;
 	}
 	gp_error_destroy(ctx.last);
+	t1 = gp_now_ns();
+	k->times.scan_ns = t1 - t0;
 	err = load_symbols(k, o);
 	if (err)
 		return err;
+	t0 = gp_now_ns();
+	k->times.syms_ns = t0 - t1;
 	/* Fast linear path for the kernel image, now that symbols agree. */
 	if (gp_ok(ksym_lookup(k->syms, "_text", 0, &s)))
 		k->text_start = s->addr;
@@ -623,8 +683,12 @@ static struct gp_error *attach_paused(struct kern *k, const struct kern_opts *o)
 	err = load_btf(k, o);
 	if (err)
 		return err;
+	t1 = gp_now_ns();
+	k->times.btf_ns = t1 - t0;
 	kern_boot_id(k);
-	return load_percpu(k);
+	err = load_percpu(k);
+	k->times.rest_ns = gp_now_ns() - t1;
+	return err;
 }
 
 struct gp_error *kern_attach(struct tgt *t, const struct kern_opts *o,
@@ -648,6 +712,16 @@ struct gp_error *kern_attach(struct tgt *t, const struct kern_opts *o,
 	if (o && o->vmlinux && !(k->vmlinux = strdup(o->vmlinux))) {
 		free(k);
 		return &gp_error_nomem;
+	}
+	snprintf(k->cache_syms, sizeof(k->cache_syms), "off");
+	snprintf(k->cache_btf, sizeof(k->cache_btf), "off");
+	if (!(o && o->no_cache)) {
+		char dir[4096];
+
+		if (kcache_dir(dir, sizeof(dir)) && !(k->cache_dir = strdup(dir))) {
+			kern_detach(k);
+			return &gp_error_nomem;
+		}
 	}
 	if (t->nr_vcpus > 0 || !fast) {
 		struct tgt_regs r;
@@ -702,6 +776,8 @@ void kern_detach(struct kern *k)
 {
 	if (!k)
 		return;
+	kcache_detach(k);
+	free(k->cache_dir);
 	vmci_free(&k->vi);
 	free(k->vmlinux);
 	ksym_free(k->syms);

@@ -39,6 +39,7 @@ struct kern_opts {
 	 * registers of a paused guest. */
 	bool have_cr3;
 	uint64_t cr3;
+	bool no_cache;		/* --no-cache: decode everything (kcache.h) */
 };
 
 struct kern_tlb_entry {
@@ -69,6 +70,12 @@ struct kern {
 	struct kern_tlb_entry tlb[KERN_TLB_SIZE];
 	uint64_t attach_ns;	/* tool time spent in kern_attach */
 	uint64_t attach_pause_ns;	/* guest time paused by kern_attach */
+	struct {			/* tool time of attach's steps */
+		uint64_t scan_ns;	/* VMCOREINFO scan and checks */
+		uint64_t syms_ns;	/* symbols: decoded, or from the cache */
+		uint64_t btf_ns;	/* BTF */
+		uint64_t rest_ns;	/* boot id, per-cpu */
+	} times;
 	char *vmlinux;		/* --vmlinux, kept for later lookups (ORC) */
 	bool have_cr3;
 	uint64_t vcpu0_cr3;	/* vCPU 0's CR3 at attach, to validate VMCOREINFO */
@@ -84,6 +91,13 @@ struct kern {
 	bool boot_id_weak;		/* from the layout alone: a reboot into
 					 * the same layout is not told apart */
 	const char *boot_id_why;	/* why it is weak, NULL if it is not */
+	/* The host-side cache (kcache.h): its directory (NULL: not used),
+	 * what it did for symbols and BTF ("hit", "miss", "rebuilt (why)"),
+	 * and where the guest's BTF is, for a lazy parse. */
+	char *cache_dir;
+	char cache_syms[200], cache_btf[200];
+	uint64_t btf_va, btf_hash;
+	size_t btf_len;
 };
 
 /* Attach to the kernel running in t.  Pauses the guest for the duration
@@ -111,6 +125,10 @@ struct gp_error *kern_v2p(struct kern *k, uint64_t va, uint64_t *pa);
 struct gp_error *kern_read(struct kern *k, uint64_t va, void *buf, size_t len);
 struct gp_error *kern_read_u64(struct kern *k, uint64_t va, uint64_t *v);
 struct gp_error *kern_read_u32(struct kern *k, uint64_t va, uint32_t *v);
+/* len bytes at va as a pointer into the mapped guest RAM, when the target
+ * maps it and the page tables put them contiguously; else NULL.  Valid
+ * until the target is closed; the guest may write them meanwhile. */
+const void *kern_map(struct kern *k, uint64_t va, size_t len);
 
 /* Symbol helpers (unique names only). */
 struct gp_error *kern_sym(struct kern *k, const char *name, uint64_t *addr);

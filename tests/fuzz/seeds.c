@@ -599,7 +599,9 @@ int main(int argc, char **argv)
 	if (rig_run_tool(rg, args, NULL, &msg) != 0)
 		die(msg, NULL);
 	ck("open", tgt_open(rig_target(rg), &t));
-	ck("attach", kern_attach(t, NULL, &k));
+	/* No attach cache: seed_btf walks the parsed BTF itself, which a
+	 * warm cache does not parse (kcache.h). */
+	ck("attach", kern_attach(t, &(struct kern_opts){ .no_cache = true }, &k));
 	ck("pause", tgt_pause(t));
 	seed_blob("vmcoreinfo", "real-vmcoreinfo", k->vi.text, k->vi.len);
 	seed_kallsyms(k);

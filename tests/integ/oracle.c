@@ -326,6 +326,11 @@ int oracle_stacks(struct rig *r, const char *module_fn)
 	ck_ok(tgt_open(rig_target(r), &t));
 	ck_ok(kern_attach(t, NULL, &k));
 	ck_ok(stack_ctx_init(k, &ctx));
+	/* What the dump set off (RCU grace periods for what it freed: the
+	 * rcu_preempt kthread moves between its waits) settles before we
+	 * look; an attach through the warm cache comes within ~10 ms of the
+	 * dump, where an uncached one took ~50. */
+	usleep(100 * 1000);
 	ck_ok(tgt_pause(t));
 	ck_ok(stacks_take(ctx, &snap));
 	ck_ok(tgt_resume(t));

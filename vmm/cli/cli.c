@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kcache.h"
 #include "gp_str.h"
 
 int cli_fail(struct gp_error *err, const char *what)
@@ -79,6 +80,7 @@ void cli_print_stats(struct cli *c, const char *what)
 {
 	if (!c->stats)
 		return;
+	c->stats_printed = true;
 	fprintf(stderr,
 		"stats: %s attach %.3f ms (guest paused %.3f ms of it); last pause %.3f ms (stop %.3f ms, resume %.3f ms); %" PRIu64
 		" pauses, %.3f ms paused in all; %" PRIu64 " bytes read (%" PRIu64 " fast, %" PRIu64 " slow reads)\n",
@@ -87,5 +89,19 @@ void cli_print_stats(struct cli *c, const char *what)
 		c->t->stats.last_resume_ns / 1e6, c->t->stats.pauses,
 		c->t->stats.pause_ns_total / 1e6, c->t->stats.bytes_read,
 		c->t->stats.reads_fast, c->t->stats.reads_slow);
+	if (c->k)
+		fprintf(stderr, "stats: attach steps: VMCOREINFO %.3f ms, symbols %.3f ms, BTF %.3f ms, boot id and per-cpu %.3f ms; cache: %s\n",
+			c->k->times.scan_ns / 1e6, c->k->times.syms_ns / 1e6, c->k->times.btf_ns / 1e6,
+			c->k->times.rest_ns / 1e6, cli_cache_note(c));
+}
+
+const char *cli_cache_note(const struct cli *c)
+{
+	static char buf[500];
+
+	if (!c->k)
+		return "";
+	kcache_note(c->k, buf, sizeof(buf));
+	return buf;
 }
 

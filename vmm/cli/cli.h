@@ -18,6 +18,7 @@
 struct cli {
 	bool json;
 	bool stats;
+	bool stats_printed;	/* cli_print_stats ran */
 	bool all;		/* --all */
 	bool force;		/* --force */
 	bool replace;		/* --replace */
@@ -52,6 +53,8 @@ const char *cli_hex(uint64_t v);
  * static buffer of its own per use (eight rotate, so one printf may use
  * several). For text output only: JSON is escaped by json-c. */
 const char *cli_str(const char *s);
+/* What the host-side cache did at attach (kcache_note), static buffer. */
+const char *cli_cache_note(const struct cli *c);
 /* Timing line on stderr when --stats was given. */
 void cli_print_stats(struct cli *c, const char *what);
 /* Resume after work done while paused; returns the first error of the two. */

@@ -73,6 +73,8 @@ static void usage(FILE *f)
 	      "                           (default 500; GP_MAX_PAUSE_MS sets it too)\n"
 	      "      --vmlinux FILE       take BTF from this vmlinux or vmlinuz\n"
 	      "      --system-map FILE    take symbols from this System.map\n"
+	      "      --no-cache           decode symbols and BTF from the guest, bypassing the host\n"
+	      "                           cache (GP_CACHE=0 too; GP_CACHE_DIR moves it)\n"
 	      "  -h, --help               this text\n",
 	      f);
 }
@@ -113,6 +115,7 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 		json_object_object_add(o, "features", fe);
 		json_object_object_add(o, "attach_ms", json_object_new_double(k->attach_ns / 1e6));
 		json_object_object_add(o, "attach_pause_ms", json_object_new_double(k->attach_pause_ns / 1e6));
+		json_object_object_add(o, "cache", json_object_new_string(cli_cache_note(c)));
 		cli_print_json(o);
 		return 0;
 	}
@@ -130,6 +133,7 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 	printf("VMCOREINFO:     guest-physical 0x%" PRIx64 "\n", k->vi.pa);
 	printf("symbols:        %zu from %s\n", k->syms->nr, k->sym_source);
 	printf("BTF:            %s\n", k->btf_source ? k->btf_source : "none");
+	printf("cache:          %s\n", cli_cache_note(c));
 	printf("features:       livepatch=%s orc=%s btf=%s ftrace=%s\n",
 	       f.livepatch ? "yes" : "no", f.orc ? "yes" : "no",
 	       f.btf ? "yes" : "no", f.ftrace ? "yes" : "no");
@@ -321,6 +325,7 @@ int main(int argc, char **argv)
 		{ "uri", required_argument, NULL, 'U' },
 		{ "max-pause", required_argument, NULL, 'P' },
 		{ "since", required_argument, NULL, 'N' },
+		{ "no-cache", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -400,6 +405,7 @@ int main(int argc, char **argv)
 		}
 		case 'V': c.kopts.vmlinux = optarg; break;
 		case 'M': c.kopts.system_map = optarg; break;
+		case 'C': c.kopts.no_cache = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -463,6 +469,8 @@ int main(int argc, char **argv)
 out:
 	if (c.k)
 		gp_error_destroy(lp_release(c.k));
+	if (c.stats && c.k && c.t && !c.stats_printed)
+		cli_print_stats(&c, cmd);	/* attach, its steps, the cache */
 	if (c.stats && c.t)
 		fprintf(stderr, "stats: %" PRIu64 " guest writes\n", c.t->stats.writes);
 	kern_detach(c.k);
