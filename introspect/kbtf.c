@@ -302,3 +302,34 @@ struct gp_error *kbtf_enum_value(const struct kbtf *k, const char *name, const c
 	}
 	return gp_error_create(GP_ERR_NOTFOUND, "enum %s has no %s", name, enumerator);
 }
+
+struct gp_error *kbtf_enumerator(const struct kbtf *k, const char *enumerator, int64_t *value)
+{
+	__u32 n = btf__type_cnt(k->btf);
+	bool found = false;
+
+	for (__u32 id = 1; id < n; id++) {
+		const struct btf_type *t = btf__type_by_id(k->btf, id);
+		const struct btf_enum *e;
+
+		if (!t || !btf_is_enum(t))
+			continue;
+		e = btf_enum(t);
+		for (int i = 0; i < btf_vlen(t); i++, e++) {
+			const char *en = btf__name_by_offset(k->btf, e->name_off);
+			int64_t v;
+
+			if (!en || strcmp(en, enumerator))
+				continue;
+			v = btf_kflag(t) ? (int64_t)e->val : (int64_t)(uint32_t)e->val;
+			if (found && v != *value)
+				return gp_error_create(GP_ERR_CORRUPT,
+						       "guest BTF gives %s two values (%lld and %lld)",
+						       enumerator, (long long)*value, (long long)v);
+			*value = v;
+			found = true;
+		}
+	}
+	return found ? NULL : gp_error_create(GP_ERR_NOTFOUND, "guest BTF has no enumerator %s",
+					      enumerator);
+}
