@@ -289,6 +289,7 @@ struct finish {
 	bool ran;		/* fn returned; ret valid */
 	int64_t ret;
 	enum lp_call_phase phase;
+	bool retry;		/* the pause went over its bound: undone */
 	char why[200];		/* why it stays */
 };
 
@@ -490,6 +491,37 @@ static struct gp_error *peek_flags(struct kern *k, unsigned data_page, uint8_t f
 	return tgt_resume_keep(k->t, read_flags(k, data_page, f));
 }
 
+/* A pause that went over the bound (--max-pause) was undone: try again
+ * at the next look, the call goes on meanwhile.  Anything else ends the
+ * wait (the record stays for the next command). */
+static struct gp_error *step_retry(struct kern *k, struct lp_ctx *c, const struct call_syms *s,
+				   bool cancel, struct finish *fin)
+{
+	struct gp_error *err = step_paused(k, c, s, cancel, fin);
+
+	if (err && err->code == GP_ERR_TIMEOUT && !tgt_interrupted()) {
+		snprintf(fin->why, sizeof(fin->why), "%.180s", err->msg ? err->msg : "");
+		gp_error_destroy(err);
+		fin->gone = false;
+		fin->retry = true;
+		return NULL;
+	}
+	return err;
+}
+
+static const char *phase_words(enum lp_call_phase ph)
+{
+	static const char *const words[] = {
+		[LP_CALL_NOT_TAKEN] = "waiting for its timer hook",
+		[LP_CALL_HOOKING] = "being queued",
+		[LP_CALL_QUEUED_WAIT] = "queued, not started,",
+		[LP_CALL_RUNNING] = "running",
+		[LP_CALL_FINISHED] = "returning",
+	};
+
+	return words[ph];
+}
+
 static struct gp_error *call_wait(struct kern *k, struct lp_ctx *c, const struct call_syms *s,
 				  unsigned data_page, uint64_t fn, double timeout_s, int64_t *ret)
 {
@@ -510,28 +542,28 @@ static struct gp_error *call_wait(struct kern *k, struct lp_ctx *c, const struct
 		now = gp_now_ns() - t0;
 		if ((err = peek_flags(k, data_page, f)) || (err = lp_call_phase(f, &ph)))
 			return gp_error_wrap(err, "watching the call of 0x%llx", (unsigned long long)fn);
-		if (ph == LP_CALL_NOT_TAKEN && now > HOOK_WAIT_NS) {
+		if (ph == LP_CALL_NOT_TAKEN && (now > HOOK_WAIT_NS || now > limit)) {
 			/* No CPU took the hook: take it out; in that pause the flags
 			 * say for certain whether it ran after all. */
-			if ((err = step_paused(k, c, s, true, &fin)))
+			if ((err = step_retry(k, c, s, true, &fin)))
 				return err;
 			if (fin.gone)
 				return gp_error_create(GP_ERR_TIMEOUT,
-						       "no CPU of the guest took the call's timer hook within %.0f s (no timer interrupt?): removed, 0x%llx was not called",
-						       HOOK_WAIT_NS / 1e9, (unsigned long long)fn);
+						       "no CPU of the guest took the call's timer hook within %.1f s (no timer interrupt?): removed, 0x%llx was not called",
+						       now / 1e9, (unsigned long long)fn);
 			continue;	/* it ran in the meantime, or a CPU is inside it */
 		}
 		if (hooked && ph >= LP_CALL_QUEUED_WAIT) {
-			if ((err = step_paused(k, c, s, false, &fin)))
+			if ((err = step_retry(k, c, s, false, &fin)))
 				return err;
-			hooked = false;
+			hooked = fin.retry;
 			if (fin.gone)
 				break;
 		}
 		if (ph == LP_CALL_FINISHED) {
 			if (!done_at)
 				done_at = now;
-			if ((err = step_paused(k, c, s, false, &fin)))
+			if ((err = step_retry(k, c, s, false, &fin)))
 				return err;
 			if (fin.gone)
 				break;
@@ -543,15 +575,12 @@ static struct gp_error *call_wait(struct kern *k, struct lp_ctx *c, const struct
 		}
 		if (tgt_interrupted())
 			return gp_error_create(GP_ERR_INTERRUPTED,
-					       "interrupted by a signal: the call of 0x%llx is %s in the guest; its record stays, and the next vmm command cleans up once it has returned",
-					       (unsigned long long)fn,
-					       ph == LP_CALL_RUNNING ? "still running" : "queued");
+					       "interrupted by a signal: the call of 0x%llx is still %s in the guest; its record stays, and the next vmm command cleans up once it has returned",
+					       (unsigned long long)fn, phase_words(ph));
 		if (now > limit)
 			return gp_error_create(GP_ERR_TIMEOUT,
 					       "the call of 0x%llx is still %s in the guest after %.1f s: nothing it may use is freed; its record stays, and the next vmm command (or `vmm recover`) cleans up once it has returned",
-					       (unsigned long long)fn,
-					       ph == LP_CALL_RUNNING ? "running" : "queued, not started,",
-					       timeout_s);
+					       (unsigned long long)fn, phase_words(ph), timeout_s);
 	}
 	if (!fin.ran)
 		return gp_error_create(GP_ERR_TIMEOUT,

@@ -268,6 +268,54 @@ START_TEST(call_sigkill)
 }
 END_TEST
 
+/* 5. `vmm call` killed right after its Nth guest write, whole and torn,
+ * for every N until it gets through: each time the guest runs on, the
+ * next command (`vmm list`) finds either nothing (the guardian rolled the
+ * interrupted pause back) or a call that has returned, which it frees;
+ * nothing stays reserved. */
+START_TEST(call_killed_at_every_write)
+{
+	char cmd[700];
+	int n, killed = 0, leftovers = 0;
+
+	for (n = 1; n < 400; n++) {
+		char *err = NULL;
+		bool torn = n % 2 == 0;
+		int status, rc;
+		pid_t pid;
+
+		snprintf(cmd, sizeof(cmd),
+			 "GP_FAULT_KILL_AT_WRITE=%d%s exec %s/vmm call %s __x64_sys_getppid >%s/k.out 2>&1",
+			 (n + 1) / 2, torn ? ",torn" : "", rig_build_dir(), rig_target(r), dir);
+		pid = fork();
+		ck_assert(pid >= 0);
+		if (!pid) {
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+		ck_assert(waitpid(pid, &status, 0) == pid);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			break;
+		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			      "kill at write %d%s: status 0x%x", (n + 1) / 2, torn ? " torn" : "",
+			      status);
+		killed++;
+		leftovers += hdr()->call_state != 0;
+		rc = pu_vmm(r, "list", "", NULL, &err);
+		ck_assert_msg(rc == 0, "list after kill %d: %s", n, err);
+		free(err);
+		region_clean("after a killed call and vmm list");
+	}
+	fprintf(stderr, "gcall: vmm call killed at %d writes (whole and torn), %d left a record that the next command freed\n",
+		killed, leftovers);
+	ck_assert_msg(n < 400, "vmm call never got through");
+	ck_assert_msg(killed >= 4, "only %d kill points", killed);
+	ck_assert_msg(leftovers > 0, "no kill left a call behind: the leftover path was not exercised");
+	ck_assert_int_eq(vmm_call("__x64_sys_getppid"), 2);
+	guest_healthy();
+}
+END_TEST
+
 static TCase *make(const char *name, void (*u)(void))
 {
 	TCase *tc = tcase_create(name);
@@ -278,6 +326,7 @@ static TCase *make(const char *name, void (*u)(void))
 	tcase_add_test(tc, call_patch_code);
 	tcase_add_test(tc, call_timeout_then_cleanup);
 	tcase_add_test(tc, call_sigkill);
+	tcase_add_test(tc, call_killed_at_every_write);
 	return tc;
 }
 
