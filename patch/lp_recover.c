@@ -41,8 +41,17 @@ static struct gp_error *repair(struct kern *k, struct lp_ctx *c, struct lp_recov
 	rep->region_earlier_boot = r.earlier_boot;
 	rep->region_boot_id = r.earlier_boot_id;
 	if (r.present && r.hdr.call_state &&
-	    (err = lp_call_leftover_paused(k, c, &r, &rep->call)))
-		return err;
+	    (err = lp_call_leftover_paused(k, c, &r, &rep->call))) {
+		/* A record that cannot be read as a call's (corrupt flags or
+		 * pages) is left as it is, pages reserved: the rest of the
+		 * repair goes on. */
+		if (err->code != GP_ERR_CORRUPT)
+			return err;
+		rep->call.found = true;
+		snprintf(rep->call.state, sizeof(rep->call.state), "%.190s",
+			 err->msg ? err->msg : "corrupt");
+		gp_error_destroy(err);
+	}
 	if (r.present && r.hdr.trans_patch >= 0)
 		return NULL;	/* a transition of ours: vmm transition drives it */
 	if (r.present && r.hdr.agent_state &&
