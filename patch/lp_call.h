@@ -52,7 +52,11 @@
  * again.  Callers decide what the value means: the .ko loader aborts a
  * patch when a pre_patch callback returns non-zero, exactly as the
  * kernel's klp_pre_patch_callback() does; lp_call() itself attaches no
- * meaning to it.
+ * meaning to it.  An error from lp_call() means the outcome is unknown
+ * (fn may not have run, or may still be running): a caller must treat it
+ * as a failure of the callback, never as success, and must not free or
+ * unmap what fn may still use (a module's code and data) while
+ * lp_call_leftover() reports the call in flight.
  *
  * Errors (nothing of the call is left unless the message says so):
  *  - GP_ERR_BUSY: another call is still in flight in this guest, or the
