@@ -549,8 +549,8 @@ static struct gp_error *call_wait(struct kern *k, struct lp_ctx *c, const struct
 				return err;
 			if (fin.gone)
 				return gp_error_create(GP_ERR_TIMEOUT,
-						       "no CPU of the guest took the call's timer hook within %.1f s (no timer interrupt?): removed, 0x%llx was not called",
-						       now / 1e9, (unsigned long long)fn);
+						       "no CPU of the guest took the call's timer hook in %s within %.1f s (a guest in low-resolution timer mode, highres=off, never enters it): removed, 0x%llx was not called",
+						       LP_AGENT_HOOK, now / 1e9, (unsigned long long)fn);
 			continue;	/* it ran in the meantime, or a CPU is inside it */
 		}
 		if (hooked && ph >= LP_CALL_QUEUED_WAIT) {

@@ -316,6 +316,83 @@ START_TEST(call_killed_at_every_write)
 }
 END_TEST
 
+/*
+ * 6. A guest whose timer never enters LP_AGENT_HOOK: booted with
+ * highres=off, its local timer interrupt runs the low-resolution tick
+ * handlers, never hrtimer_interrupt.  The hook is never taken: `vmm call`
+ * takes it out again and says fn was not called; a `vmm call` killed
+ * while it waits for the hook leaves a record that the next command
+ * cancels (the untaken-hook path).  Nothing stays reserved.
+ */
+static void up_lowres(void)
+{
+	char *msg = NULL, *t;
+
+	snprintf(dir, sizeof(dir), "/tmp/gp-gcall-XXXXXX");
+	ck_assert(mkdtemp(dir));
+	r = rig_boot(&(struct rig_opts){ .cpus = 2, .append = "highres=off" }, &msg);
+	if (!r) {
+		fprintf(stderr, "rig: %s\n", msg);
+		abort();
+	}
+	t = pu_guest(r, "cat /proc/sys/kernel/tainted");
+	snprintf(taint0, sizeof(taint0), "%s", t);
+	free(t);
+}
+
+START_TEST(call_hook_never_taken)
+{
+	char cmd[600], *out = NULL, *err = NULL;
+	time_t t0;
+	pid_t pid;
+	int status, rc;
+
+	ck_assert(pu_guest_has(r, "cat /proc/cmdline", "highres=off"));
+	rc = pu_vmm(r, "call", "__x64_sys_getppid", &out, &err);
+	fprintf(stderr, "gcall: untaken hook: exit %d: %s%s", rc, out, err);
+	ck_assert_int_ne(rc, 0);
+	ck_assert_msg(strstr(err, "took the call's timer hook") && strstr(err, "was not called"),
+		      "%s", err);
+	free(out);
+	free(err);
+	region_clean("after a call whose hook was never taken");
+	/* Killed while it waits for the hook. */
+	snprintf(cmd, sizeof(cmd), "exec %s/vmm call %s __x64_sys_getppid >/dev/null 2>&1",
+		 rig_build_dir(), rig_target(r));
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (!pid) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	t0 = time(NULL);
+	while (!(!memcmp(hdr()->magic, LP_MAGIC, sizeof(hdr()->magic)) && hdr()->call_state)) {
+		ck_assert_msg(difftime(time(NULL), t0) < 60, "no call record appeared");
+		usleep(50000);
+	}
+	kill(pid, SIGKILL);
+	ck_assert(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status));
+	ck_assert(hdr()->call_state && hdr()->call_hooked);
+	ck_assert_msg(pu_vmm(r, "list", "", NULL, &err) == 0, "list: %s", err);
+	fprintf(stderr, "gcall: list after the kill: %s", err);
+	ck_assert_msg(strstr(err, "had not been queued: cancelled"), "%s", err);
+	free(err);
+	region_clean("after the untaken call was cancelled");
+	guest_healthy();
+}
+END_TEST
+
+static TCase *gcall_lowres_tcase(void)
+{
+	TCase *tc = tcase_create("gcall_lowres");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_unchecked_fixture(tc, up_lowres, down);
+	tcase_add_test(tc, call_hook_never_taken);
+	return tc;
+}
+GP_TCASE(gcall_lowres_tcase)
+
 static TCase *make(const char *name, void (*u)(void))
 {
 	TCase *tc = tcase_create(name);
