@@ -542,6 +542,53 @@ int kbtf_has_member(const struct kbtf *k, const char *name, const char *path)
 	return !err && v;
 }
 
+static struct gp_error *kbtf_enumerator_parsed(const struct kbtf *k, const char *enumerator,
+					       int64_t *value)
+{
+	__u32 n = btf__type_cnt(k->btf);
+	bool found = false;
+
+	for (__u32 id = 1; id < n; id++) {
+		const struct btf_type *t = btf__type_by_id(k->btf, id);
+		const struct btf_enum *e;
+
+		if (!t || !btf_is_enum(t))
+			continue;
+		e = btf_enum(t);
+		for (int i = 0; i < btf_vlen(t); i++, e++) {
+			const char *en = btf__name_by_offset(k->btf, e->name_off);
+			int64_t v;
+
+			if (!en || strcmp(en, enumerator))
+				continue;
+			v = btf_kflag(t) ? (int64_t)e->val : (int64_t)(uint32_t)e->val;
+			if (found && v != *value)
+				return gp_error_create(GP_ERR_CORRUPT,
+						       "guest BTF gives %s two values (%lld and %lld)",
+						       enumerator, (long long)*value, (long long)v);
+			*value = v;
+			found = true;
+		}
+	}
+	return found ? NULL : gp_error_create(GP_ERR_NOTFOUND, "guest BTF has no enumerator %s",
+					      enumerator);
+}
+
+static struct gp_error *enumerator_u(const struct kbtf *k, const char *enumerator, uint64_t *v)
+{
+	int64_t x = 0;
+	struct gp_error *err = kbtf_enumerator_parsed(k, enumerator, &x);
+
+	*v = (uint64_t)x;
+	return err;
+}
+
+struct gp_error *kbtf_enumerator(const struct kbtf *k, const char *enumerator, int64_t *value)
+{
+	MEMO_LOOKUP('N', enumerator, NULL, (uint64_t *)value, (uint64_t *)NULL,
+		    enumerator_u(k, enumerator, &a_));
+}
+
 /* Export format: a u32 count, then per entry u32 key length, u32 message
  * length (0: success), i32 code, u32 reserved, u64 v1, u64 v2, the key,
  * the message. */
@@ -606,7 +653,7 @@ struct gp_error *kbtf_memo_import(struct kbtf *k, const void *data, size_t len)
 		if (r.klen < 2 || r.klen > MEMO_KEY_MAX || r.mlen >= MEMO_MSG_MAX ||
 		    len - off < (size_t)r.klen + r.mlen || r.code < 0 ||
 		    r.code > GP_ERR_INTERRUPTED || (r.code == 0) != (r.mlen == 0) ||
-		    !strchr("SoOABEH", p[off]) || !memchr(p + off + 1, 0, r.klen - 1))
+		    !strchr("SoOABEHN", p[off]) || !memchr(p + off + 1, 0, r.klen - 1))
 			goto bad;
 		key = (const char *)p + off;
 		off += r.klen;

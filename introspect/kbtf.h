@@ -83,6 +83,11 @@ struct gp_error *kbtf_bitfield(const struct kbtf *k, const char *name, const cha
 struct gp_error *kbtf_enum_value(const struct kbtf *k, const char *name, const char *enumerator,
 				 int64_t *value);
 
+/* The value of ENUMERATOR in whichever enum has it, named or anonymous
+ * (the workqueue's WORK_* constants are in an anonymous enum up to 6.8).
+ * Refused if two enums give it different values. */
+struct gp_error *kbtf_enumerator(const struct kbtf *k, const char *enumerator, int64_t *value);
+
 /* True if struct NAME has member PATH. */
 int kbtf_has_member(const struct kbtf *k, const char *name, const char *path);
 

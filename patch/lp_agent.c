@@ -238,3 +238,34 @@ struct gp_error *lp_agent_straggler(uint64_t va, uint64_t data_va, uint64_t usag
 	err = place(va, p, np, code, cap, len);
 	return err ? gp_error_wrap(err, "straggler agent at 0x%llx", (unsigned long long)va) : NULL;
 }
+
+struct gp_error *lp_agent_call(uint64_t va, const struct lp_agent_call_vals *v,
+			       lp_resolve_fn resolve_kernel, void *arg,
+			       uint8_t code[LP_AGENT_CALL_CODE])
+{
+	struct agent_ctx hook = { .kernel = resolve_kernel, .karg = arg };
+	struct agent_ctx work = { .kernel = resolve_kernel, .karg = arg };
+	const struct lp_piece ph = { PIECE("call_hook"), agent_resolve, &hook };
+	const struct lp_piece pw = { PIECE("call_work"), agent_resolve, &work };
+	struct gp_error *err;
+	size_t used;
+
+	ctx_set(&hook, "gp_armed", v->armed);
+	ctx_set(&hook, "gp_queued", v->queued);
+	ctx_set(&hook, "gp_qret", v->qret);
+	ctx_set(&hook, "gp_work", v->work);
+	ctx_set(&hook, "gp_cpu_unbound", v->cpu_unbound);
+	ctx_set(&hook, "gp_resume", v->resume);
+	ctx_set(&work, "gp_started", v->started);
+	ctx_set(&work, "gp_done", v->done);
+	ctx_set(&work, "gp_ret", v->ret);
+	ctx_set(&work, "gp_fn", v->fn);
+	ctx_set(&work, "gp_arg", v->arg);
+	ctx_set(&work, "__x86_return_thunk", v->ret_thunk);
+	if ((err = lp_agent_fill(code, LP_AGENT_CALL_CODE)) ||
+	    (err = place(va, &ph, 1, code, LP_AGENT_CALL_WORK_OFF, &used)) ||
+	    (err = place(va + LP_AGENT_CALL_WORK_OFF, &pw, 1, code + LP_AGENT_CALL_WORK_OFF,
+			 LP_AGENT_CALL_CODE - LP_AGENT_CALL_WORK_OFF, &used)))
+		return gp_error_wrap(err, "call agent at 0x%llx", (unsigned long long)va);
+	return NULL;
+}

@@ -94,4 +94,23 @@ struct gp_error *lp_agent_entry_offset(const uint8_t entry[LP_AGENT_ENTRY_MAX], 
  * where the guest kernel returns without a thunk. */
 struct gp_error *lp_agent_ret_site(uint8_t out[LP_AGENT_JMP_SIZE]);
 
+/*
+ * The call agent (guest-agent/src/call.S, patch/lp_call.c): one code page
+ * with the one-shot timer hook at its start, which queues the work item,
+ * and the work function at LP_AGENT_CALL_WORK_OFF, which calls fn(arg) in
+ * a kworker.  Every value is a guest address except cpu_unbound
+ * (WORK_CPU_UNBOUND) and ret_thunk (where the guest's returns go, or
+ * LP_SYM_RET_INLINE for a plain ret); resume is LP_AGENT_HOOK past its
+ * ftrace NOP.  The rest of the page is int3.
+ */
+#define LP_AGENT_CALL_CODE 4096u
+#define LP_AGENT_CALL_WORK_OFF 2048u
+struct lp_agent_call_vals {
+	uint64_t armed, queued, qret, started, done, ret, work;	/* data page */
+	uint64_t cpu_unbound, resume, fn, arg, ret_thunk;
+};
+struct gp_error *lp_agent_call(uint64_t va, const struct lp_agent_call_vals *v,
+			       lp_resolve_fn resolve_kernel, void *arg,
+			       uint8_t code[LP_AGENT_CALL_CODE]);
+
 #endif

@@ -22,6 +22,7 @@
 
 #include "gp_error.h"
 #include "kernel.h"
+#include "lp_call.h"
 #include "lp_check.h"
 #include "lp_journal.h"
 #include "lp_region.h"
@@ -90,6 +91,7 @@ struct lp_recover_report {
 	bool agent_removed;		/* a straggler agent left installed */
 	bool region_earlier_boot;	/* the region is an earlier boot's (lp_region.h) */
 	uint64_t region_boot_id;	/* the boot it names */
+	struct lp_call_leftover call;	/* a call left in flight (lp_call.h) */
 };
 
 /* What every command finds first (lp_recover_journal). */
@@ -99,6 +101,9 @@ struct lp_attach_report {
 	bool region_earlier_boot;	/* the region is an earlier boot's: the
 					 * next patch sets it up anew */
 	uint64_t region_boot_id;
+	struct lp_call_leftover call;	/* a call left in flight (lp_call.h):
+					 * cleaned up if it has finished */
+	char call_err[240];		/* why it could not be looked at, or "" */
 };
 
 /* Roll back an interrupted pause, then repair wedged per-task state. */

@@ -17,8 +17,11 @@
  *  3. A straggler agent left installed with no transition is taken out;
  *     the task references it holds are given back only if it never ran
  *     (it drops them itself when it runs), so each is dropped once.
+ *  4. A call left in flight (lp_call.c) is cleaned up if it has finished,
+ *     cancelled if its hook was never taken, and else left running.
  * All of it in one pause, itself one journaled transaction.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "lp_engine.h"
@@ -37,6 +40,18 @@ static struct gp_error *repair(struct kern *k, struct lp_ctx *c, struct lp_recov
 		return err;
 	rep->region_earlier_boot = r.earlier_boot;
 	rep->region_boot_id = r.earlier_boot_id;
+	if (r.present && r.hdr.call_state &&
+	    (err = lp_call_leftover_paused(k, c, &r, &rep->call))) {
+		/* A record that cannot be read as a call's (corrupt flags or
+		 * pages) is left as it is, pages reserved: the rest of the
+		 * repair goes on. */
+		if (err->code != GP_ERR_CORRUPT)
+			return err;
+		rep->call.found = true;
+		snprintf(rep->call.state, sizeof(rep->call.state), "%.190s",
+			 err->msg ? err->msg : "corrupt");
+		gp_error_destroy(err);
+	}
 	if (r.present && r.hdr.trans_patch >= 0)
 		return NULL;	/* a transition of ours: vmm transition drives it */
 	if (r.present && r.hdr.agent_state &&
@@ -90,6 +105,8 @@ struct gp_error *lp_recover_journal(struct kern *k, struct lp_attach_report *rep
 	struct lp_region r;
 	struct gp_error *err;
 
+	bool call = false;
+
 	memset(rep, 0, sizeof(*rep));
 	if ((err = tgt_pause(k->t)))
 		return err;
@@ -97,8 +114,18 @@ struct gp_error *lp_recover_journal(struct kern *k, struct lp_attach_report *rep
 		gp_error_destroy(lp_region_load(k, &r));
 		rep->region_earlier_boot = r.earlier_boot;
 		rep->region_boot_id = r.earlier_boot_id;
+		call = r.present && r.hdr.call_state;
 	}
-	return tgt_resume_keep(k->t, err);
+	if ((err = tgt_resume_keep(k->t, err)) || !call)
+		return err;
+	/* A call an earlier vmm left in flight: freed now if it has finished
+	 * (its own pause, with a stack check). */
+	if ((err = lp_call_leftover(k, &rep->call))) {
+		snprintf(rep->call_err, sizeof(rep->call_err), "%s",
+			 err->msg ? err->msg : "failed");
+		gp_error_destroy(err);
+	}
+	return NULL;
 }
 
 struct gp_error *lp_release(struct kern *k)

@@ -66,8 +66,8 @@
 #define LP_AGENT_HOOK "hrtimer_interrupt"
 
 #define LP_MAGIC "guestpatch-rgn\0"	/* 16 bytes with the NUL */
-#define LP_VERSION 5u			/* 3: the journal pages; 4: sites[].site_off;
-					 * 5: boot_id */
+#define LP_VERSION 6u			/* 3: the journal pages; 4: sites[].site_off;
+					 * 5: boot_id; 6: the call record */
 
 enum lp_patch_state {
 	LP_FREE = 0,
@@ -164,6 +164,19 @@ struct lp_hdr {
 	struct lp_rec_patch patches[LP_MAX_PATCHES];
 	struct lp_rec_site sites[LP_MAX_SITES];
 	struct lp_rec_func funcs[LP_MAX_FUNCS_TOTAL];
+	/* A function call run in the guest's process context (lp_call.c),
+	 * from the pause that sets it up until a pause sees it finished: its
+	 * code page (the one-shot timer hook, and the work function) and data
+	 * page (the work item, flags, result), both LP_PAGE_SYSTEM.  While
+	 * call_hooked, LP_AGENT_HOOK's ftrace site jumps to the hook. */
+	uint32_t call_state;		/* 0 none, 1 in flight */
+	uint32_t call_hooked;		/* the hook at call_site is installed */
+	uint64_t call_site;		/* LP_AGENT_HOOK's ftrace site */
+	uint32_t call_code_page, call_data_page;
+	uint64_t call_fn, call_arg;	/* what runs */
+	uint64_t call_started_unix;	/* host wall clock at set-up */
+	int32_t call_pid;		/* the vmm that set it up */
+	uint32_t call_pad;
 };
 
 _Static_assert(sizeof(struct lp_hdr) <= LP_HDR_PAGES * 4096, "header fits");

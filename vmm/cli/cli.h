@@ -74,8 +74,14 @@ void cli_say_rollback(const struct lp_jrecovery *r);
  * happens to it next. */
 void cli_say_earlier_region(const char *then);
 
+struct lp_call_leftover;
+/* Say on stderr what became of a call an earlier vmm left in the guest
+ * (nothing if none); err: why it could not be looked at, or "". */
+void cli_say_call(const struct lp_call_leftover *l, const char *err);
+
 /* Commands implemented outside main.c. */
 int cmd_recover(struct cli *c, int argc, char **argv);
+int cmd_call(struct cli *c, int argc, char **argv);
 int cmd_stack(struct cli *c, int argc, char **argv);
 int cmd_patch(struct cli *c, int argc, char **argv);
 int cmd_unpatch(struct cli *c, int argc, char **argv);

@@ -55,6 +55,7 @@ int cmd_recover(struct cli *c, int argc, char **argv)
 	if ((err = lp_recover(c->k, &rep)))
 		return cli_fail(err, "recover");
 	cli_say_rollback(&rep.journal);
+	cli_say_call(&rep.call, NULL);
 	if (rep.region_earlier_boot)
 		cli_say_earlier_region("the next `vmm patch` sets it up anew");
 	if (c->json) {
@@ -70,11 +71,13 @@ int cmd_recover(struct cli *c, int argc, char **argv)
 		json_object_object_add(o, "target_state_reset", json_object_new_boolean(rep.target_reset));
 		json_object_object_add(o, "tasks_reset", json_object_new_int(rep.tasks_reset));
 		json_object_object_add(o, "agent_removed", json_object_new_boolean(rep.agent_removed));
+		json_object_object_add(o, "call_found", json_object_new_boolean(rep.call.found));
+		json_object_object_add(o, "call_cleaned", json_object_new_boolean(rep.call.cleaned));
 		cli_print_json(o);
 		return 0;
 	}
 	if (!rep.journal.found && !rep.target_reset && !rep.tasks_reset && !rep.agent_removed &&
-	    !rep.region_earlier_boot && !rep.journal.owner_earlier_boot) {
+	    !rep.region_earlier_boot && !rep.journal.owner_earlier_boot && !rep.call.found) {
 		puts("nothing to recover: no unfinished change, no wedged per-task state");
 		return 0;
 	}
@@ -97,5 +100,8 @@ int cmd_recover(struct cli *c, int argc, char **argv)
 		       rep.tasks_reset, rep.tasks_reset == 1 ? "" : "s");
 	if (rep.agent_removed)
 		puts("a straggler agent left installed was removed");
+	if (rep.call.found)
+		puts(rep.call.cleaned ? "a call left in flight had ended: its pages are freed"
+				      : "a call left in flight has not ended: left running, its pages stay reserved");
 	return 0;
 }

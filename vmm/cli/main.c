@@ -40,6 +40,8 @@ static void usage(FILE *f)
 	      "  recover TARGET           roll back what an interrupted vmm left half done and\n"
 	      "                           repair wedged per-task state (--force: even if the\n"
 	      "                           guest ran since)\n"
+	      "  call TARGET SYMBOL [ARG] debugging: the guest runs SYMBOL(ARG) in a kworker (process\n"
+	      "                           context); prints what it returns (--timeout S, default 10)\n"
 	      "  build FILE.c -o FILE.o (--kernel VMLINUZ | --build-id ID | --target TARGET)\n"
 	      "                           compile a patch with flags that fit the guest kernel\n"
 	      "  reconcile libvirt:DOMAIN[,uri=URI]\n"
@@ -294,6 +296,7 @@ static const struct command {
 	{ "list", cmd_list, false, false, "the next `vmm patch` sets it up anew" },
 	{ "transition", cmd_transition, false, false, "the next `vmm patch` sets it up anew" },
 	{ "recover", cmd_recover, false, false, NULL },	/* its report says it */
+	{ "call", cmd_call, false, false, "the next `vmm patch` sets it up anew" },
 	{ "build", cmd_build, false, true, NULL },
 	{ "reconcile", cmd_reconcile, false, true, NULL },	/* attaches itself */
 	{ "watch", cmd_watch, false, true, NULL },
@@ -460,6 +463,7 @@ int main(int argc, char **argv)
 				rep.journal.intent.pid, rep.journal.intent.op);
 			tgt_thaw(c.t);
 		}
+		cli_say_call(&rep.call, rep.call_err);
 		if (rep.region_earlier_boot && ci->earlier_region)
 			cli_say_earlier_region(ci->earlier_region);
 	}
