@@ -3,6 +3,9 @@
  * fleet.c - the fleet inventory (strict JSON parsing, patch catalog checks),
  * the policy values, Ansible-style batches and the plan.  Pure logic: the
  * runner is vmm/cli/cmd_fleet*.c.  The format: configs/fleet/README.md.
+ *
+ * lines: one strict parser per inventory section plus the plan; they share
+ * the checked getters at the top, which is why they stay in one file.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -45,8 +45,15 @@ struct fr {
 	int cur_batch;
 };
 
+enum fr_jmode { JM_APPLY, JM_CHECK, JM_ROLLBACK };
+
 /* cmd_fleet_run.c */
-/* Run the plan's batches from st.next_batch on; 0 done, 2 halted, 1 error. */
+/* Drive guests sel[0..n) (state indices) in mode m (enum fr_jmode) through
+ * the pool until each is done; SIGINT/SIGTERM: start no more. */
+void fr_pool(struct fr *fr, const size_t *sel, size_t n, int m);
+/* The live progress line (a terminal only), at most 4 times a second. */
+void fr_draw(struct fr *fr, bool force);
+/* cmd_fleet_batch.c: run the plan's batches from st.next_batch on; 0 done, 2 halted, 1 error. */
 int fr_run(struct fr *fr);
 /* FR_PLAN: attach every guest read-only (info, list). */
 int fr_probe(struct fr *fr);

@@ -39,7 +39,6 @@ enum step { ST_INFO, ST_BASE, ST_LIST, ST_TRANS, ST_PATCH, ST_VERIFY, ST_CHECK, 
 	    ST_UNPATCH };
 static const char *const step_names[] = { "info", "health-baseline", "list", "transition",
 	"patch", "verify", "health-check", "reverse", "unpatch" };
-enum jmode { JM_APPLY, JM_CHECK, JM_ROLLBACK };
 
 #define BUSY_RETRIES 60		/* a step refused "busy": 1 s apart */
 #define WAIT_ROUNDS 20		/* --on-stall wait: stall_s each */
@@ -568,7 +567,7 @@ static void progress_line(struct fr *fr, size_t i)
 	fflush(fr->out);
 }
 
-static void draw(struct fr *fr, bool force)
+void fr_draw(struct fr *fr, bool force)
 {
 	double now = fr_now();
 	size_t fail = 0;
@@ -622,7 +621,7 @@ static bool may_start(struct fr *fr, size_t i, const bool *active)
  * Run guests sel[0..n) in mode m through the pool until each is done.
  * SIGINT/SIGTERM: stop starting new ones, wait for those running.
  */
-static void pool(struct fr *fr, const size_t *sel, size_t n, enum jmode m)
+void fr_pool(struct fr *fr, const size_t *sel, size_t n, int m)
 {
 	bool *active = calloc(fr->st.n, sizeof(bool)), *todo = calloc(fr->st.n, sizeof(bool));
 	size_t left = 0;
@@ -677,7 +676,7 @@ static void pool(struct fr *fr, const size_t *sel, size_t n, enum jmode m)
 				active[i] = false;
 			left += active[i] || (todo[i] && !tgt_interrupted());
 		}
-		draw(fr, false);
+		fr_draw(fr, false);
 	}
 	free(active);
 	free(todo);
@@ -691,216 +690,8 @@ int fr_probe(struct fr *fr)
 		return 1;
 	for (size_t i = 0; i < fr->st.n; i++)
 		sel[i] = i;
-	pool(fr, sel, fr->st.n, JM_APPLY);
+	fr_pool(fr, sel, fr->st.n, JM_APPLY);
 	free(sel);
 	return 0;
 }
 
-/* Health-check the done guests among sel that this run changed. */
-static size_t check(struct fr *fr, const size_t *sel, size_t n)
-{
-	size_t *c = calloc(n ? n : 1, sizeof(size_t)), nc = 0;
-
-	if (!c)
-		return 0;
-	for (size_t k = 0; k < n; k++) {
-		struct fleet_gstate *g = &fr->st.g[sel[k]];
-
-		if (g->phase == FLEET_DONE &&
-		    (g->result == FLEET_R_APPLIED || g->result == FLEET_R_PENDING))
-			c[nc++] = sel[k];
-	}
-	if (fr->st.policy.health && nc)
-		pool(fr, c, nc, JM_CHECK);
-	free(c);
-	return nc;
-}
-
-static size_t failures(struct fr *fr, const size_t *sel, size_t n)
-{
-	size_t f = 0;
-
-	for (size_t k = 0; k < n; k++)
-		f += fr->st.g[sel[k]].phase == FLEET_DONE && fleet_result_failed(fr->st.g[sel[k]].result);
-	return f;
-}
-
-/* Roll back per policy after a halt in batch b (sel: its guests). */
-static void rollback(struct fr *fr, const size_t *sel, size_t n)
-{
-	size_t *r = calloc(fr->st.n ? fr->st.n : 1, sizeof(size_t)), nr = 0;
-
-	if (!r)
-		return;
-	switch (fr->st.policy.rollback) {
-	case FLEET_RB_NONE:
-		break;
-	case FLEET_RB_FAILED:
-		for (size_t k = 0; k < n; k++)
-			if (fleet_result_failed(fr->st.g[sel[k]].result))
-				r[nr++] = sel[k];
-		break;
-	case FLEET_RB_BATCH:
-		for (size_t k = 0; k < n; k++)
-			r[nr++] = sel[k];
-		break;
-	case FLEET_RB_ALL:
-		for (size_t i = 0; i < fr->st.n; i++)
-			if (fr->st.g[i].phase == FLEET_DONE)
-				r[nr++] = i;
-		break;
-	}
-	/* Only guests where this run left something (or a transition). */
-	for (size_t k = 0; k < nr;) {
-		struct fleet_gstate *g = &fr->st.g[r[k]];
-
-		if (g->phase == FLEET_DONE && (g->napplied || g->result == FLEET_R_PENDING))
-			k++;
-		else
-			r[k] = r[--nr];
-	}
-	if (nr) {
-		if (fr->mode == FR_RUN && !fr->tty)
-			fprintf(fr->out, "rolling back %zu guest%s (--rollback %s)\n", nr, nr == 1 ? "" : "s",
-				fleet_rollback_name(fr->st.policy.rollback));
-		pool(fr, r, nr, JM_ROLLBACK);
-	}
-	fr->st.rolled_back = true;
-	free(r);
-}
-
-static double soak_of(struct fr *fr, int ring)
-{
-	return fr->st.policy.soak_s >= 0 ? fr->st.policy.soak_s : fr->inv.rings[ring].soak_s;
-}
-
-/* Sleep s seconds, or until interrupted. */
-static void soak(struct fr *fr, int ring, double s)
-{
-	double end = fr_now() + s;
-
-	if (s <= 0)
-		return;
-	if (!fr->tty)
-		fprintf(fr->out, "ring %s done: soaking %g s\n", fr->inv.rings[ring].name, s);
-	while (fr_now() < end && !tgt_interrupted()) {
-		usleep(100 * 1000);
-		draw(fr, false);
-	}
-}
-
-static void halt(struct fr *fr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void halt(struct fr *fr, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(fr->st.halt_reason, sizeof(fr->st.halt_reason), fmt, ap);
-	va_end(ap);
-	fr->st.phase = FLEET_RUN_HALTED;
-	fr_save(fr);
-}
-
-int fr_run(struct fr *fr)
-{
-	size_t *sel = calloc(fr->st.n ? fr->st.n : 1, sizeof(size_t));
-	int ret = 0;
-
-	if (!sel)
-		return 1;
-	fr->st.phase = FLEET_RUN_RUNNING;
-	fr->st.halt_reason[0] = '\0';
-	fr_save(fr);
-	for (size_t b = (size_t)fr->st.next_batch; b < fr->plan.nbatches; b++) {
-		const struct fleet_batch *B = &fr->plan.batches[b];
-		size_t n = 0, nf;
-
-		fr->cur_batch = (int)b;
-		/* A new ring: the previous one soaks, then is checked whole. */
-		if (b > 0 && fr->plan.batches[b - 1].ring != B->ring && fr->st.rings_soaked < (int)b) {
-			int pr = fr->plan.batches[b - 1].ring;
-
-			for (size_t k = 0; k < fr->plan.n; k++)
-				if (fr->inv.guests[fr->st.g[k].guest].ring == pr)
-					sel[n++] = k;
-			soak(fr, pr, soak_of(fr, pr));
-			if (tgt_interrupted())
-				break;
-			for (size_t k = 0; k < n; k++)
-				fr->st.g[sel[k]].health_checked = false;
-			check(fr, sel, n);
-			fr->st.rings_soaked = (int)b;
-			nf = failures(fr, sel, n);
-			if (fleet_fail_exceeds(&fr->st.policy, nf, n)) {
-				halt(fr, "ring %s: %zu of %zu guests failed or unhealthy after the soak (max_fail %d%s)",
-				     fr->inv.rings[pr].name, nf, n, fr->st.policy.max_fail,
-				     fr->st.policy.max_fail_pct ? "%" : "");
-				rollback(fr, sel, n);
-				fr_save(fr);
-				ret = 2;
-				break;
-			}
-			fr_save(fr);
-			n = 0;
-		}
-		for (size_t k = B->first; k < B->first + B->n; k++)
-			sel[n++] = k;
-		{
-			/* pending, and those an interrupted run left running */
-			size_t *todo = calloc(n ? n : 1, sizeof(size_t)), nt = 0;
-
-			if (!todo) {
-				ret = 1;
-				break;
-			}
-			for (size_t k = 0; k < n; k++)
-				if (fr->st.g[sel[k]].phase != FLEET_DONE)
-					todo[nt++] = sel[k];
-			if (!fr->tty)
-				fprintf(fr->out, "ring %s, batch %d: %zu guest%s\n", fr->inv.rings[B->ring].name,
-					B->index + 1, n, n == 1 ? "" : "s");
-			pool(fr, todo, nt, JM_APPLY);
-			free(todo);
-		}
-		if (tgt_interrupted())
-			break;
-		/* The health check after the batch (a resumed batch: those not yet checked). */
-		{
-			size_t *c = calloc(n ? n : 1, sizeof(size_t)), nc = 0;
-
-			for (size_t k = 0; c && k < n; k++)
-				if (!fr->st.g[sel[k]].health_checked)
-					c[nc++] = sel[k];
-			if (c)
-				check(fr, c, nc);
-			free(c);
-		}
-		nf = failures(fr, sel, n);
-		fr->st.next_batch = (int)b + 1;
-		if (fleet_fail_exceeds(&fr->st.policy, nf, n)) {
-			halt(fr, "ring %s, batch %d: %zu of %zu guests failed (max_fail %d%s)",
-			     fr->inv.rings[B->ring].name, B->index + 1, nf, n, fr->st.policy.max_fail,
-			     fr->st.policy.max_fail_pct ? "%" : "");
-			rollback(fr, sel, n);
-			fr_save(fr);
-			ret = 2;
-			break;
-		}
-		fr_save(fr);
-	}
-	draw(fr, true);
-	if (fr->tty)
-		fputc('\n', stderr);
-	if (!ret && tgt_interrupted()) {
-		halt(fr, "interrupted by a signal: `vmm fleet resume` continues");
-		ret = 1;
-	} else if (!ret) {
-		fr->st.phase = FLEET_RUN_DONE;
-		fr_save(fr);
-		for (size_t i = 0; i < fr->st.n; i++)
-			if (fleet_result_failed(fr->st.g[i].result))
-				ret = 1;
-	}
-	free(sel);
-	return ret;
-}
