@@ -367,6 +367,13 @@ START_TEST(fleet_killed_mid_batch_resumes)
 		state_counts(rundir, &done, &running);
 		if (done >= 3 && running > 0)
 			break;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			char *o = NULL;
+
+			snprintf(cmd, sizeof(cmd), "%s.out", rundir);
+			o = rig_slurp(cmd);
+			ck_abort_msg("the run ended before it could be killed (status %d): %s", status, o);
+		}
 		usleep(100 * 1000);
 	}
 	ck_assert_msg(done >= 3 && running > 0 && done < NG, "never mid-batch: done %d running %d", done, running);
