@@ -20,6 +20,7 @@
  *            with --on-stall revert: the guest ends unpatched, the report
  *            names the task and function.
  */
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -108,6 +109,10 @@ static void down(void)
 
 	for (int i = 0; i < NG; i++)
 		rig_kill(g[i]);
+	if (getenv("GP_FLEET_KEEP")) {
+		fprintf(stderr, "fleet: kept %s\n", dir);
+		return;
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))
 		fprintf(stderr, "cannot remove %s\n", dir);
@@ -354,11 +359,16 @@ START_TEST(fleet_killed_mid_batch_resumes)
 	double t0 = (double)time(NULL);
 
 	snprintf(rundir, sizeof(rundir), "%s/run-good", dir);
-	snprintf(cmd, sizeof(cmd), "%s/vmm fleet run %s --run-dir %s > %s.out 2>&1", rig_build_dir(), inv,
-		 rundir, rundir);
+	snprintf(cmd, sizeof(cmd), "%s.out", rundir);
 	pid = fork();
 	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", cmd + 0, (char *)NULL);
+		char vmm[300];
+		int fd = open(cmd, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		snprintf(vmm, sizeof(vmm), "%s/vmm", rig_build_dir());
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(vmm, "vmm", "fleet", "run", inv, "--run-dir", rundir, (char *)NULL);
 		_exit(127);
 	}
 	ck_assert(pid > 0);
@@ -377,7 +387,6 @@ START_TEST(fleet_killed_mid_batch_resumes)
 		usleep(100 * 1000);
 	}
 	ck_assert_msg(done >= 3 && running > 0 && done < NG, "never mid-batch: done %d running %d", done, running);
-	/* sh -c with one command execs it: pid is the fleet process */
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	fprintf(stderr, "fleet: killed with %d done, %d running\n", done, running);
