@@ -15,7 +15,9 @@
  *            other guest is untouched.  Needs `vmm health`.
  *  kill + resume: the run killed (SIGKILL) mid-batch in ring 1, then
  *            `vmm fleet resume`: every guest patched exactly once
- *            (`vmm list`, /proc/cmdline), the report agrees.
+ *            (`vmm list`, /proc/cmdline), the report agrees; a second run
+ *            finds nothing to apply, and two guests of one group in one
+ *            batch never ran a step at the same time (their step logs).
  *  stall:    a reader blocked in devkmsg_read while kmsg-eof is applied
  *            with --on-stall revert: the guest ends unpatched, the report
  *            names the task and function.
@@ -357,6 +359,35 @@ static void state_counts(const char *rundir, int *done, int *running, int *patch
 	free(text);
 }
 
+/* The [start, end] times of each step in a guest's log ("--- STEP at T:",
+ * "--- end at T:"); returns how many. */
+static int step_times(const char *rundir, int n, double (*iv)[2], int max)
+{
+	char path[300], *text, *line, *save = NULL;
+	int k = 0;
+
+	snprintf(path, sizeof(path), "%s/log/g%d.log", rundir, n);
+	text = rig_slurp(path);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *at = strstr(line, " at ");
+		double t;
+
+		if (strncmp(line, "--- ", 4) || !at)
+			continue;
+		t = atof(at + 4);
+		if (!strncmp(line, "--- end at ", 11)) {
+			if (k > 0)
+				iv[k - 1][1] = t;
+		} else if (k < max) {
+			iv[k][0] = t;
+			iv[k][1] = 1e18;	/* until its end shows */
+			k++;
+		}
+	}
+	free(text);
+	return k;
+}
+
 START_TEST(fleet_killed_mid_batch_resumes)
 {
 	char *out = NULL, *err = NULL, args[600], rundir[200], cmd[1200];
@@ -448,6 +479,19 @@ START_TEST(fleet_killed_mid_batch_resumes)
 		ck_assert_str_eq(jstr(rep, "result"), "nothing-to-apply");
 		ck_assert_int_eq(listed(g[i], "cmdline-marker", NULL), 1);
 		json_object_put(rep);
+	}
+	/* g1 and g2 share a batch and a group: at --max-parallel 4 they still
+	 * never ran at once (their step intervals do not overlap) */
+	{
+		double a[16][2], b[16][2];
+		int na = step_times(cmd, 1, a, 16), nb = step_times(cmd, 2, b, 16);
+
+		ck_assert_msg(na >= 2 && nb >= 2, "step logs: %d, %d steps", na, nb);
+		for (int x = 0; x < na; x++)
+			for (int y = 0; y < nb; y++)
+				ck_assert_msg(a[x][1] <= b[y][0] || b[y][1] <= a[x][0],
+					      "g1 step [%.3f, %.3f] overlaps g2 step [%.3f, %.3f]", a[x][0],
+					      a[x][1], b[y][0], b[y][1]);
 	}
 }
 END_TEST
