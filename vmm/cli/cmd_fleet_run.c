@@ -445,6 +445,10 @@ static void step_done(struct fr *fr, size_t i, int rc, json_object *o)
 		if (!g->nwanted)
 			return finish(fr, i, FLEET_R_NO_PATCH, NULL);
 		g->next = 0;
+		if (!j->nto_apply) {	/* what the list shows is the end state */
+			account(g);
+			return finish(fr, i, g->napplied ? FLEET_R_APPLIED : FLEET_R_NOTHING, NULL);
+		}
 		return next_patch(fr, i);
 	case ST_PATCH:
 		if (o)
