@@ -4,6 +4,9 @@
  * directory (inventory copy, plan, state, report, per-guest logs, a lock),
  * and the output (report.jsonl, the table, the summary per ring and batch).
  * The engine is cmd_fleet_run.c; the logic is manage/fleet*.c.
+ *
+ * lines: four subcommands and their output, sharing the run directory's
+ * helpers; about 700.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -17,6 +17,9 @@
  * after its batch, `check` (`vmm health --since SEQ`); on a halt, rollback:
  *   `vmm transition --reverse` of a pending transition, `vmm unpatch` of
  *   what this run applied, newest first, then verify.
+ *
+ * lines: a guest's steps are one state machine (step_done) with the pool
+ * that feeds it; apart, each would have to export the other's internals.
  */
 #include <errno.h>
 #include <fcntl.h>
