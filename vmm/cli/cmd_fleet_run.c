@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
+ * lines: a guest's steps are one state machine (step_done) with the pool
+ * that feeds it; apart, each would have to export the other's internals.
+ *
  * cmd_fleet_run.c - the fleet engine: each guest goes through its steps,
  * each step a `vmm ... --json` child process of its own (re-exec of
  * /proc/self/exe), so a crash stays in one step and every step takes the
@@ -17,9 +20,6 @@
  * after its batch, `check` (`vmm health --since SEQ`); on a halt, rollback:
  *   `vmm transition --reverse` of a pending transition, `vmm unpatch` of
  *   what this run applied, newest first, then verify.
- *
- * lines: a guest's steps are one state machine (step_done) with the pool
- * that feeds it; apart, each would have to export the other's internals.
  */
 #include <errno.h>
 #include <fcntl.h>
