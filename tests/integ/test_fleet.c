@@ -21,6 +21,8 @@
  *  stall:    a reader blocked in devkmsg_read while kmsg-eof is applied
  *            with --on-stall revert: the guest ends unpatched, the report
  *            names the task and function.
+ *  rollback all: ring 1 fails its health check; the healthy canary is
+ *            rolled back too, the marker of the earlier run stays.
  */
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -300,7 +302,7 @@ START_TEST(fleet_bad_canary_halts_and_rolls_back)
 
 	snprintf(rundir, sizeof(rundir), "%s/run-bad", dir);
 	/* a slow reader: every read WARNs once the patch is in */
-	free(pu_guest(g[0], "printf 'while :; do cat /proc/cmdline >/dev/null; sleep 1; done\\n' > /tmp/slow.sh; "
+	free(pu_guest(g[0], "printf 'while :; do cat /proc/cmdline >/dev/null; sleep 0.2; done\\n' > /tmp/slow.sh; "
 			    "(sh /tmp/slow.sh 2>/dev/null &)"));
 	snprintf(args, sizeof(args), "run %s --run-dir %s", inv, rundir);
 	rc = fleet(args, &out, &err);
@@ -526,6 +528,39 @@ START_TEST(fleet_stall_reverted_and_named)
 }
 END_TEST
 
+/* --rollback all: the healthy canary is rolled back too when ring 1 halts;
+ * what an earlier run applied (the marker) stays. */
+START_TEST(fleet_rollback_all)
+{
+	char *out = NULL, *err = NULL, args[600], rundir[200];
+	const char *inv = inventory("rball", 4, 6, warn61,
+				    "{\"max_fail\": \"0\", \"rollback\": \"all\", \"stall_s\": 10}", NULL);
+	int rc;
+
+	snprintf(rundir, sizeof(rundir), "%s/run-rball", dir);
+	/* only ring 1's guest reads /proc/cmdline: the canary stays healthy */
+	free(pu_guest(g[5], "printf 'while :; do cat /proc/cmdline >/dev/null; sleep 0.2; done\\n' > /tmp/slow.sh; "
+			    "(sh /tmp/slow.sh 2>/dev/null &)"));
+	snprintf(args, sizeof(args), "run %s --run-dir %s --soak 0", inv, rundir);
+	rc = fleet(args, &out, &err);
+	free(pu_guest(g[5], "pkill -f slow.sh; true"));
+	ck_assert_msg(rc == 2 && strstr(out, "halted: ring 1"), "run exit %d: %s\n%s", rc, out, err);
+	for (int i = 4; i <= 5; i++) {
+		json_object *rep = report_of(rundir, i);
+		int total;
+
+		ck_assert_msg(!strcmp(jstr(rep, "result"), "rolled-back"), "g%d: %s", i,
+			      json_object_to_json_string(rep));
+		ck_assert_int_eq(listed(g[i], "cmdline-warn", &total), 0);
+		ck_assert_int_eq(listed(g[i], "cmdline-marker", NULL), 1);
+		ck_assert_int_eq(total, 1);
+		json_object_put(rep);
+	}
+	free(out);
+	free(err);
+}
+END_TEST
+
 static TCase *fleet_tcase(void)
 {
 	TCase *tc = tcase_create("fleet");
@@ -536,6 +571,7 @@ static TCase *fleet_tcase(void)
 	tcase_add_test(tc, fleet_bad_canary_halts_and_rolls_back);
 	tcase_add_test(tc, fleet_killed_mid_batch_resumes);
 	tcase_add_test(tc, fleet_stall_reverted_and_named);
+	tcase_add_test(tc, fleet_rollback_all);
 	return tc;
 }
 GP_TCASE(fleet_tcase)
