@@ -443,6 +443,9 @@ static void step_done(struct fr *fr, size_t i, int rc, json_object *o)
 			g->result = !g->nwanted ? FLEET_R_NO_PATCH : j->nto_apply ? FLEET_R_NONE : FLEET_R_NOTHING;
 			return;
 		}
+		if (j->in_transition && g->stall_rounds >= WAIT_ROUNDS)
+			return finish(fr, i, FLEET_R_PENDING, "transition of %s still in progress",
+				      j->trans_patch);
 		if (j->in_transition)	/* left by an interrupted run: drive it on */
 			return start_trans(fr, i);
 		if (!g->nwanted)
