@@ -21,6 +21,8 @@
  *  stall:    a reader blocked in devkmsg_read while kmsg-eof is applied
  *            with --on-stall revert: the guest ends unpatched, the report
  *            names the task and function.
+ *            With --on-stall signal the fake signal moves it: applied, the
+ *            report still names what held it.
  *  rollback all: ring 1 fails its health check; the healthy canary is
  *            rolled back too, the marker of the earlier run stays.
  */
@@ -528,6 +530,33 @@ START_TEST(fleet_stall_reverted_and_named)
 }
 END_TEST
 
+/* --on-stall signal: the fake signal moves the blocked reader; the patch
+ * completes and the report still names what held it. */
+START_TEST(fleet_stall_signalled)
+{
+	char *out = NULL, *err = NULL, args[600], rundir[200];
+	const char *inv = inventory("stallsig", 3, 4, kmsg61, "{\"on_stall\": \"signal\", \"stall_s\": 2}", NULL);
+	json_object *rep, *b;
+	int rc;
+
+	snprintf(rundir, sizeof(rundir), "%s/run-stallsig", dir);
+	free(pu_guest(g[3], "kmsgwait; sleep 0.3"));
+	snprintf(args, sizeof(args), "run %s --run-dir %s --no-health", inv, rundir);
+	rc = fleet(args, &out, &err);
+	free(pu_guest(g[3], "kill $(pidof kmsgwait) 2>/dev/null; sleep 0.2; true"));
+	ck_assert_msg(rc == 0, "run exit %d: %s %s", rc, out, err);
+	rep = report_of(rundir, 3);
+	ck_assert_msg(!strcmp(jstr(rep, "result"), "applied"), "%s", json_object_to_json_string(rep));
+	ck_assert(json_object_object_get_ex(rep, "blocking", &b) && json_object_array_length(b) >= 1);
+	ck_assert_str_eq(jstr(json_object_array_get_idx(b, 0), "comm"), "kmsgwait");
+	json_object_put(rep);
+	ck_assert_int_eq(listed(g[3], "kmsg-eof", NULL), 1);
+	ck_assert_int_eq(pu_vmm(g[3], "unpatch", "kmsg-eof", NULL, NULL), 0);
+	free(out);
+	free(err);
+}
+END_TEST
+
 /* --rollback all: the healthy canary is rolled back too when ring 1 halts;
  * what an earlier run applied (the marker) stays. */
 START_TEST(fleet_rollback_all)
@@ -571,6 +600,7 @@ static TCase *fleet_tcase(void)
 	tcase_add_test(tc, fleet_bad_canary_halts_and_rolls_back);
 	tcase_add_test(tc, fleet_killed_mid_batch_resumes);
 	tcase_add_test(tc, fleet_stall_reverted_and_named);
+	tcase_add_test(tc, fleet_stall_signalled);
 	tcase_add_test(tc, fleet_rollback_all);
 	return tc;
 }
