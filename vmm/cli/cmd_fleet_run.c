@@ -503,6 +503,10 @@ static void step_done(struct fr *fr, size_t i, int rc, json_object *o)
 		}
 		if (fr->st.policy.on_stall == FLEET_STALL_FORCE)
 			snprintf(g->error, sizeof(g->error), "transition forced (--on-stall force)");
+		else if (g->nblocking)	/* the why column: it held, then moved */
+			snprintf(g->error, sizeof(g->error), "transition stalled on %d task%s, completed after --on-stall %s",
+				 (int)g->nblocking, g->nblocking == 1 ? "" : "s",
+				 fleet_stall_name(fr->st.policy.on_stall));
 		/* After a resumed transition: what is left to apply. */
 		if (j->mode == JM_APPLY && !g->nwanted)
 			return spawn(fr, i, ST_VERIFY, (const char *const[]){ "list", target_of(fr, i), NULL });
