@@ -221,6 +221,10 @@ class Merge:
                            ("not_run", "did not run")):
             if s[key]:
                 out.append("hosts %s: %s" % (label, ", ".join(safe(h) for h in s[key])))
+        for h in s["hosts"]:
+            fs = h.get("fleet_status")
+            if h["outcome"] == "halted" and isinstance(fs, dict) and fs.get("halt_reason"):
+                out.append("%s halted: %s" % (safe(h["host"]), safe(fs["halt_reason"], 300)))
         for p in s["problems"]:
             out.append("problem: %s: %s" % (safe(p["host"]), safe(p["problem"], 300)))
         if s["ok"]:
