@@ -9,7 +9,9 @@ inventory's host names, in rollout order) it reads
 
     DIR/hosts/HOST/report.jsonl   one JSON object per guest (vmm fleet run)
     DIR/hosts/HOST/status.json    what the role saw: the exit status of vmm,
-                                  the outcome (done, halted, error), stderr
+                                  the outcome (done, failed-guests: done with
+                                  guests failed within the host's threshold,
+                                  halted, error), stderr
 
 and writes
 
@@ -33,7 +35,7 @@ import sys
 VERSION = 1
 RESULTS = ("applied", "nothing-to-apply", "no-patch-for-kernel", "transition-pending",
            "failed", "rolled-back", "skipped", "unreachable", "unhealthy")
-OUTCOMES = ("done", "halted", "error")
+OUTCOMES = ("done", "failed-guests", "halted", "error")
 MAX_REPORT = 64 << 20        # bytes of one host's report.jsonl
 MAX_LINE = 1 << 20           # bytes of one line
 MAX_GUESTS = 100000          # lines of one host's report
@@ -183,14 +185,15 @@ class Merge:
         for _, g in self.lines:
             totals[g["result"]] = totals.get(g["result"], 0) + 1
         by = {o: [h["host"] for h in self.per_host if h["outcome"] == o]
-              for o in ("done", "halted", "error", "not-run")}
+              for o in ("done", "failed-guests", "halted", "error", "not-run")}
         return {
             "version": VERSION,
             "run": run_id,
             "hosts": self.per_host,
             "guests": len(self.lines),
             "results": dict(sorted(totals.items())),
-            "done": by["done"],
+            "done": by["done"] + by["failed-guests"],
+            "with_failed_guests": by["failed-guests"],
             "halted": by["halted"],
             "failed": by["error"],
             "not_run": by["not-run"],
@@ -210,10 +213,10 @@ class Merge:
         width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         out = ["  ".join(c.ljust(width[i]) for i, c in enumerate(r)).rstrip() for r in rows]
         out.append("")
-        out.append("%-20s %-8s %6s  %s" % ("HOST", "OUTCOME", "GUESTS", "RESULTS"))
+        out.append("%-20s %-13s %6s  %s" % ("HOST", "OUTCOME", "GUESTS", "RESULTS"))
         for h in s["hosts"]:
             res = " ".join("%s=%d" % kv for kv in h["results"].items()) or "-"
-            out.append("%-20s %-8s %6d  %s" % (safe(h["host"], 20), h["outcome"],
+            out.append("%-20s %-13s %6d  %s" % (safe(h["host"], 20), h["outcome"],
                                                h["guests"], res))
         res = " ".join("%s=%d" % kv for kv in s["results"].items()) or "-"
         out.append("fleet: %d hosts, %d guests: %s" % (len(s["hosts"]), s["guests"], res))
@@ -227,7 +230,10 @@ class Merge:
                 out.append("%s halted: %s" % (safe(h["host"]), safe(fs["halt_reason"], 300)))
         for p in s["problems"]:
             out.append("problem: %s: %s" % (safe(p["host"]), safe(p["problem"], 300)))
-        if s["ok"]:
+        if s["ok"] and s["with_failed_guests"]:
+            verdict = "ok: every host done (%s: guests failed within the hosts' thresholds)" % (
+                ", ".join(safe(h) for h in s["with_failed_guests"]))
+        elif s["ok"]:
             verdict = "ok: every host done"
         elif s["not_run"] and not (s["halted"] or s["failed"] or s["problems"]):
             verdict = "incomplete: %d hosts have not run (yet)" % len(s["not_run"])
