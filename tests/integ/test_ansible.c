@@ -36,6 +36,10 @@ static struct rig *g[NG];
 static char dir[] = "/tmp/gp-ansible-XXXXXX";
 static char vmm[PATH_MAX], playbook[PATH_MAX];
 
+/* The fleet's policy on each host: one guest at a time, halt at the first
+ * failure. */
+#define POLICY "\"serial\": \"1\", \"max_fail\": \"0\", \"health\": false"
+
 static const char bad_src[] =
 	"#include <guestpatch.h>\n"
 	"GP_PATCH(\"no-such-function\");\n"
@@ -109,7 +113,8 @@ static char *build_id(struct rig *r)
  * the catalog: each file of `files` (relative: the role copies them next to
  * the inventory) for the guests' build id.
  */
-static void fleet_inventory(const char *name, const char *bid, const char *const *files, int nfiles)
+static void fleet_inventory(const char *name, const char *bid, const char *const *files, int nfiles,
+			    const char *policy)
 {
 	char path[PATH_MAX], *buf;
 	size_t len;
@@ -125,7 +130,7 @@ static void fleet_inventory(const char *name, const char *bid, const char *const
 	for (int i = 0; i < nfiles; i++)
 		fprintf(f, "    { \"build_id\": \"%s\", \"file\": \"%s\" }%s\n", bid, files[i],
 			i + 1 < nfiles ? "," : "");
-	fprintf(f, "  ],\n  \"policy\": { \"serial\": \"1\", \"max_fail\": \"0\" }\n}\n");
+	fprintf(f, "  ],\n  \"policy\": { %s }\n}\n", policy);
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	put(path, buf);
@@ -293,7 +298,7 @@ START_TEST(ansible_fleet)
 	}
 	(void)pu_build(g[0], dir, "cmdline_marker", NULL, NULL);
 	ansible_files();
-	fleet_inventory("fleet1.json", bid, files, 1);
+	fleet_inventory("fleet1.json", bid, files, 1, POLICY);
 	{
 		char list[PATH_MAX + 8];
 
@@ -370,7 +375,8 @@ START_TEST(ansible_halt)
 	(void)pu_build(g[0], dir, "version_tag", NULL, NULL);
 	(void)pu_build(g[0], dir, "no_such_function", bad_src, NULL);
 	ansible_files();
-	fleet_inventory("fleet2.json", bid, files, 2);
+	/* rollback none: the guest keeps its failure and its error */
+	fleet_inventory("fleet2.json", bid, files, 2, POLICY ", \"rollback\": \"none\"");
 	snprintf(list, sizeof(list), "\"%s/version_tag.o\", \"%s/no_such_function.o\"", dir, dir);
 	rc = playbook_run("run2", "fleet2.json", list, "ansible2.log");
 	snprintf(path, sizeof(path), "%s/ansible2.log", dir);
@@ -394,6 +400,9 @@ START_TEST(ansible_halt)
 	ck_assert_msg(stat(path, &sbuf) != 0, "%s exists: host-b was touched", path);
 
 	merged_lines("run2", line);
+	out = run_file("run2", "fleet-report.jsonl");
+	fprintf(stderr, "ansible: run2's merged report:\n%s", out);
+	free(out);
 	for (int i = 0; i < NG; i++) {
 		if (!strcmp(ghost[i], "host-b")) {
 			ck_assert_msg(!line[i], "host-b's guest %s in the report", gname[i]);
