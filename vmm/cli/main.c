@@ -50,6 +50,9 @@ static void usage(FILE *f)
 	      "                           events (runs until stopped; see configs/libvirt)\n"
 	      "  run --kernel BZIMAGE|VMLINUX [--initrd F] [--append S] [--mem SIZE] [--cpus N] [--gdb SOCKET]\n"
 	      "                           boot a Linux guest in our own KVM VMM (vmm run --help)\n"
+	      "  fleet plan|run|status|resume INVENTORY|RUN\n"
+	      "                           batch patching of many guests: rings, batches, a failure\n"
+	      "                           threshold, rollback, a report (vmm fleet --help)\n"
 	      "\n"
 	      "Targets:\n"
 	      "  qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH][,lowmem=SIZE]\n"
@@ -321,6 +324,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "fleet"))
+		return cmd_fleet(argc - 1, argv + 1);
 	c.lock_fd = -1;
 	/* SIGINT, SIGTERM, SIGHUP end the command between two pauses, never
 	 * inside one; a killed vmm leaves the guest to its guardian, which
