@@ -3,12 +3,14 @@
  * test_ansible.c - a fleet over two hosts through Ansible (configs/ansible/):
  * ansible-playbook runs `vmm fleet run` on each fleet host in turn and
  * merges their reports.  The two "hosts" are two Ansible inventory entries
- * on this machine (ansible_connection=local), each owning two QEMU guests
- * of its own (Debian 6.1 amd64, 256 MiB).
+ * on this machine (ansible_connection=local), each owning QEMU guests of
+ * its own (256 MiB): host-a two of Debian 6.1 amd64, host-b two of 6.1
+ * and one of 6.12.
  *
  *   ansible_fleet: one play batch per host (serial 1); the merged report has
- *     every guest exactly once, applied, as each guest's own /proc/cmdline
- *     and `vmm list` show.
+ *     every guest exactly once, applied (one guest of host-b runs 6.12, for
+ *     which the catalog has nothing: no-patch-for-kernel), as each guest's
+ *     own /proc/cmdline and `vmm list` show.
  *   ansible_halt: a catalog with a patch that cannot apply and max_fail 0
  *     halts host-a (exit 2); with max_fail_percentage 0 the play stops
  *     before host-b, whose guests are untouched (their /proc/version and
@@ -29,9 +31,12 @@
 #include "gp_check.h"
 #include "patch_util.h"
 
-#define NG 4
-static const char *const gname[NG] = { "a1", "a2", "b1", "b2" };
-static const char *const ghost[NG] = { "host-a", "host-a", "host-b", "host-b" };
+/* b3 runs another kernel (6.12), for which the catalog has no patch. */
+#define NG 5
+#define NOPATCH 4
+static const char *const gname[NG] = { "a1", "a2", "b1", "b2", "b3" };
+static const char *const ghost[NG] = { "host-a", "host-a", "host-b", "host-b", "host-b" };
+static const char *const gflavor[NG] = { NULL, NULL, NULL, NULL, "6.12-amd64" };
 static struct rig *g[NG];
 static char dir[] = "/tmp/gp-ansible-XXXXXX";
 static char vmm[PATH_MAX], playbook[PATH_MAX];
@@ -56,7 +61,8 @@ static void up(void)
 	if (!mkdtemp(dir))
 		abort();
 	for (int i = 0; i < NG; i++) {
-		g[i] = rig_boot(&(struct rig_opts){ .cpus = 1, .mem_mb = 256 }, &msg);
+		g[i] = rig_boot(&(struct rig_opts){ .cpus = 1, .mem_mb = 256, .flavor = gflavor[i] },
+				&msg);
 		if (!g[i]) {
 			fprintf(stderr, "rig %s: %s\n", gname[i], msg);
 			abort();
@@ -293,7 +299,10 @@ START_TEST(ansible_fleet)
 	for (int i = 1; i < NG; i++) {
 		char *b = build_id(g[i]);
 
-		ck_assert_str_eq(b, bid);
+		if (i == NOPATCH)
+			ck_assert_str_ne(b, bid);
+		else
+			ck_assert_str_eq(b, bid);
 		free(b);
 	}
 	(void)pu_build(g[0], dir, "cmdline_marker", NULL, NULL);
@@ -322,14 +331,16 @@ START_TEST(ansible_fleet)
 	ck_assert_msg(sa && sb && strcmp(sa, sb) <= 0, "host-b started (%s) before host-a ended (%s)",
 		      sb ?: "?", sa ?: "?");
 
-	/* The merged report: every guest once, applied. */
+	/* The merged report: every guest once, applied (b3: no patch for its
+	 * kernel). */
 	merged_lines("run1", line);
 	for (int i = 0; i < NG; i++) {
 		ck_assert_msg(line[i], "guest %s missing from the merged report", gname[i]);
-		ck_assert_msg(!strcmp(jstr(line[i], "result") ?: "", "applied"), "guest %s: %.1000s",
-			      gname[i], json_object_to_json_string(line[i]));
-		ck_assert_msg(list_has(line[i], "applied", "cmdline-marker"), "guest %s: %.1000s",
-			      gname[i], json_object_to_json_string(line[i]));
+		ck_assert_msg(!strcmp(jstr(line[i], "result") ?: "",
+				      i == NOPATCH ? "no-patch-for-kernel" : "applied"),
+			      "guest %s: %.1000s", gname[i], json_object_to_json_string(line[i]));
+		ck_assert_msg(i == NOPATCH || list_has(line[i], "applied", "cmdline-marker"),
+			      "guest %s: %.1000s", gname[i], json_object_to_json_string(line[i]));
 		json_object_put(line[i]);
 	}
 	sum = run_json("run1", "fleet-summary.json");
@@ -344,15 +355,16 @@ START_TEST(ansible_fleet)
 
 	/* ... which is what each guest shows. */
 	for (int i = 0; i < NG; i++) {
-		ck_assert_msg(pu_guest_has(g[i], "cat /proc/cmdline", "guestpatch: cmdline-marker applied"),
-			      "guest %s: no marker in /proc/cmdline", gname[i]);
+		ck_assert_msg(pu_guest_has(g[i], "cat /proc/cmdline", "guestpatch: cmdline-marker applied") ==
+				      (i != NOPATCH),
+			      "guest %s: /proc/cmdline disagrees with the report", gname[i]);
 		ck_assert_int_eq(pu_vmm(g[i], "list", NULL, &out, NULL), 0);
-		ck_assert_msg(strstr(out, "cmdline-marker: applied"), "guest %s: vmm list: %.2000s",
-			      gname[i], out);
+		ck_assert_msg((strstr(out, "cmdline-marker: applied") != NULL) == (i != NOPATCH),
+			      "guest %s: vmm list: %.2000s", gname[i], out);
 		free(out);
 	}
-	fprintf(stderr, "ansible: 2 hosts, one batch each, %d guests applied (their /proc/cmdline and vmm list agree)\n",
-		NG);
+	fprintf(stderr, "ansible: 2 hosts, one batch each, %d guests applied, 1 with no patch for its kernel (their /proc/cmdline and vmm list agree)\n",
+		NG - 1);
 	json_object_put(sum);
 	json_object_put(st[0]);
 	json_object_put(st[1]);
