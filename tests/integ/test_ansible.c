@@ -25,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,7 +170,8 @@ static void ansible_files(void)
 
 /* ansible-playbook over the fleet inventory dir/INV with the files given;
  * its output to dir/LOG; returns its exit status. */
-static int playbook_run(const char *run, const char *inv, const char *files, const char *log)
+static int playbook_run(const char *run, const char *inv, const char *files, const char *log,
+			const char *extra)
 {
 	char *cmd = NULL;
 	int rc;
@@ -184,10 +188,10 @@ static int playbook_run(const char *run, const char *inv, const char *files, con
 		 "-e guestpatch_fleet_vmm=%s "
 		 "-e guestpatch_fleet_remote_dir=%s/remote "
 		 "-e guestpatch_fleet_report_dir=%s/reports "
-		 "-e guestpatch_fleet_max_fail_percentage=0 "
+		 "-e guestpatch_fleet_max_fail_percentage=0 %s "
 		 "> %s/%s 2>&1",
 		 dir, dir, dir, dir, dir, dir, dir, playbook, run, dir, inv, files, vmm, dir, dir,
-		 dir, log) > 0);
+		 extra ? extra : "", dir, log) > 0);
 	rc = system(cmd);
 	ck_assert_msg(rc != -1 && WIFEXITED(rc), "%s", cmd);
 	free(cmd);
@@ -229,6 +233,34 @@ static const char *jstr(json_object *o, const char *key)
 			fprintf(stderr, "---- %s ----\n%s\n----\n", (what), (text)); \
 		ck_assert_msg((cond), "%s (%s printed above)", #cond, (what));     \
 	} while (0)
+
+/*
+ * Hold the guest's vmm lock (vmm/cli/lock.c: an flock on a file named by
+ * the FNV-1a hash of the gdbstub socket's real path) as another operator's
+ * vmm would: every vmm step on that guest is then refused "busy".  Returns
+ * the fd (close it to let go).
+ */
+static int hold_guest_lock(struct rig *r)
+{
+	const char *spec = rig_target(r), *gdb = strstr(spec, "gdb="), *dirp = getenv("GP_LOCK_DIR");
+	char key[PATH_MAX], real[PATH_MAX], path[PATH_MAX + 64], text[100];
+	uint64_t h = 0xcbf29ce484222325ull;
+	int fd;
+
+	ck_assert(gdb);
+	snprintf(key, sizeof(key), "%.*s", (int)strcspn(gdb + 4, ","), gdb + 4);
+	ck_assert(realpath(key, real));
+	for (const char *p = real; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	snprintf(path, sizeof(path), "%s/target-%016llx.lock", dirp ? dirp : "/run/guestpatch",
+		 (unsigned long long)h);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_msg(fd >= 0, "%s", path);
+	ck_assert_msg(flock(fd, LOCK_EX | LOCK_NB) == 0, "%s is held already", path);
+	snprintf(text, sizeof(text), "pid %d: the ansible test holds it\n", (int)getpid());
+	ck_assert(ftruncate(fd, 0) == 0 && pwrite(fd, text, strlen(text), 0) == (ssize_t)strlen(text));
+	return fd;
+}
 
 static size_t count(const char *hay, const char *needle)
 {
@@ -312,7 +344,7 @@ START_TEST(ansible_fleet)
 		char list[PATH_MAX + 8];
 
 		snprintf(list, sizeof(list), "\"%s/cmdline_marker.o\"", dir);
-		rc = playbook_run("run1", "fleet1.json", list, "ansible1.log");
+		rc = playbook_run("run1", "fleet1.json", list, "ansible1.log", NULL);
 	}
 	snprintf(path, sizeof(path), "%s/ansible1.log", dir);
 	log = rig_slurp(path);
@@ -390,7 +422,7 @@ START_TEST(ansible_halt)
 	/* rollback none: the guest keeps its failure and its error */
 	fleet_inventory("fleet2.json", bid, files, 2, POLICY ", \"rollback\": \"none\"");
 	snprintf(list, sizeof(list), "\"%s/version_tag.o\", \"%s/no_such_function.o\"", dir, dir);
-	rc = playbook_run("run2", "fleet2.json", list, "ansible2.log");
+	rc = playbook_run("run2", "fleet2.json", list, "ansible2.log", NULL);
 	snprintf(path, sizeof(path), "%s/ansible2.log", dir);
 	log = rig_slurp(path);
 	ck_assert_log(rc != 0, log, "ansible2.log");
@@ -593,6 +625,90 @@ START_TEST(ansible_examples)
 }
 END_TEST
 
+/*
+ * Resume: a1's lock is held by "another vmm", so host-a's run halts at
+ * its first batch (max_fail 0) and the play stops before host-b.  The lock
+ * let go, the same playbook with guestpatch_fleet_resume resumes host-a
+ * (`vmm fleet resume`: the guests not yet done) and starts host-b's run
+ * (`vmm fleet run`: it has no run yet); each guest's /proc/version agrees
+ * with the merged report.
+ */
+START_TEST(ansible_resume)
+{
+	const char *files[] = { "version_tag.o" };
+	char *bid = build_id(g[0]), *log, *out, list[PATH_MAX + 8], path[PATH_MAX];
+	json_object *line[NG], *sum, *st;
+	int rc, fd;
+	bool tagged[NG];
+
+	for (int i = 0; i < NG; i++)
+		tagged[i] = pu_guest_has(g[i], "cat /proc/version", "guestpatch version-tag");
+	ck_assert_msg(!tagged[1] && !tagged[2] && !tagged[3] && !tagged[4],
+		      "a guest other than a1 has version-tag before the run");
+	(void)pu_build(g[0], dir, "version_tag", NULL, NULL);
+	ansible_files();
+	fleet_inventory("fleet3.json", bid, files, 1, POLICY ", \"rollback\": \"none\"");
+	snprintf(list, sizeof(list), "\"%s/version_tag.o\"", dir);
+
+	fd = hold_guest_lock(g[0]);
+	rc = playbook_run("run3", "fleet3.json", list, "ansible3.log", NULL);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/ansible3.log", dir);
+	log = rig_slurp(path);
+	ck_assert_log(rc != 0 && strstr(log, "vmm fleet halted the run") && !strstr(log, ": [host-b]"),
+		      log, "ansible3.log");
+	free(log);
+	for (int i = 1; i < NG; i++)
+		ck_assert_msg(!pu_guest_has(g[i], "cat /proc/version", "guestpatch version-tag"),
+			      "guest %s patched before the resume", gname[i]);
+
+	rc = playbook_run("run3", "fleet3.json", list, "ansible3r.log", "-e guestpatch_fleet_resume=true");
+	snprintf(path, sizeof(path), "%s/ansible3r.log", dir);
+	log = rig_slurp(path);
+	ck_assert_log(strstr(log, "TASK [guestpatch_fleet : vmm fleet resume]") &&
+			      strstr(log, "TASK [guestpatch_fleet : vmm fleet run]"),
+		      log, "ansible3r.log");
+	st = run_json("run3", "hosts/host-a/status.json");
+	ck_assert_str_eq(jstr(st, "action"), "resume");
+	ck_assert_msg(!strcmp(jstr(st, "outcome"), "done") || !strcmp(jstr(st, "outcome"), "failed-guests"),
+		      "host-a after the resume: %.1000s", json_object_to_json_string(st));
+	json_object_put(st);
+	st = run_json("run3", "hosts/host-b/status.json");
+	ck_assert_str_eq(jstr(st, "action"), "run");
+	ck_assert_str_eq(jstr(st, "outcome"), "done");
+	json_object_put(st);
+
+	merged_lines("run3", line);
+	out = run_file("run3", "fleet-report.txt");
+	fprintf(stderr, "ansible: run3 after the resume:\n%s", out);
+	free(out);
+	for (int i = 0; i < NG; i++) {
+		const char *res;
+		bool has;
+
+		ck_assert_msg(line[i], "guest %s missing from the merged report", gname[i]);
+		res = jstr(line[i], "result") ?: "";
+		has = pu_guest_has(g[i], "cat /proc/version", "guestpatch version-tag");
+		if (i == NOPATCH)
+			ck_assert_str_eq(res, "no-patch-for-kernel");
+		else if (i > 0)
+			ck_assert_msg(!strcmp(res, "applied"), "guest %s: %.1000s", gname[i],
+				      json_object_to_json_string(line[i]));
+		/* applied: the guest shows the tag; a1 keeps what it had */
+		ck_assert_msg(has == (!strcmp(res, "applied") || (i == 0 && tagged[0])),
+			      "guest %s: /proc/version %s the tag, report: %.1000s", gname[i],
+			      has ? "has" : "lacks", json_object_to_json_string(line[i]));
+		json_object_put(line[i]);
+	}
+	sum = run_json("run3", "fleet-summary.json");
+	ck_assert(json_object_get_boolean(json_object_object_get(sum, "ok")));
+	json_object_put(sum);
+	fprintf(stderr, "ansible: host-a halted on a held guest lock, resumed through the role; host-b then ran\n");
+	free(log);
+	free(bid);
+}
+END_TEST
+
 static TCase *ansible_tcase(void)
 {
 	TCase *tc = tcase_create("ansible");
@@ -601,6 +717,7 @@ static TCase *ansible_tcase(void)
 	tcase_add_unchecked_fixture(tc, up, down);
 	tcase_add_test(tc, ansible_fleet);
 	tcase_add_test(tc, ansible_halt);
+	tcase_add_test(tc, ansible_resume);
 	return tc;
 }
 GP_TCASE(ansible_tcase)

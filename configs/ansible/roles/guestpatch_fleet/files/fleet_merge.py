@@ -231,7 +231,7 @@ class Merge:
         for p in s["problems"]:
             out.append("problem: %s: %s" % (safe(p["host"]), safe(p["problem"], 300)))
         if s["ok"] and s["with_failed_guests"]:
-            verdict = "ok: every host done (%s: guests failed within the hosts' thresholds)" % (
+            verdict = "ok: every host finished; with guests failed (vmm exit 1): %s" % (
                 ", ".join(safe(h) for h in s["with_failed_guests"]))
         elif s["ok"]:
             verdict = "ok: every host done"
