@@ -336,6 +336,25 @@ START_TEST(state_round_trip_and_tamper)
 }
 END_TEST
 
+/* configs/README.md: the test that introduces a format loads every example. */
+START_TEST(shipped_examples_parse)
+{
+	static const char *const ex[] = { "configs/fleet/example.json" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ex); i++) {
+		struct fleet_inv inv;
+		struct fleet_plan p;
+
+		ck_ok(fleet_inv_load(ex[i], &inv));
+		ck_ok(fleet_plan_make(&inv, -1, &p));
+		/* canary 1; ring 1: 3 guests, serial 1,5,25%: 1, 2; ring 2: 1, 1 */
+		ck_assert_uint_eq(p.nbatches, 5);
+		fleet_plan_free(&p);
+		fleet_inv_free(&inv);
+	}
+}
+END_TEST
+
 static TCase *fleet_tcase(void)
 {
 	TCase *tc = tcase_create("fleet");
@@ -348,6 +367,7 @@ static TCase *fleet_tcase(void)
 	tcase_add_test(tc, cumulative_and_applied);
 	tcase_add_test(tc, plan_rings_batches_hosts);
 	tcase_add_test(tc, state_round_trip_and_tamper);
+	tcase_add_test(tc, shipped_examples_parse);
 	return tc;
 }
 GP_TCASE(fleet_tcase)

@@ -379,7 +379,12 @@ static void rollback_next(struct fr *fr, size_t i)
 	/* Nothing of this run is left in the guest. */
 	for (size_t k = 0; k < g->napplied; k++)
 		add_name(g->removed, &g->nremoved, g->applied[k]);
-	finish(fr, i, FLEET_R_ROLLED_BACK, "%s", g->error[0] ? g->error : "rolled back");
+	{
+		char why[FLEET_ERR_MAX];
+
+		snprintf(why, sizeof(why), "%s", g->error[0] ? g->error : "rolled back");
+		finish(fr, i, FLEET_R_ROLLED_BACK, "%s", why);
+	}
 }
 
 /* A step of guest i ended with exit code rc; its stdout parsed (may be NULL). */
