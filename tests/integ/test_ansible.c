@@ -45,7 +45,9 @@ static char dir[] = "/tmp/gp-ansible-XXXXXX";
 static char vmm[PATH_MAX], playbook[PATH_MAX];
 
 /* The fleet's policy on each host: one guest at a time, halt at the first
- * failure. */
+ * failure.  No health check: `vmm health`, which vmm fleet runs for it, is
+ * not in this branch yet (with it, a run here fails every guest with
+ * "health baseline"); the health check is the fleet test's subject. */
 #define POLICY "\"serial\": \"1\", \"max_fail\": \"0\", \"health\": false"
 
 static const char bad_src[] =
