@@ -196,7 +196,9 @@ static void finish(struct fr *fr, size_t i, enum fleet_result r, const char *fmt
 	}
 	fr->jobs[i].pid = 0;
 	fr_save(fr);
-	progress_line(fr, i);
+	/* One line per guest, and one more if its health check fails. */
+	if (fr->jobs[i].mode != JM_CHECK || r == FLEET_R_UNHEALTHY)
+		progress_line(fr, i);
 }
 
 /* The last non-empty line a step wrote on stderr ("vmm: patch: ..."). */
