@@ -15,10 +15,14 @@
  *            other guest is untouched.  Needs `vmm health`.
  *  kill + resume: the run killed (SIGKILL) mid-batch in ring 1, then
  *            `vmm fleet resume`: every guest patched exactly once
- *            (`vmm list`, /proc/cmdline), the report agrees.
+ *            (`vmm list`, /proc/cmdline), the report agrees; a second run
+ *            finds nothing to apply, and two guests of one group in one
+ *            batch never ran a step at the same time (their step logs).
  *  stall:    a reader blocked in devkmsg_read while kmsg-eof is applied
  *            with --on-stall revert: the guest ends unpatched, the report
  *            names the task and function.
+ *  rollback all: ring 1 fails its health check; the healthy canary is
+ *            rolled back too, the marker of the earlier run stays.
  */
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -298,7 +302,7 @@ START_TEST(fleet_bad_canary_halts_and_rolls_back)
 
 	snprintf(rundir, sizeof(rundir), "%s/run-bad", dir);
 	/* a slow reader: every read WARNs once the patch is in */
-	free(pu_guest(g[0], "printf 'while :; do cat /proc/cmdline >/dev/null; sleep 1; done\\n' > /tmp/slow.sh; "
+	free(pu_guest(g[0], "printf 'while :; do cat /proc/cmdline >/dev/null; sleep 0.2; done\\n' > /tmp/slow.sh; "
 			    "(sh /tmp/slow.sh 2>/dev/null &)"));
 	snprintf(args, sizeof(args), "run %s --run-dir %s", inv, rundir);
 	rc = fleet(args, &out, &err);
@@ -355,6 +359,35 @@ static void state_counts(const char *rundir, int *done, int *running, int *patch
 		}
 	json_object_put(j);
 	free(text);
+}
+
+/* The [start, end] times of each step in a guest's log ("--- STEP at T:",
+ * "--- end at T:"); returns how many. */
+static int step_times(const char *rundir, int n, double (*iv)[2], int max)
+{
+	char path[300], *text, *line, *save = NULL;
+	int k = 0;
+
+	snprintf(path, sizeof(path), "%s/log/g%d.log", rundir, n);
+	text = rig_slurp(path);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *at = strstr(line, " at ");
+		double t;
+
+		if (strncmp(line, "--- ", 4) || !at)
+			continue;
+		t = atof(at + 4);
+		if (!strncmp(line, "--- end at ", 11)) {
+			if (k > 0)
+				iv[k - 1][1] = t;
+		} else if (k < max) {
+			iv[k][0] = t;
+			iv[k][1] = 1e18;	/* until its end shows */
+			k++;
+		}
+	}
+	free(text);
+	return k;
 }
 
 START_TEST(fleet_killed_mid_batch_resumes)
@@ -449,6 +482,19 @@ START_TEST(fleet_killed_mid_batch_resumes)
 		ck_assert_int_eq(listed(g[i], "cmdline-marker", NULL), 1);
 		json_object_put(rep);
 	}
+	/* g1 and g2 share a batch and a group: at --max-parallel 4 they still
+	 * never ran at once (their step intervals do not overlap) */
+	{
+		double a[16][2], b[16][2];
+		int na = step_times(cmd, 1, a, 16), nb = step_times(cmd, 2, b, 16);
+
+		ck_assert_msg(na >= 2 && nb >= 2, "step logs: %d, %d steps", na, nb);
+		for (int x = 0; x < na; x++)
+			for (int y = 0; y < nb; y++)
+				ck_assert_msg(a[x][1] <= b[y][0] || b[y][1] <= a[x][0],
+					      "g1 step [%.3f, %.3f] overlaps g2 step [%.3f, %.3f]", a[x][0],
+					      a[x][1], b[y][0], b[y][1]);
+	}
 }
 END_TEST
 
@@ -482,6 +528,39 @@ START_TEST(fleet_stall_reverted_and_named)
 }
 END_TEST
 
+/* --rollback all: the healthy canary is rolled back too when ring 1 halts;
+ * what an earlier run applied (the marker) stays. */
+START_TEST(fleet_rollback_all)
+{
+	char *out = NULL, *err = NULL, args[600], rundir[200];
+	const char *inv = inventory("rball", 4, 6, warn61,
+				    "{\"max_fail\": \"0\", \"rollback\": \"all\", \"stall_s\": 10}", NULL);
+	int rc;
+
+	snprintf(rundir, sizeof(rundir), "%s/run-rball", dir);
+	/* only ring 1's guest reads /proc/cmdline: the canary stays healthy */
+	free(pu_guest(g[5], "printf 'while :; do cat /proc/cmdline >/dev/null; sleep 0.2; done\\n' > /tmp/slow.sh; "
+			    "(sh /tmp/slow.sh 2>/dev/null &)"));
+	snprintf(args, sizeof(args), "run %s --run-dir %s --soak 0", inv, rundir);
+	rc = fleet(args, &out, &err);
+	free(pu_guest(g[5], "pkill -f slow.sh; true"));
+	ck_assert_msg(rc == 2 && strstr(out, "halted: ring 1"), "run exit %d: %s\n%s", rc, out, err);
+	for (int i = 4; i <= 5; i++) {
+		json_object *rep = report_of(rundir, i);
+		int total;
+
+		ck_assert_msg(!strcmp(jstr(rep, "result"), "rolled-back"), "g%d: %s", i,
+			      json_object_to_json_string(rep));
+		ck_assert_int_eq(listed(g[i], "cmdline-warn", &total), 0);
+		ck_assert_int_eq(listed(g[i], "cmdline-marker", NULL), 1);
+		ck_assert_int_eq(total, 1);
+		json_object_put(rep);
+	}
+	free(out);
+	free(err);
+}
+END_TEST
+
 static TCase *fleet_tcase(void)
 {
 	TCase *tc = tcase_create("fleet");
@@ -492,6 +571,7 @@ static TCase *fleet_tcase(void)
 	tcase_add_test(tc, fleet_bad_canary_halts_and_rolls_back);
 	tcase_add_test(tc, fleet_killed_mid_batch_resumes);
 	tcase_add_test(tc, fleet_stall_reverted_and_named);
+	tcase_add_test(tc, fleet_rollback_all);
 	return tc;
 }
 GP_TCASE(fleet_tcase)

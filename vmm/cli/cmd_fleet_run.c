@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
+ * lines: a guest's steps are one state machine (step_done) with the pool
+ * that feeds it; apart, each would have to export the other's internals.
+ *
  * cmd_fleet_run.c - the fleet engine: each guest goes through its steps,
  * each step a `vmm ... --json` child process of its own (re-exec of
  * /proc/self/exe), so a crash stays in one step and every step takes the
@@ -150,7 +153,7 @@ static void spawn(struct fr *fr, size_t i, enum step step, const char *const *ar
 
 		if (o < 0 || l < 0 || nul < 0)
 			_exit(126);
-		dprintf(l, "--- %s:", step_names[step]);
+		dprintf(l, "--- %s at %.3f:", step_names[step], fr_now());
 		for (int k = 0; argv[k]; k++)
 			dprintf(l, " %s", argv[k]);
 		dprintf(l, "\n");
@@ -212,14 +215,16 @@ static void last_error(struct fr *fr, size_t i, char *buf, size_t len)
 	buf[0] = '\0';
 	if (!s)
 		return;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == '\n' || end[-1] == ' '))
-		*--end = '\0';
-	line = strrchr(s, '\n');
-	line = line ? line + 1 : s;
-	if (!strncmp(line, "--- ", 4))
-		line = "(no message)";
-	snprintf(buf, len, "%s", line);
+	/* The last line that is not ours ("--- STEP at T: ..." or "--- end"). */
+	line = NULL;
+	for (char *p = s; p && *p; p = end ? end + 1 : NULL) {
+		end = strchr(p, '\n');
+		if (end)
+			*end = '\0';
+		if (strncmp(p, "--- ", 4) && p[strspn(p, " ")])
+			line = p;
+	}
+	snprintf(buf, len, "%s", line ? line : "(no message)");
 	free(s);
 }
 
@@ -443,6 +448,10 @@ static void step_done(struct fr *fr, size_t i, int rc, json_object *o)
 		if (!g->nwanted)
 			return finish(fr, i, FLEET_R_NO_PATCH, NULL);
 		g->next = 0;
+		if (!j->nto_apply) {	/* what the list shows is the end state */
+			account(g);
+			return finish(fr, i, g->napplied ? FLEET_R_APPLIED : FLEET_R_NOTHING, NULL);
+		}
 		return next_patch(fr, i);
 	case ST_PATCH:
 		if (o)
@@ -545,12 +554,20 @@ static void step_done(struct fr *fr, size_t i, int rc, json_object *o)
 
 static void reap(struct fr *fr, size_t i, int status)
 {
-	char op[4200];
+	char op[4200], lp[4200];
+	int fd;
 	char *text;
 	json_object *o = NULL;
 	int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 
 	out_path(fr, i, op, sizeof(op));
+	log_path(fr, i, lp, sizeof(lp));
+	/* When each step ended: the log shows what ran when (and the test
+	 * checks from it that two guests of a group never overlapped). */
+	if ((fd = open(lp, O_WRONLY | O_APPEND | O_CLOEXEC)) >= 0) {
+		dprintf(fd, "--- end at %.3f: exit %d\n", fr_now(), rc);
+		close(fd);
+	}
 	text = slurp(op, 0, OUT_MAX);
 	if (text && *text)
 		o = json_tokener_parse(text);
