@@ -443,6 +443,9 @@ static void step_done(struct fr *fr, size_t i, int rc, json_object *o)
 			g->result = !g->nwanted ? FLEET_R_NO_PATCH : j->nto_apply ? FLEET_R_NONE : FLEET_R_NOTHING;
 			return;
 		}
+		if (j->in_transition && g->stall_rounds >= WAIT_ROUNDS)
+			return finish(fr, i, FLEET_R_PENDING, "transition of %s still in progress",
+				      j->trans_patch);
 		if (j->in_transition)	/* left by an interrupted run: drive it on */
 			return start_trans(fr, i);
 		if (!g->nwanted)
@@ -490,13 +493,15 @@ static void step_done(struct fr *fr, size_t i, int rc, json_object *o)
 			snprintf(g->error, sizeof(g->error), "transition: %s", msg);
 			return spawn(fr, i, ST_VERIFY, (const char *const[]){ "list", target_of(fr, i), NULL });
 		}
-		if (fr->st.policy.on_stall == FLEET_STALL_REVERT && g->nblocking) {
+		/* Reverted: failed, whether or not the step named its
+		 * blockers (applying it again would only stall again). */
+		if (fr->st.policy.on_stall == FLEET_STALL_REVERT) {
 			g->result = FLEET_R_FAILED;
 			snprintf(g->error, sizeof(g->error), "transition stalled on %d task%s; reverted (--on-stall revert)",
 				 (int)g->nblocking, g->nblocking == 1 ? "" : "s");
 			return spawn(fr, i, ST_VERIFY, (const char *const[]){ "list", target_of(fr, i), NULL });
 		}
-		if (fr->st.policy.on_stall == FLEET_STALL_FORCE && g->nblocking)
+		if (fr->st.policy.on_stall == FLEET_STALL_FORCE)
 			snprintf(g->error, sizeof(g->error), "transition forced (--on-stall force)");
 		/* After a resumed transition: what is left to apply. */
 		if (j->mode == JM_APPLY && !g->nwanted)
