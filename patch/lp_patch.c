@@ -13,6 +13,7 @@
 
 #include "lp_elf.h"
 #include "lp_engine.h"
+#include "lp_kmod.h"
 #include "stacks.h"
 
 /*
@@ -303,27 +304,42 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 	struct lp_range ranges[LP_MAX_FUNCS + LP_MAX_PATCHES + 1];
 	struct lp_image img = { 0 };
 	struct lp_obj *obj = NULL;
+	struct lp_kmod *km = NULL;	/* a Linux livepatch module (lp_kmod.h) */
+	struct lp_kmod_exports ex = { 0 };
+	struct lp_kmod_patch kp;
 	struct lp_ctx c = { 0 };
 	struct lp_region r;
 	struct patch_syms ps = { .k = k };
 	struct gp_error *err;
-	size_t code_sz, data_sz;
+	size_t code_sz, data_sz, len;
 	int code_page, data_page, slot = -1, nr = 0;
 	uint64_t t0 = gp_now_ns(), gen;
 	bool per_task, timed_out;
 
 	memset(rep, 0, sizeof(*rep));
-	if ((err = lp_obj_open_file(obj_path, &obj)))
-		return err;
-	lp_obj_sizes(obj, &code_sz, &data_sz);
+	len = strlen(obj_path);
+	if (lp_kmod_file_is_module(obj_path) || (len > 3 && !strcmp(obj_path + len - 3, ".ko"))) {
+		if ((err = lp_kmod_open_file(obj_path, &km)))
+			return err;
+		lp_kmod_sizes(km, &code_sz, &data_sz);
+	} else {
+		if ((err = lp_obj_open_file(obj_path, &obj)))
+			return err;
+		lp_obj_sizes(obj, &code_sz, &data_sz);
+	}
 	/* Plan where it goes (brief read-only pause). */
 	if ((err = tgt_pause(k->t)))
 		goto out;
 	err = lp_region_load(k, &r);
 	if (!err)
 		err = return_thunk(k, &ps.ret);
+	if (!err && km)
+		err = lp_kmod_read_exports(k, &ex);
 	err = lp_resume(k, err);
 	if (err)
+		goto out;
+	/* A module: built for this kernel (check_modinfo, check_version). */
+	if (km && (err = lp_kmod_check(km, k->release, &ex)))
 		goto out;
 	gen = r.hdr.generation;
 	code_page = lp_region_alloc(&r, true, (unsigned)(code_sz / 4096));
@@ -336,9 +352,25 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 				      (LP_JOURNAL_PAGE - LP_FIRST_ALLOC - LP_CODE_PAGES) * 4);
 		goto out;
 	}
-	if ((err = lp_obj_link(obj, lp_page_va(&r, (unsigned)code_page),
-			       lp_page_va(&r, (unsigned)data_page), resolve_patch, &ps, &img)))
+	if (km) {
+		uint64_t cd = 0;
+		struct lp_kmod_guest g = { .ex = &ex, .syms = k->syms, .btf = k->btf,
+					   .ret_thunk = resolve_patch, .arg = &ps };
+
+		/* Its .klp.sym symbols may name a loaded module's. */
+		if ((err = lp_ctx_init(k, &c)))
+			goto out;
+		g.mods = &c.stacks->mods;
+		g.call_depth = kern_has_sym(k, "call_depth_return_thunk", &cd) && cd == ps.ret;
+		if ((err = lp_kmod_link(km, &g, lp_page_va(&r, (unsigned)code_page),
+					lp_page_va(&r, (unsigned)data_page), &img, &kp)))
+			goto out;
+		/* vermagic and every symbol CRC matched this kernel. */
+		snprintf(img.build_id, sizeof(img.build_id), "%s", k->build_id);
+	} else if ((err = lp_obj_link(obj, lp_page_va(&r, (unsigned)code_page),
+				      lp_page_va(&r, (unsigned)data_page), resolve_patch, &ps, &img))) {
 		goto out;
+	}
 	snprintf(rep->name, sizeof(rep->name), "%s", img.name);
 	rep->nr_funcs = img.nr_funcs;
 	lp_journal_intent("patch", img.name);
@@ -360,7 +392,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		err = gp_error_create(GP_ERR_LIMIT, "%d patches are applied already", LP_MAX_PATCHES);
 		goto out;
 	}
-	if ((err = lp_ctx_init(k, &c)))
+	if (!c.stacks && (err = lp_ctx_init(k, &c)))
 		goto out;
 	if ((err = resolve_funcs(k, &c, &img, tf)))
 		goto out;
@@ -407,6 +439,8 @@ out:
 	lp_ctx_free(&c);
 	lp_image_free(&img);
 	lp_obj_close(obj);
+	lp_kmod_close(km);
+	lp_kmod_exports_free(&ex);
 	return err;
 }
 

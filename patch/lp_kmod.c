@@ -1,0 +1,775 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lp_kmod.c - a Linux livepatch module read as the kernel's module loader
+ * reads it (kernel/module/main.c: setup_load_info, check_modinfo,
+ * layout_sections; kernel/module/version.c: check_version), and the
+ * guest's exported symbols as find_symbol() reads them.  Linking and the
+ * klp_patch are in lp_kmod_link.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lp_kmod_int.h"
+
+#define MAX_KO (64u << 20)
+#define SHN_LIVEPATCH 0xff20
+#define MODVERSION_SIZE 64	/* struct modversion_info on 64-bit */
+#define KSYM_STRS_MAX (8u << 20)
+
+static bool prefix(const char *s, const char *p)
+{
+	return !strncmp(s, p, strlen(p));
+}
+
+/*
+ * What becomes of each allocated section of a module.  The kernel's
+ * loader places every SHF_ALLOC section and then lets arch and subsystem
+ * code read the special ones (module_finalize, ftrace, jump labels, ...).
+ * We load code and plain data; the special sections are either honoured
+ * another way (said below) or refused by name: the module's code would
+ * rely on guest machinery that never hears of it.
+ */
+static const struct {
+	const char *prefix;
+	const char *why;	/* NULL: ignored (the reason is the comment) */
+} special[] = {
+	/* read by us, not loaded */
+	{ ".modinfo", NULL },
+	{ "__versions", NULL },
+	{ "__mcount_loc", NULL },	/* each listed call becomes the ftrace NOP */
+	/* never run: init and exit code (the patch structures may not point
+	 * there: a reference is refused as "lies in section .init.text") */
+	{ ".init.", NULL },
+	{ ".exit.", NULL },
+	/* module parameters are not registered: their defaults stay */
+	{ "__param", NULL },
+	/* objtool's lists for the loader: the `jmp __x86_return_thunk`
+	 * returns are rewritten as the guest's returns are (lp_elf.c,
+	 * apply_returns()); the retpoline thunks called are the kernel's own,
+	 * already patched to its choice; call-depth sites are checked against
+	 * the guest's return thunk when linking; IBT sealing only hardens
+	 * (an endbr64 left in place is a no-op) */
+	{ ".return_sites", NULL },
+	{ ".retpoline_sites", NULL },
+	{ ".call_sites", NULL },
+	{ ".ibt_endbr_seal", NULL },
+	{ "__patchable_function_entries", NULL },	/* padding NOPs before functions */
+	/* the module's ORC (not registered yet: stacks through the patch's
+	 * code are unreliable, as for our own patches) and BTF, notes */
+	{ ".orc_unwind", NULL },
+	{ ".orc_unwind_ip", NULL },
+	{ ".orc_header", NULL },
+	{ ".BTF", NULL },
+	{ ".note.", NULL },
+	/* refused: machinery of the guest the module would need */
+	{ ".altinstr", "alternatives (.altinstructions: CPU-feature patching at load)" },
+	{ "__jump_table", "jump labels (static keys)" },
+	{ ".static_call", "static calls" },
+	{ "__ex_table", "exception table entries (uaccess fixups)" },
+	{ "__bug_table", "BUG()/WARN() entries (a WARN in patch code would be an oops)" },
+	{ ".smp_locks", "SMP lock prefixes" },
+	{ ".data..percpu", "per-cpu variables" },
+	{ "__ksymtab", "exported symbols (a livepatch that exports is not supported)" },
+	{ "__kcrctab", "exported symbol CRCs" },
+	{ "__tracepoints", "tracepoints" },
+	{ "_ftrace_events", "trace events" },
+	{ "__kprobes", "kprobe blacklist entries" },
+	{ ".kprobes.text", "kprobe-excluded code" },
+	{ ".noinstr.text", "noinstr code" },
+	{ "__dyndbg", "dynamic debug entries" },
+};
+
+static bool is_data_name(const char *n)
+{
+	return !strcmp(n, ".data") || prefix(n, ".data.") || !strcmp(n, ".rodata") ||
+	       prefix(n, ".rodata.") || !strcmp(n, ".bss") || prefix(n, ".bss.") ||
+	       !strcmp(n, ".gnu.linkonce.this_module");
+}
+
+struct gp_error *lp_kmod_sec_kind(struct lp_obj *o, const struct lp_sec *s,
+				  enum lp_sec_kind *kind)
+{
+	*kind = LP_SEC_SKIP;
+	if (!(s->sh.sh_flags & SHF_ALLOC) || !s->sh.sh_size ||
+	    s->sh.sh_type == SHT_RELA || s->sh.sh_type == SHT_REL)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(special); i++)
+		if (prefix(s->name, special[i].prefix)) {
+			if (special[i].why)
+				return lp_elf_err(o, "section %s holds %s, which guestpatch cannot honour for a module it does not load",
+						  s->name, special[i].why);
+			return NULL;
+		}
+	if (s->sh.sh_flags & SHF_EXECINSTR) {
+		if (strcmp(s->name, ".text") && !prefix(s->name, ".text."))
+			return lp_elf_err(o, "code section %s: guestpatch does not know what the kernel's module loader makes of it",
+					  s->name);
+		*kind = LP_SEC_CODE;
+		return NULL;
+	}
+	if (!is_data_name(s->name))
+		return lp_elf_err(o, "section %s: guestpatch does not know what the kernel's module loader makes of it",
+				  s->name);
+	*kind = LP_SEC_DATA;
+	return NULL;
+}
+
+/* ---- ELF probing ---- */
+
+static int find_sec(const struct lp_obj *o, const char *name)
+{
+	for (size_t i = 0; i < o->nsec; i++)
+		if (o->secs[i].name && !strcmp(o->secs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+bool lp_kmod_is_module(const void *elf, size_t len)
+{
+	Elf *e;
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	bool yes = false;
+	int n = 0;
+
+	elf_version(EV_CURRENT);
+	e = elf_memory((char *)elf, len);
+	if (!e)
+		return false;
+	if (elf_kind(e) == ELF_K_ELF && !elf_getshdrstrndx(e, &shstrndx))
+		while (!yes && (scn = elf_nextscn(e, scn)) && n++ < 4096) {
+			GElf_Shdr sh;
+			const char *name;
+
+			if (!gelf_getshdr(scn, &sh))
+				break;
+			name = elf_strptr(e, shstrndx, sh.sh_name);
+			yes = name && (!strcmp(name, ".modinfo") ||
+				       !strcmp(name, ".gnu.linkonce.this_module"));
+		}
+	elf_end(e);
+	return yes;
+}
+
+static struct gp_error *slurp(const char *path, void **buf, size_t *len)
+{
+	struct stat st;
+	ssize_t got;
+	int fd;
+
+	*buf = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return gp_error_os(errno, "open %s", path);
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > MAX_KO) {
+		close(fd);
+		return gp_error_create(GP_ERR_INVAL, "%s: empty or larger than %u MiB", path,
+				       MAX_KO >> 20);
+	}
+	*buf = malloc((size_t)st.st_size);
+	if (!*buf) {
+		close(fd);
+		return &gp_error_nomem;
+	}
+	got = read(fd, *buf, (size_t)st.st_size);
+	close(fd);
+	if (got != st.st_size) {
+		free(*buf);
+		*buf = NULL;
+		return gp_error_os(errno ? errno : EIO, "read %s", path);
+	}
+	*len = (size_t)st.st_size;
+	return NULL;
+}
+
+bool lp_kmod_file_is_module(const char *path)
+{
+	void *buf;
+	size_t len;
+	struct gp_error *err = slurp(path, &buf, &len);
+	bool yes;
+
+	if (err) {
+		gp_error_destroy(err);
+		return false;
+	}
+	yes = lp_kmod_is_module(buf, len);
+	free(buf);
+	return yes;
+}
+
+/* ---- .modinfo, __versions, __mcount_loc ---- */
+
+static const uint8_t *sec_bytes(const struct lp_obj *o, int i)
+{
+	const struct lp_sec *s = &o->secs[i];
+
+	if (s->sh.sh_type == SHT_NOBITS)
+		return NULL;
+	return (const uint8_t *)o->buf + s->sh.sh_offset;	/* bounds checked at open */
+}
+
+/* .modinfo: "key=value" strings, NUL-separated (get_next_modinfo). */
+static struct gp_error *read_modinfo(struct lp_kmod *km)
+{
+	struct lp_obj *o = km->o;
+	int i = find_sec(o, ".modinfo");
+	const char *p, *end;
+	bool livepatch = false, have_name = false, have_vermagic = false;
+
+	if (i < 0 || !sec_bytes(o, i))
+		return lp_elf_err(o, "no .modinfo section: not a kernel module");
+	p = (const char *)sec_bytes(o, i);
+	end = p + o->secs[i].sh.sh_size;
+	if (o->secs[i].sh.sh_size && end[-1])
+		return lp_elf_err(o, ".modinfo does not end with a NUL");
+	for (; p < end; p += strlen(p) + 1) {
+		const char *eq = strchr(p, '=');
+		const char *v = eq ? eq + 1 : "";
+		size_t klen = eq ? (size_t)(eq - p) : strlen(p);
+
+		if (!*p)
+			continue;
+#define KEY(k) (klen == sizeof(k) - 1 && !strncmp(p, k, klen))
+		if (KEY("livepatch")) {
+			livepatch = !strcmp(v, "Y");
+		} else if (KEY("vermagic")) {
+			if (strlen(v) >= sizeof(km->vermagic))
+				return lp_elf_err(o, ".modinfo: vermagic longer than %zu bytes",
+						  sizeof(km->vermagic) - 1);
+			snprintf(km->vermagic, sizeof(km->vermagic), "%s", v);
+			have_vermagic = true;
+		} else if (KEY("name")) {
+			if (!*v || strlen(v) > LP_KMOD_NAME_LEN - 1)
+				return lp_elf_err(o, ".modinfo: name must be 1..%d characters",
+						  LP_KMOD_NAME_LEN - 1);
+			snprintf(km->name, sizeof(km->name), "%s", v);
+			have_name = true;
+		} else if (KEY("license")) {
+			snprintf(km->license, sizeof(km->license), "%s", v);
+		} else if (KEY("import_ns")) {
+			size_t n = strlen(km->import_ns);
+
+			if (n + strlen(v) + 2 > sizeof(km->import_ns))
+				return lp_elf_err(o, ".modinfo: too many import_ns entries");
+			snprintf(km->import_ns + n, sizeof(km->import_ns) - n, "%s;", v);
+		}
+#undef KEY
+	}
+	if (!livepatch)
+		return lp_elf_err(o, "not a livepatch module (its .modinfo has no livepatch=Y; build it with MODULE_INFO(livepatch, \"Y\"))");
+	if (!have_vermagic)
+		return lp_elf_err(o, ".modinfo has no vermagic: not built by the kernel's build system");
+	if (!have_name)
+		return lp_elf_err(o, ".modinfo has no name");
+	for (const char *c = km->name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+			return lp_elf_err(o, "module name '%s': not a kernel module name", km->name);
+	return NULL;
+}
+
+static struct gp_error *read_versions(struct lp_kmod *km)
+{
+	struct lp_obj *o = km->o;
+	int i = find_sec(o, "__versions");
+	const uint8_t *b;
+	size_t n;
+
+	if (i < 0)
+		return NULL;	/* built without CONFIG_MODVERSIONS: checked against the guest */
+	b = sec_bytes(o, i);
+	if (!b || o->secs[i].sh.sh_size % MODVERSION_SIZE)
+		return lp_elf_err(o, "__versions has %llu bytes: not a list of %d-byte entries",
+				  (unsigned long long)o->secs[i].sh.sh_size, MODVERSION_SIZE);
+	n = o->secs[i].sh.sh_size / MODVERSION_SIZE;
+	if (n > LP_KMOD_MAX_VERSIONS)
+		return lp_elf_err(o, "__versions has %zu entries, at most %d", n,
+				  LP_KMOD_MAX_VERSIONS);
+	km->versions = calloc(n ? n : 1, sizeof(*km->versions));
+	if (!km->versions)
+		return &gp_error_nomem;
+	for (size_t j = 0; j < n; j++) {
+		const uint8_t *e = b + j * MODVERSION_SIZE;
+		const char *name = (const char *)e + 8;
+
+		memcpy(&km->versions[j].crc, e, 8);
+		if (!memchr(name, 0, LP_KMOD_NAME_LEN) || !*name)
+			return lp_elf_err(o, "__versions entry %zu: malformed symbol name", j);
+		snprintf(km->versions[j].name, sizeof(km->versions[j].name), "%s", name);
+	}
+	km->nversions = n;
+	km->have_versions = true;
+	return NULL;
+}
+
+/* __mcount_loc: R_X86_64_64 to a code section + offset per `call
+ * __fentry__` (ftrace_module_init reads the relocated pointers). */
+static struct gp_error *read_mcount(struct lp_kmod *km)
+{
+	struct lp_obj *o = km->o;
+	int mc = find_sec(o, "__mcount_loc");
+
+	if (mc < 0)
+		return NULL;
+	for (size_t i = 0; i < o->nsec; i++) {
+		const struct lp_sec *rs = &o->secs[i];
+		Elf_Scn *scn, *symscn;
+		Elf_Data *rd, *sd;
+		GElf_Shdr symsh;
+		size_t nrel, nsyms;
+
+		if (rs->sh.sh_type != SHT_RELA || rs->sh.sh_info != (unsigned)mc)
+			continue;
+		scn = elf_getscn(o->elf, i);
+		symscn = elf_getscn(o->elf, rs->sh.sh_link);
+		if (!scn || !symscn || !gelf_getshdr(symscn, &symsh) ||
+		    symsh.sh_type != SHT_SYMTAB || !symsh.sh_entsize || !rs->sh.sh_entsize ||
+		    !(rd = elf_getdata(scn, NULL)) || !(sd = elf_getdata(symscn, NULL)))
+			return lp_elf_err(o, "%s: unreadable", rs->name);
+		nrel = rs->sh.sh_size / rs->sh.sh_entsize;
+		nsyms = symsh.sh_size / symsh.sh_entsize;
+		if (km->nmcount + nrel > LP_KMOD_MAX_MCOUNT)
+			return lp_elf_err(o, "__mcount_loc: more than %d entries", LP_KMOD_MAX_MCOUNT);
+		km->mcount = realloc(km->mcount, (km->nmcount + nrel + 1) * sizeof(*km->mcount));
+		if (!km->mcount)
+			return &gp_error_nomem;
+		for (size_t j = 0; j < nrel; j++) {
+			GElf_Rela r;
+			GElf_Sym sym;
+			size_t si;
+			uint64_t off;
+
+			if (!gelf_getrela(rd, (int)j, &r))
+				return lp_elf_err(o, "%s: entry %zu unreadable", rs->name, j);
+			si = GELF_R_SYM(r.r_info);
+			if (GELF_R_TYPE(r.r_info) != R_X86_64_64 || si >= nsyms ||
+			    !gelf_getsym(sd, (int)si, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    sym.st_shndx >= o->nsec || r.r_addend < 0)
+				return lp_elf_err(o, "__mcount_loc entry %zu does not point into the module's code",
+						  j);
+			off = sym.st_value + (uint64_t)r.r_addend;
+			if (o->secs[sym.st_shndx].kind == LP_SEC_SKIP)
+				continue;	/* init code: never run */
+			if (o->secs[sym.st_shndx].kind != LP_SEC_CODE ||
+			    off >= o->secs[sym.st_shndx].sh.sh_size)
+				return lp_elf_err(o, "__mcount_loc entry %zu points outside the module's code (%s+0x%llx)",
+						  j, o->secs[sym.st_shndx].name,
+						  (unsigned long long)off);
+			km->mcount[km->nmcount++] = (struct lp_kmod_site){ .sec = sym.st_shndx,
+									   .off = off };
+		}
+	}
+	return NULL;
+}
+
+struct gp_error *lp_kmod_open(const void *elf, size_t len, const char *path,
+			      struct lp_kmod **out)
+{
+	struct lp_kmod *km;
+	struct gp_error *err;
+
+	*out = NULL;
+	km = calloc(1, sizeof(*km));
+	if (!km)
+		return &gp_error_nomem;
+	if ((err = lp_elf_open(elf, len, path, LP_MODE_KMOD, &km->o)))
+		goto fail;
+	if ((err = read_modinfo(km)) || (err = read_versions(km)) || (err = read_mcount(km)))
+		goto fail;
+	km->this_module_sec = find_sec(km->o, ".gnu.linkonce.this_module");
+	if (km->this_module_sec < 0 || km->o->secs[km->this_module_sec].kind != LP_SEC_DATA) {
+		err = lp_elf_err(km->o, "no .gnu.linkonce.this_module section: not a kernel module");
+		goto fail;
+	}
+	km->call_sites = find_sec(km->o, ".call_sites") >= 0;
+	*out = km;
+	return NULL;
+fail:
+	lp_kmod_close(km);
+	return err;
+}
+
+struct gp_error *lp_kmod_open_file(const char *path, struct lp_kmod **out)
+{
+	void *buf;
+	size_t len;
+	struct gp_error *err = slurp(path, &buf, &len);
+
+	*out = NULL;
+	if (err)
+		return err;
+	err = lp_kmod_open(buf, len, path, out);
+	free(buf);
+	return err;
+}
+
+void lp_kmod_close(struct lp_kmod *km)
+{
+	if (!km)
+		return;
+	lp_obj_close(km->o);
+	free(km->versions);
+	free(km->mcount);
+	gp_error_destroy(km->modref_err);
+	free(km);
+}
+
+const char *lp_kmod_name(const struct lp_kmod *km)
+{
+	return km->name;
+}
+
+const char *lp_kmod_vermagic(const struct lp_kmod *km)
+{
+	return km->vermagic;
+}
+
+void lp_kmod_sizes(const struct lp_kmod *km, size_t *code, size_t *data)
+{
+	lp_obj_sizes(km->o, code, data);
+}
+
+/* ---- the guest's exports ---- */
+
+static int export_cmp(const void *a, const void *b, void *strs)
+{
+	const struct lp_kmod_export *x = a, *y = b;
+
+	return strcmp((const char *)strs + x->name, (const char *)strs + y->name);
+}
+
+struct gp_error *lp_kmod_exports_finish(struct lp_kmod_exports *ex)
+{
+	if (!ex->strs || !ex->strs_len || ex->strs[ex->strs_len - 1])
+		return gp_error_create(GP_ERR_CORRUPT, "export names are not NUL-terminated");
+	for (size_t i = 0; i < ex->n; i++)
+		if (ex->v[i].name >= ex->strs_len || ex->v[i].ns >= ex->strs_len)
+			return gp_error_create(GP_ERR_CORRUPT, "export %zu: name outside its table", i);
+	qsort_r(ex->v, ex->n, sizeof(*ex->v), export_cmp, ex->strs);
+	return NULL;
+}
+
+static const struct lp_kmod_export *export_find(const struct lp_kmod_exports *ex,
+						const char *name)
+{
+	size_t lo = 0, hi = ex->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, ex->strs + ex->v[mid].name);
+
+		if (!c)
+			return &ex->v[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+void lp_kmod_exports_free(struct lp_kmod_exports *ex)
+{
+	free(ex->v);
+	free(ex->strs);
+	ex->v = NULL;
+	ex->strs = NULL;
+	ex->n = ex->strs_len = 0;
+}
+
+/* The guest's vermagic: the kernel's own `vermagic` string (kernel/module/
+ * main.c, what check_modinfo() compares), found by kallsyms. */
+static void read_vermagic(struct kern *k, struct lp_kmod_exports *ex)
+{
+	uint64_t va;
+	char buf[LP_KMOD_VERMAGIC_MAX];
+	struct gp_error *err;
+
+	ex->vermagic[0] = 0;
+	if (!kern_has_sym(k, "vermagic", &va)) {
+		snprintf(ex->vermagic_why, sizeof(ex->vermagic_why),
+			 "the guest kernel's kallsyms has no 'vermagic' string");
+		return;
+	}
+	if ((err = kern_read(k, va, buf, sizeof(buf)))) {
+		snprintf(ex->vermagic_why, sizeof(ex->vermagic_why),
+			 "reading the guest's vermagic: %s", err->msg ? err->msg : "failed");
+		gp_error_destroy(err);
+		return;
+	}
+	if (!memchr(buf, 0, sizeof(buf)) || strncmp(buf, k->release, strlen(k->release)) ||
+	    buf[strlen(k->release)] != ' ') {
+		snprintf(ex->vermagic_why, sizeof(ex->vermagic_why),
+			 "the guest's 'vermagic' symbol does not hold a vermagic of release %s",
+			 k->release);
+		return;
+	}
+	snprintf(ex->vermagic, sizeof(ex->vermagic), "%s", buf);
+}
+
+struct ksymtab_layout {
+	uint64_t size, value_off, name_off, ns_off;
+};
+
+/* struct kernel_symbol from the guest's BTF: the PREL32 form (x86-64:
+ * int value_offset, name_offset, namespace_offset, each relative to
+ * itself; include/linux/export.h in 6.1, export-internal.h in 6.12). */
+static struct gp_error *ksymtab_layout(struct kern *k, struct ksymtab_layout *l)
+{
+	struct gp_error *err;
+	uint64_t sz;
+
+	if (!k->btf)
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "no BTF for the guest kernel: cannot read its exported symbols (struct kernel_symbol)");
+	if ((err = kbtf_sizeof(k->btf, "kernel_symbol", &l->size)))
+		return gp_error_wrap(err, "the guest's exported symbols");
+	if (!kbtf_has_member(k->btf, "kernel_symbol", "value_offset"))
+		return gp_error_create(GP_ERR_UNSUPPORTED,
+				       "the guest's struct kernel_symbol has no value_offset: absolute ksymtab entries are not supported");
+	if ((err = kbtf_offsetof(k->btf, "kernel_symbol", "value_offset", &l->value_off, &sz)) ||
+	    sz != 4 ||
+	    (err = kbtf_offsetof(k->btf, "kernel_symbol", "name_offset", &l->name_off, &sz)) ||
+	    sz != 4)
+		return err ? err : gp_error_create(GP_ERR_UNSUPPORTED,
+						   "struct kernel_symbol's offsets are not 32-bit");
+	l->ns_off = UINT64_MAX;
+	if (kbtf_has_member(k->btf, "kernel_symbol", "namespace_offset") &&
+	    ((err = kbtf_offsetof(k->btf, "kernel_symbol", "namespace_offset", &l->ns_off, &sz)) ||
+	     sz != 4))
+		return err ? err : gp_error_create(GP_ERR_UNSUPPORTED,
+						   "struct kernel_symbol's namespace_offset is not 32-bit");
+	if (l->size < 8 || l->size > 64)
+		return gp_error_create(GP_ERR_UNSUPPORTED, "struct kernel_symbol of %llu bytes",
+				       (unsigned long long)l->size);
+	return NULL;
+}
+
+struct ksym_span {
+	const char *what;
+	uint64_t start, stop, crc;	/* crc: its __kcrctab, 0 if none */
+	bool gpl;
+};
+
+struct gp_error *lp_kmod_read_exports(struct kern *k, struct lp_kmod_exports *ex)
+{
+	struct ksym_span spans[2] = {
+		{ .what = "__ksymtab" }, { .what = "__ksymtab_gpl", .gpl = true },
+	};
+	struct ksymtab_layout l;
+	struct gp_error *err;
+	uint64_t *name_va = NULL, *ns_va = NULL, lo = UINT64_MAX, hi = 0;
+	uint8_t *tab = NULL;
+	size_t total = 0, n = 0;
+
+	memset(ex, 0, sizeof(*ex));
+	read_vermagic(k, ex);
+	if ((err = ksymtab_layout(k, &l)))
+		return err;
+	for (int s = 0; s < 2; s++) {
+		char a[64], b[64];
+		uint64_t cstop;
+
+		snprintf(a, sizeof(a), "__start_%s", spans[s].what);
+		snprintf(b, sizeof(b), "__stop_%s", spans[s].what);
+		if (!kern_has_sym(k, a, &spans[s].start) || !kern_has_sym(k, b, &spans[s].stop))
+			return gp_error_create(GP_ERR_UNSUPPORTED,
+					       "the guest's kallsyms has no %s/%s: cannot read its exported symbols",
+					       a, b);
+		if (spans[s].stop < spans[s].start ||
+		    (spans[s].stop - spans[s].start) % l.size ||
+		    (spans[s].stop - spans[s].start) / l.size > LP_KMOD_MAX_EXPORTS)
+			return gp_error_addr(GP_ERR_CORRUPT, spans[s].start,
+					     "the guest's %s is not a table of %llu-byte entries",
+					     spans[s].what, (unsigned long long)l.size);
+		total += (spans[s].stop - spans[s].start) / l.size;
+		snprintf(a, sizeof(a), "__start___kcrctab%s", s ? "_gpl" : "");
+		snprintf(b, sizeof(b), "__stop___kcrctab%s", s ? "_gpl" : "");
+		if (kern_has_sym(k, a, &spans[s].crc)) {
+			/* u32 CRCs, one per entry (5.19+: CONFIG_MODULE_REL_CRCS gone) */
+			if (!kern_has_sym(k, b, &cstop) || cstop < spans[s].crc ||
+			    (cstop - spans[s].crc) / 4 != (spans[s].stop - spans[s].start) / l.size)
+				return gp_error_addr(GP_ERR_CORRUPT, spans[s].crc,
+						     "the guest's %s does not hold one 32-bit CRC per %s entry",
+						     a, spans[s].what);
+		}
+	}
+	ex->have_crcs = spans[0].crc && spans[1].crc;
+	if (total > LP_KMOD_MAX_EXPORTS)
+		return gp_error_create(GP_ERR_LIMIT, "the guest exports %zu symbols, at most %u",
+				       total, LP_KMOD_MAX_EXPORTS);
+	ex->v = calloc(total ? total : 1, sizeof(*ex->v));
+	name_va = calloc(total ? total : 1, sizeof(*name_va));
+	ns_va = calloc(total ? total : 1, sizeof(*ns_va));
+	if (!ex->v || !name_va || !ns_va) {
+		err = &gp_error_nomem;
+		goto out;
+	}
+	for (int s = 0; s < 2; s++) {
+		size_t cnt = (spans[s].stop - spans[s].start) / l.size;
+		uint32_t *crcs = NULL;
+
+		free(tab);
+		tab = malloc(cnt * l.size + 1);
+		if (!tab) {
+			err = &gp_error_nomem;
+			goto out;
+		}
+		if (cnt && (err = kern_read(k, spans[s].start, tab, cnt * l.size)))
+			goto out;
+		if (ex->have_crcs && cnt) {
+			crcs = malloc(cnt * 4);
+			if (!crcs) {
+				err = &gp_error_nomem;
+				goto out;
+			}
+			if ((err = kern_read(k, spans[s].crc, crcs, cnt * 4))) {
+				free(crcs);
+				goto out;
+			}
+		}
+		for (size_t i = 0; i < cnt; i++, n++) {
+			const uint8_t *e = tab + i * l.size;
+			uint64_t base = spans[s].start + i * l.size;
+			int32_t v, nm, ns = 0;
+
+			memcpy(&v, e + l.value_off, 4);
+			memcpy(&nm, e + l.name_off, 4);
+			if (l.ns_off != UINT64_MAX)
+				memcpy(&ns, e + l.ns_off, 4);
+			ex->v[n].value = base + l.value_off + (uint64_t)(int64_t)v;
+			name_va[n] = base + l.name_off + (uint64_t)(int64_t)nm;
+			ns_va[n] = ns ? base + l.ns_off + (uint64_t)(int64_t)ns : 0;
+			ex->v[n].gpl = spans[s].gpl;
+			ex->v[n].crc = crcs ? crcs[i] : 0;
+			lo = name_va[n] < lo ? name_va[n] : lo;
+			hi = name_va[n] > hi ? name_va[n] : hi;
+			if (ns_va[n]) {
+				lo = ns_va[n] < lo ? ns_va[n] : lo;
+				hi = ns_va[n] > hi ? ns_va[n] : hi;
+			}
+		}
+		free(crcs);
+	}
+	ex->n = n;
+	/* The names lie together in __ksymtab_strings: read the span once. */
+	if (n) {
+		size_t span;
+
+		if (hi - lo > KSYM_STRS_MAX)
+			return gp_error_addr(GP_ERR_CORRUPT, lo,
+					     "the guest's export names span %llu bytes (at most %u)",
+					     (unsigned long long)(hi - lo), KSYM_STRS_MAX);
+		span = (size_t)(hi - lo) + KSYM_NAME_LEN;
+		ex->strs = malloc(span + 2);
+		if (!ex->strs) {
+			err = &gp_error_nomem;
+			goto out;
+		}
+		if ((err = kern_read(k, lo, ex->strs + 1, span)))
+			goto out;
+		ex->strs[0] = 0;	/* offset 0: "no namespace" */
+		ex->strs[span + 1] = 0;
+		ex->strs_len = span + 2;
+		for (size_t i = 0; i < n; i++) {
+			ex->v[i].name = (uint32_t)(name_va[i] - lo + 1);
+			ex->v[i].ns = ns_va[i] ? (uint32_t)(ns_va[i] - lo + 1) : 0;
+			if (!memchr(ex->strs + ex->v[i].name, 0, KSYM_NAME_LEN)) {
+				err = gp_error_addr(GP_ERR_CORRUPT, name_va[i],
+						    "a guest export name is longer than %d bytes",
+						    KSYM_NAME_LEN);
+				goto out;
+			}
+		}
+	} else {
+		ex->strs = calloc(1, 1);
+		ex->strs_len = 1;
+		if (!ex->strs) {
+			err = &gp_error_nomem;
+			goto out;
+		}
+	}
+	err = lp_kmod_exports_finish(ex);
+out:
+	free(tab);
+	free(name_va);
+	free(ns_va);
+	if (err)
+		lp_kmod_exports_free(ex);
+	return err;
+}
+
+/* ---- check_modinfo / check_version ---- */
+
+struct gp_error *lp_kmod_check(const struct lp_kmod *km, const char *release,
+			       const struct lp_kmod_exports *ex)
+{
+	struct lp_obj *o = km->o;
+
+	if (!ex->vermagic[0])
+		return lp_elf_err(o, "cannot tell the guest kernel's vermagic (%s), so cannot check that %s was built for it",
+				  ex->vermagic_why[0] ? ex->vermagic_why : "unknown", km->name);
+	if (strcmp(km->vermagic, ex->vermagic))
+		return lp_elf_err(o, "module %s was built for another kernel: its vermagic is '%s', the guest's (release %s) is '%s'",
+				  km->name, km->vermagic, release, ex->vermagic);
+	if (!km->have_versions)
+		return ex->have_crcs ?
+			lp_elf_err(o, "module %s has no __versions (built without CONFIG_MODVERSIONS), the guest kernel checks symbol versions",
+				   km->name) : NULL;
+	if (!ex->have_crcs)
+		return lp_elf_err(o, "the guest kernel has no symbol CRC tables (__start___kcrctab), but module %s carries __versions: cannot check them",
+				  km->name);
+	for (size_t i = 0; i < km->nversions; i++) {
+		const struct lp_kmod_version *v = &km->versions[i];
+		const struct lp_kmod_export *e = export_find(ex, v->name);
+
+		if (!e)
+			return lp_elf_err(o, "__versions names %s, which the guest kernel does not export (symbols of modules are not supported)",
+					  v->name);
+		if (v->crc != e->crc)
+			return lp_elf_err(o, "module %s disagrees about version of symbol %s: CRC 0x%llx, the guest kernel's is 0x%x",
+					  km->name, v->name, (unsigned long long)v->crc, e->crc);
+	}
+	return NULL;
+}
+
+/* An exported symbol the module uses (resolve_symbol): found, its CRC
+ * listed, GPL-only symbols only for GPL-compatible licenses, namespaces
+ * imported. */
+struct gp_error *lp_kmod_resolve_export(const struct lp_kmod *km, const struct lp_kmod_exports *ex,
+					const char *name, uint64_t *val)
+{
+	static const char *const gpl_ok[] = { "GPL", "GPL v2", "GPL and additional rights",
+					      "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL" };
+	const struct lp_kmod_export *e = export_find(ex, name);
+	bool gpl = false, listed = false;
+
+	if (!e)
+		return lp_elf_err(km->o, "unknown symbol %s: the guest kernel does not export it (symbols of modules, and unexported ones without .klp.sym, are not resolved)",
+				  name);
+	for (size_t i = 0; i < ARRAY_SIZE(gpl_ok); i++)
+		gpl |= !strcmp(km->license, gpl_ok[i]);
+	if (e->gpl && !gpl)
+		return lp_elf_err(km->o, "%s is a GPL-only export and the module's license is '%s'",
+				  name, km->license);
+	if (e->ns && ex->strs[e->ns]) {
+		char want[200];
+
+		snprintf(want, sizeof(want), "%s;", ex->strs + e->ns);
+		if (!strstr(km->import_ns, want))
+			return lp_elf_err(km->o, "module %s uses symbol %s from namespace %s, but does not import it",
+					  km->name, name, ex->strs + e->ns);
+	}
+	for (size_t i = 0; i < km->nversions; i++)
+		listed |= !strcmp(km->versions[i].name, name);
+	if (ex->have_crcs && km->have_versions && !listed)
+		return lp_elf_err(km->o, "no symbol version for %s in __versions", name);
+	*val = e->value;
+	return NULL;
+}
