@@ -228,6 +228,11 @@ struct gp_error *lp_elf_open(const void *elf, size_t len, const char *path,
 			      eh.e_ident[EI_CLASS], eh.e_machine, eh.e_type);
 		goto fail;
 	}
+	if (eh.e_shoff > len || (uint64_t)eh.e_shnum * eh.e_shentsize > len - eh.e_shoff) {
+		err = lp_elf_err(o, "truncated or corrupt: its section header table (offset %llu, %u entries) lies past the end of the file (%zu bytes)",
+				 (unsigned long long)eh.e_shoff, eh.e_shnum, len);
+		goto fail;
+	}
 	o->mode = mode;
 	o->pieces = mode == LP_MODE_PIECES;
 	err = classify(o, mode == LP_MODE_PATCH);

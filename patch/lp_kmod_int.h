@@ -48,6 +48,8 @@ struct lp_kmod {
 	struct gp_error *modref_err;	/* a use of __this_module refused */
 };
 
+const struct lp_kmod_export *lp_kmod_export_find(const struct lp_kmod_exports *ex,
+						const char *name);
 /* An exported symbol the module uses, as resolve_symbol() checks it. */
 struct gp_error *lp_kmod_resolve_export(const struct lp_kmod *km, const struct lp_kmod_exports *ex,
 					const char *name, uint64_t *val);

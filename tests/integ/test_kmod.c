@@ -229,8 +229,9 @@ START_TEST(refusals_change_nothing)
 		 flavor ? "klp-6.12-amd64" : "klp");
 	refused(gp_sleeper, "not a livepatch module");
 	ck_assert(!stat(ko("livepatch-sample", false), &st));
-	refused(truncated(ko("livepatch-sample", false), st.st_size / 2), "truncated.ko");
-	refused(truncated(ko("livepatch-sample", false), 100), "truncated.ko");
+	refused(truncated(ko("livepatch-sample", false), st.st_size / 2),
+		"truncated.ko: truncated or corrupt");
+	refused(truncated(ko("livepatch-sample", false), 100), "truncated.ko: truncated or corrupt");
 	no_oops();
 }
 END_TEST
