@@ -620,7 +620,7 @@ struct gp_error *lp_obj_link(struct lp_obj *o, uint64_t code_va,
 
 	if (o->mode != LP_MODE_PATCH) {
 		memset(img, 0, sizeof(*img));
-		return lp_elf_err(o, "not opened as a guestpatch object");
+		return lp_elf_err(o, o->pieces ? "opened as pieces, not as a patch" : "a kernel module, not a guestpatch object");
 	}
 	if ((err = lp_elf_place(o, code_va, data_va, img)) ||
 	    (err = lp_elf_relocate(o, &env)))
