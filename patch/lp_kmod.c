@@ -58,10 +58,8 @@ static const struct {
 	{ ".call_sites", NULL },
 	{ ".ibt_endbr_seal", NULL },
 	{ "__patchable_function_entries", NULL },	/* padding NOPs before functions */
-	/* the module's ORC (not registered yet: stacks through the patch's
-	 * code are unreliable, as for our own patches) and BTF, notes */
-	{ ".orc_unwind", NULL },
-	{ ".orc_unwind_ip", NULL },
+	/* the module's ORC header (compared with the guest's when linking;
+	 * .orc_unwind and .orc_unwind_ip are loaded as data), BTF, notes */
 	{ ".orc_header", NULL },
 	{ ".BTF", NULL },
 	{ ".note.", NULL },
@@ -87,7 +85,8 @@ static bool is_data_name(const char *n)
 {
 	return !strcmp(n, ".data") || prefix(n, ".data.") || !strcmp(n, ".rodata") ||
 	       prefix(n, ".rodata.") || !strcmp(n, ".bss") || prefix(n, ".bss.") ||
-	       !strcmp(n, ".gnu.linkonce.this_module");
+	       !strcmp(n, ".gnu.linkonce.this_module") || !strcmp(n, ".orc_unwind") ||
+	       !strcmp(n, ".orc_unwind_ip");
 }
 
 struct gp_error *lp_kmod_sec_kind(struct lp_obj *o, const struct lp_sec *s,
@@ -387,6 +386,9 @@ struct gp_error *lp_kmod_open(const void *elf, size_t len, const char *path,
 		goto fail;
 	}
 	km->call_sites = find_sec(km->o, ".call_sites") >= 0;
+	km->orc_sec = find_sec(km->o, ".orc_unwind");
+	km->orc_ip_sec = find_sec(km->o, ".orc_unwind_ip");
+	km->orc_header_sec = find_sec(km->o, ".orc_header");
 	*out = km;
 	return NULL;
 fail:
@@ -415,6 +417,7 @@ void lp_kmod_close(struct lp_kmod *km)
 	lp_obj_close(km->o);
 	free(km->versions);
 	free(km->mcount);
+	free(km->orc_drop);
 	gp_error_destroy(km->modref_err);
 	free(km);
 }

@@ -120,6 +120,11 @@ struct lp_kmod_guest {
 	/* The guest returns through call_depth_return_thunk (call depth
 	 * tracking is on): a module's .call_sites would need call thunks. */
 	bool call_depth;
+	/* The guest's ORC: whether it has an ORC unwinder (then the module's
+	 * ORC is loaded with it, img->orc_*) and its ORC header as 40 hex
+	 * digits (NULL: none, up to 6.3), which a module's must equal. */
+	bool orc;
+	const char *orc_hash;
 };
 
 /* Lay out at code_va/data_va, resolve and relocate, decode the klp_patch:

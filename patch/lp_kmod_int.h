@@ -40,6 +40,8 @@ struct lp_kmod {
 	size_t nmcount;
 	int this_module_sec;	/* .gnu.linkonce.this_module, loaded as data */
 	bool call_sites;	/* .call_sites present */
+	int orc_sec, orc_ip_sec, orc_header_sec;	/* -1 if absent */
+	bool *orc_drop;		/* entries of .orc_unwind_ip for init/exit code */
 	/* While linking: the guest, and where data holds &__this_module. */
 	const struct lp_kmod_guest *g;
 	uint64_t name_off, name_size;	/* struct module's name member */
@@ -53,6 +55,8 @@ const struct lp_kmod_export *lp_kmod_export_find(const struct lp_kmod_exports *e
 /* An exported symbol the module uses, as resolve_symbol() checks it. */
 struct gp_error *lp_kmod_resolve_export(const struct lp_kmod *km, const struct lp_kmod_exports *ex,
 					const char *name, uint64_t *val);
+/* The module's ORC, relocated, made one sorted block for img. */
+struct gp_error *lp_kmod_orc(struct lp_kmod *km, struct lp_image *img);
 struct gp_error *lp_kmod_decode(struct lp_kmod *km, struct lp_image *img,
 				struct lp_kmod_patch *p);
 

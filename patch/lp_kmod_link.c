@@ -159,6 +159,15 @@ static struct gp_error *kmod_sym_value(struct lp_obj *o, const struct lp_sym_env
 		*val = LP_SYM_SKIP;
 		return NULL;
 	}
+	/* ORC entries of init and exit code, which is never loaded: dropped. */
+	if (km->orc_ip_sec >= 0 && at->target == &o->secs[km->orc_ip_sec] &&
+	    sym->st_shndx < o->nsec &&
+	    sym->st_shndx != SHN_UNDEF && o->secs[sym->st_shndx].kind == LP_SEC_SKIP &&
+	    at->off / 4 < at->target->sh.sh_size / 4) {
+		km->orc_drop[at->off / 4] = true;
+		*val = LP_SYM_SKIP;
+		return NULL;
+	}
 	if (!strncmp(at->rsec->name, ".klp.rela.", 10)) {
 		if (sym->st_shndx != SHN_LIVEPATCH)
 			return lp_elf_err(o, "symbol %s is not marked as a livepatch symbol (in %s)",
@@ -227,7 +236,14 @@ struct gp_error *lp_kmod_link(struct lp_kmod *km, const struct lp_kmod_guest *g,
 				  (unsigned long long)modsize);
 	if (km->call_sites && g->call_depth)
 		return lp_elf_err(o, "section .call_sites: the guest kernel tracks call depth (its returns go through call_depth_return_thunk), and the module's calls would need call thunks");
-	if ((err = lp_elf_place(o, code_va, data_va, img)) || (err = lp_elf_relocate(o, &env)))
+	if (km->orc_ip_sec >= 0) {
+		free(km->orc_drop);
+		km->orc_drop = calloc(o->secs[km->orc_ip_sec].sh.sh_size / 4 + 1, sizeof(bool));
+		if (!km->orc_drop)
+			return &gp_error_nomem;
+	}
+	if ((err = lp_elf_place(o, code_va, data_va, img)) || (err = lp_elf_relocate(o, &env)) ||
+	    (err = lp_kmod_orc(km, img)))
 		goto fail;
 	for (size_t i = 0; i < km->nmcount; i++)
 		if (!km->mcount[i].seen) {
@@ -243,6 +259,115 @@ struct gp_error *lp_kmod_link(struct lp_kmod *km, const struct lp_kmod_guest *g,
 fail:
 	lp_image_free(img);
 	return err;
+}
+
+/* ---- the module's ORC (unwind_module_init) ---- */
+
+struct orc_ent {
+	uint64_t ip;
+	uint8_t raw[6];
+	size_t idx;
+};
+
+static int orc_ent_cmp(const void *a, const void *b)
+{
+	const struct orc_ent *x = a, *y = b;
+
+	if (x->ip != y->ip)
+		return x->ip < y->ip ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * .orc_unwind_ip (relocated: 32-bit offsets to code, each relative to
+ * itself) and .orc_unwind (6-byte entries), as the kernel sorts them at
+ * module load, rewritten as one block where the two sections lay: the
+ * sorted offsets, then the entries.  Entries of init/exit code are
+ * dropped.  Without an ORC unwinder in the guest, or with the two
+ * sections apart, the patch has no ORC (its code is then unreliable on a
+ * stack, as before).
+ */
+struct gp_error *lp_kmod_orc(struct lp_kmod *km, struct lp_image *img)
+{
+	const struct lp_kmod_guest *g = km->g;
+	struct lp_obj *o = km->o;
+	const struct lp_sec *ips, *ents;
+	struct orc_ent *v;
+	size_t n, m = 0;
+	uint64_t start, block;
+	uint8_t *h;
+
+	img->orc_n = 0;
+	if (km->orc_sec < 0 && km->orc_ip_sec < 0)
+		return NULL;
+	if (km->orc_sec < 0 || km->orc_ip_sec < 0)
+		return lp_elf_err(o, "one of .orc_unwind and .orc_unwind_ip without the other");
+	ips = &o->secs[km->orc_ip_sec];
+	ents = &o->secs[km->orc_sec];
+	n = ips->sh.sh_size / 4;
+	if (ips->sh.sh_size % 4 || ents->sh.sh_size != n * 6)
+		return lp_elf_err(o, ".orc_unwind_ip (%llu bytes) and .orc_unwind (%llu bytes) do not hold the same number of entries",
+				  (unsigned long long)ips->sh.sh_size,
+				  (unsigned long long)ents->sh.sh_size);
+	if (ips->kind != LP_SEC_DATA || ents->kind != LP_SEC_DATA || !n)
+		return NULL;
+	if (km->orc_header_sec >= 0) {
+		const struct lp_sec *hs = &o->secs[km->orc_header_sec];
+		const uint8_t *hb = (const uint8_t *)o->buf + hs->sh.sh_offset;
+		char hex[41];
+
+		if (hs->sh.sh_type == SHT_NOBITS || hs->sh.sh_size != 20)
+			return lp_elf_err(o, ".orc_header has %llu bytes, not 20",
+					  (unsigned long long)hs->sh.sh_size);
+		for (int i = 0; i < 20; i++)
+			snprintf(hex + 2 * i, 3, "%02x", hb[i]);
+		if (g->orc && (!g->orc_hash || strcmp(hex, g->orc_hash)))
+			return lp_elf_err(o, "the module's ORC header %s is not the guest kernel's (%s): built for another ORC format",
+					  hex, g->orc_hash ? g->orc_hash : "none");
+	}
+	if (!g->orc)
+		return NULL;
+	if (ents->off + n * 6 == ips->off)
+		start = ents->off;
+	else if (ips->off + n * 4 == ents->off)
+		start = ips->off;
+	else
+		return NULL;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return &gp_error_nomem;
+	for (size_t i = 0; i < n; i++) {
+		int32_t rel;
+
+		if (km->orc_drop[i])
+			continue;
+		memcpy(&rel, ips->host + 4 * i, 4);
+		v[m].ip = ips->va + 4 * i + (uint64_t)(int64_t)rel;
+		if (v[m].ip < img->code_va || v[m].ip > img->code_va + img->code_used) {
+			uint64_t bad = v[m].ip;
+
+			free(v);
+			return lp_elf_err(o, "ORC entry %zu is for 0x%llx, outside the module's code", i,
+					  (unsigned long long)bad);
+		}
+		memcpy(v[m].raw, ents->host + 6 * i, 6);
+		v[m].idx = i;
+		m++;
+	}
+	qsort(v, m, sizeof(*v), orc_ent_cmp);
+	h = img->data + start;
+	block = img->data_va + start;
+	memset(h, 0, n * 10);
+	for (size_t i = 0; i < m; i++) {
+		int32_t rel = (int32_t)(int64_t)(v[i].ip - (block + 4 * i));
+
+		memcpy(h + 4 * i, &rel, 4);
+		memcpy(h + 4 * m + 6 * i, v[i].raw, 6);
+	}
+	free(v);
+	img->orc_va = m ? block : 0;
+	img->orc_n = (uint32_t)m;
+	return NULL;
 }
 
 /* ---- klp_patch, decoded from the linked copy ---- */

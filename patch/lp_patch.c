@@ -14,6 +14,7 @@
 #include "lp_elf.h"
 #include "lp_engine.h"
 #include "lp_kmod.h"
+#include "orc.h"
 #include "stacks.h"
 
 /*
@@ -85,6 +86,78 @@ static struct gp_error *resolve_patch(void *arg, const char *name, uint64_t *add
 	return lp_resolve_kernel(ps->k, name, addr);
 }
 
+/* A patch's ORC block (lp_image.orc_*: n offsets, then n entries) handed
+ * to the unwinder for its code [cs, ce).  Best effort: a table that does
+ * not check out leaves that code unreliable, which is safe. */
+static void add_patch_orc(struct stack_ctx *sc, const uint8_t *block, uint64_t va, uint32_t n,
+			  uint64_t cs, uint64_t ce, const char *name)
+{
+	int32_t *ips = malloc((size_t)n * 4 + 1);
+	struct orc_table *t = NULL;
+	struct gp_error *err;
+
+	if (!ips)
+		return;
+	memcpy(ips, block, (size_t)n * 4);
+	err = orc_from_raw(sc->orc->fmt, ips, va, block + (size_t)n * 4, n, cs, ce, &t);
+	if (!err)
+		err = stack_ctx_add_orc(sc, cs, ce, t, name);
+	gp_error_destroy(err);
+	free(ips);
+}
+
+struct gp_error *lp_register_patch_orc(struct kern *k, struct stack_ctx *sc)
+{
+	struct {
+		uint8_t *buf;
+		uint64_t va, cs, ce;
+		uint32_t n;
+		char name[64];
+	} got[LP_MAX_PATCHES];
+	struct lp_region r;
+	struct gp_error *err;
+	int ng = 0;
+
+	if (!sc->orc)
+		return NULL;
+	memset(&r, 0, sizeof(r));
+	if ((err = tgt_pause(k->t)))
+		return err;
+	/* A region that is not ours to read (an earlier layout version, say)
+	 * has no ORC for us: its code stays unreliable. */
+	gp_error_destroy(lp_region_load(k, &r));
+	for (int q = 0; r.present && q < LP_MAX_PATCHES; q++) {
+		const struct lp_rec_patch *p = &r.hdr.patches[q];
+		uint64_t dbytes = (uint64_t)p->data_pages * 4096, bytes = (uint64_t)p->orc_n * 10;
+
+		if (p->state == LP_FREE || !p->orc_n || p->orc_n > ORC_MAX_ENTRIES ||
+		    p->orc_off > dbytes || bytes > dbytes - p->orc_off ||
+		    p->data_page + p->data_pages > LP_REGION_PAGES)
+			continue;
+		got[ng].buf = malloc(bytes);
+		if (!got[ng].buf)
+			continue;
+		got[ng].va = lp_page_va(&r, p->data_page) + p->orc_off;
+		if (kern_read(k, got[ng].va, got[ng].buf, bytes)) {
+			free(got[ng].buf);
+			continue;
+		}
+		got[ng].n = p->orc_n;
+		got[ng].cs = lp_rec_code_start(&r, q);
+		got[ng].ce = lp_rec_code_end(&r, q);
+		snprintf(got[ng].name, sizeof(got[ng].name), "%s", p->name);
+		ng++;
+	}
+	err = lp_resume(k, NULL);
+	for (int i = 0; i < ng; i++) {
+		if (!err)
+			add_patch_orc(sc, got[i].buf, got[i].va, got[i].n, got[i].cs, got[i].ce,
+				      got[i].name);
+		free(got[i].buf);
+	}
+	return err;
+}
+
 struct gp_error *lp_ctx_init(struct kern *k, struct lp_ctx *c)
 {
 	struct gp_error *err;
@@ -92,7 +165,8 @@ struct gp_error *lp_ctx_init(struct kern *k, struct lp_ctx *c)
 	memset(c, 0, sizeof(*c));
 	if ((err = stack_ctx_init(k, &c->stacks)))
 		return err;
-	if ((err = lp_klp_init(k, &c->stacks->to, &c->klp))) {
+	if ((err = lp_klp_init(k, &c->stacks->to, &c->klp)) ||
+	    (err = lp_register_patch_orc(k, c->stacks))) {
 		stack_ctx_free(c->stacks);
 		c->stacks = NULL;
 	}
@@ -361,12 +435,18 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		if ((err = lp_ctx_init(k, &c)))
 			goto out;
 		g.mods = &c.stacks->mods;
+		g.orc = c.stacks->orc != NULL;
+		g.orc_hash = g.orc ? c.stacks->orc->fmt->hash : NULL;
 		g.call_depth = kern_has_sym(k, "call_depth_return_thunk", &cd) && cd == ps.ret;
 		if ((err = lp_kmod_link(km, &g, lp_page_va(&r, (unsigned)code_page),
 					lp_page_va(&r, (unsigned)data_page), &img, &kp)))
 			goto out;
 		/* vermagic and every symbol CRC matched this kernel. */
 		snprintf(img.build_id, sizeof(img.build_id), "%s", k->build_id);
+		/* Stacks through its code unwind (its transition can meet them). */
+		if (img.orc_n)
+			add_patch_orc(c.stacks, img.data + (img.orc_va - img.data_va), img.orc_va,
+				      img.orc_n, img.code_va, img.code_va + img.code_size, img.name);
 	} else if ((err = lp_obj_link(obj, lp_page_va(&r, (unsigned)code_page),
 				      lp_page_va(&r, (unsigned)data_page), resolve_patch, &ps, &img))) {
 		goto out;

@@ -66,8 +66,8 @@
 #define LP_AGENT_HOOK "hrtimer_interrupt"
 
 #define LP_MAGIC "guestpatch-rgn\0"	/* 16 bytes with the NUL */
-#define LP_VERSION 5u			/* 3: the journal pages; 4: sites[].site_off;
-					 * 5: boot_id */
+#define LP_VERSION 6u			/* 3: the journal pages; 4: sites[].site_off;
+					 * 5: boot_id; 6: patches[].orc_* */
 
 enum lp_patch_state {
 	LP_FREE = 0,
@@ -100,6 +100,10 @@ struct lp_rec_patch {
 	uint32_t code_page, code_pages;	/* region page index and count */
 	uint32_t data_page, data_pages;
 	uint64_t applied_unix;	/* host wall clock at apply */
+	/* Its ORC (struct lp_image): at orc_off in its data pages, orc_n
+	 * 32-bit self-relative ips then orc_n 6-byte entries; orc_n 0: none
+	 * (its code is then unreliable on a stack). */
+	uint32_t orc_off, orc_n;
 };
 
 /* One function replaced by one patch. */

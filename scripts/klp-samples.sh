@@ -53,15 +53,18 @@ for n in $names; do
 	cp "$f" "$out/"
 done
 rm -rf "$tmp"
+# and one of ours (tests/kmod): a livepatch that sleeps in its replacement
+cp tests/kmod/*.c "$out/"
 cat >"$out/Kbuild" <<'KB'
 obj-m += livepatch-sample.o test_klp_livepatch.o test_klp_atomic_replace.o test_klp_shadow_vars.o
+obj-m += gp_kmod_sleepy.o
 KB
 make -s -C "$hdr" M="$(cd "$out" && pwd)" modules >"$out/build.log" 2>&1 || {
 	cat "$out/build.log" >&2
 	echo "klp-samples: building the livepatch samples against $hdr failed" >&2
 	exit 1
 }
-for m in livepatch-sample test_klp_livepatch test_klp_atomic_replace test_klp_shadow_vars; do
+for m in livepatch-sample test_klp_livepatch test_klp_atomic_replace test_klp_shadow_vars gp_kmod_sleepy; do
 	strings "$out/$m.ko" | grep -q "^vermagic=$rel " || {
 		echo "klp-samples: $out/$m.ko is not built for $rel" >&2
 		exit 1

@@ -236,6 +236,36 @@ START_TEST(refusals_change_nothing)
 }
 END_TEST
 
+/* A task asleep inside the module's replacement unwinds reliably through
+ * the module's own ORC, loaded with the patch and found from the region
+ * records by a later vmm process (`vmm stack`). */
+START_TEST(stack_through_patch_code_is_reliable)
+{
+	char *out = NULL, *err = NULL, pid[32];
+	int rc;
+
+	patch_ok(ko("gp_kmod_sleepy", false));
+	out = pu_guest(r, "cat /proc/version >/dev/null & echo $!; sleep 1");
+	snprintf(pid, sizeof(pid), "%d", atoi(out));
+	free(out);
+	ck_assert_msg(atoi(pid) > 1, "no reader pid");
+	ck_assert_int_eq(pu_vmm(r, "stack", pid, &out, &err), 0);
+	fprintf(stderr, "kmod stack: %s", out);
+	ck_assert_msg(strstr(out, "[gp_kmod_sleepy]") && strstr(out, "msleep_interruptible"),
+		      "%s", out);
+	ck_assert_msg(strstr(out, "reliable") && !strstr(out, "unreliable"), "%s", out);
+	free(out);
+	free(err);
+	/* Out of patch code, the patch comes off. */
+	free(pu_guest(r, "kill %1 2>/dev/null; kill $(pidof cat) 2>/dev/null; sleep 0.5; echo done"));
+	rc = pu_vmm(r, "unpatch", "--timeout 20 gp_kmod_sleepy", NULL, &err);
+	ck_assert_msg(rc == 0, "unpatch: %d %s", rc, err);
+	free(err);
+	ck_assert(!pu_guest_has(r, "cat /proc/version", "gp_kmod_sleepy"));
+	no_oops();
+}
+END_TEST
+
 static TCase *kmod_tcase(void)
 {
 	TCase *tc = tcase_create("kmod");
@@ -245,6 +275,7 @@ static TCase *kmod_tcase(void)
 	tcase_add_test(tc, sample_applied_from_outside);
 	tcase_add_test(tc, atomic_replace_as_the_selftest);
 	tcase_add_test(tc, refusals_change_nothing);
+	tcase_add_test(tc, stack_through_patch_code_is_reliable);
 	return tc;
 }
 GP_TCASE(kmod_tcase)
@@ -258,6 +289,7 @@ static TCase *kmod612_tcase(void)
 	tcase_add_test(tc, sample_applied_from_outside);
 	tcase_add_test(tc, atomic_replace_as_the_selftest);
 	tcase_add_test(tc, refusals_change_nothing);
+	tcase_add_test(tc, stack_through_patch_code_is_reliable);
 	return tc;
 }
 GP_TCASE(kmod612_tcase)
