@@ -131,7 +131,8 @@ kernels:
 # linux-source packages, built for each guest kernel (scripts/klp-samples.sh;
 # tests/integ/test_kmod.c applies them from outside with `vmm patch`, and the
 # initramfs carries them for the guest's own insmod to compare with).
-KLP_SAMPLE_NAMES := livepatch-sample test_klp_livepatch test_klp_atomic_replace test_klp_shadow_vars gp_kmod_sleepy
+KLP_SAMPLE_NAMES := livepatch-sample test_klp_livepatch test_klp_atomic_replace test_klp_shadow_vars \
+	livepatch-shadow-mod livepatch-shadow-fix1 gp_kmod_sleepy
 KLP_SAMPLES := $(patsubst %,$(O)/klp-samples/%.ko,$(KLP_SAMPLE_NAMES))
 KLP612_SAMPLES := $(patsubst %,$(O)/klp-samples-6.12-amd64/%.ko,$(KLP_SAMPLE_NAMES))
 
@@ -140,14 +141,14 @@ $(firstword $(KLP_SAMPLES)): scripts/klp-samples.sh $(wildcard tests/kmod/*) | k
 	$(Q)scripts/klp-samples.sh $(KERNELS)/amd64 6.1 $(dir $@)
 	$(Q)strip --strip-debug $(KLP_SAMPLES)
 
-$(wordlist 2,9,$(KLP_SAMPLES)): $(firstword $(KLP_SAMPLES))
+$(wordlist 2,99,$(KLP_SAMPLES)): $(firstword $(KLP_SAMPLES))
 
 $(firstword $(KLP612_SAMPLES)): scripts/klp-samples.sh $(wildcard tests/kmod/*) | kernels
 	$(call msg,KLPS,$@)
 	$(Q)scripts/klp-samples.sh $(KERNELS)/6.12-amd64 6.12 $(dir $@)
 	$(Q)strip --strip-debug $(KLP612_SAMPLES)
 
-$(wordlist 2,9,$(KLP612_SAMPLES)): $(firstword $(KLP612_SAMPLES))
+$(wordlist 2,99,$(KLP612_SAMPLES)): $(firstword $(KLP612_SAMPLES))
 
 .PHONY: klp-samples
 klp-samples: $(KLP_SAMPLES) $(KLP612_SAMPLES)

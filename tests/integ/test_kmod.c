@@ -266,6 +266,37 @@ START_TEST(stack_through_patch_code_is_reliable)
 }
 END_TEST
 
+/* samples/livepatch: livepatch-shadow-fix1 patches functions of the
+ * guest's own module livepatch-shadow-mod (insmod'ed in the guest: a
+ * klp_object named after a loaded module) and keeps shadow variables with
+ * the guest's klp_shadow_* functions: its dummy_alloc attaches one to
+ * each new dummy, and its dummy_free frees it ("prevented leak"). */
+START_TEST(shadow_variables_in_a_module_object)
+{
+	char *out = NULL;
+	int rc = -1;
+
+	free(pu_guest(r, "insmod /bin/livepatch-shadow-mod.ko && sleep 1 && echo ok"));
+	patch_ok(ko("livepatch-shadow-fix1", false));
+	guest_does_not_list("livepatch_shadow_fix1");
+	/* a dummy allocated by the patch expires after 12 s, freed by it */
+	for (int i = 0; i < 40 && rc; i++) {
+		free(out);
+		out = pu_guest(r, "sleep 1; dmesg | grep livepatch_fix1 | tail -3; echo end");
+		rc = strstr(out, "livepatch_fix1_dummy_leak_dtor: dummy @") ? 0 : -1;
+	}
+	fprintf(stderr, "kmod shadow: %s", out);
+	ck_assert_msg(rc == 0, "no shadow variable freed by the patch: %s", out);
+	ck_assert(strstr(out, "prevented leak @"));
+	free(out);
+	ck_assert(pu_guest_has(r, "dmesg", "livepatch_fix1_dummy_alloc: dummy @"));
+	ck_assert_int_eq(pu_vmm(r, "unpatch", "--timeout 20 livepatch_shadow_fix1", NULL, NULL), 0);
+	ck_assert(pu_guest_has(r, "cat /proc/modules", "livepatch_shadow_mod"));
+	free(pu_guest(r, "rmmod livepatch_shadow_mod; echo done"));
+	no_oops();
+}
+END_TEST
+
 static TCase *kmod_tcase(void)
 {
 	TCase *tc = tcase_create("kmod");
@@ -276,6 +307,7 @@ static TCase *kmod_tcase(void)
 	tcase_add_test(tc, atomic_replace_as_the_selftest);
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, stack_through_patch_code_is_reliable);
+	tcase_add_test(tc, shadow_variables_in_a_module_object);
 	return tc;
 }
 GP_TCASE(kmod_tcase)
@@ -290,6 +322,7 @@ static TCase *kmod612_tcase(void)
 	tcase_add_test(tc, atomic_replace_as_the_selftest);
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, stack_through_patch_code_is_reliable);
+	tcase_add_test(tc, shadow_variables_in_a_module_object);
 	return tc;
 }
 GP_TCASE(kmod612_tcase)
