@@ -366,6 +366,81 @@ static struct gp_error *read_mcount(struct lp_kmod *km)
 	return NULL;
 }
 
+/*
+ * The patch the init function enables: `klp_enable_patch(&patch)` loads
+ * its argument into %rdi just before the call, with a relocation to the
+ * patch (mov $patch / lea patch(%rip)).  Read from the relocations only:
+ * the last one to a defined data symbol within 16 bytes before the call's.
+ * Every call must agree; what cannot be read leaves enable_sec -1.
+ */
+static struct gp_error *read_enable_arg(struct lp_kmod *km)
+{
+	struct lp_obj *o = km->o;
+	bool conflict = false;
+
+	km->enable_sec = -1;
+	for (size_t i = 0; i < o->nsec; i++) {
+		const struct lp_sec *rs = &o->secs[i];
+		Elf_Scn *scn, *symscn;
+		Elf_Data *rd, *sd;
+		GElf_Shdr symsh;
+		size_t nrel, nsyms;
+
+		if (rs->sh.sh_type != SHT_RELA || rs->sh.sh_info >= o->nsec ||
+		    !(o->secs[rs->sh.sh_info].sh.sh_flags & SHF_EXECINSTR))
+			continue;
+		scn = elf_getscn(o->elf, i);
+		symscn = elf_getscn(o->elf, rs->sh.sh_link);
+		if (!scn || !symscn || !gelf_getshdr(symscn, &symsh) ||
+		    symsh.sh_type != SHT_SYMTAB || !symsh.sh_entsize || !rs->sh.sh_entsize ||
+		    !(rd = elf_getdata(scn, NULL)) || !(sd = elf_getdata(symscn, NULL)))
+			continue;
+		nrel = rs->sh.sh_size / rs->sh.sh_entsize;
+		nsyms = symsh.sh_size / symsh.sh_entsize;
+		for (size_t j = 0; j < nrel && j < (1u << 20); j++) {
+			GElf_Rela r, a, best;
+			GElf_Sym sym, asym;
+			const char *name;
+			bool found = false;
+
+			if (!gelf_getrela(rd, (int)j, &r) || GELF_R_SYM(r.r_info) >= nsyms ||
+			    !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
+			    !(name = elf_strptr(o->elf, symsh.sh_link, sym.st_name)) ||
+			    strcmp(name, "klp_enable_patch"))
+				continue;
+			memset(&best, 0, sizeof(best));
+			for (size_t q = 0; q < nrel && q < (1u << 20); q++) {
+				if (!gelf_getrela(rd, (int)q, &a) || a.r_offset >= r.r_offset ||
+				    r.r_offset - a.r_offset > 16 || (found && a.r_offset < best.r_offset))
+					continue;
+				best = a;
+				found = true;
+			}
+			if (!found || GELF_R_SYM(best.r_info) >= nsyms ||
+			    !gelf_getsym(sd, (int)GELF_R_SYM(best.r_info), &asym) ||
+			    asym.st_shndx == SHN_UNDEF || asym.st_shndx >= o->nsec ||
+			    (o->secs[asym.st_shndx].sh.sh_flags & SHF_EXECINSTR)) {
+				conflict = true;
+				continue;
+			}
+			{
+				bool pcrel = GELF_R_TYPE(best.r_info) == R_X86_64_PC32 ||
+					     GELF_R_TYPE(best.r_info) == R_X86_64_PLT32;
+				uint64_t off = asym.st_value + (uint64_t)best.r_addend + (pcrel ? 4 : 0);
+
+				if (km->enable_sec >= 0 && (km->enable_sec != asym.st_shndx ||
+							    km->enable_off != off))
+					conflict = true;
+				km->enable_sec = asym.st_shndx;
+				km->enable_off = off;
+			}
+		}
+	}
+	if (conflict)
+		km->enable_sec = -1;
+	return NULL;
+}
+
 struct gp_error *lp_kmod_open(const void *elf, size_t len, const char *path,
 			      struct lp_kmod **out)
 {
@@ -378,7 +453,8 @@ struct gp_error *lp_kmod_open(const void *elf, size_t len, const char *path,
 		return &gp_error_nomem;
 	if ((err = lp_elf_open(elf, len, path, LP_MODE_KMOD, &km->o)))
 		goto fail;
-	if ((err = read_modinfo(km)) || (err = read_versions(km)) || (err = read_mcount(km)))
+	if ((err = read_modinfo(km)) || (err = read_versions(km)) || (err = read_mcount(km)) ||
+	    (err = read_enable_arg(km)))
 		goto fail;
 	km->this_module_sec = find_sec(km->o, ".gnu.linkonce.this_module");
 	if (km->this_module_sec < 0 || km->o->secs[km->this_module_sec].kind != LP_SEC_DATA) {

@@ -41,6 +41,10 @@ struct lp_kmod {
 	int this_module_sec;	/* .gnu.linkonce.this_module, loaded as data */
 	bool call_sites;	/* .call_sites present */
 	int orc_sec, orc_ip_sec, orc_header_sec;	/* -1 if absent */
+	/* The argument of the init function's call to klp_enable_patch(),
+	 * where it could be read: section and offset; -1 if not. */
+	int enable_sec;
+	uint64_t enable_off;
 	bool *orc_drop;		/* entries of .orc_unwind_ip for init/exit code */
 	/* While linking: the guest, and where data holds &__this_module. */
 	const struct lp_kmod_guest *g;

@@ -459,12 +459,30 @@ struct gp_error *lp_kmod_decode(struct lp_kmod *km, struct lp_image *img, struct
 
 	if ((err = klp_layout(km->g->btf, &l)))
 		return err;
-	if (km->nmodrefs == 0)
-		return lp_elf_err(km->o, "no struct klp_patch: nothing in the module's data points at __this_module (klp_patch.mod = THIS_MODULE)");
-	if (km->nmodrefs > 1)
-		return lp_elf_err(km->o, "%d pointers to __this_module in the module's data: cannot tell which is the klp_patch's",
-				  km->nmodrefs);
-	p->va = km->modref_va[0] - l.p_mod;
+	/* The patch: the data whose `mod` points at __this_module, checked
+	 * against (or, among several, picked by) what the init function
+	 * hands klp_enable_patch(). */
+	{
+		uint64_t enable_va = 0;
+		bool enable = km->enable_sec >= 0 && km->enable_sec < (int)km->o->nsec &&
+			      km->o->secs[km->enable_sec].kind == LP_SEC_DATA;
+
+		if (enable)
+			enable_va = km->o->secs[km->enable_sec].va + km->enable_off;
+		p->va = 0;
+		for (int i = 0; i < km->nmodrefs; i++)
+			if (km->nmodrefs == 1 || (enable && km->modref_va[i] - l.p_mod == enable_va))
+				p->va = km->modref_va[i] - l.p_mod;
+		if (km->nmodrefs == 0)
+			return lp_elf_err(km->o, "no struct klp_patch: nothing in the module's data points at __this_module (klp_patch.mod = THIS_MODULE)");
+		if (!p->va)
+			return lp_elf_err(km->o, "%d pointers to __this_module in the module's data, and none is the klp_patch the init function enables: cannot tell which is the klp_patch's",
+					  km->nmodrefs);
+		if (enable && enable_va != p->va)
+			return lp_elf_err(km->o, "the init function enables the klp_patch at 0x%llx, but klp_patch.mod is at 0x%llx",
+					  (unsigned long long)enable_va,
+					  (unsigned long long)(p->va + l.p_mod));
+	}
 	if ((err = read_ptr(km, img, p->va + l.p_objs, "klp_patch.objs", &objs)))
 		return err;
 	if (!(h = data_at(img, p->va + l.p_replace, 1)))

@@ -41,7 +41,8 @@ static const char mod_src[] =
 	"  \"license=GPL\\0name=unit_lp\\0vermagic=\" VERMAGIC;\n"
 	"struct mv { unsigned long crc; char name[56]; };\n"
 	"static const struct mv vers[] __attribute__((section(\"__versions\"), used, aligned(32))) = {\n"
-	"  { 0x1111, \"seq_printf\" }, { 0x2222, \"__fentry__\" }, { 0x3333, \"__x86_return_thunk\" } };\n"
+	"  { 0x1111, \"seq_printf\" }, { 0x2222, \"__fentry__\" }, { 0x3333, \"__x86_return_thunk\" },\n"
+	"  { 0x5555, \"klp_enable_patch\" } };\n"
 	"extern int seq_printf(void *m, const char *f, ...);\n"
 	"static int new_show(void *m, void *v)\n"
 	"{\n"
@@ -72,7 +73,17 @@ static const char mod_src[] =
 	"#ifdef REPLACE\n"
 	"  .replace = 1,\n"
 	"#endif\n"
-	"};\n";
+	"};\n"
+	"#ifdef TWOREFS\n"
+	"static struct module *owner __attribute__((used)) = &__this_module;\n"
+	"static struct klp_patch decoy __attribute__((used)) = { .mod = &__this_module };\n"
+	"#endif\n"
+	"#ifdef ENABLE\n"
+	"extern int klp_enable_patch(struct klp_patch *);\n"
+	"static int other;\n"
+	"__attribute__((section(\".init.text\"), used)) int init_module(void)\n"
+	"{ return klp_enable_patch(ENABLE); }\n"
+	"#endif\n";
 
 /* The module, built as the kernel builds modules (-mfentry with
  * __mcount_loc, return thunks); defs: extra -D options. */
@@ -173,18 +184,19 @@ static void make_btf(void)
 
 static void make_exports(void)
 {
-	static const char names[] = "\0seq_printf\0__fentry__\0__x86_return_thunk\0gpl_only\0";
+	static const char names[] = "\0seq_printf\0__fentry__\0__x86_return_thunk\0gpl_only\0klp_enable_patch\0";
 	memset(&ex, 0, sizeof(ex));
 	ex.strs = malloc(sizeof(names));
 	memcpy(ex.strs, names, sizeof(names));
 	ex.strs_len = sizeof(names);
-	ex.v = calloc(4, sizeof(*ex.v));
+	ex.v = calloc(5, sizeof(*ex.v));
 	ex.v[0] = (struct lp_kmod_export){ .value = 0xffffffff81100000ull, .crc = 0x1111, .name = 1 };
 	ex.v[1] = (struct lp_kmod_export){ .value = 0xffffffff81200000ull, .crc = 0x2222, .name = 12 };
 	ex.v[2] = (struct lp_kmod_export){ .value = 0xffffffff81e00000ull, .crc = 0x3333, .name = 23 };
 	ex.v[3] = (struct lp_kmod_export){ .value = 0xffffffff81300000ull, .crc = 0x4444, .name = 42,
 					    .gpl = true };
-	ex.n = 4;
+	ex.v[4] = (struct lp_kmod_export){ .value = 0xffffffff81400000ull, .crc = 0x5555, .name = 51 };
+	ex.n = 5;
 	ex.have_crcs = true;
 	snprintf(ex.vermagic, sizeof(ex.vermagic), "%s", VERMAGIC);
 	ck_ok(lp_kmod_exports_finish(&ex));
@@ -390,6 +402,25 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* Which data is the klp_patch: the one pointer to __this_module, or
+ * among several the one the init function hands klp_enable_patch(). */
+START_TEST(finding_the_patch)
+{
+	struct lp_image img;
+	struct lp_kmod_patch p;
+
+	ck_err(load(compile("two", "-DTWOREFS"), &img, &p), GP_ERR_INVAL,
+	       "3 pointers to __this_module in the module's data, and none is the klp_patch the init function enables");
+	ck_ok(load(compile("twoenable", "-DTWOREFS '-DENABLE=&patch'"), &img, &p));
+	ck_assert_int_eq(img.nr_funcs, 2);
+	lp_image_free(&img);
+	ck_ok(load(compile("enable", "'-DENABLE=&patch'"), &img, &p));
+	lp_image_free(&img);
+	ck_err(load(compile("wrongenable", "'-DENABLE=(void *)&other'"), &img, &p), GP_ERR_INVAL,
+	       "the init function enables the klp_patch at");
+}
+END_TEST
+
 START_TEST(klp_sym_names)
 {
 	char obj[LP_KMOD_NAME_LEN], name[512];
@@ -471,6 +502,7 @@ static TCase *lp_kmod_tcase(void)
 	tcase_add_test(tc, klp_relocations);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, klp_sym_names);
+	tcase_add_test(tc, finding_the_patch);
 	tcase_add_test(tc, hostile_modules);
 	return tc;
 }
