@@ -366,11 +366,33 @@ static struct gp_error *read_mcount(struct lp_kmod *km)
 	return NULL;
 }
 
+/* Whether the relocation at off of code section s fills the operand of
+ * an instruction that loads %rdi, the first argument, with an address:
+ * `mov $sym, %rdi` (48 c7 c7, R_X86_64_32S), `mov $sym, %edi` (bf,
+ * R_X86_64_32) or `lea sym(%rip), %rdi` (48 8d 3d, R_X86_64_PC32 - 4).
+ * Reading the guest's instructions, as lp_klp.c reads `lock bts`. */
+static bool loads_rdi(const struct lp_obj *o, const struct lp_sec *s, const GElf_Rela *r)
+{
+	const uint8_t *b = (const uint8_t *)o->buf + s->sh.sh_offset;
+	unsigned type = (unsigned)GELF_R_TYPE(r->r_info);
+	uint64_t off = r->r_offset;
+
+	if (s->sh.sh_type == SHT_NOBITS || off < 3 || off + 4 > s->sh.sh_size)
+		return false;
+	if (type == R_X86_64_32S)
+		return b[off - 3] == 0x48 && b[off - 2] == 0xc7 && b[off - 1] == 0xc7;
+	if (type == R_X86_64_32)
+		return b[off - 1] == 0xbf;
+	if (type == R_X86_64_PC32 && r->r_addend == -4)
+		return b[off - 3] == 0x48 && b[off - 2] == 0x8d && b[off - 1] == 0x3d;
+	return false;
+}
+
 /*
  * The patch the init function enables: `klp_enable_patch(&patch)` loads
- * its argument into %rdi just before the call, with a relocation to the
- * patch (mov $patch / lea patch(%rip)).  Read from the relocations only:
- * the last one to a defined data symbol within 16 bytes before the call's.
+ * its argument into %rdi before the call, with a relocation to the patch.
+ * Read from the relocations and the instructions they sit in: the last
+ * load of %rdi with an address of data within 32 bytes before the call.
  * Every call must agree; what cannot be read leaves enable_sec -1.
  */
 static struct gp_error *read_enable_arg(struct lp_kmod *km)
@@ -411,12 +433,15 @@ static struct gp_error *read_enable_arg(struct lp_kmod *km)
 			memset(&best, 0, sizeof(best));
 			for (size_t q = 0; q < nrel && q < (1u << 20); q++) {
 				if (!gelf_getrela(rd, (int)q, &a) || a.r_offset >= r.r_offset ||
-				    r.r_offset - a.r_offset > 16 || (found && a.r_offset < best.r_offset))
+				    r.r_offset - a.r_offset > 32 || (found && a.r_offset < best.r_offset) ||
+				    !loads_rdi(o, &o->secs[rs->sh.sh_info], &a))
 					continue;
 				best = a;
 				found = true;
 			}
-			if (!found || GELF_R_SYM(best.r_info) >= nsyms ||
+			if (!found)
+				continue;	/* not read: no cross-check from this call */
+			if (GELF_R_SYM(best.r_info) >= nsyms ||
 			    !gelf_getsym(sd, (int)GELF_R_SYM(best.r_info), &asym) ||
 			    asym.st_shndx == SHN_UNDEF || asym.st_shndx >= o->nsec ||
 			    (o->secs[asym.st_shndx].sh.sh_flags & SHF_EXECINSTR)) {

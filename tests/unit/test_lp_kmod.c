@@ -82,7 +82,11 @@ static const char mod_src[] =
 	"extern int klp_enable_patch(struct klp_patch *);\n"
 	"static int other;\n"
 	"__attribute__((section(\".init.text\"), used)) int init_module(void)\n"
-	"{ return klp_enable_patch(ENABLE); }\n"
+	"{\n"
+	"#ifdef SETREPLACE\n"
+	"  patch.replace = other;\n"	/* as test_klp_atomic_replace does */
+	"#endif\n"
+	"  return klp_enable_patch(ENABLE); }\n"
 	"#endif\n";
 
 /* The module, built as the kernel builds modules (-mfentry with
@@ -415,6 +419,8 @@ START_TEST(finding_the_patch)
 	ck_assert_int_eq(img.nr_funcs, 2);
 	lp_image_free(&img);
 	ck_ok(load(compile("enable", "'-DENABLE=&patch'"), &img, &p));
+	lp_image_free(&img);
+	ck_ok(load(compile("setreplace", "-DTWOREFS -DSETREPLACE '-DENABLE=&patch'"), &img, &p));
 	lp_image_free(&img);
 	ck_err(load(compile("wrongenable", "'-DENABLE=(void *)&other'"), &img, &p), GP_ERR_INVAL,
 	       "the init function enables the klp_patch at");
