@@ -3,9 +3,10 @@
  * lp_elf.c - the loader: x86-64 relocatable objects parsed, checked, laid
  * out at guest addresses and relocated; patches (lp_obj_link) and the
  * guest-agent's pieces (lp_obj_link_pieces) alike.
- * (About 750 lines: both link modes share the section table, the symbol
- * rules and the one relocation routine with its checks, so that the
- * guest-agent gets exactly the checks a patch gets.)
+ * (lines: about 850, because both link modes share the section table, the
+ * symbol rules and the one relocation routine with its checks, so that the
+ * guest-agent gets exactly the checks a patch gets; livepatch modules
+ * (lp_kmod*.c) use the same insides through lp_elf_int.h.)
  */
 #include <errno.h>
 #include <fcntl.h>

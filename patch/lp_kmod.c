@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * lp_kmod.c - a Linux livepatch module read as the kernel's module loader
- * reads it (kernel/module/main.c: setup_load_info, check_modinfo,
- * layout_sections; kernel/module/version.c: check_version), and the
- * guest's exported symbols as find_symbol() reads them.  Linking and the
- * klp_patch are in lp_kmod_link.c.
+ * reads it (kernel/module/main.c: setup_load_info, layout_sections,
+ * get_next_modinfo): which sections are loaded, ignored or refused,
+ * .modinfo, __versions, __mcount_loc, the klp_enable_patch() argument.
+ * The guest's exports and the checks against them (check_modinfo,
+ * check_version, resolve_symbol) are in lp_kmod_exports.c; linking and
+ * the klp_patch in lp_kmod_link.c.
  */
 #include <errno.h>
 #include <fcntl.h>
