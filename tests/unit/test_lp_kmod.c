@@ -18,6 +18,7 @@
 #include "gp_check.h"
 #include "lp_agent.h"
 #include "lp_kmod.h"
+#include "stack.h"
 
 #define CODE_VA 0xffffffffbb000000ull
 #define DATA_VA 0xffffffffbb100000ull
@@ -498,6 +499,50 @@ START_TEST(hostile_modules)
 }
 END_TEST
 
+/* A table of n entries for [start, end): one entry per 16 bytes. */
+static struct orc_table *table(uint64_t start, uint64_t end)
+{
+	const struct orc_format *fmt = orc_format_by_name("linux-6.1");
+	size_t n = (size_t)((end - start) / 16);
+	int32_t *rel = calloc(n, 4);
+	uint8_t *raw = calloc(n, 6);
+	struct orc_table *t;
+
+	ck_assert(fmt && rel && raw);
+	for (size_t i = 0; i < n; i++)
+		rel[i] = (int32_t)(start + 16 * i - (0x1000 + 4 * i));
+	ck_ok(orc_from_raw(fmt, rel, 0x1000, raw, n, start, end, &t));
+	free(rel);
+	free(raw);
+	return t;
+}
+
+/* Patch code handed to the unwinder (stack_ctx_add_orc): its range must
+ * not overlap the kernel's text, a module's or another patch's; frames in
+ * it are named after it. */
+START_TEST(extra_orc_ranges)
+{
+	struct stack_ctx *c = calloc(1, sizeof(*c));
+	const char *mod = NULL;
+	uint64_t off;
+
+	c->orc = table(0xffffffff81000000ull, 0xffffffff81001000ull);
+	ck_err(stack_ctx_add_orc(c, 0xffffffff80fff000ull, 0xffffffff81000010ull,
+				 table(0xffffffff80fff000ull, 0xffffffff81000010ull), "over-kernel"),
+	       GP_ERR_INVAL, "overlaps kernel or module text");
+	ck_ok(stack_ctx_add_orc(c, CODE_VA, CODE_VA + 0x1000, table(CODE_VA, CODE_VA + 0x1000), "p1"));
+	ck_err(stack_ctx_add_orc(c, CODE_VA + 0x800, CODE_VA + 0x2000,
+				 table(CODE_VA + 0x800, CODE_VA + 0x2000), "p2"),
+	       GP_ERR_INVAL, "ORC for p2 overlaps that of p1");
+	ck_err(stack_ctx_add_orc(c, CODE_VA, CODE_VA, NULL, "empty"), GP_ERR_INVAL, "empty");
+	ck_assert(!stack_symbolize(c, CODE_VA + 0x13, &off, NULL, &mod));
+	ck_assert_str_eq(mod, "p1");
+	ck_assert_uint_eq(off, 0x13);
+	ck_assert_int_eq(c->nr_extra, 1);
+	stack_ctx_free(c);
+}
+END_TEST
+
 static TCase *lp_kmod_tcase(void)
 {
 	TCase *tc = tcase_create("lp_kmod");
@@ -509,6 +554,7 @@ static TCase *lp_kmod_tcase(void)
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, klp_sym_names);
 	tcase_add_test(tc, finding_the_patch);
+	tcase_add_test(tc, extra_orc_ranges);
 	tcase_add_test(tc, hostile_modules);
 	return tc;
 }
