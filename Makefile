@@ -67,7 +67,7 @@ GUEST_HELPERS := $(GUEST_HELPERS_SRC:tests/guest/%.c=$(O)/guest/bin/%)
 # The guest's own livepatch as a yardstick: a module built against
 # Debian's linux-headers for the test kernel (scripts/klp-module.sh).
 KLP_MOD := $(O)/klp/gp_klp_cmdline.ko
-KLP_MODS := $(KLP_MOD) $(O)/klp/gp_test_sleeper.ko
+KLP_MODS := $(KLP_MOD) $(O)/klp/gp_test_sleeper.ko $(O)/klp/gp_test_warn.ko
 
 .DELETE_ON_ERROR:
 .PHONY: all check layers unit integ crashtest demo bench install install-libvirt-hook clean deps kernels guest sysguest format
@@ -158,7 +158,7 @@ $(KLP_MOD): scripts/klp-module.sh $(wildcard tests/klp/*) | kernels
 	$(Q)scripts/klp-module.sh $(KERNELS)/amd64 $(dir $@)
 	$(Q)strip --strip-debug $(KLP_MODS)
 
-$(O)/klp/gp_test_sleeper.ko: $(KLP_MOD)
+$(O)/klp/gp_test_sleeper.ko $(O)/klp/gp_test_warn.ko: $(KLP_MOD)
 
 $(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP_MODS) $(KLP_SAMPLES)
 	$(call msg,INITRD,$@)
@@ -169,7 +169,7 @@ $(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP_MODS) $(KLP_SAMPLES)
 # the ABI): the same test modules built against its headers, in a
 # directory of their own, and a second initramfs that holds them.
 K612 := 6.12-amd64
-KLP612_MODS := $(O)/klp-$(K612)/gp_klp_cmdline.ko $(O)/klp-$(K612)/gp_test_sleeper.ko
+KLP612_MODS := $(O)/klp-$(K612)/gp_klp_cmdline.ko $(O)/klp-$(K612)/gp_test_sleeper.ko $(O)/klp-$(K612)/gp_test_warn.ko
 INITRD612 := $(O)/guest/initramfs-$(K612).cpio.gz
 
 $(firstword $(KLP612_MODS)): scripts/klp-module.sh $(wildcard tests/klp/*) | kernels
@@ -177,7 +177,7 @@ $(firstword $(KLP612_MODS)): scripts/klp-module.sh $(wildcard tests/klp/*) | ker
 	$(Q)scripts/klp-module.sh $(KERNELS)/$(K612) $(dir $@)
 	$(Q)strip --strip-debug $(KLP612_MODS)
 
-$(lastword $(KLP612_MODS)): $(firstword $(KLP612_MODS))
+$(wordlist 2,9,$(KLP612_MODS)): $(firstword $(KLP612_MODS))
 
 $(INITRD612): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP612_MODS) $(KLP612_SAMPLES)
 	$(call msg,INITRD,$@)

@@ -44,7 +44,7 @@ make -s -C "$hdr" M="$(cd "$out" && pwd)" modules >"$out/build.log" 2>&1 || {
 	echo "klp-module: building the test modules against $hdr failed" >&2
 	exit 1
 }
-for m in gp_klp_cmdline gp_test_sleeper; do
+for m in gp_klp_cmdline gp_test_sleeper gp_test_warn; do
 	strings "$out/$m.ko" | grep -q "^vermagic=$rel " || {
 		echo "klp-module: $out/$m.ko is not built for $rel" >&2
 		exit 1

@@ -188,3 +188,31 @@ struct gp_error *qmp_cont(const char *path)
 	return err;
 }
 
+
+/* Whether the VM is stopped as its user stopped it (QMP `stop`, status
+ * "paused"), from query-status.  Asked before our gdbstub connects: once
+ * connected, the stub's own stop reads the same. */
+struct gp_error *qmp_user_paused(const char *path, bool *paused)
+{
+	uint64_t deadline = gp_now_ns() + (uint64_t)QMP_TIMEOUT_MS * 1000000;
+	json_object *r = NULL, *run, *st;
+	struct gp_error *err;
+	int fd;
+
+	*paused = false;
+	if ((err = qmp_connect(path, deadline, &fd)))
+		return err;
+	if (!(err = qmp_exec(fd, deadline, "{\"execute\":\"query-status\"}\n", &r))) {
+		if (!json_object_object_get_ex(r, "running", &run) ||
+		    !json_object_object_get_ex(r, "status", &st) ||
+		    !json_object_is_type(st, json_type_string))
+			err = gp_error_create(GP_ERR_PROTOCOL, "QMP %s: no running/status in %.200s",
+					      path, json_object_to_json_string(r));
+		else
+			*paused = !json_object_get_boolean(run) &&
+				  !strcmp(json_object_get_string(st), "paused");
+	}
+	json_object_put(r);
+	close(fd);
+	return err;
+}

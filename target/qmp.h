@@ -3,6 +3,7 @@
 #ifndef GP_QMP_H
 #define GP_QMP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gp_error.h"
@@ -11,5 +12,7 @@
 struct gp_error *qmp_ram_size(const char *path, uint64_t *size);
 /* Let the guest run: the last resort when a gdbstub 'D' failed. */
 struct gp_error *qmp_cont(const char *path);
+/* The VM is stopped by its user (query-status: not running, "paused"). */
+struct gp_error *qmp_user_paused(const char *path, bool *paused);
 
 #endif

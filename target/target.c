@@ -166,6 +166,14 @@ tgt_recover_fn tgt_get_recover(void)
 	return recover_hook;
 }
 
+void tgt_thaw(struct tgt *t)
+{
+	if (t && t->frozen && t->ops->thaw) {
+		t->ops->thaw(t);
+		t->frozen = false;
+	}
+}
+
 void tgt_close(struct tgt *t)
 {
 	char *spec;

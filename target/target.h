@@ -78,6 +78,10 @@ struct tgt_ops {
 	 */
 	struct gp_error *(*reclaim)(struct tgt *t, volatile struct tgt_guard_shared *sh);
 	void (*close)(struct tgt *t);
+	/* Optional: the guest looked paused by its user (t->frozen) but the
+	 * pause was an interrupted vmm's own: work on it normally and let it
+	 * run at the end. */
+	void (*thaw)(struct tgt *t);
 };
 
 struct tgt_stats {
@@ -134,6 +138,10 @@ struct tgt {
  */
 struct gp_error *tgt_open(const char *spec, struct tgt **out);
 void tgt_close(struct tgt *t);
+/* A frozen guest (its user paused it, as far as the backend can tell)
+ * found to have been stopped by an interrupted vmm instead: undo the
+ * freeze, so the command resumes it as any other.  No-op otherwise. */
+void tgt_thaw(struct tgt *t);
 
 /* Pause/resume nest: only the outermost pair touches the guest. */
 struct gp_error *tgt_pause(struct tgt *t);

@@ -373,6 +373,13 @@ static void qemu_close(struct tgt *t)
 	free(t);
 }
 
+static void qemu_thaw(struct tgt *t)
+{
+	struct qemu_priv *p = t->priv;
+
+	p->keep_paused = false;
+}
+
 static const struct tgt_ops qemu_ops = {
 	.name = "qemu",
 	.pause = qemu_pause,
@@ -384,6 +391,7 @@ static const struct tgt_ops qemu_ops = {
 	.map_phys = qemu_map_phys,
 	.reclaim = qemu_reclaim,
 	.close = qemu_close,
+	.thaw = qemu_thaw,
 };
 
 /* Map the guest RAM behind fd (a RAM file we opened, or a descriptor a
@@ -620,6 +628,12 @@ struct gp_error *tgt_qemu_open_fd(const char *opts, int mem_fd, struct tgt **out
 		p->qmp_path = strdup(qmp);
 		if ((err = qmp_ram_size(qmp, &ram_size)))
 			goto fail;
+		/* A VM its user stopped (QMP `stop`) is worked on paused and
+		 * left paused, as libvirt's are (tgt_libvirt.c): attaching
+		 * must not resume it. */
+		if ((err = qmp_user_paused(qmp, &p->keep_paused)))
+			goto fail;
+		t->frozen = p->keep_paused;
 		if (p->ram && ram_size != p->ram_len) {
 			err = gp_error_create(GP_ERR_INVAL,
 					      "QMP says the guest has %llu bytes of RAM, %s has %zu",

@@ -136,3 +136,54 @@ task[104:113] = b"swapper/0"
 mem = chunk(init, bytes(task)) + chunk(D + 0x500000, struct.pack("<Q", init))
 mem += chunk(D + 0x500100 + 16, struct.pack("<Q", init))
 put("tasks", "init-only", h + mem)
+
+
+# ---- klog: a printk ring buffer as 6.1 lays it out (tests/unit/test_klog.c) ----
+def klog_seed(cbits, sbits, texts):
+    prb, rb, descs, infos, data = (0xffffffff82000000, 0xffffffff82001000,
+                                   0xffffffff82010000, 0xffffffff82020000,
+                                   0xffffffff82040000)
+    vmci = ("OSRELEASE=6.1.0-fuzz\nSYMBOL(prb)=%x\nSIZE(printk_ringbuffer)=88\n"
+            "OFFSET(printk_ringbuffer.desc_ring)=0\nOFFSET(printk_ringbuffer.text_data_ring)=48\n"
+            "OFFSET(prb_desc_ring.count_bits)=0\nOFFSET(prb_desc_ring.descs)=8\n"
+            "OFFSET(prb_desc_ring.infos)=16\nOFFSET(prb_desc_ring.head_id)=24\n"
+            "OFFSET(prb_desc_ring.tail_id)=32\nSIZE(prb_desc)=24\nOFFSET(prb_desc.state_var)=0\n"
+            "OFFSET(prb_desc.text_blk_lpos)=8\nOFFSET(prb_data_blk_lpos.begin)=0\n"
+            "OFFSET(prb_data_blk_lpos.next)=8\nSIZE(printk_info)=88\nOFFSET(printk_info.seq)=0\n"
+            "OFFSET(printk_info.ts_nsec)=8\nOFFSET(printk_info.text_len)=16\n"
+            "OFFSET(printk_info.caller_id)=20\nSIZE(prb_data_ring)=32\n"
+            "OFFSET(prb_data_ring.size_bits)=0\nOFFSET(prb_data_ring.data)=8\n"
+            "OFFSET(prb_data_ring.head_lpos)=16\nOFFSET(prb_data_ring.tail_lpos)=24\n"
+            % prb).encode()
+    count, dsize = 1 << cbits, 1 << sbits
+    m64 = (1 << 64) - 1
+    idm = m64 >> 2
+    dsc, inf, dat = bytearray(24 * count), bytearray(88 * count), bytearray(dsize)
+    lpos = (-dsize) & m64
+    for seq, t in enumerate(texts):
+        t = t.encode()
+        blk = (8 + len(t) + 7) & ~7
+        begin, nxt = lpos, (lpos + blk) & m64
+        at = begin & (dsize - 1)
+        if (begin >> sbits) != (nxt >> sbits):
+            nxt = ((nxt & ~(dsize - 1)) + blk) & m64
+            at = 0
+        ident = (seq - count) & idm
+        dat[at:at + 8] = struct.pack("<Q", ident)
+        dat[at + 8:at + 8 + len(t)] = t
+        s = seq % count
+        dsc[24 * s:24 * s + 24] = struct.pack("<QQQ", (2 << 62) | ident, begin, nxt)
+        inf[88 * s:88 * s + 20] = struct.pack("<QQHBB", seq, 1000 * seq, len(t), 0, 6)
+        lpos = nxt
+    ringb = struct.pack("<IIQQQQQ", cbits, 0, descs, infos, ((len(texts) - 1 - count) & idm),
+                        (-count) & idm, 0)
+    ringb += struct.pack("<IIQQQQ", sbits, 0, data, lpos, (-dsize) & m64, 0)
+    mem = (chunk(prb, struct.pack("<Q", rb)) + chunk(rb, ringb) + chunk(descs, bytes(dsc)) +
+           chunk(infos, bytes(inf)) + chunk(data, bytes(dat)))
+    return struct.pack("<QII", 1, len(vmci), 0) + vmci + mem
+
+
+put("klog", "small", klog_seed(3, 8, ["Linux version 6.1.0-fuzz", "two", "three\nlines", ""]))
+put("klog", "full", klog_seed(3, 9, ["record %d" % i for i in range(8)]))
+# the sixth block wraps to the ring's start over the first (lost: its id)
+put("klog", "wrapped", klog_seed(3, 7, ["r%d-0123456789ab" % i for i in range(6)]))

@@ -72,6 +72,46 @@ static bool marker(void)
 	return pu_guest_has(r, "cat /proc/cmdline", "guestpatch: cmdline-marker applied");
 }
 
+/* QMP shows the stop a vmm killed mid-pause left (its guardian gone too)
+ * as it shows a user's `stop`: the next command must tell them apart by
+ * the journal, roll the pause back and let the guest run again, not keep
+ * it stopped as a user-paused guest. */
+START_TEST(killed_pause_runs_again)
+{
+	const char *obj = pu_build(r, dir, "cmdline_marker", NULL, NULL);
+	char *out = NULL, *err = NULL, *reply = NULL;
+	int rc;
+
+	ck_assert_msg(pu_vmm(r, "patch", obj, NULL, &err) == 0, "patch: %s", err);
+	free(err);
+	setenv("GP_NO_GUARDIAN", "1", 1);
+	setenv("GP_FAULT_KILL_AT_WRITE", "3", 1);
+	rc = pu_vmm(r, "unpatch", "cmdline-marker", NULL, NULL);
+	unsetenv("GP_FAULT_KILL_AT_WRITE");
+	unsetenv("GP_NO_GUARDIAN");
+	ck_assert_msg(rc != 0, "unpatch was not killed");
+	ck_assert_msg(rig_qmp(r, "{\"execute\":\"query-status\"}", &reply) == 0 && reply &&
+			      strstr(reply, "\"running\": false"),
+		      "the killed vmm did not leave the guest stopped: %s", reply ? reply : "");
+	free(reply);
+
+	rc = pu_vmm(r, "list", NULL, &out, &err);
+	ck_assert_msg(rc == 0, "list: %s", err);
+	ck_assert_msg(strstr(err, "left stopped by an interrupted vmm"), "list: %s", err);
+	ck_assert_msg(strstr(out, "cmdline-marker: applied"), "list after roll-back: %s", out);
+	free(out);
+	free(err);
+	ck_assert_msg(rig_qmp(r, "{\"execute\":\"query-status\"}", &reply) == 0 && reply &&
+			      strstr(reply, "\"running\": true"),
+		      "the guest was left stopped: %s", reply ? reply : "");
+	free(reply);
+	ck_assert(marker());
+	ck_assert_msg(pu_vmm(r, "unpatch", "cmdline-marker", NULL, &err) == 0, "unpatch: %s", err);
+	free(err);
+	ck_assert(!marker());
+}
+END_TEST
+
 START_TEST(reboot_drops_patches)
 {
 	const char *obj = pu_build(r, dir, "cmdline_marker", NULL, NULL);
@@ -159,6 +199,7 @@ static TCase *reboot_tcase(void)
 
 	tcase_set_timeout(tc, 300);
 	tcase_add_unchecked_fixture(tc, up, down);
+	tcase_add_test(tc, killed_pause_runs_again);
 	tcase_add_test(tc, reboot_drops_patches);
 	return tc;
 }

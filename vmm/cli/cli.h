@@ -33,6 +33,8 @@ struct cli {
 	const char *build_id;	/* --build-id (vmm build) */
 	const char *target;	/* the TARGET operand, if any */
 	const char *uri;	/* --uri (vmm watch) */
+	bool have_since;	/* --since SEQ (vmm dmesg, vmm health) */
+	uint64_t since;
 	const char *argv0;
 	struct kern_opts kopts;
 	struct tgt *t;
@@ -79,6 +81,8 @@ int cmd_transition(struct cli *c, int argc, char **argv);
 int cmd_build(struct cli *c, int argc, char **argv);
 int cmd_reconcile(struct cli *c, int argc, char **argv);
 int cmd_watch(struct cli *c, int argc, char **argv);
+int cmd_dmesg(struct cli *c, int argc, char **argv);	/* cmd_health.c */
+int cmd_health(struct cli *c, int argc, char **argv);
 /* vmm run takes no TARGET and parses its own options (argv[0] = "run"). */
 int cmd_run(int argc, char **argv);
 

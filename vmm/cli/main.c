@@ -49,6 +49,13 @@ static void usage(FILE *f)
 	      "                           remove the others; records the result in the metadata\n"
 	      "  watch [--uri URI]        reconcile opted-in guests on libvirt's reboot and start\n"
 	      "                           events (runs until stopped; see configs/libvirt)\n"
+	      "  dmesg TARGET [--since SEQ]\n"
+	      "                           the guest kernel's log, read from its memory, as its\n"
+	      "                           own dmesg prints it (--json: records with seq, level)\n"
+	      "  health TARGET [--since SEQ] [--timeout S]\n"
+	      "                           read-only health check: jiffies advance, no oops, BUG,\n"
+	      "                           WARNING, panic, lockup or stall in the kernel's log\n"
+	      "                           since SEQ, the taint; exit 0 healthy, 4 unhealthy\n"
 	      "  run --kernel BZIMAGE|VMLINUX [--initrd F] [--append S] [--mem SIZE] [--cpus N] [--gdb SOCKET]\n"
 	      "                           boot a Linux guest in our own KVM VMM (vmm run --help)\n"
 	      "\n"
@@ -287,6 +294,10 @@ static const struct command {
 	{ "build", cmd_build, false, true, NULL },
 	{ "reconcile", cmd_reconcile, false, true, NULL },	/* attaches itself */
 	{ "watch", cmd_watch, false, true, NULL },
+	/* Read-only: they attach themselves, without the journal recovery
+	 * (which may write). */
+	{ "dmesg", cmd_dmesg, false, true, NULL },
+	{ "health", cmd_health, false, true, NULL },
 };
 
 int main(int argc, char **argv)
@@ -310,6 +321,7 @@ int main(int argc, char **argv)
 		{ "target", required_argument, NULL, 't' },
 		{ "uri", required_argument, NULL, 'U' },
 		{ "max-pause", required_argument, NULL, 'P' },
+		{ "since", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -375,6 +387,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'N': {
+			char *end;
+
+			errno = 0;
+			c.since = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "vmm: --since %s: expected a log sequence number\n", optarg);
+				return 2;
+			}
+			c.have_since = true;
+			break;
+		}
 		case 'V': c.kopts.vmlinux = optarg; break;
 		case 'M': c.kopts.system_map = optarg; break;
 		case 'h': usage(stdout); return 0;
@@ -420,6 +444,17 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		cli_say_rollback(&rep.journal);
+		/* QMP cannot tell a user's `stop` from the stop a vmm killed
+		 * mid-pause left (with its guardian gone too): an interrupted
+		 * pause of this boot that the guest has not run since is ours,
+		 * and the guest runs again at the end of this command. */
+		if (c.t->frozen && rep.journal.found && !rep.journal.earlier_boot &&
+		    !rep.journal.guest_ran) {
+			fprintf(stderr, "vmm: the guest was left stopped by an interrupted vmm "
+					"(pid %d, %s): it will run again\n",
+				rep.journal.intent.pid, rep.journal.intent.op);
+			tgt_thaw(c.t);
+		}
 		if (rep.region_earlier_boot && ci->earlier_region)
 			cli_say_earlier_region(ci->earlier_region);
 	}
