@@ -29,7 +29,7 @@
  *    the kernel itself may still use: jump there;
  *  - no return thunk in the kernel at all: plain `ret`.
  */
-static struct gp_error *return_thunk(struct kern *k, uint64_t *addr)
+struct gp_error *lp_return_thunk(struct kern *k, uint64_t *addr)
 {
 	uint64_t def, var, cur, off, size;
 	const struct ksym *s;
@@ -69,7 +69,7 @@ struct gp_error *lp_resolve_kernel(void *arg, const char *name, uint64_t *addr)
 }
 
 /* A patch's symbols: the kernel's, and its returns as decided in a pause
- * (return_thunk() reads guest data). */
+ * (lp_return_thunk() reads guest data). */
 struct patch_syms {
 	struct kern *k;
 	uint64_t ret;
@@ -406,7 +406,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		goto out;
 	err = lp_region_load(k, &r);
 	if (!err)
-		err = return_thunk(k, &ps.ret);
+		err = lp_return_thunk(k, &ps.ret);
 	if (!err && km)
 		err = lp_kmod_read_exports(k, &ex);
 	err = lp_resume(k, err);
