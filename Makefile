@@ -25,8 +25,11 @@ msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 PKGS := libelf libbpf json-c liblzma libzstd liblz4 zlib libvirt libvirt-qemu libxml-2.0
+# libvirt and libxml2 are dlopened when a command needs them (target/lvlib.h,
+# manage/xmllib.h): their headers are used, their libraries never linked.
+DL_PKGS := libvirt libvirt-qemu libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(filter-out $(DL_PKGS),$(PKGS)) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
 WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
