@@ -347,9 +347,14 @@ static void qemu_close(struct tgt *t)
 
 	/* Detach stops the guest for a moment: still the guardian's watch. */
 	tgt_guard_state(t, TGT_GUARD_PAUSING);
-	if (p->g && p->keep_paused) {
+	if (p->g && (p->keep_paused || p->g->running)) {
 		/* 'D' would resume a guest its user paused; QEMU 7.2 leaves
-		 * the VM as it is when a client just hangs up. */
+		 * the VM as it is when a client just hangs up.  A guest we
+		 * let run (our 'c' sent, no stop seen since) is left running
+		 * the same way: 'D' would first have to stop it (a running
+		 * stub takes nothing but a stop), which cost every command
+		 * one more pause of the guest and two round trips.  We set
+		 * no breakpoints, so a detach has none to remove. */
 		gdbc_close(p->g);
 	} else if (p->g) {
 		/* Detach resumes the guest.  QEMU 7.2 does NOT resume it when
@@ -626,12 +631,10 @@ struct gp_error *tgt_qemu_open_fd(const char *opts, int mem_fd, struct tgt **out
 	}
 	if (qmp) {
 		p->qmp_path = strdup(qmp);
-		if ((err = qmp_ram_size(qmp, &ram_size)))
-			goto fail;
 		/* A VM its user stopped (QMP `stop`) is worked on paused and
 		 * left paused, as libvirt's are (tgt_libvirt.c): attaching
 		 * must not resume it. */
-		if ((err = qmp_user_paused(qmp, &p->keep_paused)))
+		if ((err = qmp_probe(qmp, &ram_size, &p->keep_paused)))
 			goto fail;
 		t->frozen = p->keep_paused;
 		if (p->ram && ram_size != p->ram_len) {
