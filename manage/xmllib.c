@@ -22,8 +22,8 @@ struct gp_error *xmllib_load(void)
 	h = dlopen(XMLLIB_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (!h)
 		return gp_error_create(GP_ERR_UNSUPPORTED,
-				       "libxml2 is not installed (%s: %s): apt-get install libxml2",
-				       XMLLIB_SONAME, dlerror());
+				       "libxml2 is not installed (%s): apt-get install libxml2",
+				       dlerror());
 #define XMLLIB_LOOKUP(name)                                                              \
 	dlerror();                                                                       \
 	if (!(p = dlsym(h, #name))) {                                                    \

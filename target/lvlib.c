@@ -18,8 +18,8 @@ static struct gp_error *open_lib(const char *soname, void **h)
 	*h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 	if (!*h)
 		return gp_error_create(GP_ERR_UNSUPPORTED,
-				       "libvirt is not installed (%s: %s): apt-get install libvirt0",
-				       soname, dlerror());
+				       "libvirt is not installed (%s): apt-get install libvirt0",
+				       dlerror());
 	return NULL;
 }
 
