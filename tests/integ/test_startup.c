@@ -97,6 +97,38 @@ START_TEST(libvirt_target_loads_libvirt_on_demand)
 }
 END_TEST
 
+/*
+ * libvirt and libxml2 made unloadable: in a mount namespace of its own,
+ * /dev/null is bound over both libraries' files (root, as the tests run).
+ * A non-libvirt command runs; a libvirt: target says what is missing.
+ */
+#define HIDE_LIBS                                                                        \
+	"unshare -m sh -c 'for l in libvirt.so.0 libxml2.so.2; do "                        \
+	"f=$(readlink -f \"$(ldconfig -p | awk -v l=$l \"\\$1 == l {print \\$NF; exit}\")\"); " \
+	"[ -f \"$f\" ] && mount --bind /dev/null \"$f\" || exit 99; done; "                 \
+	"exec \"$0\" \"$@\"' "
+
+START_TEST(runs_with_libvirt_and_libxml2_absent)
+{
+	char cmd[1024], *out;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), HIDE_LIBS "%s/vmm --help", rig_build_dir());
+	st = run(cmd, &out);
+	ck_assert_msg(st == 0, "vmm --help without libvirt exited %d: %s", st, out);
+	ck_assert_msg(strstr(out, "Commands:"), "no usage: %s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), HIDE_LIBS "%s/vmm info 'libvirt:x,uri=test:///default'",
+		 rig_build_dir());
+	st = run(cmd, &out);
+	ck_assert_msg(st == 1, "exit %d: %s", st, out);
+	ck_assert_msg(strstr(out, "libvirt is not installed (") && strstr(out, "libvirt.so.0") &&
+			      strstr(out, "apt-get install libvirt0"),
+		      "no clear error for a missing libvirt: %s", out);
+	free(out);
+}
+END_TEST
+
 static TCase *startup_tcase(void)
 {
 	TCase *tc = tcase_create("startup");
@@ -105,6 +137,7 @@ static TCase *startup_tcase(void)
 	tcase_add_test(tc, vmm_does_not_link_libvirt);
 	tcase_add_test(tc, non_libvirt_command_loads_no_libvirt);
 	tcase_add_test(tc, libvirt_target_loads_libvirt_on_demand);
+	tcase_add_test(tc, runs_with_libvirt_and_libxml2_absent);
 	return tc;
 }
 GP_TCASE(startup_tcase)
