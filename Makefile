@@ -138,6 +138,32 @@ KERNEL_FLAVORS := amd64 cloud-amd64 rt-amd64 6.12-amd64 6.12-cloud-amd64 6.12-rt
 kernels:
 	$(Q)for f in $(KERNEL_FLAVORS); do scripts/fetch-kernel.sh $$f $(KERNELS) >/dev/null || exit 1; done
 
+# The kernel's own livepatch samples and selftest modules, from Debian's
+# linux-source packages, built for each guest kernel (scripts/klp-samples.sh;
+# tests/integ/test_kmod.c applies them from outside with `vmm patch`, and the
+# initramfs carries them for the guest's own insmod to compare with).
+KLP_SAMPLE_NAMES := livepatch-sample test_klp_livepatch test_klp_atomic_replace test_klp_shadow_vars \
+	livepatch-shadow-mod livepatch-shadow-fix1 livepatch-callbacks-demo gp_kmod_sleepy
+KLP_SAMPLES := $(patsubst %,$(O)/klp-samples/%.ko,$(KLP_SAMPLE_NAMES))
+KLP612_SAMPLES := $(patsubst %,$(O)/klp-samples-6.12-amd64/%.ko,$(KLP_SAMPLE_NAMES))
+
+$(firstword $(KLP_SAMPLES)): scripts/klp-samples.sh $(wildcard tests/kmod/*) | kernels
+	$(call msg,KLPS,$@)
+	$(Q)scripts/klp-samples.sh $(KERNELS)/amd64 6.1 $(dir $@)
+	$(Q)strip --strip-debug $(KLP_SAMPLES)
+
+$(wordlist 2,99,$(KLP_SAMPLES)): $(firstword $(KLP_SAMPLES))
+
+$(firstword $(KLP612_SAMPLES)): scripts/klp-samples.sh $(wildcard tests/kmod/*) | kernels
+	$(call msg,KLPS,$@)
+	$(Q)scripts/klp-samples.sh $(KERNELS)/6.12-amd64 6.12 $(dir $@)
+	$(Q)strip --strip-debug $(KLP612_SAMPLES)
+
+$(wordlist 2,99,$(KLP612_SAMPLES)): $(firstword $(KLP612_SAMPLES))
+
+.PHONY: klp-samples
+klp-samples: $(KLP_SAMPLES) $(KLP612_SAMPLES)
+
 $(KLP_MOD): scripts/klp-module.sh $(wildcard tests/klp/*) | kernels
 	$(call msg,KLP,$@)
 	$(Q)scripts/klp-module.sh $(KERNELS)/amd64 $(dir $@)
@@ -145,10 +171,10 @@ $(KLP_MOD): scripts/klp-module.sh $(wildcard tests/klp/*) | kernels
 
 $(O)/klp/gp_test_sleeper.ko $(O)/klp/gp_test_warn.ko: $(KLP_MOD)
 
-$(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP_MODS)
+$(INITRD): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP_MODS) $(KLP_SAMPLES)
 	$(call msg,INITRD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS) $(KLP_MODS)
+	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS) $(KLP_MODS) $(KLP_SAMPLES)
 
 # Linux 6.12 (Debian's linux-image-6.12-amd64, the meta package naming
 # the ABI): the same test modules built against its headers, in a
@@ -164,10 +190,10 @@ $(firstword $(KLP612_MODS)): scripts/klp-module.sh $(wildcard tests/klp/*) | ker
 
 $(wordlist 2,9,$(KLP612_MODS)): $(firstword $(KLP612_MODS))
 
-$(INITRD612): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP612_MODS)
+$(INITRD612): scripts/mkinitramfs.sh $(GUEST_HELPERS) $(KLP612_MODS) $(KLP612_SAMPLES)
 	$(call msg,INITRD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS) $(KLP612_MODS)
+	$(Q)scripts/mkinitramfs.sh $@ $(GUEST_HELPERS) $(KLP612_MODS) $(KLP612_SAMPLES)
 
 # The example patch, built for the rig's kernel.
 $(O)/patches/%.o: guest-agent/examples/%.c $(O)/vmm | kernels

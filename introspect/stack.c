@@ -166,9 +166,17 @@ static bool read_iret(struct ustate *s, uint64_t addr, struct regs_view *r)
 	return true;
 }
 
+static const struct stack_extra_orc *extra_find(const struct stack_ctx *c, uint64_t ip)
+{
+	for (int i = 0; i < c->nr_extra; i++)
+		if (ip >= c->extra[i].start && ip < c->extra[i].end)
+			return &c->extra[i];
+	return NULL;
+}
+
 static bool kernel_text(const struct stack_ctx *c, uint64_t ip)
 {
-	return orc_text(c->orc, ip) || kmod_find(&c->mods, ip);
+	return orc_text(c->orc, ip) || kmod_find(&c->mods, ip) || extra_find(c, ip);
 }
 
 /* The ORC entry for ip: the kernel's tables, or the module's. */
@@ -176,8 +184,12 @@ static bool find_orc(const struct stack_ctx *c, uint64_t ip, struct orc_entry *o
 {
 	const struct kmod *m;
 
+	const struct stack_extra_orc *x;
+
 	if (orc_find(c->orc, ip, o))
 		return true;
+	if ((x = extra_find(c, ip)))
+		return orc_find(x->orc, ip, o);
 	m = kmod_find(&c->mods, ip);
 	return m && m->orc && orc_find(m->orc, ip, o);
 }
@@ -600,6 +612,15 @@ const char *stack_symbolize(const struct stack_ctx *c, uint64_t pc, uint64_t *of
 		size = &sz;
 	*module = NULL;
 	*off = *size = 0;
+	{
+		const struct stack_extra_orc *x = extra_find(c, pc);
+
+		if (x) {
+			*module = x->name;
+			*off = pc - x->start;
+			return NULL;
+		}
+	}
 	if (m) {
 		const struct kmod_sym *s = kmod_symbolize(m, pc);
 
@@ -623,5 +644,35 @@ void stack_ctx_free(struct stack_ctx *c)
 		return;
 	orc_free(c->orc);
 	kmod_free(&c->mods);
+	for (int i = 0; i < c->nr_extra; i++)
+		orc_free(c->extra[i].orc);
 	free(c);
+}
+
+struct gp_error *stack_ctx_add_orc(struct stack_ctx *c, uint64_t start, uint64_t end,
+				   struct orc_table *orc, const char *name)
+{
+	struct stack_extra_orc *x;
+
+	if (c->nr_extra >= STACK_MAX_EXTRA_ORC || start >= end || orc_text(c->orc, start) ||
+	    orc_text(c->orc, end - 1) || kmod_find(&c->mods, start) || kmod_find(&c->mods, end - 1)) {
+		orc_free(orc);
+		return gp_error_addr(GP_ERR_INVAL, start,
+				     "ORC for %s (0x%llx..0x%llx): %s", name,
+				     (unsigned long long)start, (unsigned long long)end,
+				     c->nr_extra >= STACK_MAX_EXTRA_ORC ? "too many ranges" :
+				     "the range is empty or overlaps kernel or module text");
+	}
+	for (int i = 0; i < c->nr_extra; i++)
+		if (start < c->extra[i].end && c->extra[i].start < end) {
+			orc_free(orc);
+			return gp_error_addr(GP_ERR_INVAL, start, "ORC for %s overlaps that of %s",
+					     name, c->extra[i].name);
+		}
+	x = &c->extra[c->nr_extra++];
+	x->start = start;
+	x->end = end;
+	x->orc = orc;
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	return NULL;
 }

@@ -57,6 +57,16 @@ struct stack_trace {
 	char why[160];
 };
 
+/* Code the guest's own tables do not know, with its ORC: handed in by a
+ * caller that placed it (the patch engine's patches, from its records). */
+struct stack_extra_orc {
+	uint64_t start, end;		/* [start, end) of its code */
+	struct orc_table *orc;		/* owned */
+	char name[64];			/* for messages and symbolization */
+};
+
+#define STACK_MAX_EXTRA_ORC 32
+
 struct stack_ctx {
 	struct kern *k;
 	struct orc_table *orc;
@@ -77,10 +87,18 @@ struct stack_ctx {
 	uint64_t cea_exception_stacks;
 	int nr_estacks;
 	uint64_t estack_off[6], estack_size[6];
+	struct stack_extra_orc extra[STACK_MAX_EXTRA_ORC];
+	int nr_extra;
 };
 
 struct gp_error *stack_ctx_init(struct kern *k, struct stack_ctx **out);
 void stack_ctx_free(struct stack_ctx *c);
+/* Make [start, end) kernel text unwound with orc (the context owns it
+ * from then on, also on error); it must not overlap the kernel's or a
+ * module's text, nor another extra range.  name names it in symbolized
+ * frames (as a module is named). */
+struct gp_error *stack_ctx_add_orc(struct stack_ctx *c, uint64_t start, uint64_t end,
+				   struct orc_table *orc, const char *name);
 
 /* A task that is not running: from its saved switch frame. */
 void stack_unwind_task(struct stack_ctx *c, const struct task_info *t, struct stack_trace *tr);

@@ -184,37 +184,6 @@ static struct gp_error *call_syms(struct kern *k, struct call_syms *s)
 	return lp_call_wq_layout(k->btf, &s->wq);
 }
 
-/*
- * Where a `jmp __x86_return_thunk` of ours must go: as for a patch's
- * returns (lp_patch.c's return_thunk(), the same rules; kept in step with
- * it): the mitigation thunk the guest's x86_return_thunk names, or, where
- * that is the default thunk of a kernel that warns on reaching it (6.9+,
- * __warn_thunk) or no thunk exists, a plain ret.  Reads guest data: paused.
- */
-static struct gp_error *ret_thunk(struct kern *k, uint64_t *addr)
-{
-	uint64_t def, var, cur, off, size;
-	const struct ksym *s;
-	struct gp_error *err;
-
-	if (!kern_has_sym(k, "__x86_return_thunk", &def)) {
-		*addr = LP_SYM_RET_INLINE;
-		return NULL;
-	}
-	cur = def;
-	if (kern_has_sym(k, "x86_return_thunk", &var)) {
-		if ((err = kern_read_u64(k, var, &cur)))
-			return gp_error_wrap(err, "reading the guest's x86_return_thunk");
-		s = ksym_symbolize(k->syms, cur, &off, &size);
-		if (!s || off || (s->type != 't' && s->type != 'T'))
-			return gp_error_addr(GP_ERR_CORRUPT, var,
-					     "the guest's x86_return_thunk holds 0x%llx, not the start of a kernel function",
-					     (unsigned long long)cur);
-	}
-	*addr = (cur != def || !kern_has_sym(k, "__warn_thunk", &var)) ? cur : LP_SYM_RET_INLINE;
-	return NULL;
-}
-
 /* fn must start a kernel text function, or lie in a patch's code page. */
 static struct gp_error *check_fn(struct kern *k, const struct lp_region *r, uint64_t fn)
 {
@@ -431,7 +400,7 @@ static struct gp_error *call_setup(struct kern *k, struct lp_ctx *c, const struc
 		.cpu_unbound = s->wq.cpu_unbound, .resume = s->site + LP_AGENT_NOP_SIZE,
 		.fn = fn, .arg = arg,
 	};
-	if ((err = ret_thunk(k, &v.ret_thunk)) ||
+	if ((err = lp_return_thunk(k, &v.ret_thunk)) ||
 	    (err = lp_agent_call(lp_page_va(r, (unsigned)cp), &v, lp_resolve_kernel, k, code)) ||
 	    (err = lp_agent_jmp(s->site, lp_page_va(r, (unsigned)cp), jmp)))
 		return err;

@@ -59,6 +59,12 @@ struct lp_image {
 	size_t code_used, data_used;
 	struct lp_func funcs[LP_MAX_FUNCS];
 	int nr_funcs;
+	/* The patch's own ORC tables, in its data pages (a livepatch module's
+	 * .orc_unwind_ip/.orc_unwind, relocated and sorted): orc_n 32-bit
+	 * self-relative ips at orc_va, then orc_n 6-byte entries, in the guest
+	 * kernel's ORC format; orc_n 0: none. */
+	uint64_t orc_va;
+	uint32_t orc_n;
 };
 
 /* Parse a patch object. path is for messages. The object is copied. */

@@ -88,6 +88,11 @@ struct lp_remove_ctx {
 /* lp_patch.c */
 struct gp_error *lp_ctx_init(struct kern *k, struct lp_ctx *c);
 void lp_ctx_free(struct lp_ctx *c);
+/* Where a `jmp __x86_return_thunk` of ours goes: the mitigation thunk the
+ * guest's x86_return_thunk names, or LP_SYM_RET_INLINE (a plain ret) where
+ * the kernel's own returns are plain (lp_patch.c says why).  Reads guest
+ * data: paused. */
+struct gp_error *lp_return_thunk(struct kern *k, uint64_t *addr);
 /* lp_resolve_fn over the guest's kallsyms. */
 struct gp_error *lp_resolve_kernel(void *arg, const char *name, uint64_t *addr);
 struct gp_error *lp_retry_paused(struct kern *k, double timeout, unsigned backoff_min,

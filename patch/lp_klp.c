@@ -5,6 +5,11 @@
 #include "kbtf.h"
 #include "lp_engine.h"
 
+static bool lock_prefix(uint8_t b)
+{
+	return b == 0xf0 || b == 0x3e;
+}
+
 int lp_klp_find_bitop(const uint8_t *code, size_t len, int reg)
 {
 	for (size_t i = 1; i + 3 < len; i++) {
@@ -13,9 +18,13 @@ int lp_klp_find_bitop(const uint8_t *code, size_t len, int reg)
 
 		if (code[i] != 0x0f || code[i + 1] != 0xba)
 			continue;
-		/* Only locked forms: the kernel's atomic test_and_{set,clear}_bit. */
-		if (!(code[i - 1] == 0xf0 ||
-		      (i >= 2 && (code[i - 1] & 0xf0) == 0x40 && code[i - 2] == 0xf0)))
+		/* Only locked forms: the kernel's atomic test_and_{set,clear}_bit.
+		 * A kernel that booted on one CPU has its LOCK prefixes (the
+		 * .smp_locks sites) turned into DS prefixes, 0x3e
+		 * (alternatives_smp_unlock() in arch/x86/kernel/alternative.c):
+		 * the same instruction. */
+		if (!(lock_prefix(code[i - 1]) ||
+		      (i >= 2 && (code[i - 1] & 0xf0) == 0x40 && lock_prefix(code[i - 2]))))
 			continue;
 		modrm = code[i + 2];
 		mod = modrm >> 6;

@@ -13,6 +13,8 @@
 
 #include "lp_elf.h"
 #include "lp_engine.h"
+#include "lp_kmod.h"
+#include "orc.h"
 #include "stacks.h"
 
 /*
@@ -27,7 +29,7 @@
  *    the kernel itself may still use: jump there;
  *  - no return thunk in the kernel at all: plain `ret`.
  */
-static struct gp_error *return_thunk(struct kern *k, uint64_t *addr)
+struct gp_error *lp_return_thunk(struct kern *k, uint64_t *addr)
 {
 	uint64_t def, var, cur, off, size;
 	const struct ksym *s;
@@ -67,7 +69,7 @@ struct gp_error *lp_resolve_kernel(void *arg, const char *name, uint64_t *addr)
 }
 
 /* A patch's symbols: the kernel's, and its returns as decided in a pause
- * (return_thunk() reads guest data). */
+ * (lp_return_thunk() reads guest data). */
 struct patch_syms {
 	struct kern *k;
 	uint64_t ret;
@@ -84,6 +86,78 @@ static struct gp_error *resolve_patch(void *arg, const char *name, uint64_t *add
 	return lp_resolve_kernel(ps->k, name, addr);
 }
 
+/* A patch's ORC block (lp_image.orc_*: n offsets, then n entries) handed
+ * to the unwinder for its code [cs, ce).  Best effort: a table that does
+ * not check out leaves that code unreliable, which is safe. */
+static void add_patch_orc(struct stack_ctx *sc, const uint8_t *block, uint64_t va, uint32_t n,
+			  uint64_t cs, uint64_t ce, const char *name)
+{
+	int32_t *ips = malloc((size_t)n * 4 + 1);
+	struct orc_table *t = NULL;
+	struct gp_error *err;
+
+	if (!ips)
+		return;
+	memcpy(ips, block, (size_t)n * 4);
+	err = orc_from_raw(sc->orc->fmt, ips, va, block + (size_t)n * 4, n, cs, ce, &t);
+	if (!err)
+		err = stack_ctx_add_orc(sc, cs, ce, t, name);
+	gp_error_destroy(err);
+	free(ips);
+}
+
+struct gp_error *lp_register_patch_orc(struct kern *k, struct stack_ctx *sc)
+{
+	struct {
+		uint8_t *buf;
+		uint64_t va, cs, ce;
+		uint32_t n;
+		char name[64];
+	} got[LP_MAX_PATCHES];
+	struct lp_region r;
+	struct gp_error *err;
+	int ng = 0;
+
+	if (!sc->orc)
+		return NULL;
+	memset(&r, 0, sizeof(r));
+	if ((err = tgt_pause(k->t)))
+		return err;
+	/* A region that is not ours to read (an earlier layout version, say)
+	 * has no ORC for us: its code stays unreliable. */
+	gp_error_destroy(lp_region_load(k, &r));
+	for (int q = 0; r.present && q < LP_MAX_PATCHES; q++) {
+		const struct lp_rec_patch *p = &r.hdr.patches[q];
+		uint64_t dbytes = (uint64_t)p->data_pages * 4096, bytes = (uint64_t)p->orc_n * 10;
+
+		if (p->state == LP_FREE || !p->orc_n || p->orc_n > ORC_MAX_ENTRIES ||
+		    p->orc_off > dbytes || bytes > dbytes - p->orc_off ||
+		    p->data_page + p->data_pages > LP_REGION_PAGES)
+			continue;
+		got[ng].buf = malloc(bytes);
+		if (!got[ng].buf)
+			continue;
+		got[ng].va = lp_page_va(&r, p->data_page) + p->orc_off;
+		if (kern_read(k, got[ng].va, got[ng].buf, bytes)) {
+			free(got[ng].buf);
+			continue;
+		}
+		got[ng].n = p->orc_n;
+		got[ng].cs = lp_rec_code_start(&r, q);
+		got[ng].ce = lp_rec_code_end(&r, q);
+		snprintf(got[ng].name, sizeof(got[ng].name), "%s", p->name);
+		ng++;
+	}
+	err = lp_resume(k, NULL);
+	for (int i = 0; i < ng; i++) {
+		if (!err)
+			add_patch_orc(sc, got[i].buf, got[i].va, got[i].n, got[i].cs, got[i].ce,
+				      got[i].name);
+		free(got[i].buf);
+	}
+	return err;
+}
+
 struct gp_error *lp_ctx_init(struct kern *k, struct lp_ctx *c)
 {
 	struct gp_error *err;
@@ -91,7 +165,8 @@ struct gp_error *lp_ctx_init(struct kern *k, struct lp_ctx *c)
 	memset(c, 0, sizeof(*c));
 	if ((err = stack_ctx_init(k, &c->stacks)))
 		return err;
-	if ((err = lp_klp_init(k, &c->stacks->to, &c->klp))) {
+	if ((err = lp_klp_init(k, &c->stacks->to, &c->klp)) ||
+	    (err = lp_register_patch_orc(k, c->stacks))) {
 		stack_ctx_free(c->stacks);
 		c->stacks = NULL;
 	}
@@ -303,27 +378,42 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 	struct lp_range ranges[LP_MAX_FUNCS + LP_MAX_PATCHES + 1];
 	struct lp_image img = { 0 };
 	struct lp_obj *obj = NULL;
+	struct lp_kmod *km = NULL;	/* a Linux livepatch module (lp_kmod.h) */
+	struct lp_kmod_exports ex = { 0 };
+	struct lp_kmod_patch kp;
 	struct lp_ctx c = { 0 };
 	struct lp_region r;
 	struct patch_syms ps = { .k = k };
 	struct gp_error *err;
-	size_t code_sz, data_sz;
+	size_t code_sz, data_sz, len;
 	int code_page, data_page, slot = -1, nr = 0;
 	uint64_t t0 = gp_now_ns(), gen;
 	bool per_task, timed_out;
 
 	memset(rep, 0, sizeof(*rep));
-	if ((err = lp_obj_open_file(obj_path, &obj)))
-		return err;
-	lp_obj_sizes(obj, &code_sz, &data_sz);
+	len = strlen(obj_path);
+	if (lp_kmod_file_is_module(obj_path) || (len > 3 && !strcmp(obj_path + len - 3, ".ko"))) {
+		if ((err = lp_kmod_open_file(obj_path, &km)))
+			return err;
+		lp_kmod_sizes(km, &code_sz, &data_sz);
+	} else {
+		if ((err = lp_obj_open_file(obj_path, &obj)))
+			return err;
+		lp_obj_sizes(obj, &code_sz, &data_sz);
+	}
 	/* Plan where it goes (brief read-only pause). */
 	if ((err = tgt_pause(k->t)))
 		goto out;
 	err = lp_region_load(k, &r);
 	if (!err)
-		err = return_thunk(k, &ps.ret);
+		err = lp_return_thunk(k, &ps.ret);
+	if (!err && km)
+		err = lp_kmod_read_exports(k, &ex);
 	err = lp_resume(k, err);
 	if (err)
+		goto out;
+	/* A module: built for this kernel (check_modinfo, check_version). */
+	if (km && (err = lp_kmod_check(km, k->release, &ex)))
 		goto out;
 	gen = r.hdr.generation;
 	code_page = lp_region_alloc(&r, true, (unsigned)(code_sz / 4096));
@@ -336,9 +426,31 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 				      (LP_JOURNAL_PAGE - LP_FIRST_ALLOC - LP_CODE_PAGES) * 4);
 		goto out;
 	}
-	if ((err = lp_obj_link(obj, lp_page_va(&r, (unsigned)code_page),
-			       lp_page_va(&r, (unsigned)data_page), resolve_patch, &ps, &img)))
+	if (km) {
+		uint64_t cd = 0;
+		struct lp_kmod_guest g = { .ex = &ex, .syms = k->syms, .btf = k->btf,
+					   .ret_thunk = resolve_patch, .arg = &ps };
+
+		/* Its .klp.sym symbols may name a loaded module's. */
+		if ((err = lp_ctx_init(k, &c)))
+			goto out;
+		g.mods = &c.stacks->mods;
+		g.orc = c.stacks->orc != NULL;
+		g.orc_hash = g.orc ? c.stacks->orc->fmt->hash : NULL;
+		g.call_depth = kern_has_sym(k, "call_depth_return_thunk", &cd) && cd == ps.ret;
+		if ((err = lp_kmod_link(km, &g, lp_page_va(&r, (unsigned)code_page),
+					lp_page_va(&r, (unsigned)data_page), &img, &kp)))
+			goto out;
+		/* vermagic and every symbol CRC matched this kernel. */
+		snprintf(img.build_id, sizeof(img.build_id), "%s", k->build_id);
+		/* Stacks through its code unwind (its transition can meet them). */
+		if (img.orc_n)
+			add_patch_orc(c.stacks, img.data + (img.orc_va - img.data_va), img.orc_va,
+				      img.orc_n, img.code_va, img.code_va + img.code_size, img.name);
+	} else if ((err = lp_obj_link(obj, lp_page_va(&r, (unsigned)code_page),
+				      lp_page_va(&r, (unsigned)data_page), resolve_patch, &ps, &img))) {
 		goto out;
+	}
 	snprintf(rep->name, sizeof(rep->name), "%s", img.name);
 	rep->nr_funcs = img.nr_funcs;
 	lp_journal_intent("patch", img.name);
@@ -360,7 +472,7 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		err = gp_error_create(GP_ERR_LIMIT, "%d patches are applied already", LP_MAX_PATCHES);
 		goto out;
 	}
-	if ((err = lp_ctx_init(k, &c)))
+	if (!c.stacks && (err = lp_ctx_init(k, &c)))
 		goto out;
 	if ((err = resolve_funcs(k, &c, &img, tf)))
 		goto out;
@@ -407,6 +519,8 @@ out:
 	lp_ctx_free(&c);
 	lp_image_free(&img);
 	lp_obj_close(obj);
+	lp_kmod_close(km);
+	lp_kmod_exports_free(&ex);
 	return err;
 }
 

@@ -118,6 +118,12 @@ struct gp_error *lp_release(struct kern *k);
 /* The journal roll-back as a target hook (tgt_set_recover). */
 struct gp_error *lp_recover_hook(struct tgt *t);
 
+/* Hand the unwinder the ORC of every applied patch that has one (a
+ * livepatch module's, from the region records), so that stacks through
+ * patch code unwind reliably.  Pauses briefly. */
+struct stack_ctx;
+struct gp_error *lp_register_patch_orc(struct kern *k, struct stack_ctx *sc);
+
 /* Whether the per-task model can run on this kernel, and why not. */
 bool lp_per_task_supported(struct kern *k, char *why, size_t len);
 

@@ -185,6 +185,8 @@ struct gp_error *lp_rec_add_patch(struct lp_hdr *h, struct lp_region *r,
 	p->data_page = data_page;
 	p->data_pages = (uint32_t)(img->data_size / 4096);
 	p->applied_unix = (uint64_t)time(NULL);
+	p->orc_off = img->orc_n ? (uint32_t)(img->orc_va - img->data_va) : 0;
+	p->orc_n = img->orc_n;
 	for (unsigned i = 0; i < p->code_pages; i++)
 		h->page_owner[code_page + i] = (uint8_t)(slot + 1);
 	for (unsigned i = 0; i < p->data_pages; i++)

@@ -55,7 +55,7 @@
 #define LP_JOURNAL_PA (LP_REGION_PA + LP_JOURNAL_PAGE * 4096ull)
 #define LP_TRAMP_SIZE 32u
 #define LP_MAX_PATCHES 16
-#define LP_MAX_SITES 96
+#define LP_MAX_SITES 88		/* 96 until version 6: room for the call record */
 #define LP_MAX_FUNCS_TOTAL 96
 #define LP_AGENT_MAX_TASKS 32
 #define LP_MAX_MODULES 4		/* modules with patched functions */
@@ -67,7 +67,8 @@
 
 #define LP_MAGIC "guestpatch-rgn\0"	/* 16 bytes with the NUL */
 #define LP_VERSION 6u			/* 3: the journal pages; 4: sites[].site_off;
-					 * 5: boot_id; 6: the call record */
+					 * 5: boot_id; 6: the call record and
+					 * patches[].orc_* */
 
 enum lp_patch_state {
 	LP_FREE = 0,
@@ -100,6 +101,10 @@ struct lp_rec_patch {
 	uint32_t code_page, code_pages;	/* region page index and count */
 	uint32_t data_page, data_pages;
 	uint64_t applied_unix;	/* host wall clock at apply */
+	/* Its ORC (struct lp_image): at orc_off in its data pages, orc_n
+	 * 32-bit self-relative ips then orc_n 6-byte entries; orc_n 0: none
+	 * (its code is then unreliable on a stack). */
+	uint32_t orc_off, orc_n;
 };
 
 /* One function replaced by one patch. */

@@ -6,7 +6,8 @@ pkgs="gcc make pkg-config check libelf-dev libbpf-dev libjson-c-dev zlib-dev
       qemu-system-x86 busybox-static cpio gzip xz-utils libc6-dev liblzma-dev
       clang llvm libzstd-dev liblz4-dev libbz2-dev zstd lz4 bzip2
       libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
-      libxml2-dev mmdebstrap debian-archive-keyring qemu-utils e2fsprogs"
+      libxml2-dev mmdebstrap debian-archive-keyring qemu-utils e2fsprogs
+      ansible-core"
 missing=""
 for p in $pkgs; do
 	[ "$p" = zlib-dev ] && p=zlib1g-dev

@@ -14,6 +14,7 @@
 #include "gp_check.h"
 #include "kernel.h"
 #include "oracle.h"
+#include "patch_util.h"
 #include "rig/rig.h"
 #include "target.h"
 
@@ -28,6 +29,24 @@ static void check_ps(int cpus)
 
 	ck_assert_msg(r, "boot: %s", errmsg ? errmsg : "?");
 	oracle_ps(r, cpus);
+	if (cpus == 1) {
+		/* A kernel booted on one CPU runs with its LOCK prefixes made
+		 * DS prefixes: the per-task model must still read its
+		 * TIF_PATCH_PENDING from klp_update_patch_state's code. */
+		char dir[64] = "/tmp/gp-up-XXXXXX", rest[300], *err = NULL;
+		const char *marker = "guestpatch: cmdline-marker applied";
+
+		ck_assert(mkdtemp(dir));
+		snprintf(rest, sizeof(rest), "%s --model per-task",
+			 pu_build(r, dir, "cmdline_marker", NULL, NULL));
+		ck_assert_msg(pu_vmm(r, "patch", rest, NULL, &err) == 0, "per-task patch, 1 vCPU: %s", err);
+		free(err);
+		ck_assert(pu_guest_has(r, "cat /proc/cmdline", marker));
+		ck_assert_msg(pu_vmm(r, "unpatch", "cmdline-marker --model per-task", NULL, &err) == 0,
+			      "unpatch, 1 vCPU: %s", err);
+		free(err);
+		ck_assert(!pu_guest_has(r, "cat /proc/cmdline", marker));
+	}
 	rig_kill(r);
 }
 

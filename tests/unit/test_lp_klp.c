@@ -30,6 +30,12 @@ START_TEST(finds_btr_and_bts)
 	ck_assert_int_eq(lp_klp_find_bitop(bts8, sizeof(bts8), 5), 17);
 	ck_assert_int_eq(lp_klp_find_bitop(btssib, sizeof(btssib), 5), 17);
 	ck_assert_int_eq(lp_klp_find_bitop(rip, sizeof(rip), 6), 3);
+	/* A kernel booted on one CPU: its LOCK prefixes are DS (0x3e). */
+	static const uint8_t up[] = { 0x90, 0x3e, 0x48, 0x0f, 0xba, 0x37, 0x0d, 0xc3 };
+	static const uint8_t uprip[] = { 0x90, 0x3e, 0x0f, 0xba, 0x35, 0x34, 0x12, 0, 0, 0x03, 0xc3 };
+
+	ck_assert_int_eq(lp_klp_find_bitop(up, sizeof(up), 6), 13);
+	ck_assert_int_eq(lp_klp_find_bitop(uprip, sizeof(uprip), 6), 3);
 }
 END_TEST
 

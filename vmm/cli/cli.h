@@ -90,6 +90,8 @@ int cmd_transition(struct cli *c, int argc, char **argv);
 int cmd_build(struct cli *c, int argc, char **argv);
 int cmd_reconcile(struct cli *c, int argc, char **argv);
 int cmd_watch(struct cli *c, int argc, char **argv);
+/* vmm fleet parses its own options (argv[0] = "fleet"; cmd_fleet.c). */
+int cmd_fleet(int argc, char **argv);
 int cmd_dmesg(struct cli *c, int argc, char **argv);	/* cmd_health.c */
 int cmd_health(struct cli *c, int argc, char **argv);
 /* vmm run takes no TARGET and parses its own options (argv[0] = "run"). */

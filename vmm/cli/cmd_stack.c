@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lp_patch.h"
 #include "stacks.h"
 
 static bool selected(const struct task_info *t, int argc, char **argv, bool all)
@@ -32,7 +33,8 @@ int cmd_stack(struct cli *c, int argc, char **argv)
 			fprintf(stderr, "vmm: stack: '%s' is not a PID\n", argv[i]);
 			return 2;
 		}
-	if ((err = stack_ctx_init(c->k, &ctx))) {
+	if ((err = stack_ctx_init(c->k, &ctx)) || (err = lp_register_patch_orc(c->k, ctx))) {
+		stack_ctx_free(ctx);
 		json_object_put(arr);
 		return cli_fail(err, "stack");
 	}

@@ -27,7 +27,8 @@ static void usage(FILE *f)
 	      "  sym TARGET NAME|ADDRESS  look a symbol up by name (all duplicates) or an address\n"
 	      "  ps TARGET                every task: processes, threads, idle tasks\n"
 	      "  stack TARGET [PID...]    kernel stacks (--all: every task) with a reliability verdict\n"
-	      "  patch TARGET FILE.o      apply a patch: --model per-task|global (per-task where the\n"
+	      "  patch TARGET FILE.o      apply a patch (or FILE.ko: a Linux livepatch module, from\n"
+	      "                           outside): --model per-task|global (per-task where the\n"
 	      "                           kernel has livepatch), --replace (atomic replace),\n"
 	      "                           --timeout S (wait for the transition), --no-wait\n"
 	      "  unpatch TARGET NAME      remove a patch through the same transition\n"
@@ -59,6 +60,9 @@ static void usage(FILE *f)
 	      "                           since SEQ, the taint; exit 0 healthy, 4 unhealthy\n"
 	      "  run --kernel BZIMAGE|VMLINUX [--initrd F] [--append S] [--mem SIZE] [--cpus N] [--gdb SOCKET]\n"
 	      "                           boot a Linux guest in our own KVM VMM (vmm run --help)\n"
+	      "  fleet plan|run|status|resume INVENTORY|RUN\n"
+	      "                           batch patching of many guests: rings, batches, a failure\n"
+	      "                           threshold, rollback, a report (vmm fleet --help)\n"
 	      "\n"
 	      "Targets:\n"
 	      "  qemu:gdb=HOST:PORT[,mem=PATH][,qmp=PATH][,lowmem=SIZE]\n"
@@ -341,6 +345,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "fleet"))
+		return cmd_fleet(argc - 1, argv + 1);
 	c.lock_fd = -1;
 	/* SIGINT, SIGTERM, SIGHUP end the command between two pauses, never
 	 * inside one; a killed vmm leaves the guest to its guardian, which
