@@ -347,14 +347,9 @@ static void qemu_close(struct tgt *t)
 
 	/* Detach stops the guest for a moment: still the guardian's watch. */
 	tgt_guard_state(t, TGT_GUARD_PAUSING);
-	if (p->g && (p->keep_paused || p->g->running)) {
+	if (p->g && p->keep_paused) {
 		/* 'D' would resume a guest its user paused; QEMU 7.2 leaves
-		 * the VM as it is when a client just hangs up.  A guest we
-		 * let run (our 'c' sent, no stop seen since) is left running
-		 * the same way: 'D' would first have to stop it (a running
-		 * stub takes nothing but a stop), which cost every command
-		 * one more pause of the guest and two round trips.  We set
-		 * no breakpoints, so a detach has none to remove. */
+		 * the VM as it is when a client just hangs up. */
 		gdbc_close(p->g);
 	} else if (p->g) {
 		/* Detach resumes the guest.  QEMU 7.2 does NOT resume it when
