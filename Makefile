@@ -25,9 +25,20 @@ msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 PKGS := libelf libbpf json-c liblzma libzstd liblz4 zlib libvirt libvirt-qemu libxml-2.0
+# libvirt and libxml2 are dlopened when a command needs them (target/lvlib.h,
+# manage/xmllib.h): their headers are used, their libraries never linked.
+DL_PKGS := libvirt libvirt-qemu libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(filter-out $(DL_PKGS),$(PKGS)) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+# STATIC_LIBS=1 links libbpf, libelf, json-c and the decompressors into vmm
+# itself: ~0.6 ms less at every start here, but their security fixes then
+# need vmm rebuilt (they parse guest BTF and vmlinuz), so it is not the default.
+ifeq ($(STATIC_LIBS),1)
+VMM_LIBS = -Wl,-Bstatic -Wl,--start-group $(PKG_LIBS) -lz -lbz2 -Wl,--end-group -Wl,-Bdynamic
+else
+VMM_LIBS = $(PKG_LIBS) -lz -lbz2
+endif
 
 WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	-Wpointer-arith -Wformat=2 -Wundef -Wno-unused-parameter \
@@ -93,7 +104,7 @@ $(O)/libgp.a: $(LIB_OBJS)
 
 $(O)/vmm: $(CLI_SRCS:%.c=$(O)/obj/%.o) $(O)/libgp.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lz -lbz2
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(VMM_LIBS)
 
 $(O)/check_unit: $(UNIT_OBJS) $(SAN_OBJS)
 	$(call msg,LD,$@)

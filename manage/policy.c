@@ -5,14 +5,13 @@
  * from the domain's metadata, which its owner (or anyone allowed to edit
  * the domain) writes, so it is checked like any other input.
  */
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "policy.h"
+#include "xmllib.h"
 
 #define XML_MAX (1u << 20)
 
@@ -20,18 +19,22 @@ static struct gp_error *read_doc(const char *xml, const char *root_name, xmlDocP
 				 xmlNodePtr *root)
 {
 	size_t len = strlen(xml);
+	struct gp_error *err;
 
+	*doc = NULL;
+	if ((err = xmllib_load()))
+		return err;
 	if (len > XML_MAX)
 		return gp_error_create(GP_ERR_LIMIT, "guestpatch %s: more than %u bytes of XML",
 				       root_name, XML_MAX);
-	*doc = xmlReadMemory(xml, (int)len, root_name, NULL,
+	*doc = xmllib.xmlReadMemory(xml, (int)len, root_name, NULL,
 			     XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
 				     XML_PARSE_NOWARNING);
 	if (!*doc)
 		return gp_error_create(GP_ERR_INVAL, "guestpatch %s: not well-formed XML", root_name);
-	*root = xmlDocGetRootElement(*doc);
+	*root = xmllib.xmlDocGetRootElement(*doc);
 	if (!*root || strcmp((const char *)(*root)->name, root_name)) {
-		xmlFreeDoc(*doc);
+		xmllib.xmlFreeDoc(*doc);
 		*doc = NULL;
 		return gp_error_create(GP_ERR_INVAL, "guestpatch metadata: expected a <%s> element",
 				       root_name);
@@ -42,7 +45,7 @@ static struct gp_error *read_doc(const char *xml, const char *root_name, xmlDocP
 /* An attribute copied into buf; false if absent or too long. */
 static bool attr(xmlNodePtr n, const char *name, char *buf, size_t len, bool *too_long)
 {
-	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+	xmlChar *v = xmllib.xmlGetProp(n, (const xmlChar *)name);
 	bool ok = v != NULL;
 
 	if (v && strlen((const char *)v) >= len) {
@@ -51,7 +54,7 @@ static bool attr(xmlNodePtr n, const char *name, char *buf, size_t len, bool *to
 	}
 	if (ok)
 		snprintf(buf, len, "%s", (const char *)v);
-	xmlFree(v);
+	(*xmllib.xmlFree)(v);
 	return ok;
 }
 
@@ -111,7 +114,7 @@ struct gp_error *gp_policy_parse(const char *xml, struct gp_policy *p)
 			err = gp_error_create(GP_ERR_INVAL, "guestpatch policy: patch %zu: an attribute is too long", i);
 		p->n++;
 	}
-	xmlFreeDoc(doc);
+	xmllib.xmlFreeDoc(doc);
 	return err;
 }
 
@@ -238,7 +241,7 @@ struct gp_error *gp_state_parse(const char *xml, struct gp_state *s)
 		attr(n, "file", s->files[s->napplied], GP_FILE_MAX, &long_);
 		s->napplied++;
 	}
-	xmlFreeDoc(doc);
+	xmllib.xmlFreeDoc(doc);
 	if (long_)
 		return gp_error_create(GP_ERR_INVAL, "guestpatch state: an attribute is too long");
 	return NULL;

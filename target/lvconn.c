@@ -7,13 +7,10 @@
  * the domain "tainted: custom-monitor" once.  What QEMU says (memdev
  * list, mem-path, the memory tree) decides which file we map and where
  * each guest-physical range lies in it: nothing is computed from names or
- * machine types.
+ * machine types.  libvirt itself is dlopened by lv_open (lvlib.h).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libvirt/libvirt-qemu.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +18,7 @@
 #include <unistd.h>
 
 #include "lvconn.h"
+#include "lvlib.h"
 
 struct lv {
 	virConnectPtr conn;
@@ -39,7 +37,7 @@ static void quiet(void *ud, virErrorPtr e)
 
 static struct gp_error *lv_err(enum gp_error_code code, const char *what)
 {
-	const char *m = virGetLastErrorMessage();
+	const char *m = lvlib.virGetLastErrorMessage();
 
 	return gp_error_create(code, "%s: %s", what, m && *m ? m : "libvirt gave no reason");
 }
@@ -64,6 +62,7 @@ struct gp_error *lv_open(const char *spec, struct lv **out)
 	char dom[256] = "", uri[256] = LV_DEFAULT_URI;
 	const char *comma = strchr(spec, ',');
 	unsigned char raw[VIR_UUID_BUFLEN];
+	struct gp_error *err;
 	struct lv *l;
 	size_t n = comma ? (size_t)(comma - spec) : strlen(spec);
 
@@ -82,30 +81,32 @@ struct gp_error *lv_open(const char *spec, struct lv **out)
 					       "libvirt target: unknown or bad option '%.*s' (expected uri=URI)",
 					       (int)len, o + 1);
 	}
-	virSetErrorFunc(NULL, quiet);
+	if ((err = lvlib_load()))
+		return err;
+	lvlib.virSetErrorFunc(NULL, quiet);
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return &gp_error_nomem;
 	snprintf(l->uri, sizeof(l->uri), "%s", uri);
-	l->conn = virConnectOpen(uri);
+	l->conn = lvlib.virConnectOpen(uri);
 	if (!l->conn) {
-		struct gp_error *err = lv_err(GP_ERR_OS, "connecting to libvirt");
+		err = lv_err(GP_ERR_OS, "connecting to libvirt");
 
 		free(l);
 		return gp_error_wrap(err, "%s", uri);
 	}
 	/* A UUID names one domain for good; else a name. */
 	if (strlen(dom) == VIR_UUID_STRING_BUFLEN - 1)
-		l->dom = virDomainLookupByUUIDString(l->conn, dom);
+		l->dom = lvlib.virDomainLookupByUUIDString(l->conn, dom);
 	if (!l->dom)
-		l->dom = virDomainLookupByName(l->conn, dom);
+		l->dom = lvlib.virDomainLookupByName(l->conn, dom);
 	if (!l->dom) {
 		lv_close(l);
 		return gp_error_create(GP_ERR_NOTFOUND, "libvirt at %s has no domain '%s'", uri, dom);
 	}
-	snprintf(l->name, sizeof(l->name), "%s", virDomainGetName(l->dom));
-	if (virDomainGetUUID(l->dom, raw) == 0)
-		virDomainGetUUIDString(l->dom, l->uuid);
+	snprintf(l->name, sizeof(l->name), "%s", lvlib.virDomainGetName(l->dom));
+	if (lvlib.virDomainGetUUID(l->dom, raw) == 0)
+		lvlib.virDomainGetUUIDString(l->dom, l->uuid);
 	*out = l;
 	return NULL;
 }
@@ -115,9 +116,9 @@ void lv_close(struct lv *l)
 	if (!l)
 		return;
 	if (l->dom)
-		virDomainFree(l->dom);
+		lvlib.virDomainFree(l->dom);
 	if (l->conn)
-		virConnectClose(l->conn);
+		lvlib.virConnectClose(l->conn);
 	free(l);
 }
 
@@ -162,7 +163,7 @@ struct gp_error *lv_state(struct lv *l, struct lv_state *st)
 	int type = VIR_DOMAIN_JOB_NONE, nparams = 0, op = 0;
 
 	memset(st, 0, sizeof(*st));
-	if (virDomainGetState(l->dom, &st->state, &st->reason, 0) < 0)
+	if (lvlib.virDomainGetState(l->dom, &st->state, &st->reason, 0) < 0)
 		return lv_err(GP_ERR_OS, "reading the domain's state");
 	switch (st->state) {
 	case VIR_DOMAIN_RUNNING:
@@ -186,15 +187,15 @@ struct gp_error *lv_state(struct lv *l, struct lv_state *st)
 	default: snprintf(st->text, sizeof(st->text), "state %d", st->state); break;
 	}
 	if ((st->running || st->state == VIR_DOMAIN_PAUSED) &&
-	    virDomainGetJobStats(l->dom, &type, &params, &nparams, 0) == 0) {
+	    lvlib.virDomainGetJobStats(l->dom, &type, &params, &nparams, 0) == 0) {
 		if (type != VIR_DOMAIN_JOB_NONE &&
-		    virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
+		    lvlib.virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
 		    job_name(op)) {
 			st->busy = true;
 			snprintf(st->text + strlen(st->text), sizeof(st->text) - strlen(st->text),
 				 ", running %s job", job_name(op));
 		}
-		virTypedParamsFree(params, nparams);
+		lvlib.virTypedParamsFree(params, nparams);
 	}
 	return NULL;
 }
@@ -219,7 +220,7 @@ static struct gp_error *monitor(struct lv *l, const char *cmd, bool hmp, char **
 	char *res = NULL;
 
 	*out = NULL;
-	if (virDomainQemuMonitorCommand(l->dom, cmd, &res,
+	if (lvlib.virDomainQemuMonitorCommand(l->dom, cmd, &res,
 					hmp ? VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP : 0) < 0)
 		return gp_error_wrap(lv_err(GP_ERR_PROTOCOL, "QEMU monitor through libvirt"),
 				     "domain %s, `%.60s`", l->name, cmd);
@@ -428,19 +429,19 @@ struct gp_error *lv_meta_get(struct lv *l, const char *ns_uri, char **xml)
 {
 	virErrorPtr e;
 
-	*xml = virDomainGetMetadata(l->dom, VIR_DOMAIN_METADATA_ELEMENT, ns_uri,
+	*xml = lvlib.virDomainGetMetadata(l->dom, VIR_DOMAIN_METADATA_ELEMENT, ns_uri,
 				    VIR_DOMAIN_AFFECT_LIVE);
 	if (*xml)
 		return NULL;
-	e = virGetLastError();
+	e = lvlib.virGetLastError();
 	if (e && e->code == VIR_ERR_NO_DOMAIN_METADATA)
 		return NULL;
 	/* A domain that is not running has no live state: its config. */
-	*xml = virDomainGetMetadata(l->dom, VIR_DOMAIN_METADATA_ELEMENT, ns_uri,
+	*xml = lvlib.virDomainGetMetadata(l->dom, VIR_DOMAIN_METADATA_ELEMENT, ns_uri,
 				    VIR_DOMAIN_AFFECT_CURRENT);
 	if (*xml)
 		return NULL;
-	e = virGetLastError();
+	e = lvlib.virGetLastError();
 	if (e && e->code == VIR_ERR_NO_DOMAIN_METADATA)
 		return NULL;
 	return lv_err(GP_ERR_OS, "reading the domain's metadata");
@@ -448,7 +449,7 @@ struct gp_error *lv_meta_get(struct lv *l, const char *ns_uri, char **xml)
 
 struct gp_error *lv_meta_set(struct lv *l, const char *ns_uri, const char *key, const char *xml)
 {
-	if (virDomainSetMetadata(l->dom, VIR_DOMAIN_METADATA_ELEMENT, xml, xml ? key : NULL, ns_uri,
+	if (lvlib.virDomainSetMetadata(l->dom, VIR_DOMAIN_METADATA_ELEMENT, xml, xml ? key : NULL, ns_uri,
 				 VIR_DOMAIN_AFFECT_LIVE) < 0)
 		return lv_err(GP_ERR_OS, "writing the domain's metadata");
 	return NULL;

@@ -28,56 +28,73 @@
  */
 #define QMP_TIMEOUT_MS 5000
 
-/* Read one JSON object (line) before deadline. */
-static struct gp_error *qmp_read(int fd, uint64_t deadline, json_object **out)
+/* One conversation: the socket and what was read past the last line
+ * (QMP may send an event right behind a reply). */
+struct qmp_conn {
+	int fd;
+	size_t len;		/* bytes in buf */
+	char buf[65536];
+};
+
+/* Read one JSON object (line) before deadline.  Reads as much as the
+ * socket has (not a byte a time: a conversation was ~1000 system calls). */
+static struct gp_error *qmp_read(struct qmp_conn *c, uint64_t deadline, json_object **out)
 {
-	static char buf[65536];
-	size_t n = 0;
+	size_t scanned = 0;
 
 	for (;;) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		uint64_t now = gp_now_ns();
+		struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+		char *nl = memchr(c->buf + scanned, '\n', c->len - scanned);
+		uint64_t now;
 		ssize_t r;
 		int rc;
 
+		if (nl) {
+			size_t line = (size_t)(nl - c->buf);
+
+			*nl = '\0';
+			*out = json_tokener_parse(c->buf);
+			memmove(c->buf, nl + 1, c->len - line - 1);
+			c->len -= line + 1;
+			if (!*out)
+				return gp_error_create(GP_ERR_PROTOCOL, "QMP sent malformed JSON");
+			return NULL;
+		}
+		scanned = c->len;
+		if (c->len >= sizeof(c->buf) - 1)
+			return gp_error_create(GP_ERR_PROTOCOL, "QMP line too long");
+		now = gp_now_ns();
 		if (now >= deadline)
 			return gp_error_create(GP_ERR_TIMEOUT, "QMP did not answer within %d ms%s",
-					       QMP_TIMEOUT_MS, n ? " (it sent part of a line)" : "");
+					       QMP_TIMEOUT_MS, c->len ? " (it sent part of a line)" : "");
 		rc = poll(&pf, 1, (int)((deadline - now + 999999) / 1000000));
 		if (rc < 0 && errno != EINTR)
 			return gp_error_os(errno, "poll QMP");
 		if (rc <= 0)
 			continue;
-		r = read(fd, buf + n, 1);
+		r = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
 		if (r <= 0)
 			return gp_error_create(GP_ERR_PROTOCOL, "QMP closed the connection");
-		if (buf[n] == '\n') {
-			buf[n] = '\0';
-			*out = json_tokener_parse(buf);
-			if (!*out)
-				return gp_error_create(GP_ERR_PROTOCOL, "QMP sent malformed JSON");
-			return NULL;
-		}
-		if (++n >= sizeof(buf) - 1)
-			return gp_error_create(GP_ERR_PROTOCOL, "QMP line too long");
+		c->len += (size_t)r;
 	}
 }
 
 /* Reply to one command before deadline, skipping (at most 64)
  * asynchronous events. */
-static struct gp_error *qmp_exec(int fd, uint64_t deadline, const char *cmd, json_object **ret)
+static struct gp_error *qmp_exec(struct qmp_conn *c, uint64_t deadline, const char *cmd,
+				 json_object **ret)
 {
 	struct gp_error *err;
 	size_t len = strlen(cmd);
 
 	/* A command is short: the socket takes it at once unless the peer
 	 * has not read for a long while. */
-	if (send(fd, cmd, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
+	if (send(c->fd, cmd, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
 		return gp_error_os(errno, "write QMP");
 	for (int i = 0; i < 64; i++) {
 		json_object *o, *v;
 
-		if ((err = qmp_read(fd, deadline, &o)))
+		if ((err = qmp_read(c, deadline, &o)))
 			return err;
 		if (!json_object_is_type(o, json_type_object)) {
 			json_object_put(o);
@@ -99,36 +116,52 @@ static struct gp_error *qmp_exec(int fd, uint64_t deadline, const char *cmd, jso
 	return gp_error_create(GP_ERR_PROTOCOL, "QMP: no reply after 64 events");
 }
 
-/* Connect to QMP and leave capabilities negotiation mode, before deadline. */
-static struct gp_error *qmp_connect(const char *path, uint64_t deadline, int *fdp)
+/* Connect to QMP and leave capabilities negotiation mode, before deadline.
+ * *cp is malloc'd; qmp_hangup() closes and frees it. */
+static struct gp_error *qmp_connect(const char *path, uint64_t deadline, struct qmp_conn **cp)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	json_object *greet = NULL, *r = NULL;
 	struct gp_error *err;
+	struct qmp_conn *c;
 	char what[160];
-	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return gp_error_create(GP_ERR_INVAL, "QMP path too long: %s", path);
 	strcpy(sa.sun_path, path);
 	snprintf(what, sizeof(what), "QMP %s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return gp_error_os(errno, "socket");
-	if ((err = gdbc_sock_connect(fd, (struct sockaddr *)&sa, sizeof(sa), what, deadline))) {
-		close(fd);
+	c = malloc(sizeof(*c));
+	if (!c)
+		return &gp_error_nomem;
+	c->len = 0;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		err = gp_error_os(errno, "socket");
+		free(c);
 		return err;
 	}
-	if ((err = qmp_read(fd, deadline, &greet)) ||
-	    (err = qmp_exec(fd, deadline, "{\"execute\":\"qmp_capabilities\"}\n", &r))) {
-		close(fd);
+	if ((err = gdbc_sock_connect(c->fd, (struct sockaddr *)&sa, sizeof(sa), what, deadline))) {
+		close(c->fd);
+		free(c);
+		return err;
+	}
+	if ((err = qmp_read(c, deadline, &greet)) ||
+	    (err = qmp_exec(c, deadline, "{\"execute\":\"qmp_capabilities\"}\n", &r))) {
+		close(c->fd);
+		free(c);
 		json_object_put(greet);
 		return gp_error_wrap(err, "QMP %s", path);
 	}
 	json_object_put(greet);
 	json_object_put(r);
-	*fdp = fd;
+	*cp = c;
 	return NULL;
+}
+
+static void qmp_hangup(struct qmp_conn *c)
+{
+	close(c->fd);
+	free(c);
 }
 
 /*
@@ -140,18 +173,15 @@ static struct gp_error *qmp_connect(const char *path, uint64_t deadline, int *fd
  */
 #define QMP_MAX_RAM (64ull << 40)
 
-/* Guest RAM size from QMP's query-memory-size-summary. */
-struct gp_error *qmp_ram_size(const char *path, uint64_t *size)
+/* Guest RAM size from query-memory-size-summary. */
+static struct gp_error *ram_size(struct qmp_conn *c, const char *path, uint64_t deadline,
+				 uint64_t *size)
 {
-	uint64_t deadline = gp_now_ns() + (uint64_t)QMP_TIMEOUT_MS * 1000000;
 	json_object *r = NULL, *v;
 	struct gp_error *err;
 	int64_t bytes;
-	int fd;
 
-	if ((err = qmp_connect(path, deadline, &fd)))
-		return err;
-	if ((err = qmp_exec(fd, deadline, "{\"execute\":\"query-memory-size-summary\"}\n", &r)))
+	if ((err = qmp_exec(c, deadline, "{\"execute\":\"query-memory-size-summary\"}\n", &r)))
 		goto out;
 	if (!json_object_object_get_ex(r, "base-memory", &v) ||
 	    !json_object_is_type(v, json_type_int) || (bytes = json_object_get_int64(v)) <= 0) {
@@ -168,41 +198,18 @@ struct gp_error *qmp_ram_size(const char *path, uint64_t *size)
 	*size = (uint64_t)bytes;
 out:
 	json_object_put(r);
-	close(fd);
 	return err;
 }
-
-/* Let the guest run through QMP: the last resort when 'D' failed. */
-struct gp_error *qmp_cont(const char *path)
-{
-	uint64_t deadline = gp_now_ns() + (uint64_t)QMP_TIMEOUT_MS * 1000000;
-	json_object *r = NULL;
-	struct gp_error *err;
-	int fd;
-
-	if ((err = qmp_connect(path, deadline, &fd)))
-		return err;
-	err = qmp_exec(fd, deadline, "{\"execute\":\"cont\"}\n", &r);
-	json_object_put(r);
-	close(fd);
-	return err;
-}
-
 
 /* Whether the VM is stopped as its user stopped it (QMP `stop`, status
- * "paused"), from query-status.  Asked before our gdbstub connects: once
- * connected, the stub's own stop reads the same. */
-struct gp_error *qmp_user_paused(const char *path, bool *paused)
+ * "paused"), from query-status. */
+static struct gp_error *user_paused(struct qmp_conn *c, const char *path, uint64_t deadline,
+				    bool *paused)
 {
-	uint64_t deadline = gp_now_ns() + (uint64_t)QMP_TIMEOUT_MS * 1000000;
 	json_object *r = NULL, *run, *st;
 	struct gp_error *err;
-	int fd;
 
-	*paused = false;
-	if ((err = qmp_connect(path, deadline, &fd)))
-		return err;
-	if (!(err = qmp_exec(fd, deadline, "{\"execute\":\"query-status\"}\n", &r))) {
+	if (!(err = qmp_exec(c, deadline, "{\"execute\":\"query-status\"}\n", &r))) {
 		if (!json_object_object_get_ex(r, "running", &run) ||
 		    !json_object_object_get_ex(r, "status", &st) ||
 		    !json_object_is_type(st, json_type_string))
@@ -213,6 +220,39 @@ struct gp_error *qmp_user_paused(const char *path, bool *paused)
 				  !strcmp(json_object_get_string(st), "paused");
 	}
 	json_object_put(r);
-	close(fd);
+	return err;
+}
+
+/* Both in one conversation (a connection costs a greeting and a
+ * capabilities exchange).  Asked before our gdbstub connects: once
+ * connected, the stub's own stop reads the same. */
+struct gp_error *qmp_probe(const char *path, uint64_t *size, bool *paused)
+{
+	uint64_t deadline = gp_now_ns() + (uint64_t)QMP_TIMEOUT_MS * 1000000;
+	struct gp_error *err;
+	struct qmp_conn *c;
+
+	*paused = false;
+	if ((err = qmp_connect(path, deadline, &c)))
+		return err;
+	if (!(err = ram_size(c, path, deadline, size)))
+		err = user_paused(c, path, deadline, paused);
+	qmp_hangup(c);
+	return err;
+}
+
+/* Let the guest run through QMP: the last resort when 'D' failed. */
+struct gp_error *qmp_cont(const char *path)
+{
+	uint64_t deadline = gp_now_ns() + (uint64_t)QMP_TIMEOUT_MS * 1000000;
+	json_object *r = NULL;
+	struct gp_error *err;
+	struct qmp_conn *c;
+
+	if ((err = qmp_connect(path, deadline, &c)))
+		return err;
+	err = qmp_exec(c, deadline, "{\"execute\":\"cont\"}\n", &r);
+	json_object_put(r);
+	qmp_hangup(c);
 	return err;
 }

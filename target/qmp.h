@@ -8,11 +8,11 @@
 
 #include "gp_error.h"
 
-/* Guest RAM size from query-memory-size-summary (bounded). */
-struct gp_error *qmp_ram_size(const char *path, uint64_t *size);
+/* In one conversation: guest RAM size from query-memory-size-summary
+ * (bounded), and whether the VM is stopped by its user (query-status: not
+ * running, "paused"). */
+struct gp_error *qmp_probe(const char *path, uint64_t *size, bool *paused);
 /* Let the guest run: the last resort when a gdbstub 'D' failed. */
 struct gp_error *qmp_cont(const char *path);
-/* The VM is stopped by its user (query-status: not running, "paused"). */
-struct gp_error *qmp_user_paused(const char *path, bool *paused);
 
 #endif

@@ -626,12 +626,10 @@ struct gp_error *tgt_qemu_open_fd(const char *opts, int mem_fd, struct tgt **out
 	}
 	if (qmp) {
 		p->qmp_path = strdup(qmp);
-		if ((err = qmp_ram_size(qmp, &ram_size)))
-			goto fail;
 		/* A VM its user stopped (QMP `stop`) is worked on paused and
 		 * left paused, as libvirt's are (tgt_libvirt.c): attaching
 		 * must not resume it. */
-		if ((err = qmp_user_paused(qmp, &p->keep_paused)))
+		if ((err = qmp_probe(qmp, &ram_size, &p->keep_paused)))
 			goto fail;
 		t->frozen = p->keep_paused;
 		if (p->ram && ram_size != p->ram_len) {

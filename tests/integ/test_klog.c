@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "gp_check.h"
+#include "gp_time.h"
 #include "rig/rig.h"
 
 static struct rig *r;
@@ -261,6 +262,7 @@ START_TEST(dmesg_matches_guest)
 	char cmd[512], *buf = NULL, *gbuf = NULL, want[160];
 	struct lines ours;
 	int reads = 0, done = 0, midway = 0;
+	uint64_t deadline;
 
 	dmesg_at_boot();
 
@@ -270,7 +272,11 @@ START_TEST(dmesg_matches_guest)
 		 "</dev/null >/dev/null 2>&1 &",
 		 FILL_LINES);
 	ck_assert_int_eq(rig_exec(r, cmd, NULL, 30), 0);
-	for (int round = 0; round < 200 && !done; round++) {
+	/* At least 200 reads, and on until the writer is done or 3 minutes
+	 * passed: a fast vmm (~10 ms a read) makes 200 reads before the
+	 * writer's 100 pauses of 50 ms are over. */
+	deadline = gp_now_ns() + 180ull * 1000000000;
+	for (int round = 0; !done && (round < 200 || gp_now_ns() < deadline); round++) {
 		json_object *arr = vmm_json(0, "dmesg", "%s", "");
 		size_t n = json_object_array_length(arr);
 		uint64_t prev = 0;

@@ -15,8 +15,6 @@
  * SIGINT/SIGTERM end it.
  */
 #include <errno.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +26,7 @@
 
 #include "cli.h"
 #include "lvconn.h"
+#include "lvlib.h"
 #include "policy.h"
 
 #define MAX_DOMS 256
@@ -93,13 +92,13 @@ static void start(struct wdom *d)
 
 static void concerned(virDomainPtr dom, const char *why)
 {
-	const char *name = virDomainGetName(dom);
+	const char *name = lvlib.virDomainGetName(dom);
 	char *xml;
 	struct wdom *d = NULL, *free_slot = NULL;
 
 	if (!name)
 		return;
-	xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, GP_POLICY_NS,
+	xml = lvlib.virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, GP_POLICY_NS,
 				   VIR_DOMAIN_AFFECT_LIVE);
 	if (!xml) {
 		wsay("%s %s: no guestpatch policy, left alone", name, why);
@@ -190,6 +189,7 @@ static void tick(int timer, void *opaque)
 int cmd_watch(struct cli *c, int argc, char **argv)
 {
 	static char self[4096];
+	struct gp_error *err;
 	ssize_t n;
 
 	(void)argv;
@@ -205,18 +205,20 @@ int cmd_watch(struct cli *c, int argc, char **argv)
 	}
 	self[n] = '\0';
 	w.self = self;
-	virSetErrorFunc(NULL, quiet);
-	if (virEventRegisterDefaultImpl() < 0) {
-		fprintf(stderr, "vmm: watch: libvirt event loop: %s\n", virGetLastErrorMessage());
+	if ((err = lvlib_load()))
+		return cli_fail(err, "watch");
+	lvlib.virSetErrorFunc(NULL, quiet);
+	if (lvlib.virEventRegisterDefaultImpl() < 0) {
+		fprintf(stderr, "vmm: watch: libvirt event loop: %s\n", lvlib.virGetLastErrorMessage());
 		return 1;
 	}
-	virEventAddTimeout(500, tick, NULL, NULL);
+	lvlib.virEventAddTimeout(500, tick, NULL, NULL);
 	while (!tgt_interrupted()) {
-		virConnectPtr conn = virConnectOpen(w.uri);
+		virConnectPtr conn = lvlib.virConnectOpen(w.uri);
 		int id_reboot, id_life;
 
 		if (!conn) {
-			wsay("cannot connect to %s (%s); retrying in 5 s", w.uri, virGetLastErrorMessage());
+			wsay("cannot connect to %s (%s); retrying in 5 s", w.uri, lvlib.virGetLastErrorMessage());
 			for (int i = 0; i < 50 && !tgt_interrupted(); i++) {
 				usleep(100000);
 				reap();
@@ -224,26 +226,26 @@ int cmd_watch(struct cli *c, int argc, char **argv)
 			continue;
 		}
 		w.closed = false;
-		virConnectRegisterCloseCallback(conn, on_close, NULL, NULL);
-		id_reboot = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT,
+		lvlib.virConnectRegisterCloseCallback(conn, on_close, NULL, NULL);
+		id_reboot = lvlib.virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT,
 							     VIR_DOMAIN_EVENT_CALLBACK(on_reboot), NULL, NULL);
-		id_life = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+		id_life = lvlib.virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 							   VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), NULL, NULL);
 		if (id_reboot < 0 || id_life < 0) {
-			wsay("cannot listen to %s's events: %s", w.uri, virGetLastErrorMessage());
-			virConnectClose(conn);
+			wsay("cannot listen to %s's events: %s", w.uri, lvlib.virGetLastErrorMessage());
+			lvlib.virConnectClose(conn);
 			return 1;
 		}
 		wsay("listening to %s", w.uri);
 		while (!w.closed && !tgt_interrupted()) {
-			if (virEventRunDefaultImpl() < 0)
+			if (lvlib.virEventRunDefaultImpl() < 0)
 				break;
 			reap();
 		}
-		virConnectDomainEventDeregisterAny(conn, id_reboot);
-		virConnectDomainEventDeregisterAny(conn, id_life);
-		virConnectUnregisterCloseCallback(conn, on_close);
-		virConnectClose(conn);
+		lvlib.virConnectDomainEventDeregisterAny(conn, id_reboot);
+		lvlib.virConnectDomainEventDeregisterAny(conn, id_life);
+		lvlib.virConnectUnregisterCloseCallback(conn, on_close);
+		lvlib.virConnectClose(conn);
 		if (w.closed)
 			wsay("the connection to %s closed; reconnecting", w.uri);
 	}
