@@ -570,7 +570,9 @@ START_TEST(fleet_rollback_all)
 	/* only ring 1's guest reads /proc/cmdline: the canary stays healthy */
 	free(pu_guest(g[5], "printf 'while :; do cat /proc/cmdline >/dev/null; sleep 0.2; done\\n' > /tmp/slow.sh; "
 			    "(sh /tmp/slow.sh 2>/dev/null &)"));
-	snprintf(args, sizeof(args), "run %s --run-dir %s --soak 0", inv, rundir);
+	/* A 2 s soak: the last ring too soaks and is checked whole, so the
+	 * reader (every 0.2 s) has run the patch before that check. */
+	snprintf(args, sizeof(args), "run %s --run-dir %s --soak 2", inv, rundir);
 	rc = fleet(args, &out, &err);
 	free(pu_guest(g[5], "pkill -f slow.sh; true"));
 	ck_assert_msg(rc == 2 && strstr(out, "halted: ring 1"), "run exit %d: %s\n%s", rc, out, err);

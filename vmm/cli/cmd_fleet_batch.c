@@ -123,6 +123,37 @@ static void halt(struct fr *fr, const char *fmt, ...)
 	fr_save(fr);
 }
 
+/* Before batch b (b == nbatches: after the last one), the ring of batch
+ * b - 1 soaks, then is checked whole; only what the soak revealed counts
+ * (each batch's own failures were judged with the batch).  0, 2 halted
+ * (rolled back per policy), -1 interrupted. */
+static int ring_soak(struct fr *fr, size_t b, size_t *sel)
+{
+	int pr = fr->plan.batches[b - 1].ring;
+	size_t n = 0, nf;
+
+	for (size_t k = 0; k < fr->plan.n; k++)
+		if (fr->inv.guests[fr->st.g[k].guest].ring == pr)
+			sel[n++] = k;
+	soak(fr, pr, soak_of(fr, pr));
+	if (tgt_interrupted())
+		return -1;
+	for (size_t k = 0; k < n; k++)
+		fr->st.g[sel[k]].health_checked = false;
+	nf = check(fr, sel, n);
+	fr->st.rings_soaked = (int)b;
+	if (fleet_fail_exceeds(&fr->st.policy, nf, n)) {
+		halt(fr, "ring %s: %zu of %zu guests unhealthy after the soak (max_fail %d%s)",
+		     fr->inv.rings[pr].name, nf, n, fr->st.policy.max_fail,
+		     fr->st.policy.max_fail_pct ? "%" : "");
+		rollback(fr, sel, n);
+		fr_save(fr);
+		return 2;
+	}
+	fr_save(fr);
+	return 0;
+}
+
 int fr_run(struct fr *fr)
 {
 	size_t *sel = calloc(fr->st.n ? fr->st.n : 1, sizeof(size_t));
@@ -140,32 +171,16 @@ int fr_run(struct fr *fr)
 		fr->cur_batch = (int)b;
 		/* A new ring: the previous one soaks, then is checked whole. */
 		if (b > 0 && fr->plan.batches[b - 1].ring != B->ring && fr->st.rings_soaked < (int)b) {
-			int pr = fr->plan.batches[b - 1].ring;
+			int r = ring_soak(fr, b, sel);
 
-			for (size_t k = 0; k < fr->plan.n; k++)
-				if (fr->inv.guests[fr->st.g[k].guest].ring == pr)
-					sel[n++] = k;
-			soak(fr, pr, soak_of(fr, pr));
-			if (tgt_interrupted())
+			if (r < 0)
 				break;
-			for (size_t k = 0; k < n; k++)
-				fr->st.g[sel[k]].health_checked = false;
-			/* Only what the soak revealed counts here: each
-			 * batch's own failures were judged with the batch. */
-			nf = check(fr, sel, n);
-			fr->st.rings_soaked = (int)b;
-			if (fleet_fail_exceeds(&fr->st.policy, nf, n)) {
-				halt(fr, "ring %s: %zu of %zu guests unhealthy after the soak (max_fail %d%s)",
-				     fr->inv.rings[pr].name, nf, n, fr->st.policy.max_fail,
-				     fr->st.policy.max_fail_pct ? "%" : "");
-				rollback(fr, sel, n);
-				fr_save(fr);
-				ret = 2;
+			if (r) {
+				ret = r;
 				break;
 			}
-			fr_save(fr);
-			n = 0;
 		}
+		n = 0;
 		for (size_t k = B->first; k < B->first + B->n; k++)
 			sel[n++] = k;
 		{
@@ -210,6 +225,15 @@ int fr_run(struct fr *fr)
 			break;
 		}
 		fr_save(fr);
+	}
+	/* The last ring soaks and is checked whole too, like the others. */
+	if (!ret && !tgt_interrupted() && fr->plan.nbatches &&
+	    fr->st.next_batch == (int)fr->plan.nbatches &&
+	    fr->st.rings_soaked < (int)fr->plan.nbatches) {
+		int r = ring_soak(fr, fr->plan.nbatches, sel);
+
+		if (r > 0)
+			ret = r;
 	}
 	fr_draw(fr, true);
 	if (fr->tty)
