@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gp_hash.h"
 #include "kbtf.h"
 
 struct gp_error *kbtf_load(const void *data, size_t len, struct kbtf **out)
@@ -338,11 +339,7 @@ static struct gp_error *kbtf_enum_value_parsed(const struct kbtf *k, const char 
 
 static uint64_t memo_hash(const char *key, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)key[i]) * 0x100000001b3ull;
-	return h;
+	return gp_fnv1a(GP_FNV_OFFSET, key, n);
 }
 
 /* The key: op, name, NUL, path; 0 if too long to remember. */

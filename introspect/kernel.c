@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gp_hash.h"
 #include "kcache.h"
 #include "kernel.h"
 
@@ -567,15 +568,6 @@ void kern_features(struct kern *k, struct kern_features *f)
 
 /* ---- the identity of this boot ---- */
 
-static uint64_t fnv64(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /* init_task.stack_canary, or 0 with *why set. */
 static uint64_t boot_canary(struct kern *k, const char **why)
 {
@@ -607,15 +599,15 @@ static uint64_t boot_canary(struct kern *k, const char **why)
 
 void kern_boot_id(struct kern *k)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = GP_FNV_OFFSET;
 	const char *why = NULL;
 	uint64_t canary = boot_canary(k, &why);
 
-	h = fnv64(h, &k->kaslr_offset, sizeof(k->kaslr_offset));
-	h = fnv64(h, &k->phys_base, sizeof(k->phys_base));
-	h = fnv64(h, k->build_id, strnlen(k->build_id, sizeof(k->build_id)));
+	h = gp_fnv1a(h, &k->kaslr_offset, sizeof(k->kaslr_offset));
+	h = gp_fnv1a(h, &k->phys_base, sizeof(k->phys_base));
+	h = gp_fnv1a(h, k->build_id, strnlen(k->build_id, sizeof(k->build_id)));
 	if (canary)
-		h = fnv64(h, &canary, sizeof(canary));
+		h = gp_fnv1a(h, &canary, sizeof(canary));
 	k->boot_id = h ? h : 1;		/* 0 means "unknown" to whoever records it */
 	k->boot_id_weak = !canary;
 	k->boot_id_why = canary ? NULL : why;

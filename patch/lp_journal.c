@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gp_hash.h"
 #include "lp_journal.h"
 #include "lp_region.h"
 
@@ -51,8 +52,6 @@
 #define JMERGE_GAP 16u		/* runs of changed bytes closer than this are one */
 #define COVER_MAX 4096		/* ranges remembered per transaction */
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 
 struct jhdr {
 	char magic[8];
@@ -97,21 +96,12 @@ static struct {
 	} cover[COVER_MAX];
 } tx;
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * FNV_PRIME;
-	return h;
-}
-
 static uint64_t jhdr_sum(const struct jhdr *h)
 {
 	struct jhdr c = *h;
 
 	c.sum = 0;
-	return fnv(FNV_OFFSET, &c, sizeof(c));
+	return gp_fnv1a(GP_FNV_OFFSET, &c, sizeof(c));
 }
 
 void lp_journal_watch(uint64_t pa)
@@ -212,7 +202,7 @@ static bool owner_valid(const struct jowner *o)
 
 	c.sum = 0;
 	return !memcmp(o->magic, JOWNER_MAGIC, sizeof(o->magic)) &&
-	       o->sum == fnv(FNV_OFFSET, &c, sizeof(c)) &&
+	       o->sum == gp_fnv1a(GP_FNV_OFFSET, &c, sizeof(c)) &&
 	       memchr(o->who.op, 0, sizeof(o->who.op)) && memchr(o->who.host, 0, sizeof(o->who.host)) &&
 	       memchr(o->who.patch, 0, sizeof(o->who.patch));
 }
@@ -255,7 +245,7 @@ static struct gp_error *claim(struct tgt *t, bool write)
 	memcpy(o.magic, JOWNER_MAGIC, sizeof(o.magic));
 	o.who = tx.intent;
 	o.who.boot_id = t->boot_id;
-	o.sum = fnv(FNV_OFFSET, &o, sizeof(o));
+	o.sum = gp_fnv1a(GP_FNV_OFFSET, &o, sizeof(o));
 	if ((err = tgt_write_phys(t, LP_JOURNAL_PA + JOWNER_OFF, &o, sizeof(o))))
 		return err;
 	tx.owned = t;
@@ -304,7 +294,7 @@ static struct gp_error *begin(struct tgt *t)
 	memcpy(tx.h.magic, JMAGIC, sizeof(tx.h.magic));
 	tx.h.seq = found ? cur.seq + 1 : 1;
 	tx.h.state = JSTATE_ACTIVE;
-	tx.h.entries_sum = FNV_OFFSET;
+	tx.h.entries_sum = GP_FNV_OFFSET;
 	tx.h.intent = tx.intent;
 	tx.h.intent.boot_id = t->boot_id;
 	tx.t = t;
@@ -356,7 +346,7 @@ static struct gp_error *journal(struct tgt *t, uint64_t pa, const uint8_t *old, 
 		return err;
 	tx.h.used += n;
 	tx.h.nentries++;
-	tx.h.entries_sum = fnv(tx.h.entries_sum, buf, n);
+	tx.h.entries_sum = gp_fnv1a(tx.h.entries_sum, buf, n);
 	tx.h.seq++;
 	if ((err = write_hdr(t, &tx.h)))
 		return err;
@@ -421,7 +411,7 @@ static struct gp_error *set_idle(struct tgt *t, struct jhdr *h)
 	h->state = JSTATE_IDLE;
 	h->nentries = 0;
 	h->used = 0;
-	h->entries_sum = FNV_OFFSET;
+	h->entries_sum = GP_FNV_OFFSET;
 	return write_hdr(t, h);
 }
 
@@ -444,7 +434,7 @@ static struct gp_error *roll_back(struct tgt *t, struct jhdr *h)
 		}
 		if ((err = tgt_read_phys(t, LP_JOURNAL_PA + JENT_OFF, ents, h->used)))
 			goto out;
-		if (fnv(FNV_OFFSET, ents, h->used) != h->entries_sum) {
+		if (gp_fnv1a(GP_FNV_OFFSET, ents, h->used) != h->entries_sum) {
 			err = gp_error_addr(GP_ERR_CORRUPT, LP_JOURNAL_PA,
 					    "guestpatch's journal entries do not match their checksum: cannot roll back `%s` (pid %d on %s)",
 					    h->intent.op, h->intent.pid, h->intent.host);
@@ -564,7 +554,7 @@ struct gp_error *lp_txn_end(struct tgt *t, struct gp_error *err)
 		tx.h.state = JSTATE_IDLE;
 		tx.h.nentries = 0;
 		tx.h.used = 0;
-		tx.h.entries_sum = FNV_OFFSET;
+		tx.h.entries_sum = GP_FNV_OFFSET;
 		if (!(err = write_hdr(t, &tx.h))) {
 			tx.active = false;
 			return NULL;

@@ -9,6 +9,7 @@
  * mutations reach past them.  The guest is in the boot header copy 0
  * names, or (FZ_JOURNAL_OTHER_BOOT) another: what an earlier boot left.
  */
+#include "gp_hash.h"
 #include "fuzz.h"
 #include "lp_journal.h"
 #include "lp_region.h"
@@ -33,14 +34,6 @@ struct jhdr {
 #define JENT_OFF 4096u
 #define JCAP ((size_t)LP_JOURNAL_PAGES * 4096 - JENT_OFF)
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
 
 static void fix_sums(uint8_t *j)
 {
@@ -49,9 +42,9 @@ static void fix_sums(uint8_t *j)
 
 		memcpy(&h, j + 512 * i, sizeof(h));
 		if (h.used <= JCAP)
-			h.entries_sum = fnv(0xcbf29ce484222325ull, j + JENT_OFF, h.used);
+			h.entries_sum = gp_fnv1a(GP_FNV_OFFSET, j + JENT_OFF, h.used);
 		h.sum = 0;
-		h.sum = fnv(0xcbf29ce484222325ull, &h, sizeof(h));
+		h.sum = gp_fnv1a(GP_FNV_OFFSET, &h, sizeof(h));
 		memcpy(j + 512 * i, &h, sizeof(h));
 	}
 }

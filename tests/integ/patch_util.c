@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gp_check.h"
+#include "gp_hash.h"
 #include "kernel.h"
 #include "lp_region.h"
 #include "patch_util.h"
@@ -43,17 +44,10 @@ void pu_down(struct rig *r, const char *dir)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 struct hashes pu_hash_guest(struct rig *r)
 {
 	static uint8_t buf[1 << 16];
-	struct hashes h = { 0xcbf29ce484222325ull, 0xcbf29ce484222325ull };
+	struct hashes h = { GP_FNV_OFFSET, GP_FNV_OFFSET };
 	struct tgt *t = NULL;
 	struct kern *k = NULL;
 	uint64_t text, end, pa;
@@ -68,11 +62,11 @@ struct hashes pu_hash_guest(struct rig *r)
 
 		ck_ok(kern_v2p(k, va, &pa));
 		ck_ok(tgt_read_phys(t, pa, buf, n));
-		h.text = fnv(h.text, buf, n);
+		h.text = gp_fnv1a(h.text, buf, n);
 	}
 	for (uint64_t off = 0; off < LP_REGION_SIZE; off += sizeof(buf)) {
 		ck_ok(tgt_read_phys(t, LP_REGION_PA + off, buf, sizeof(buf)));
-		h.region = fnv(h.region, buf, sizeof(buf));
+		h.region = gp_fnv1a(h.region, buf, sizeof(buf));
 	}
 	ck_ok(tgt_resume(t));
 	kern_detach(k);

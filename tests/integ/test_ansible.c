@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "gp_check.h"
+#include "gp_hash.h"
 #include "patch_util.h"
 
 /* b3 runs another kernel (6.12), for which the catalog has no patch. */
@@ -244,14 +245,13 @@ static int hold_guest_lock(struct rig *r)
 {
 	const char *spec = rig_target(r), *gdb = strstr(spec, "gdb="), *dirp = getenv("GP_LOCK_DIR");
 	char key[PATH_MAX], real[PATH_MAX], path[PATH_MAX + 64], text[100];
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h;
 	int fd;
 
 	ck_assert(gdb);
 	snprintf(key, sizeof(key), "%.*s", (int)strcspn(gdb + 4, ","), gdb + 4);
 	ck_assert(realpath(key, real));
-	for (const char *p = real; *p; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	h = gp_fnv1a(GP_FNV_OFFSET, real, strlen(real));
 	snprintf(path, sizeof(path), "%s/target-%016llx.lock", dirp ? dirp : "/run/guestpatch",
 		 (unsigned long long)h);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

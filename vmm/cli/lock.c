@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gp_hash.h"
 
 /* What identifies the guest: the gdbstub address (qemu:), the socket's
  * real path (vmm:); raw: images are not locked. */
@@ -60,7 +61,7 @@ struct gp_error *cli_lock(struct cli *c, int argc, char **argv)
 {
 	const char *dir = getenv("GP_LOCK_DIR");
 	char key[PATH_MAX], path[PATH_MAX + 64], text[512], host[64] = "?", when[32], tmp[64];
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h;
 	size_t n = 0;
 	time_t now = time(NULL);
 	int fd;
@@ -68,8 +69,7 @@ struct gp_error *cli_lock(struct cli *c, int argc, char **argv)
 	c->lock_fd = -1;
 	if (!lock_key(c->target, key, sizeof(key)))
 		return NULL;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	h = gp_fnv1a(GP_FNV_OFFSET, key, strlen(key));
 	/* /run/guestpatch where /run exists (systemd hosts), else a
 	 * per-user directory in /tmp (minimal systems). */
 	if (!dir) {
