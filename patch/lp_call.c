@@ -501,6 +501,7 @@ static struct gp_error *call_wait(struct kern *k, struct lp_ctx *c, const struct
 	uint8_t f[LP_CALL_FLAGS];
 	enum lp_call_phase ph;
 	struct gp_error *err;
+	bool stepped;
 
 	for (;;) {
 		uint64_t now;
@@ -522,17 +523,21 @@ static struct gp_error *call_wait(struct kern *k, struct lp_ctx *c, const struct
 						       LP_AGENT_HOOK, now / 1e9, (unsigned long long)fn);
 			continue;	/* it ran in the meantime, or a CPU is inside it */
 		}
+		stepped = false;
 		if (hooked && ph >= LP_CALL_QUEUED_WAIT) {
 			if ((err = step_retry(k, c, s, false, &fin)))
 				return err;
 			hooked = fin.retry;
+			stepped = true;
 			if (fin.gone)
 				break;
 		}
 		if (ph == LP_CALL_FINISHED) {
 			if (!done_at)
 				done_at = now;
-			if ((err = step_retry(k, c, s, false, &fin)))
+			/* The step just above already looked at this finish
+			 * (a pause, the region, every stack): not again now. */
+			if (!stepped && (err = step_retry(k, c, s, false, &fin)))
 				return err;
 			if (fin.gone)
 				break;
