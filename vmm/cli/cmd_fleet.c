@@ -77,7 +77,7 @@ static struct gp_error *apply_flags(const struct fopts *o, struct fleet_policy *
 	return NULL;
 }
 
-static struct gp_error *write_file(const char *dir, const char *name, const char *text)
+struct gp_error *fr_write_file(const char *dir, const char *name, const char *text)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	size_t len = strlen(text), off = 0;
@@ -96,7 +96,13 @@ static struct gp_error *write_file(const char *dir, const char *name, const char
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) || close(fd) || rename(tmp, path))
+	if (fsync(fd)) {
+		int e = errno;
+
+		close(fd);
+		return gp_error_os(e, "%s", tmp);
+	}
+	if (close(fd) || rename(tmp, path))
 		return gp_error_os(errno, "%s", path);
 	return NULL;
 }
@@ -217,7 +223,7 @@ static void report(struct fr *fr, int ret)
 	}
 	if (lines) {
 		lines[len] = '\0';
-		if ((err = write_file(fr->dir, "report.jsonl", lines)))
+		if ((err = fr_write_file(fr->dir, "report.jsonl", lines)))
 			cli_fail(err, "fleet: report");
 	}
 	free(lines);
@@ -470,7 +476,7 @@ static int fleet_run(struct fopts *o, const char *inventory)
 		err = gp_error_os(errno, "%s", inventory);
 		goto out;
 	}
-	if ((err = write_file(fr.dir, "inventory.json", text)))
+	if ((err = fr_write_file(fr.dir, "inventory.json", text)))
 		goto out;
 	{
 		json_object *p = json_object_new_object(), *b = json_object_new_array();
@@ -490,7 +496,7 @@ static int fleet_run(struct fopts *o, const char *inventory)
 		json_object_object_add(p, "policy", pj ? json_tokener_parse(pj) : NULL);
 		free(pj);
 		json_object_object_add(p, "batches", b);
-		err = write_file(fr.dir, "plan.json", json_object_to_json_string_ext(p, JSON_C_TO_STRING_PRETTY));
+		err = fr_write_file(fr.dir, "plan.json", json_object_to_json_string_ext(p, JSON_C_TO_STRING_PRETTY));
 		json_object_put(p);
 		if (err)
 			goto out;

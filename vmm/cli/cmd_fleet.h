@@ -59,6 +59,8 @@ int fr_run(struct fr *fr);
 int fr_probe(struct fr *fr);
 /* Write state.json atomically (temp + fsync + rename); plan mode: nothing. */
 void fr_save(struct fr *fr);
+/* DIR/NAME replaced by text atomically (a temporary file, fsync, rename). */
+struct gp_error *fr_write_file(const char *dir, const char *name, const char *text);
 double fr_now(void);
 
 #endif

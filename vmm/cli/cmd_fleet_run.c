@@ -87,37 +87,17 @@ static void log_path(struct fr *fr, size_t i, char *p, size_t len)
 
 void fr_save(struct fr *fr)
 {
-	char path[4200], tmp[4210];
+	struct gp_error *err;
 	char *s;
-	int fd;
 
 	if (fr->mode != FR_RUN)
 		return;
 	fr->st.updated = fr_now();
 	if (!(s = fleet_state_json(&fr->st, &fr->inv)))
 		return;
-	snprintf(path, sizeof(path), "%s/state.json", fr->dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		size_t len = strlen(s), off = 0;
-
-		while (off < len) {
-			ssize_t n = write(fd, s + off, len - off);
-
-			if (n <= 0)
-				break;
-			off += (size_t)n;
-		}
-		if (off == len && !fsync(fd) && !close(fd)) {
-			if (rename(tmp, path))
-				fprintf(stderr, "vmm: fleet: rename %s: %s\n", tmp, strerror(errno));
-		} else {
-			fprintf(stderr, "vmm: fleet: writing %s failed\n", tmp);
-			close(fd);
-		}
-	} else {
-		fprintf(stderr, "vmm: fleet: %s: %s\n", tmp, strerror(errno));
+	if ((err = fr_write_file(fr->dir, "state.json", s))) {
+		fprintf(stderr, "vmm: fleet: writing the run state: %s\n", err->msg);
+		gp_error_destroy(err);
 	}
 	free(s);
 }
