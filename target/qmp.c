@@ -118,6 +118,12 @@ static struct gp_error *qmp_exec(struct qmp_conn *c, uint64_t deadline, const ch
 
 /* Connect to QMP and leave capabilities negotiation mode, before deadline.
  * *cp is malloc'd; qmp_hangup() closes and frees it. */
+static void qmp_hangup(struct qmp_conn *c)
+{
+	close(c->fd);
+	free(c);
+}
+
 static struct gp_error *qmp_connect(const char *path, uint64_t deadline, struct qmp_conn **cp)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -141,14 +147,12 @@ static struct gp_error *qmp_connect(const char *path, uint64_t deadline, struct 
 		return err;
 	}
 	if ((err = gdbc_sock_connect(c->fd, (struct sockaddr *)&sa, sizeof(sa), what, deadline))) {
-		close(c->fd);
-		free(c);
+		qmp_hangup(c);
 		return err;
 	}
 	if ((err = qmp_read(c, deadline, &greet)) ||
 	    (err = qmp_exec(c, deadline, "{\"execute\":\"qmp_capabilities\"}\n", &r))) {
-		close(c->fd);
-		free(c);
+		qmp_hangup(c);
 		json_object_put(greet);
 		return gp_error_wrap(err, "QMP %s", path);
 	}
@@ -156,12 +160,6 @@ static struct gp_error *qmp_connect(const char *path, uint64_t deadline, struct 
 	json_object_put(r);
 	*cp = c;
 	return NULL;
-}
-
-static void qmp_hangup(struct qmp_conn *c)
-{
-	close(c->fd);
-	free(c);
 }
 
 /*
