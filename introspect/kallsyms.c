@@ -75,8 +75,8 @@ uint64_t ksym_raw_addr(const struct ksym_raw *raw, uint32_t i)
 	return raw->relative_base + (uint32_t)o;
 }
 
-static struct gp_error *skip_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
-				 size_t *codes)
+struct gp_error *ksym_skip_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
+			       size_t *codes)
 {
 	size_t o = *off, len;
 
@@ -101,19 +101,13 @@ truncated:
 			       i, raw->num_syms, raw->names_len);
 }
 
-struct gp_error *ksym_skip_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
-			       size_t *codes)
-{
-	return skip_one(raw, i, off, codes);
-}
-
 struct gp_error *ksym_decode_one(const struct ksym_raw *raw, uint32_t i, size_t *off,
 				 char name[KSYM_NAME_LEN * 2], size_t *nlen)
 {
 	size_t start, n = 0, len = 0;
 	/* The names may be guest memory the guest can change meanwhile:
 	 * each byte is read once. */
-	struct gp_error *err = skip_one(raw, i, off, &len);
+	struct gp_error *err = ksym_skip_one(raw, i, off, &len);
 
 	if (err)
 		return err;
