@@ -147,8 +147,8 @@ START_TEST(kernel_matrix)
 
 	ck_assert_int_eq(tainted(r), taint0);
 	log_unchanged(r, log0, serial0, flavor);
-	fprintf(stderr, "kernels: %s (%s): kallsyms, ps, %d stacks equal the guest's; 2 patches applied per task and removed; taint %ld unchanged\n",
-		flavor, rig_kernel_release(r), stacks, taint0);
+	fprintf(stderr, "kernels: %s (%s, booted in %.1f s): kallsyms, ps, %d stacks equal the guest's; 2 patches applied per task and removed; taint %ld unchanged\n",
+		flavor, rig_kernel_release(r), rig_boot_seconds(r), stacks, taint0);
 	rig_kill(r);
 	{
 		char cmd[300];

@@ -31,7 +31,7 @@ struct rig {
 };
 
 static struct rig *live[MAX_RIGS];
-static char errbuf[1024];
+static char errbuf[10240];
 
 static double now_s(void)
 {
@@ -296,6 +296,10 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	snprintf(ram, sizeof(ram), "%s/kernels/%s/release", rig_build_dir(), flavor);
 	rel = read_small(ram);
 	snprintf(r->release, sizeof(r->release), "%s", rel ? rel : "");
+	/* An rt kernel under TCG boots slower, and more so on a loaded
+	 * machine (CI ran out of 120 s once). */
+	if (!(o && o->boot_timeout_s > 0) && release_is_rt(r->release))
+		boot_timeout = 2 * BOOT_TIMEOUT_S;
 	snprintf(r->dir, sizeof(r->dir), "/tmp/gp-rig-XXXXXX");
 	if (!mkdtemp(r->dir)) {
 		r->dir[0] = '\0';
@@ -382,7 +386,8 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 	}
 	switch (wait_shell(r, boot_timeout)) {
 	case -1:
-		return fail(r, errmsg, "the guest did not boot to its init within %d s", boot_timeout);
+		return fail(r, errmsg, "the guest did not boot to its init within %d s (%s)",
+			    boot_timeout, rig_describe(r));
 	case -2:
 		return fail(r, errmsg, "the guest shell does not answer");
 	}
