@@ -168,10 +168,8 @@ tgt_recover_fn tgt_get_recover(void)
 
 void tgt_thaw(struct tgt *t)
 {
-	if (t && t->frozen && t->ops->thaw) {
-		t->ops->thaw(t);
+	if (t)
 		t->frozen = false;
-	}
 }
 
 void tgt_close(struct tgt *t)

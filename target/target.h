@@ -78,10 +78,6 @@ struct tgt_ops {
 	 */
 	struct gp_error *(*reclaim)(struct tgt *t, volatile struct tgt_guard_shared *sh);
 	void (*close)(struct tgt *t);
-	/* Optional: the guest looked paused by its user (t->frozen) but the
-	 * pause was an interrupted vmm's own: work on it normally and let it
-	 * run at the end. */
-	void (*thaw)(struct tgt *t);
 };
 
 struct tgt_stats {

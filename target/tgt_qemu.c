@@ -40,7 +40,6 @@ struct qemu_priv {
 	/* Set by a wrapping backend (tgt_libvirt.c), see tgt_qemu_cfg. */
 	struct tgt_ram_seg segs[TGT_MAX_RAM_SEGS];
 	size_t nsegs;
-	bool keep_paused;
 	struct gp_error *(*cont_fn)(void *ctx);
 	void (*closed_fn)(void *ctx);
 	void *ctx;
@@ -116,7 +115,7 @@ static struct gp_error *qemu_resume(struct tgt *t)
 	struct qemu_priv *p = t->priv;
 
 	memset(p->regs_valid, 0, sizeof(p->regs_valid));
-	if (p->keep_paused)
+	if (t->frozen)
 		return NULL;	/* its user paused it: it stays paused */
 	return gdbc_cont(p->g);
 }
@@ -347,7 +346,7 @@ static void qemu_close(struct tgt *t)
 
 	/* Detach stops the guest for a moment: still the guardian's watch. */
 	tgt_guard_state(t, TGT_GUARD_PAUSING);
-	if (p->g && p->keep_paused) {
+	if (p->g && t->frozen) {
 		/* 'D' would resume a guest its user paused; QEMU 7.2 leaves
 		 * the VM as it is when a client just hangs up. */
 		gdbc_close(p->g);
@@ -373,13 +372,6 @@ static void qemu_close(struct tgt *t)
 	free(t);
 }
 
-static void qemu_thaw(struct tgt *t)
-{
-	struct qemu_priv *p = t->priv;
-
-	p->keep_paused = false;
-}
-
 static const struct tgt_ops qemu_ops = {
 	.name = "qemu",
 	.pause = qemu_pause,
@@ -391,7 +383,6 @@ static const struct tgt_ops qemu_ops = {
 	.map_phys = qemu_map_phys,
 	.reclaim = qemu_reclaim,
 	.close = qemu_close,
-	.thaw = qemu_thaw,
 };
 
 /* Map the guest RAM behind fd (a RAM file we opened, or a descriptor a
@@ -433,7 +424,7 @@ static struct gp_error *gdb_attach(struct tgt *t, const char *gdb)
 	if ((err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1")))
 		return err;
 	t->nr_vcpus = p->g->nr_threads > TGT_MAX_VCPUS ? TGT_MAX_VCPUS : p->g->nr_threads;
-	if (p->keep_paused)
+	if (t->frozen)
 		return NULL;	/* as its user left it; our pauses are no-ops */
 	if ((err = gdbc_cont(p->g)))
 		return err;
@@ -505,7 +496,6 @@ struct gp_error *tgt_qemu_open_cfg(const struct tgt_qemu_cfg *cfg, struct tgt **
 	if ((err = seg_target_new(&qemu_ops, cfg->mem_fd, cfg->segs, cfg->nsegs, &t)))
 		return err;
 	p = t->priv;
-	p->keep_paused = cfg->keep_paused;
 	t->frozen = cfg->keep_paused;
 	p->cont_fn = cfg->cont;
 	p->ctx = cfg->ctx;
@@ -629,9 +619,8 @@ struct gp_error *tgt_qemu_open_fd(const char *opts, int mem_fd, struct tgt **out
 		/* A VM its user stopped (QMP `stop`) is worked on paused and
 		 * left paused, as libvirt's are (tgt_libvirt.c): attaching
 		 * must not resume it. */
-		if ((err = qmp_probe(qmp, &ram_size, &p->keep_paused)))
+		if ((err = qmp_probe(qmp, &ram_size, &t->frozen)))
 			goto fail;
-		t->frozen = p->keep_paused;
 		if (p->ram && ram_size != p->ram_len) {
 			err = gp_error_create(GP_ERR_INVAL,
 					      "QMP says the guest has %llu bytes of RAM, %s has %zu",
