@@ -107,14 +107,10 @@ static struct gp_error *fetch_btf(void *arg, uint64_t hash, void **data, size_t 
 {
 	struct kern *k = arg;
 	struct gp_error *err;
-	uint8_t *p = malloc(k->btf_len);
+	void *p;
 
-	if (!p)
-		return &gp_error_nomem;
-	if ((err = kern_read(k, k->btf_va, p, k->btf_len))) {
-		free(p);
+	if ((err = kern_read_alloc(k, k->btf_va, k->btf_len, &p)))
 		return err;
-	}
 	if (chunk_hash(p, k->btf_len, (uint64_t)k->btf_len) != hash) {
 		free(p);
 		return gp_error_create(GP_ERR_CORRUPT, "the guest's BTF changed since attach");
@@ -129,7 +125,7 @@ struct gp_error *kcache_attach_btf(struct kern *k, uint64_t va, size_t len)
 	struct gp_error *err, *why = NULL;
 	struct kcache_btf_head head;
 	struct kcache_file f;
-	uint8_t *data;
+	void *data;
 
 	k->btf_va = va;
 	k->btf_len = len;
@@ -167,13 +163,8 @@ struct gp_error *kcache_attach_btf(struct kern *k, uint64_t va, size_t len)
 			snprintf(k->cache_btf, sizeof(k->cache_btf), "rebuilt (%.180s)", why->msg);
 		gp_error_destroy(why);
 	}
-	data = malloc(len ? len : 1);
-	if (!data)
-		return &gp_error_nomem;
-	if ((err = kern_read(k, va, data, len))) {
-		free(data);
+	if ((err = kern_read_alloc(k, va, len, &data)))
 		return gp_error_wrap(err, "reading guest BTF");
-	}
 	k->btf_hash = chunk_hash(data, len, (uint64_t)len);
 	err = kbtf_load(data, len, &k->btf);
 	free(data);

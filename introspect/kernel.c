@@ -253,8 +253,7 @@ static bool accept_vmci(const struct vmcoreinfo *vi, void *arg)
 
 /* ---- kallsyms from guest memory ---- */
 
-static struct gp_error *read_alloc(struct kern *k, uint64_t va, size_t len,
-				   void **out)
+struct gp_error *kern_read_alloc(struct kern *k, uint64_t va, size_t len, void **out)
 {
 	void *p = malloc(len ? len : 1);
 	struct gp_error *err;
@@ -284,15 +283,13 @@ const void *kern_map(struct kern *k, uint64_t va, size_t len)
 	return tgt_map_phys(k->t, pa0, len);
 }
 
-/* len bytes at va: mapped if they can be (*owned NULL), else a copy
- * (*owned to free). */
-static struct gp_error *map_or_read(struct kern *k, uint64_t va, size_t len, const void **p,
-				    void **owned)
+struct gp_error *kern_map_or_read(struct kern *k, uint64_t va, size_t len, const void **p,
+				  void **owned)
 {
 	*owned = NULL;
 	if ((*p = kern_map(k, va, len)))
 		return NULL;
-	struct gp_error *err = read_alloc(k, va, len, owned);
+	struct gp_error *err = kern_read_alloc(k, va, len, owned);
 
 	if (err)
 		return err;
@@ -339,9 +336,9 @@ static struct gp_error *kallsyms_from_memory(struct kern *k)
 		names_len = KSYM_MAX_NAMES_BYTES;
 	/* The token table is copied: its strings are checked once, and the
 	 * guest must not change them under strlen(). */
-	if ((err = read_alloc(k, a_tt, tt_len, &tt)) ||
-	    (err = map_or_read(k, a_off, (size_t)num * 4, &m_offs, &offs)) ||
-	    (err = map_or_read(k, a_names, names_len, &m_names, &names))) {
+	if ((err = kern_read_alloc(k, a_tt, tt_len, &tt)) ||
+	    (err = kern_map_or_read(k, a_off, (size_t)num * 4, &m_offs, &offs)) ||
+	    (err = kern_map_or_read(k, a_names, names_len, &m_names, &names))) {
 		err = gp_error_wrap(err, "reading kallsyms tables");
 		goto out;
 	}

@@ -129,6 +129,12 @@ struct gp_error *kern_read_u32(struct kern *k, uint64_t va, uint32_t *v);
  * maps it and the page tables put them contiguously; else NULL.  Valid
  * until the target is closed; the guest may write them meanwhile. */
 const void *kern_map(struct kern *k, uint64_t va, size_t len);
+/* len bytes at va copied into a new buffer (*out, to free). */
+struct gp_error *kern_read_alloc(struct kern *k, uint64_t va, size_t len, void **out);
+/* len bytes at va: mapped when kern_map can (*owned NULL), else a copy
+ * (*owned, to free; *p points to it). */
+struct gp_error *kern_map_or_read(struct kern *k, uint64_t va, size_t len, const void **p,
+				  void **owned);
 
 /* Symbol helpers (unique names only). */
 struct gp_error *kern_sym(struct kern *k, const char *name, uint64_t *addr);

@@ -98,8 +98,8 @@ struct gp_error *orc_load(struct kern *k, struct orc_table **out)
 	uint64_t ip_s, ip_e, u_s, u_e, text_s, text_e;
 	struct gp_error *err;
 	const struct orc_format *fmt;
-	int32_t *rel = NULL;
-	uint8_t *raw = NULL;
+	const void *mrel, *mraw;
+	void *rel = NULL, *raw = NULL;
 	size_t n;
 
 	*out = NULL;
@@ -124,30 +124,15 @@ struct gp_error *orc_load(struct kern *k, struct orc_table **out)
 	n = (ip_e - ip_s) / 4;
 	if (n > ORC_MAX_ENTRIES)
 		return gp_error_addr(GP_ERR_CORRUPT, ip_s, "ORC table has %zu entries", n);
-	{
-		/* Straight from the RAM mapping when there is one: orc_from_raw
-		 * copies what it keeps (each byte read once), so there is no
-		 * need for a copy of ~4 MB first. */
-		const int32_t *mrel = kern_map(k, ip_s, n * 4);
-		const uint8_t *mraw = kern_map(k, u_s, n * 6);
-
-		if (mrel && mraw) {
-			err = orc_from_raw(fmt, mrel, ip_s, mraw, n, text_s, text_e, out);
-			goto found;
-		}
-	}
-	rel = malloc(n * 4);
-	raw = malloc(n * 6);
-	if (!rel || !raw) {
-		err = &gp_error_nomem;
-		goto out;
-	}
-	if ((err = kern_read(k, ip_s, rel, n * 4)) || (err = kern_read(k, u_s, raw, n * 6))) {
+	/* Straight from the RAM mapping when there is one: orc_from_raw
+	 * copies what it keeps (each byte read once), so there is no need
+	 * for a copy of ~4 MB first. */
+	if ((err = kern_map_or_read(k, ip_s, n * 4, &mrel, &rel)) ||
+	    (err = kern_map_or_read(k, u_s, n * 6, &mraw, &raw))) {
 		err = gp_error_wrap(err, "reading ORC tables");
 		goto out;
 	}
-	err = orc_from_raw(fmt, rel, ip_s, raw, n, text_s, text_e, out);
-found:
+	err = orc_from_raw(fmt, mrel, ip_s, mraw, n, text_s, text_e, out);
 	if (!err && kern_has_sym(k, "_sinittext", &(*out)->init_start) &&
 	    kern_has_sym(k, "_einittext", &(*out)->init_end) &&
 	    (*out)->init_end < (*out)->init_start)
