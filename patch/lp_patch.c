@@ -116,16 +116,26 @@ struct gp_error *lp_register_patch_orc(struct kern *k, struct stack_ctx *sc)
 	} got[LP_MAX_PATCHES];
 	struct lp_region r;
 	struct gp_error *err;
+	bool paused_here = false;
 	int ng = 0;
 
 	if (!sc->orc)
 		return NULL;
-	memset(&r, 0, sizeof(r));
-	if ((err = tgt_pause(k->t)))
-		return err;
-	/* A region that is not ours to read (an earlier layout version, say)
-	 * has no ORC for us: its code stays unreliable. */
-	gp_error_destroy(lp_region_load(k, &r));
+	/* Read while the guest runs where the target can (its RAM mapped):
+	 * the header and the ORC blocks are written only by vmm, in pauses,
+	 * under the lock this process holds, so there is nothing to race;
+	 * one pause less for every command.  Paused on a target that reads
+	 * only paused.  A region that is not ours to read (an earlier layout
+	 * version, say) has no ORC for us: its code stays unreliable. */
+	err = lp_region_load(k, &r);
+	if (err && err->code == GP_ERR_BUSY && !k->t->paused && k->t->ops->pause) {
+		gp_error_destroy(err);
+		if ((err = tgt_pause(k->t)))
+			return err;
+		paused_here = true;
+		err = lp_region_load(k, &r);
+	}
+	gp_error_destroy(err);
 	for (int q = 0; r.present && q < LP_MAX_PATCHES; q++) {
 		const struct lp_rec_patch *p = &r.hdr.patches[q];
 		uint64_t dbytes = (uint64_t)p->data_pages * 4096, bytes = (uint64_t)p->orc_n * 10;
@@ -138,7 +148,8 @@ struct gp_error *lp_register_patch_orc(struct kern *k, struct stack_ctx *sc)
 		if (!got[ng].buf)
 			continue;
 		got[ng].va = lp_page_va(&r, p->data_page) + p->orc_off;
-		if (kern_read(k, got[ng].va, got[ng].buf, bytes)) {
+		if ((err = kern_read(k, got[ng].va, got[ng].buf, bytes))) {
+			gp_error_destroy(err);
 			free(got[ng].buf);
 			continue;
 		}
@@ -148,7 +159,7 @@ struct gp_error *lp_register_patch_orc(struct kern *k, struct stack_ctx *sc)
 		snprintf(got[ng].name, sizeof(got[ng].name), "%s", p->name);
 		ng++;
 	}
-	err = lp_resume(k, NULL);
+	err = paused_here ? lp_resume(k, NULL) : NULL;
 	for (int i = 0; i < ng; i++) {
 		if (!err)
 			add_patch_orc(sc, got[i].buf, got[i].va, got[i].n, got[i].cs, got[i].ce,
