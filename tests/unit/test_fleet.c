@@ -345,7 +345,7 @@ START_TEST(shipped_examples_parse)
 		struct fleet_inv inv;
 		struct fleet_plan p;
 
-		ck_ok(fleet_inv_load(ex[i], &inv));
+		ck_ok(fleet_inv_load(ex[i], &inv, NULL));
 		ck_ok(fleet_plan_make(&inv, -1, &p));
 		/* canary 1; ring 1: 3 guests, serial 1,5,25%: 1, 2; ring 2: 1, 1 */
 		ck_assert_uint_eq(p.nbatches, 5);
