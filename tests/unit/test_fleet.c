@@ -98,6 +98,14 @@ START_TEST(hostile_inventories_are_refused_by_name)
 	refused("\"on_stall\": \"revert\"", "\"on_stall\": \"pray\"", "on_stall");
 	refused("\"max_parallel\": 8", "\"max_parallel\": 100000", "out of range");
 	refused("\"max_parallel\": 8", "\"max_parallel\": 1.5", "expected an integer");
+	{
+		static const char nul[] = "{\"version\": 1, \"hosts\": [{\"name\": \"h\"}], \"rings\": [{\"name\": \"r\"}],"
+			" \"guests\": [{\"name\": \"g\", \"host\": \"h\", \"ring\": \"r\", \"target\": \"raw:/x\"}],"
+			" \"patches\": [], \"policy\": null}";
+		struct fleet_inv inv;
+
+		ck_err(fleet_inv_parse(nul, strlen(nul), &inv), GP_ERR_INVAL, "policy: expected an object");
+	}
 	refused("\"health\": false", "\"health\": \"no\"", "expected true or false");
 	refused("\"name\": \"lab-1\"", "\"name\": \"../etc\"", "guests[4]");
 	refused("{\"name\": \"host-b\"}", "{\"name\": \"host-a\"}", "hosts[1].name");
@@ -327,6 +335,15 @@ START_TEST(state_round_trip_and_tamper)
 	ck_err(fleet_state_parse(bad, strlen(bad), &inv, &t), GP_ERR_CORRUPT, "not in the catalog");
 	free(bad);
 	ck_err(fleet_state_parse("[1,2", 4, &inv, &t), GP_ERR_CORRUPT, "not a JSON object");
+	/* the state's policy: by the inventory's rules, and required */
+	bad = strdup(j);
+	memcpy(strstr(bad, "\"batch\""), "\"bunch\"", 7);
+	ck_err(fleet_state_parse(bad, strlen(bad), &inv, &t), GP_ERR_INVAL, "rollback");
+	free(bad);
+	bad = strdup(j);
+	memcpy(strstr(bad, "\"policy\""), "\"polizy\"", 8);
+	ck_err(fleet_state_parse(bad, strlen(bad), &inv, &t), GP_ERR_CORRUPT, "policy: missing");
+	free(bad);
 	free(j);
 	free(j2);
 	fleet_state_free(&s);
