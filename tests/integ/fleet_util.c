@@ -122,3 +122,41 @@ pid_t fu_fleet_spawn(const char *inventory, const char *rundir, const char *extr
 	ck_assert(pid > 0);
 	return pid;
 }
+
+void fu_build_id(struct rig *r, const char *target, char *out)
+{
+	char *o = NULL, *e = NULL;
+	json_object *j, *v;
+	int rc = fu_vmm(r, &o, &e, "info %s --json", target ? target : rig_target(r));
+
+	ck_assert_msg(rc == 0, "info: %s", e);
+	j = json_tokener_parse(o);
+	ck_assert(j && json_object_object_get_ex(j, "build_id", &v));
+	snprintf(out, 48, "%s", json_object_get_string(v));
+	json_object_put(j);
+	free(o);
+	free(e);
+}
+
+void fu_scratch(char *dir, const char *tmpl)
+{
+	snprintf(dir, 64, "/work/%s", tmpl);
+	if (!mkdtemp(dir)) {
+		snprintf(dir, 64, "/tmp/%s", tmpl);
+		if (!mkdtemp(dir))
+			abort();
+	}
+}
+
+void fu_scratch_rm(const char *dir)
+{
+	char cmd[100];
+
+	if (getenv("GP_FLEET_KEEP")) {
+		fprintf(stderr, "fleet: kept %s\n", dir);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", dir);
+}

@@ -32,6 +32,14 @@ int fu_listed(struct rig *r, const char *target, const char *name, int *total, b
 json_object *fu_report_of(const char *rundir, const char *name);
 /* DIR/state.json's guests array, in a root object to put (NULL if none). */
 json_object *fu_state_guests(const char *rundir, json_object **guests);
+/* The kernel build id `vmm info` reads from TARGET (NULL: r's) into out
+ * (48 bytes). */
+void fu_build_id(struct rig *r, const char *target, char *out);
+/* A scratch directory from tmpl ("gp-fleet-XXXXXX") under /work, else
+ * /tmp, into dir (64 bytes); removed by fu_scratch_rm unless
+ * $GP_FLEET_KEEP is set. */
+void fu_scratch(char *dir, const char *tmpl);
+void fu_scratch_rm(const char *dir);
 /* `vmm fleet run INVENTORY --run-dir DIR EXTRA...` in the background, its
  * stdout and stderr into DIR.out; its pid. */
 pid_t fu_fleet_spawn(const char *inventory, const char *rundir, const char *extra);

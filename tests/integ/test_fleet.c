@@ -49,30 +49,12 @@ static char dir[64];
 static char bid61[48], bid612[48], bidcloud[48];
 static char marker61[256], marker612[256], warn61[256], kmsg61[256];
 
-static void build_id_of(struct rig *r, char *out)
-{
-	char *o = NULL;
-	json_object *j, *v;
-
-	ck_assert_int_eq(pu_vmm(r, "info", "--json", &o, NULL), 0);
-	j = json_tokener_parse(o);
-	ck_assert(j && json_object_object_get_ex(j, "build_id", &v));
-	snprintf(out, 48, "%s", json_object_get_string(v));
-	json_object_put(j);
-	free(o);
-}
-
 static void up(void)
 {
 	char *msg = NULL, sub[128];
 	double t0 = (double)time(NULL);
 
-	snprintf(dir, sizeof(dir), "/work/gp-fleet-XXXXXX");
-	if (!mkdtemp(dir)) {
-		snprintf(dir, sizeof(dir), "/tmp/gp-fleet-XXXXXX");
-		if (!mkdtemp(dir))
-			abort();
-	}
+	fu_scratch(dir, "gp-fleet-XXXXXX");
 	for (int i = 0; i < NG; i++) {
 		/* g3 has 2 vCPUs: the stall test needs the per-task model,
 		 * which a 1-vCPU guest's kernel does not offer us (its SMP
@@ -87,9 +69,9 @@ static void up(void)
 		}
 	}
 	fprintf(stderr, "fleet: %d guests booted in %.0f s\n", NG, (double)time(NULL) - t0);
-	build_id_of(g[0], bid61);
-	build_id_of(g[6], bid612);
-	build_id_of(g[7], bidcloud);
+	fu_build_id(g[0], NULL, bid61);
+	fu_build_id(g[6], NULL, bid612);
+	fu_build_id(g[7], NULL, bidcloud);
 	snprintf(sub, sizeof(sub), "%s/61", dir);
 	mkdir(sub, 0755);
 	snprintf(marker61, sizeof(marker61), "%s", pu_build(g[0], sub, "cmdline_marker", NULL, NULL));
@@ -102,17 +84,9 @@ static void up(void)
 
 static void down(void)
 {
-	char cmd[100];
-
 	for (int i = 0; i < NG; i++)
 		rig_kill(g[i]);
-	if (getenv("GP_FLEET_KEEP")) {
-		fprintf(stderr, "fleet: kept %s\n", dir);
-		return;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "cannot remove %s\n", dir);
+	fu_scratch_rm(dir);
 }
 
 /*

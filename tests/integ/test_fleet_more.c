@@ -48,22 +48,6 @@ static struct rig *g[NG];
 static char dir[64];
 static char bid61[48], warn61[256], kmsg61[256];
 
-/* The build id `vmm info` reads from TARGET (NULL: r's). */
-static void build_id_of(struct rig *r, const char *target, char *out)
-{
-	char *o = NULL, *e = NULL;
-	json_object *j, *v;
-	int rc = fu_vmm(r, &o, &e, "info %s --json", target ? target : rig_target(r));
-
-	ck_assert_msg(rc == 0, "info: %s", e);
-	j = json_tokener_parse(o);
-	ck_assert(j && json_object_object_get_ex(j, "build_id", &v));
-	snprintf(out, 48, "%s", json_object_get_string(v));
-	json_object_put(j);
-	free(o);
-	free(e);
-}
-
 /* What a step of guest NAME in DIR/state.json runs now ("" when none). */
 static void step_of(const char *rundir, const char *name, char *step, size_t len)
 {
@@ -96,35 +80,12 @@ static int steps_started(const char *rundir, const char *name, const char *step)
 
 /* ---- tcase fleet_more: three QEMU guests ---- */
 
-static void mkscratch(void)
-{
-	snprintf(dir, sizeof(dir), "/work/gp-fleetm-XXXXXX");
-	if (!mkdtemp(dir)) {
-		snprintf(dir, sizeof(dir), "/tmp/gp-fleetm-XXXXXX");
-		if (!mkdtemp(dir))
-			abort();
-	}
-}
-
-static void rmscratch(void)
-{
-	char cmd[100];
-
-	if (getenv("GP_FLEET_KEEP")) {
-		fprintf(stderr, "fleet_more: kept %s\n", dir);
-		return;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
-
 static void up(void)
 {
 	char *msg = NULL;
 	double t0 = (double)time(NULL);
 
-	mkscratch();
+	fu_scratch(dir, "gp-fleetm-XXXXXX");
 	for (int i = 0; i < NG; i++) {
 		g[i] = rig_boot(&(struct rig_opts){ .cpus = i == 0 ? 2 : 1, .mem_mb = 256 }, &msg);
 		if (!g[i]) {
@@ -133,7 +94,7 @@ static void up(void)
 		}
 	}
 	fprintf(stderr, "fleet_more: %d guests booted in %.0f s\n", NG, (double)time(NULL) - t0);
-	build_id_of(g[0], NULL, bid61);
+	fu_build_id(g[0], NULL, bid61);
 	snprintf(warn61, sizeof(warn61), "%s", pu_build(g[0], dir, "cmdline_warn", fu_warn_src, NULL));
 	snprintf(kmsg61, sizeof(kmsg61), "%s", pu_build(g[0], dir, "kmsg_eof", pu_kmsg_eof_src, NULL));
 }
@@ -142,7 +103,7 @@ static void down(void)
 {
 	for (int i = 0; i < NG; i++)
 		rig_kill(g[i]);
-	rmscratch();
+	fu_scratch_rm(dir);
 }
 
 /* An inventory of guests g[first..last) (the first: ring canary, the
@@ -209,19 +170,26 @@ static void names_reader(json_object *rep, int pid)
 /* After a stall handled per policy (why: in the report's error): g0's
  * report says applied and names the reader; the guest shows the patch
  * once and no transition left. */
+/* g0 shows kmsg-eof once, nothing else, and no transition left. */
+static void kmsg_eof_once(void)
+{
+	bool trans = true;
+	int total = 0;
+
+	ck_assert_int_eq(fu_listed(g[0], NULL, "kmsg-eof", &total, &trans), 1);
+	ck_assert_int_eq(total, 1);
+	ck_assert(!trans);
+}
+
 static void stall_applied(const char *rundir, int reader, const char *why)
 {
 	json_object *rep = fu_report_of(rundir, "g0");
-	bool trans = true;
-	int total = 0;
 
 	ck_assert_msg(!strcmp(fu_jstr(rep, "result"), "applied") && strstr(fu_jstr(rep, "error"), why),
 		      "%s", json_object_to_json_string(rep));
 	names_reader(rep, reader);
 	json_object_put(rep);
-	ck_assert_int_eq(fu_listed(g[0], NULL, "kmsg-eof", &total, &trans), 1);
-	ck_assert_int_eq(total, 1);
-	ck_assert(!trans);
+	kmsg_eof_once();
 }
 
 /* `vmm unpatch` (flags: "--force" for a forced patch). */
@@ -280,6 +248,17 @@ START_TEST(fleet_stall_wait_finishes_when_the_task_lets_go)
 }
 END_TEST
 
+/* After a forced transition: the reader still sleeps in the old function
+ * (nothing woke it); end it, and remove the patch (a forced one needs
+ * --force: vmm refuses otherwise). */
+static void end_forced(int reader)
+{
+	ck_assert_int_eq(kmsgwait_pid(g[0]), reader);
+	free(pu_guest(g[0], "kill $(pidof kmsgwait); sleep 0.3"));
+	ck_assert_int_eq(kmsgwait_pid(g[0]), 0);
+	unpatch(g[0], "kmsg-eof", "--force");
+}
+
 START_TEST(fleet_stall_force_completes_and_names_the_task)
 {
 	char rundir[200], *out = NULL, *err = NULL;
@@ -295,11 +274,7 @@ START_TEST(fleet_stall_force_completes_and_names_the_task)
 	/* Forced: applied, and the reader still sleeps in the old function
 	 * (nothing woke it). */
 	stall_applied(rundir, reader, "forced");
-	ck_assert_int_eq(kmsgwait_pid(g[0]), reader);
-	free(pu_guest(g[0], "kill $(pidof kmsgwait); sleep 0.3"));
-	ck_assert_int_eq(kmsgwait_pid(g[0]), 0);
-	/* a forced patch is removed with --force (vmm refuses otherwise) */
-	unpatch(g[0], "kmsg-eof", "--force");
+	end_forced(reader);
 }
 END_TEST
 
@@ -312,8 +287,7 @@ START_TEST(fleet_forced_patch_is_not_rolled_back)
 	const char *inv = inventory("forcerb", 0, 1, kmsg61,
 				    "{\"on_stall\": \"force\", \"stall_s\": 2, \"max_fail\": \"0\", \"rollback\": \"all\"}",
 				    "    {\"name\": \"ghost\", \"host\": \"local\", \"target\": \"qemu:gdb=/nonexistent/gdb.sock\", \"ring\": \"1\"}");
-	int reader = block_reader(), rc, total = 0;
-	bool trans = true;
+	int reader = block_reader(), rc;
 	json_object *rep;
 
 	snprintf(rundir, sizeof(rundir), "%s/run-forcerb", dir);
@@ -330,12 +304,8 @@ START_TEST(fleet_forced_patch_is_not_rolled_back)
 		      strstr(fu_jstr(rep, "error"), "forced"), "%s", json_object_to_json_string(rep));
 	names_reader(rep, reader);
 	json_object_put(rep);
-	ck_assert_int_eq(fu_listed(g[0], NULL, "kmsg-eof", &total, &trans), 1);
-	ck_assert_int_eq(total, 1);
-	ck_assert(!trans);
-	free(pu_guest(g[0], "kill $(pidof kmsgwait); sleep 0.3"));
-	ck_assert_int_eq(kmsgwait_pid(g[0]), 0);
-	unpatch(g[0], "kmsg-eof", "--force");
+	kmsg_eof_once();
+	end_forced(reader);
 }
 END_TEST
 
@@ -422,15 +392,15 @@ static void lv_up(void)
 {
 	char *msg = NULL, cmd[1200];
 
-	mkscratch();
+	fu_scratch(dir, "gp-fleetm-XXXXXX");
 	q = rig_boot(&(struct rig_opts){ .cpus = 1, .mem_mb = 256 }, &msg);
 	ck_assert_msg(q, "rig: %s", msg);
 	lv = lvr_boot(&(struct lvr_opts){ 0 }, &msg);
 	ck_assert_msg(lv, "booting a Debian system guest under libvirt: %s", msg);
 	fprintf(stderr, "fleet_libvirt: %s guest %s (%s) booted in %.1f s\n", lvr_virt_type(lv),
 		lvr_name(lv), lvr_kernel_release(lv), lvr_boot_seconds(lv));
-	build_id_of(q, NULL, bidq);
-	build_id_of(q, lvr_target(lv), bidlv);
+	fu_build_id(q, NULL, bidq);
+	fu_build_id(q, lvr_target(lv), bidlv);
 	snprintf(markq, sizeof(markq), "%s/marker_q.o", dir);
 	snprintf(marklv, sizeof(marklv), "%s/marker_lv.o", dir);
 	snprintf(cmd, sizeof(cmd), "%s/vmm build guest-agent/examples/cmdline_marker.c -o %s --kernel %s >/dev/null && "
@@ -443,7 +413,7 @@ static void lv_down(void)
 {
 	lvr_destroy(lv);
 	rig_kill(q);
-	rmscratch();
+	fu_scratch_rm(dir);
 }
 
 static bool lv_marked(void)
