@@ -270,11 +270,10 @@ static bool hex40(const char *s)
 	return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40;
 }
 
-static struct gp_error *parse_policy(json_object *root, struct fleet_policy *p)
+struct gp_error *fleet_policy_parse(json_object *o, struct fleet_policy *p)
 {
 	static const char *const keys[] = { "serial", "max_parallel", "max_fail", "on_stall",
 		"stall_s", "rollback", "health", "soak_s", NULL };
-	json_object *o;
 	struct gp_error *err;
 	char buf[128];
 	double d;
@@ -286,7 +285,7 @@ static struct gp_error *parse_policy(json_object *root, struct fleet_policy *p)
 	p->rollback = FLEET_RB_FAILED;
 	p->health = true;
 	p->soak_s = -1;
-	if (!json_object_object_get_ex(root, "policy", &o))
+	if (!o)
 		return NULL;
 	if (!json_object_is_type(o, json_type_object))
 		return bad("policy", "expected an object");
@@ -568,9 +567,15 @@ parsed:
 		err = bad("version", "expected 1");
 		goto out;
 	}
-	if (!(err = parse_hosts(root, inv)) && !(err = parse_rings(root, inv)) &&
-	    !(err = parse_guests(root, inv)) && !(err = parse_patches(root, inv)))
-		err = parse_policy(root, &inv->policy);
+	if ((err = parse_hosts(root, inv)) || (err = parse_rings(root, inv)) ||
+	    (err = parse_guests(root, inv)) || (err = parse_patches(root, inv)))
+		goto out;
+	/* The policy: absent, the defaults (json-c leaves v NULL); present,
+	 * an object (null too is refused). */
+	if (json_object_object_get_ex(root, "policy", &v) && !v)
+		err = bad("policy", "expected an object");
+	else
+		err = fleet_policy_parse(v, &inv->policy);
 out:
 	json_object_put(root);
 	if (err)
@@ -578,7 +583,7 @@ out:
 	return err;
 }
 
-struct gp_error *fleet_inv_load(const char *path, struct fleet_inv *inv)
+struct gp_error *fleet_inv_load(const char *path, struct fleet_inv *inv, char **text)
 {
 	struct gp_error *err;
 	struct stat st;
@@ -587,6 +592,8 @@ struct gp_error *fleet_inv_load(const char *path, struct fleet_inv *inv)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	memset(inv, 0, sizeof(*inv));
+	if (text)
+		*text = NULL;
 	if (fd < 0)
 		return gp_error_os(errno, "inventory %s", path);
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > FLEET_FILE_MAX) {
@@ -607,9 +614,15 @@ struct gp_error *fleet_inv_load(const char *path, struct fleet_inv *inv)
 	}
 	close(fd);
 	buf[got] = '\0';
-	err = fleet_inv_parse(buf, got, inv);
-	free(buf);
-	return err ? gp_error_wrap(err, "%s", path) : NULL;
+	if ((err = fleet_inv_parse(buf, got, inv))) {
+		free(buf);
+		return gp_error_wrap(err, "%s", path);
+	}
+	if (text)
+		*text = buf;
+	else
+		free(buf);
+	return NULL;
 }
 
 struct gp_error *fleet_inv_check_files(struct fleet_inv *inv)

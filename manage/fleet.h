@@ -98,8 +98,9 @@ struct fleet_inv {
  * types, duplicates, dangling references and values beyond the caps are
  * refused naming the key.  Patch files are not opened here. */
 struct gp_error *fleet_inv_parse(const char *text, size_t len, struct fleet_inv *inv);
-/* Read and parse a file (at most FLEET_FILE_MAX bytes). */
-struct gp_error *fleet_inv_load(const char *path, struct fleet_inv *inv);
+/* Read and parse a file (at most FLEET_FILE_MAX bytes); with text, the
+ * file's text too (malloc'd, NUL-terminated: the run's copy of it). */
+struct gp_error *fleet_inv_load(const char *path, struct fleet_inv *inv, char **text);
 /* Open each catalog file, read the build id and name it records (patch/
  * lp_elf.c), and refuse an entry whose build id disagrees with its file. */
 struct gp_error *fleet_inv_check_files(struct fleet_inv *inv);
@@ -107,6 +108,10 @@ void fleet_inv_free(struct fleet_inv *inv);
 int fleet_inv_host(const struct fleet_inv *inv, const char *name);	/* -1 */
 int fleet_inv_guest(const struct fleet_inv *inv, const char *name);	/* -1 */
 
+/* The policy block (a JSON object; NULL: the defaults), by the inventory's
+ * rules; the state file's copy of the effective policy is read by it too. */
+struct json_object;
+struct gp_error *fleet_policy_parse(struct json_object *o, struct fleet_policy *p);
 /* Policy values as the flags and the policy block write them. */
 struct gp_error *fleet_serial_parse(const char *s, struct fleet_serial *out);
 struct gp_error *fleet_max_fail_parse(const char *s, int *n, bool *pct);

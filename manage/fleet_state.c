@@ -330,27 +330,12 @@ struct gp_error *fleet_state_parse(const char *text, size_t len, const struct fl
 	if (json_object_object_get_ex(root, "rolled_back", &arr))
 		s->rolled_back = json_object_get_boolean(arr);
 	/* The policy: parsed by the inventory's own rules. */
-	if (json_object_object_get_ex(root, "policy", &pol)) {
-		json_object *wrap = json_object_new_object();
-		const char *pj;
-		struct fleet_inv tmp;
-
-		json_object_object_add(wrap, "policy", json_object_get(pol));
-		json_object_object_add(wrap, "version", json_object_new_int(1));
-		json_object_object_add(wrap, "hosts", json_tokener_parse("[{\"name\":\"h\"}]"));
-		json_object_object_add(wrap, "rings", json_tokener_parse("[{\"name\":\"r\"}]"));
-		json_object_object_add(wrap, "guests",
-				       json_tokener_parse("[{\"name\":\"g\",\"host\":\"h\",\"ring\":\"r\",\"target\":\"raw:/dev/null\"}]"));
-		json_object_object_add(wrap, "patches", json_object_new_array());
-		pj = json_object_to_json_string(wrap);
-		err = fleet_inv_parse(pj, strlen(pj), &tmp);
-		json_object_put(wrap);
-		if (err)
-			goto out;
-		s->policy = tmp.policy;
-		fleet_inv_free(&tmp);
-	} else {
+	if (!json_object_object_get_ex(root, "policy", &pol) || !pol) {
 		err = gp_error_create(GP_ERR_CORRUPT, "state: policy: missing");
+		goto out;
+	}
+	if ((err = fleet_policy_parse(pol, &s->policy))) {
+		err = gp_error_wrap(err, "state");
 		goto out;
 	}
 	if (!json_object_object_get_ex(root, "guests", &arr) || !json_object_is_type(arr, json_type_array) ||

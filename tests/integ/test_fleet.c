@@ -26,7 +26,6 @@
  *  rollback all: ring 1 fails its health check; the healthy canary is
  *            rolled back too, the marker of the earlier run stays.
  */
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fleet_util.h"
 #include "gp_check.h"
 #include "patch_util.h"
 #include "rig/rig.h"
@@ -49,45 +49,12 @@ static char dir[64];
 static char bid61[48], bid612[48], bidcloud[48];
 static char marker61[256], marker612[256], warn61[256], kmsg61[256];
 
-static const char warn_src[] =
-	"#include <guestpatch.h>\nGP_PATCH(\"cmdline-warn\");\n"
-	"struct seq_file; struct pt_regs; struct warn_args;\n"
-	"extern void seq_printf(struct seq_file *m, const char *f, ...);\n"
-	"extern void __warn(const char *file, int line, void *caller, unsigned taint,\n"
-	"                   struct pt_regs *regs, struct warn_args *args);\n"
-	"extern char *saved_command_line;\n"
-	"static int warn_show(struct seq_file *m, void *v)\n"
-	"{\n"
-	"	__warn(\"fleet-bad-patch.c\", 1, __builtin_return_address(0), 9, (void *)0, (void *)0);\n"
-	"	seq_printf(m, \"%s\\n\", saved_command_line);\n"
-	"	return 0;\n"
-	"}\n"
-	"GP_REPLACE(cmdline_proc_show, warn_show);\n";
-
-static void build_id_of(struct rig *r, char *out)
-{
-	char *o = NULL;
-	json_object *j, *v;
-
-	ck_assert_int_eq(pu_vmm(r, "info", "--json", &o, NULL), 0);
-	j = json_tokener_parse(o);
-	ck_assert(j && json_object_object_get_ex(j, "build_id", &v));
-	snprintf(out, 48, "%s", json_object_get_string(v));
-	json_object_put(j);
-	free(o);
-}
-
 static void up(void)
 {
 	char *msg = NULL, sub[128];
 	double t0 = (double)time(NULL);
 
-	snprintf(dir, sizeof(dir), "/work/gp-fleet-XXXXXX");
-	if (!mkdtemp(dir)) {
-		snprintf(dir, sizeof(dir), "/tmp/gp-fleet-XXXXXX");
-		if (!mkdtemp(dir))
-			abort();
-	}
+	fu_scratch(dir, "gp-fleet-XXXXXX");
 	for (int i = 0; i < NG; i++) {
 		/* g3 has 2 vCPUs: the stall test needs the per-task model,
 		 * which a 1-vCPU guest's kernel does not offer us (its SMP
@@ -102,13 +69,13 @@ static void up(void)
 		}
 	}
 	fprintf(stderr, "fleet: %d guests booted in %.0f s\n", NG, (double)time(NULL) - t0);
-	build_id_of(g[0], bid61);
-	build_id_of(g[6], bid612);
-	build_id_of(g[7], bidcloud);
+	fu_build_id(g[0], NULL, bid61);
+	fu_build_id(g[6], NULL, bid612);
+	fu_build_id(g[7], NULL, bidcloud);
 	snprintf(sub, sizeof(sub), "%s/61", dir);
 	mkdir(sub, 0755);
 	snprintf(marker61, sizeof(marker61), "%s", pu_build(g[0], sub, "cmdline_marker", NULL, NULL));
-	snprintf(warn61, sizeof(warn61), "%s", pu_build(g[0], sub, "cmdline_warn", warn_src, NULL));
+	snprintf(warn61, sizeof(warn61), "%s", pu_build(g[0], sub, "cmdline_warn", fu_warn_src, NULL));
 	snprintf(kmsg61, sizeof(kmsg61), "%s", pu_build(g[0], sub, "kmsg_eof", pu_kmsg_eof_src, NULL));
 	snprintf(sub, sizeof(sub), "%s/612", dir);
 	mkdir(sub, 0755);
@@ -117,17 +84,9 @@ static void up(void)
 
 static void down(void)
 {
-	char cmd[100];
-
 	for (int i = 0; i < NG; i++)
 		rig_kill(g[i]);
-	if (getenv("GP_FLEET_KEEP")) {
-		fprintf(stderr, "fleet: kept %s\n", dir);
-		return;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "cannot remove %s\n", dir);
+	fu_scratch_rm(dir);
 }
 
 /*
@@ -180,51 +139,16 @@ static int markers(struct rig *r)
 /* How many patches named name `vmm list --json` shows, and how many in all. */
 static int listed(struct rig *r, const char *name, int *total)
 {
-	char *o = NULL;
-	json_object *j, *arr, *v;
-	int n = 0;
-
-	ck_assert_int_eq(pu_vmm(r, "list", "--json", &o, NULL), 0);
-	j = json_tokener_parse(o);
-	ck_assert_msg(j && json_object_object_get_ex(j, "patches", &arr), "list: %s", o);
-	for (size_t i = 0; i < json_object_array_length(arr); i++)
-		if (json_object_object_get_ex(json_object_array_get_idx(arr, i), "name", &v) &&
-		    !strcmp(json_object_get_string(v), name))
-			n++;
-	if (total)
-		*total = (int)json_object_array_length(arr);
-	json_object_put(j);
-	free(o);
-	return n;
+	return fu_listed(r, NULL, name, total, NULL);
 }
 
 /* The report line of guest gN in DIR/report.jsonl (a json object; put it). */
 static json_object *report_of(const char *rundir, int n)
 {
-	char path[300], want[16], *text, *line, *save = NULL;
-	json_object *found = NULL;
+	char name[16];
 
-	snprintf(path, sizeof(path), "%s/report.jsonl", rundir);
-	snprintf(want, sizeof(want), "g%d", n);
-	text = rig_slurp(path);
-	for (line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
-		json_object *j = json_tokener_parse(line), *v;
-
-		if (j && json_object_object_get_ex(j, "guest", &v) && !strcmp(json_object_get_string(v), want))
-			found = j;
-		else
-			json_object_put(j);
-	}
-	free(text);
-	ck_assert_msg(found, "no report line for %s in %s", want, path);
-	return found;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+	snprintf(name, sizeof(name), "g%d", n);
+	return fu_report_of(rundir, name);
 }
 
 START_TEST(fleet_plan_lists_each_guest)
@@ -243,7 +167,7 @@ START_TEST(fleet_plan_lists_each_guest)
 		      "plan: %s", out);
 	for (size_t i = 0; i < NG + 1; i++) {
 		json_object *x = json_object_array_get_idx(j, i), *t;
-		const char *name = jstr(x, "guest"), *status = jstr(x, "status");
+		const char *name = fu_jstr(x, "guest"), *status = fu_jstr(x, "status");
 
 		json_object_object_get_ex(x, "to_apply", &t);
 		if (!strcmp(name, "ghost")) {
@@ -252,8 +176,8 @@ START_TEST(fleet_plan_lists_each_guest)
 		}
 		int n = atoi(name + 1);
 
-		ck_assert_str_eq(jstr(x, "build_id"), n == 6 ? bid612 : n == 7 ? bidcloud : bid61);
-		ck_assert_str_eq(jstr(x, "ring"), n == 0 ? "canary" : "1");
+		ck_assert_str_eq(fu_jstr(x, "build_id"), n == 6 ? bid612 : n == 7 ? bidcloud : bid61);
+		ck_assert_str_eq(fu_jstr(x, "ring"), n == 0 ? "canary" : "1");
 		if (n == 7) {
 			ck_assert_str_eq(status, "no-patch-for-kernel");
 			ck_assert_uint_eq(json_object_array_length(t), 0);
@@ -312,9 +236,9 @@ START_TEST(fleet_bad_canary_halts_and_rolls_back)
 	ck_assert_msg(rc == 2, "run exit %d (want 2, halted): %s\n%s", rc, out, err);
 	ck_assert_msg(strstr(out, "halted: ring canary"), "%s", out);
 	rep = report_of(rundir, 0);
-	ck_assert_msg(!strcmp(jstr(rep, "result"), "rolled-back"), "canary: %s",
+	ck_assert_msg(!strcmp(fu_jstr(rep, "result"), "rolled-back"), "canary: %s",
 		      json_object_to_json_string(rep));
-	ck_assert_msg(strstr(jstr(rep, "error"), "health"), "canary: %s", json_object_to_json_string(rep));
+	ck_assert_msg(strstr(fu_jstr(rep, "error"), "health"), "canary: %s", json_object_to_json_string(rep));
 	json_object_put(rep);
 	/* the canary is back as it was; the guest saw the WARNING */
 	ck_assert_int_eq(listed(g[0], "cmdline-warn", &total), 0);
@@ -326,7 +250,7 @@ START_TEST(fleet_bad_canary_halts_and_rolls_back)
 		ck_assert_msg(total == 0, "g%d has %d patches", i, total);
 		ck_assert_int_eq(markers(g[i]), 0);
 		rep = report_of(rundir, i);
-		ck_assert_str_eq(jstr(rep, "result"), "skipped");
+		ck_assert_str_eq(fu_jstr(rep, "result"), "skipped");
 		json_object_put(rep);
 	}
 	free(out);
@@ -343,24 +267,18 @@ END_TEST
 /* Phases of the guests in DIR/state.json: done, running, running a patch. */
 static void state_counts(const char *rundir, int *done, int *running, int *patching)
 {
-	char path[300], *text;
-	json_object *j, *arr;
+	json_object *arr, *j = fu_state_guests(rundir, &arr);
 
 	*done = *running = *patching = 0;
-	snprintf(path, sizeof(path), "%s/state.json", rundir);
-	text = rig_slurp(path);
-	j = json_tokener_parse(text);
-	if (j && json_object_object_get_ex(j, "guests", &arr))
-		for (size_t i = 0; i < json_object_array_length(arr); i++) {
-			const char *ph = jstr(json_object_array_get_idx(arr, i), "phase");
+	for (size_t i = 0; j && i < json_object_array_length(arr); i++) {
+		const char *ph = fu_jstr(json_object_array_get_idx(arr, i), "phase");
 
-			*done += !strcmp(ph, "done");
-			*running += !strcmp(ph, "running");
-			*patching += !strcmp(ph, "running") &&
-				     !strcmp(jstr(json_object_array_get_idx(arr, i), "step"), "patch");
-		}
+		*done += !strcmp(ph, "done");
+		*running += !strcmp(ph, "running");
+		*patching += !strcmp(ph, "running") &&
+			     !strcmp(fu_jstr(json_object_array_get_idx(arr, i), "step"), "patch");
+	}
 	json_object_put(j);
-	free(text);
 }
 
 /* The [start, end] times of each step in a guest's log ("--- STEP at T:",
@@ -402,19 +320,7 @@ START_TEST(fleet_killed_mid_batch_resumes)
 	double t0 = (double)time(NULL);
 
 	snprintf(rundir, sizeof(rundir), "%s/run-good", dir);
-	snprintf(cmd, sizeof(cmd), "%s.out", rundir);
-	pid = fork();
-	if (pid == 0) {
-		char vmm[300];
-		int fd = open(cmd, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		snprintf(vmm, sizeof(vmm), "%s/vmm", rig_build_dir());
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(vmm, "vmm", "fleet", "run", inv, "--run-dir", rundir, (char *)NULL);
-		_exit(127);
-	}
-	ck_assert(pid > 0);
+	pid = fu_fleet_spawn(inv, rundir, NULL);
 	/* mid-batch in ring 1: the canary and a batch done, steps running */
 	while ((double)time(NULL) - t0 < 400) {
 		/* at best while a `vmm patch` step runs (it goes on as an
@@ -452,15 +358,15 @@ START_TEST(fleet_killed_mid_batch_resumes)
 		int total, n = listed(g[i], "cmdline-marker", &total);
 
 		if (i == 7) {
-			ck_assert_str_eq(jstr(rep, "result"), "no-patch-for-kernel");
+			ck_assert_str_eq(fu_jstr(rep, "result"), "no-patch-for-kernel");
 			ck_assert_int_eq(total, 0);
 			ck_assert_int_eq(markers(g[i]), 0);
 		} else {
-			ck_assert_msg(!strcmp(jstr(rep, "result"), "applied"), "g%d: %s", i,
+			ck_assert_msg(!strcmp(fu_jstr(rep, "result"), "applied"), "g%d: %s", i,
 				      json_object_to_json_string(rep));
 			ck_assert_msg(n == 1 && total == 1, "g%d: cmdline-marker listed %d times of %d", i, n, total);
 			ck_assert_msg(markers(g[i]) == 1, "g%d /proc/cmdline", i);
-			ck_assert_str_eq(jstr(rep, "build_id"), i == 6 ? bid612 : bid61);
+			ck_assert_str_eq(fu_jstr(rep, "build_id"), i == 6 ? bid612 : bid61);
 		}
 		json_object_put(rep);
 	}
@@ -480,7 +386,7 @@ START_TEST(fleet_killed_mid_batch_resumes)
 	for (int i = 0; i < 7; i++) {
 		json_object *rep = report_of(cmd, i);
 
-		ck_assert_str_eq(jstr(rep, "result"), "nothing-to-apply");
+		ck_assert_str_eq(fu_jstr(rep, "result"), "nothing-to-apply");
 		ck_assert_int_eq(listed(g[i], "cmdline-marker", NULL), 1);
 		json_object_put(rep);
 	}
@@ -516,11 +422,11 @@ START_TEST(fleet_stall_reverted_and_named)
 	free(pu_guest(g[3], "kill $(pidof kmsgwait); sleep 0.2"));
 	ck_assert_msg(rc == 1, "run exit %d (want 1: a guest failed, below the threshold): %s %s", rc, out, err);
 	rep = report_of(rundir, 3);
-	ck_assert_msg(!strcmp(jstr(rep, "result"), "failed") && strstr(jstr(rep, "error"), "reverted"),
+	ck_assert_msg(!strcmp(fu_jstr(rep, "result"), "failed") && strstr(fu_jstr(rep, "error"), "reverted"),
 		      "%s", json_object_to_json_string(rep));
 	ck_assert(json_object_object_get_ex(rep, "blocking", &b) && json_object_array_length(b) >= 1);
-	ck_assert_str_eq(jstr(json_object_array_get_idx(b, 0), "comm"), "kmsgwait");
-	ck_assert_msg(strstr(jstr(json_object_array_get_idx(b, 0), "function"), "devkmsg_read"), "%s",
+	ck_assert_str_eq(fu_jstr(json_object_array_get_idx(b, 0), "comm"), "kmsgwait");
+	ck_assert_msg(strstr(fu_jstr(json_object_array_get_idx(b, 0), "function"), "devkmsg_read"), "%s",
 		      json_object_to_json_string(b));
 	ck_assert_msg(strstr(out, "kmsgwait") && strstr(out, "devkmsg_read"), "table: %s", out);
 	json_object_put(rep);
@@ -546,9 +452,9 @@ START_TEST(fleet_stall_signalled)
 	free(pu_guest(g[3], "kill $(pidof kmsgwait) 2>/dev/null; sleep 0.2; true"));
 	ck_assert_msg(rc == 0, "run exit %d: %s %s", rc, out, err);
 	rep = report_of(rundir, 3);
-	ck_assert_msg(!strcmp(jstr(rep, "result"), "applied"), "%s", json_object_to_json_string(rep));
+	ck_assert_msg(!strcmp(fu_jstr(rep, "result"), "applied"), "%s", json_object_to_json_string(rep));
 	ck_assert(json_object_object_get_ex(rep, "blocking", &b) && json_object_array_length(b) >= 1);
-	ck_assert_str_eq(jstr(json_object_array_get_idx(b, 0), "comm"), "kmsgwait");
+	ck_assert_str_eq(fu_jstr(json_object_array_get_idx(b, 0), "comm"), "kmsgwait");
 	json_object_put(rep);
 	ck_assert_int_eq(listed(g[3], "kmsg-eof", NULL), 1);
 	ck_assert_int_eq(pu_vmm(g[3], "unpatch", "kmsg-eof", NULL, NULL), 0);
@@ -580,7 +486,7 @@ START_TEST(fleet_rollback_all)
 		json_object *rep = report_of(rundir, i);
 		int total;
 
-		ck_assert_msg(!strcmp(jstr(rep, "result"), "rolled-back"), "g%d: %s", i,
+		ck_assert_msg(!strcmp(fu_jstr(rep, "result"), "rolled-back"), "g%d: %s", i,
 			      json_object_to_json_string(rep));
 		ck_assert_int_eq(listed(g[i], "cmdline-warn", &total), 0);
 		ck_assert_int_eq(listed(g[i], "cmdline-marker", NULL), 1);

@@ -98,6 +98,14 @@ START_TEST(hostile_inventories_are_refused_by_name)
 	refused("\"on_stall\": \"revert\"", "\"on_stall\": \"pray\"", "on_stall");
 	refused("\"max_parallel\": 8", "\"max_parallel\": 100000", "out of range");
 	refused("\"max_parallel\": 8", "\"max_parallel\": 1.5", "expected an integer");
+	{
+		static const char nul[] = "{\"version\": 1, \"hosts\": [{\"name\": \"h\"}], \"rings\": [{\"name\": \"r\"}],"
+			" \"guests\": [{\"name\": \"g\", \"host\": \"h\", \"ring\": \"r\", \"target\": \"raw:/x\"}],"
+			" \"patches\": [], \"policy\": null}";
+		struct fleet_inv inv;
+
+		ck_err(fleet_inv_parse(nul, strlen(nul), &inv), GP_ERR_INVAL, "policy: expected an object");
+	}
 	refused("\"health\": false", "\"health\": \"no\"", "expected true or false");
 	refused("\"name\": \"lab-1\"", "\"name\": \"../etc\"", "guests[4]");
 	refused("{\"name\": \"host-b\"}", "{\"name\": \"host-a\"}", "hosts[1].name");
@@ -265,12 +273,25 @@ START_TEST(plan_rings_batches_hosts)
 }
 END_TEST
 
+/* The state text j with its first `from` overwritten by `to` (as long):
+ * parsed, it is refused with code, the message naming needle. */
+static void tampered(const char *j, const char *from, const char *to, const struct fleet_inv *inv,
+		     struct fleet_state *t, enum gp_error_code code, const char *needle)
+{
+	char *bad = strdup(j), *at = strstr(bad, from);
+
+	ck_assert_msg(at && strlen(from) == strlen(to), "test bug: %s", from);
+	memcpy(at, to, strlen(to));
+	ck_err(fleet_state_parse(bad, strlen(bad), inv, t), code, needle);
+	free(bad);
+}
+
 START_TEST(state_round_trip_and_tamper)
 {
 	struct fleet_inv inv;
 	struct fleet_plan p;
 	struct fleet_state s, t;
-	char *j, *j2, *bad;
+	char *j, *j2;
 
 	ck_ok(fleet_inv_parse(good, strlen(good), &inv));
 	ck_ok(fleet_plan_make(&inv, -1, &p));
@@ -313,19 +334,13 @@ START_TEST(state_round_trip_and_tamper)
 	j2 = fleet_state_json(&t, &inv);
 	ck_assert_str_eq(j, j2);
 	/* tampered: a guest the plan does not have, a bad result, a wanted
-	 * file not in the catalog */
-	bad = strdup(j);
-	memcpy(strstr(bad, "\"web-02\""), "\"web-09\"", 8);
-	ck_err(fleet_state_parse(bad, strlen(bad), &inv, &t), GP_ERR_CORRUPT, "web-09");
-	free(bad);
-	bad = strdup(j);
-	memcpy(strstr(bad, "\"rolled-back\""), "\"rolled-fwd!\"", 13);
-	ck_err(fleet_state_parse(bad, strlen(bad), &inv, &t), GP_ERR_CORRUPT, "result");
-	free(bad);
-	bad = strdup(j);
-	memcpy(strstr(bad, "/p/a2.o"), "/p/zz.o", 7);
-	ck_err(fleet_state_parse(bad, strlen(bad), &inv, &t), GP_ERR_CORRUPT, "not in the catalog");
-	free(bad);
+	 * file not in the catalog; the state's policy, read by the
+	 * inventory's rules, and required */
+	tampered(j, "\"web-02\"", "\"web-09\"", &inv, &t, GP_ERR_CORRUPT, "web-09");
+	tampered(j, "\"rolled-back\"", "\"rolled-fwd!\"", &inv, &t, GP_ERR_CORRUPT, "result");
+	tampered(j, "/p/a2.o", "/p/zz.o", &inv, &t, GP_ERR_CORRUPT, "not in the catalog");
+	tampered(j, "\"batch\"", "\"bunch\"", &inv, &t, GP_ERR_INVAL, "rollback");
+	tampered(j, "\"policy\"", "\"polizy\"", &inv, &t, GP_ERR_CORRUPT, "policy: missing");
 	ck_err(fleet_state_parse("[1,2", 4, &inv, &t), GP_ERR_CORRUPT, "not a JSON object");
 	free(j);
 	free(j2);
@@ -345,7 +360,7 @@ START_TEST(shipped_examples_parse)
 		struct fleet_inv inv;
 		struct fleet_plan p;
 
-		ck_ok(fleet_inv_load(ex[i], &inv));
+		ck_ok(fleet_inv_load(ex[i], &inv, NULL));
 		ck_ok(fleet_plan_make(&inv, -1, &p));
 		/* canary 1; ring 1: 3 guests, serial 1,5,25%: 1, 2; ring 2: 1, 1 */
 		ck_assert_uint_eq(p.nbatches, 5);

@@ -169,6 +169,26 @@ static struct gp_error *fr_setup(struct fr *fr, int host)
 	return NULL;
 }
 
+/* plan and run: the inventory (with its text when text is not NULL),
+ * its patch files checked, the flags over its policy, --host, the plan.
+ * 0, or the exit status (the error printed); fr_free() in either case. */
+static int open_inventory(const struct fopts *o, const char *path, struct fr *fr, char **text)
+{
+	struct gp_error *err;
+	int host = -1;
+
+	if ((err = fleet_inv_load(path, &fr->inv, text)) || (err = fleet_inv_check_files(&fr->inv)) ||
+	    (err = apply_flags(o, &fr->inv.policy)))
+		return fail(err);
+	if (o->host && (host = fleet_inv_host(&fr->inv, o->host)) < 0) {
+		fprintf(stderr, "vmm: fleet: --host %s: no such host in the inventory\n", o->host);
+		return 2;
+	}
+	if ((err = fr_setup(fr, host)))
+		return fail(err);
+	return 0;
+}
+
 static void mkdirs(const char *dir)
 {
 	char p[PATH_MAX];
@@ -304,22 +324,13 @@ static void report(struct fr *fr, int ret)
 static int fleet_plan(struct fopts *o, const char *inventory)
 {
 	struct fr fr = { .mode = FR_PLAN, .lock_fd = -1, .json = o->json };
-	struct gp_error *err;
 	char tmpl[] = "/tmp/gp-fleet-plan.XXXXXX";
-	int host = -1, ret = 0;
+	int ret = open_inventory(o, inventory, &fr, NULL);
 	json_object *arr;
 
-	if ((err = fleet_inv_load(inventory, &fr.inv)) || (err = fleet_inv_check_files(&fr.inv)) ||
-	    (err = apply_flags(o, &fr.inv.policy)))
-		return fail(err);
-	if (o->host && (host = fleet_inv_host(&fr.inv, o->host)) < 0) {
-		fleet_inv_free(&fr.inv);
-		fprintf(stderr, "vmm: fleet: --host %s: no such host in the inventory\n", o->host);
-		return 2;
-	}
-	if ((err = fr_setup(&fr, host))) {
+	if (ret) {
 		fr_free(&fr);
-		return fail(err);
+		return ret;
 	}
 	if (!mkdtemp(tmpl)) {
 		fr_free(&fr);
@@ -426,29 +437,23 @@ static void run_dir_of(const char *arg, char *dir, size_t len)
 static int fleet_run(struct fopts *o, const char *inventory)
 {
 	struct fr fr = { .mode = FR_RUN, .lock_fd = -1, .json = o->json };
-	struct gp_error *err;
+	struct gp_error *err = NULL;
 	char *text = NULL, *pj, path[PATH_MAX];
-	int host = -1, ret;
+	int ret = open_inventory(o, inventory, &fr, &text);
 	time_t now = time(NULL);
 	struct tm tm;
 	struct stat st;
 
-	if ((err = fleet_inv_load(inventory, &fr.inv)) || (err = fleet_inv_check_files(&fr.inv)) ||
-	    (err = apply_flags(o, &fr.inv.policy)))
-		return fail(err);
-	if (o->host && (host = fleet_inv_host(&fr.inv, o->host)) < 0) {
-		fleet_inv_free(&fr.inv);
-		fprintf(stderr, "vmm: fleet: --host %s: no such host in the inventory\n", o->host);
-		return 2;
+	if (ret) {
+		free(text);
+		fr_free(&fr);
+		return ret;
 	}
-	if ((err = fr_setup(&fr, host)))
-		goto out;
 	gmtime_r(&now, &tm);
 	snprintf(fr.st.run, sizeof(fr.st.run), "%04d%02d%02dT%02d%02d%02dZ-%s-%d", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, o->host ? o->host : "all",
 		 (int)getpid());
 	snprintf(fr.st.host, sizeof(fr.st.host), "%s", o->host ? o->host : "");
-	fr.st.policy = fr.inv.policy;
 	fr.st.started = fr_now();
 	if (o->run_dir) {
 		snprintf(fr.dir, sizeof(fr.dir), "%s", o->run_dir);
@@ -471,11 +476,8 @@ static int fleet_run(struct fopts *o, const char *inventory)
 	mkdirs(path);
 	if ((err = lock_run(&fr)))
 		goto out;
-	/* The run keeps its own copy of the inventory: resume needs nothing else. */
-	if (!(text = read_all(inventory))) {
-		err = gp_error_os(errno, "%s", inventory);
-		goto out;
-	}
+	/* The run keeps its own copy of the inventory (the text it parsed):
+	 * resume needs nothing else. */
 	if ((err = fr_write_file(fr.dir, "inventory.json", text)))
 		goto out;
 	{
@@ -524,29 +526,24 @@ static struct gp_error *load_run(struct fr *fr, const char *arg)
 
 	run_dir_of(arg, fr->dir, sizeof(fr->dir));
 	snprintf(path, sizeof(path), "%s/inventory.json", fr->dir);
-	if ((err = fleet_inv_load(path, &fr->inv)))
+	if ((err = fleet_inv_load(path, &fr->inv, NULL)))
 		return err;
 	snprintf(path, sizeof(path), "%s/state.json", fr->dir);
 	if (!(text = read_all(path)))
 		return gp_error_os(errno, "%s", path);
+	/* The run's host and policy (flags included) first: the batches
+	 * follow them, and the state's guests are those of that plan. */
 	root = json_tokener_parse(text);
 	if (root && json_object_object_get_ex(root, "host", &v) && json_object_get_string_len(v) &&
-	    (host = fleet_inv_host(&fr->inv, json_object_get_string(v))) < 0) {
-		json_object_put(root);
-		free(text);
-		return gp_error_create(GP_ERR_CORRUPT, "%s: host not in the inventory", path);
-	}
+	    (host = fleet_inv_host(&fr->inv, json_object_get_string(v))) < 0)
+		err = gp_error_create(GP_ERR_CORRUPT, "host not in the inventory");
+	else if (root && json_object_object_get_ex(root, "policy", &v) && v)
+		err = fleet_policy_parse(v, &fr->inv.policy);
 	json_object_put(root);
-	if ((err = fr_setup(fr, host)) ||
-	    (err = fleet_state_parse(text, strlen(text), &fr->inv, &fr->st))) {
-		free(text);
-		return gp_error_wrap(err, "%s", path);
-	}
+	if (!err && !(err = fr_setup(fr, host)))
+		err = fleet_state_parse(text, strlen(text), &fr->inv, &fr->st);
 	free(text);
-	/* The batches follow the run's own policy (flags included). */
-	fr->inv.policy = fr->st.policy;
-	fleet_plan_free(&fr->plan);
-	return fleet_plan_make(&fr->inv, host, &fr->plan);
+	return err ? gp_error_wrap(err, "%s", path) : NULL;
 }
 
 static int fleet_status(struct fopts *o, const char *arg)

@@ -111,16 +111,28 @@ static void soak(struct fr *fr, int ring, double s)
 	}
 }
 
-static void halt(struct fr *fr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void halt(struct fr *fr, const char *fmt, ...)
+/* The failures of sel[0..n) (a batch, or a ring after its soak) exceed
+ * max_fail: halt with the reason given, the threshold appended, and roll
+ * back per policy; the state saved before and after.  Returns 2. */
+static int halt(struct fr *fr, const size_t *sel, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int halt(struct fr *fr, const size_t *sel, size_t n, const char *fmt, ...)
 {
+	char *r = fr->st.halt_reason;
+	size_t len;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(fr->st.halt_reason, sizeof(fr->st.halt_reason), fmt, ap);
+	vsnprintf(r, sizeof(fr->st.halt_reason), fmt, ap);
 	va_end(ap);
+	len = strlen(r);
+	snprintf(r + len, sizeof(fr->st.halt_reason) - len, " (max_fail %d%s)", fr->st.policy.max_fail,
+		 fr->st.policy.max_fail_pct ? "%" : "");
 	fr->st.phase = FLEET_RUN_HALTED;
 	fr_save(fr);
+	rollback(fr, sel, n);
+	fr_save(fr);
+	return 2;
 }
 
 /* Before batch b (b == nbatches: after the last one), the ring of batch
@@ -142,14 +154,9 @@ static int ring_soak(struct fr *fr, size_t b, size_t *sel)
 		fr->st.g[sel[k]].health_checked = false;
 	nf = check(fr, sel, n);
 	fr->st.rings_soaked = (int)b;
-	if (fleet_fail_exceeds(&fr->st.policy, nf, n)) {
-		halt(fr, "ring %s: %zu of %zu guests unhealthy after the soak (max_fail %d%s)",
-		     fr->inv.rings[pr].name, nf, n, fr->st.policy.max_fail,
-		     fr->st.policy.max_fail_pct ? "%" : "");
-		rollback(fr, sel, n);
-		fr_save(fr);
-		return 2;
-	}
+	if (fleet_fail_exceeds(&fr->st.policy, nf, n))
+		return halt(fr, sel, n, "ring %s: %zu of %zu guests unhealthy after the soak",
+			    fr->inv.rings[pr].name, nf, n);
 	fr_save(fr);
 	return 0;
 }
@@ -216,12 +223,8 @@ int fr_run(struct fr *fr)
 		nf = failures(fr, sel, n);
 		fr->st.next_batch = (int)b + 1;
 		if (fleet_fail_exceeds(&fr->st.policy, nf, n)) {
-			halt(fr, "ring %s, batch %d: %zu of %zu guests failed (max_fail %d%s)",
-			     fr->inv.rings[B->ring].name, B->index + 1, nf, n, fr->st.policy.max_fail,
-			     fr->st.policy.max_fail_pct ? "%" : "");
-			rollback(fr, sel, n);
-			fr_save(fr);
-			ret = 2;
+			ret = halt(fr, sel, n, "ring %s, batch %d: %zu of %zu guests failed",
+				   fr->inv.rings[B->ring].name, B->index + 1, nf, n);
 			break;
 		}
 		fr_save(fr);
@@ -239,7 +242,10 @@ int fr_run(struct fr *fr)
 	if (fr->tty)
 		fputc('\n', stderr);
 	if (!ret && tgt_interrupted()) {
-		halt(fr, "interrupted by a signal: `vmm fleet resume` continues");
+		snprintf(fr->st.halt_reason, sizeof(fr->st.halt_reason),
+			 "interrupted by a signal: `vmm fleet resume` continues");
+		fr->st.phase = FLEET_RUN_HALTED;
+		fr_save(fr);
 		ret = 1;
 	} else if (!ret) {
 		fr->st.phase = FLEET_RUN_DONE;
