@@ -382,8 +382,14 @@ START_TEST(refusals)
 
 	ck_err(load(compile("nolp", "-DNOLIVEPATCH"), &img, &p), GP_ERR_INVAL,
 	       "not a livepatch module");
-	ck_err(load(compile("cb", "-DCALLBACK"), &img, &p), GP_ERR_INVAL,
-	       "callbacks (post_patch ): callbacks not supported yet");
+	/* callbacks are run in the guest now: decoded, in the loaded code */
+	ck_ok(load(compile("cb", "-DCALLBACK"), &img, &p));
+	ck_assert(p.has_callbacks);
+	ck_assert(p.objs[0].post_patch >= img.code_va &&
+		  p.objs[0].post_patch < img.code_va + img.code_used);
+	ck_assert(!p.objs[0].pre_patch && !p.objs[0].pre_unpatch && !p.objs[0].post_unpatch);
+	ck_assert(!p.objs[1].post_patch);
+	lp_image_free(&img);
 	ck_err(load(compile("st", "-DSTATES"), &img, &p), GP_ERR_INVAL, "klp_state");
 	ck_err(load(compile("field", "-DBADFIELD"), &img, &p), GP_ERR_INVAL,
 	       "only klp_patch.mod and THIS_MODULE->name are honoured");
