@@ -367,7 +367,8 @@ static struct gp_error *run_with(struct kern *k, struct lp_ctx *c, struct lp_cb_
 		if ((err = lp_call_tagged(k, nc.fn, nc.arg, LP_CB_TIMEOUT_S, nc.tag, &ret)))
 			return gp_error_wrap(err, "the %s callback of object %s", nc.what,
 					     nc.obj[0] ? nc.obj : "vmlinux");
-		log_add(log, nc.what, nc.obj, ret, strcmp(nc.what, "exit") != 0);
+		/* only pre_patch returns a value (the others are void) */
+		log_add(log, nc.what, nc.obj, ret, false);
 	}
 	return gp_error_create(GP_ERR_LIMIT, "more than %d steps of owed callbacks", RUN_MAX_STEPS);
 }

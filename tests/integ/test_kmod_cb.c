@@ -131,7 +131,9 @@ static void log_is(const char *tag, const char *const *want)
 		const char *msg = line;
 		char *cr;
 
-		if (!strstr(line, tag) || strstr(line, "grep") || !strchr(line, ']'))
+		/* the kernel's own line at the first out-of-tree insmod */
+		if (!strstr(line, tag) || strstr(line, "grep") || !strchr(line, ']') ||
+		    strstr(line, "taints kernel"))
 			continue;
 		if ((cr = strchr(line, '\r')))
 			*cr = 0;
@@ -363,7 +365,7 @@ START_TEST(busy_target_post_patch_later)
 							    want_done[3], want_done[4], NULL });
 	/* the next command (any) runs them, once */
 	out = vmm("list", "", 0);
-	ck_assert_msg(strstr(out, "callbacks a livepatch module was owed ran: post_patch(vmlinux)=0"),
+	ck_assert_msg(strstr(out, "callbacks a livepatch module was owed ran: post_patch(vmlinux) post_patch(" BUSY ")"),
 		      "%s", out);
 	free(out);
 	free(vmm("list", "", 0));
