@@ -213,6 +213,34 @@ struct gp_error *lp_kmod_cb_set_mods(const struct kbtf *btf, const struct kmod_l
 	return NULL;
 }
 
+/* klp_init_object_loaded() is for loaded objects only: the functions of
+ * a module object whose module the guest has not loaded are left out
+ * (the kernel patches them when the module comes; we do not see it come:
+ * not_loaded names them). */
+void lp_kmod_skip_unloaded(struct lp_kmod_patch *kp, const struct kmod_list *mods,
+			   struct lp_image *img, char *not_loaded, size_t len)
+{
+	int out = 0;
+
+	for (int i = 0; i < kp->nr_objs; i++) {
+		struct lp_kmod_object *ob = &kp->objs[i];
+		bool loaded = !ob->name[0] || (mods && kmod_by_name(mods, ob->name));
+		int first = out;
+
+		for (int j = ob->first_func; j < ob->first_func + ob->nr_funcs; j++)
+			if (loaded)
+				img->funcs[out++] = img->funcs[j];
+		if (!loaded) {
+			size_t n = strlen(not_loaded);
+
+			snprintf(not_loaded + n, len - n, "%s%s", n ? ", " : "", ob->name);
+		}
+		ob->first_func = first;
+		ob->nr_funcs = out - first;
+	}
+	img->nr_funcs = out;
+}
+
 /* core.c's klp_is_object_loaded(): vmlinux, or a module the guest has. */
 static bool obj_loaded(const struct lp_ctx *c, const struct lp_cb_obj *o)
 {
@@ -508,7 +536,8 @@ struct gp_error *lp_kmod_cb_pre_patch(struct kern *k, struct lp_apply_ctx *a,
 	return lp_resume(k, err);
 }
 
-struct gp_error *lp_kmod_cb_pre_unpatch(struct kern *k, const char *name, struct lp_cb_log *log)
+struct gp_error *lp_kmod_cb_pre_unpatch(struct kern *k, const char *name, bool force,
+				       struct lp_cb_log *log)
 {
 	struct lp_ctx c;
 	struct lp_region r;
@@ -524,7 +553,8 @@ struct gp_error *lp_kmod_cb_pre_unpatch(struct kern *k, const char *name, struct
 	err = lp_region_load(k, &r);
 	if (!err && r.present && (slot = lp_rec_find_patch(&r.hdr, name)) >= 0 &&
 	    r.hdr.kmods[slot].klp_off && r.hdr.patches[slot].state == LP_APPLIED &&
-	    !r.hdr.cb_slot && r.hdr.trans_patch < 0) {
+	    !r.hdr.cb_slot && r.hdr.trans_patch < 0 &&
+	    (force || !(r.hdr.patches[slot].flags & LP_FLAG_FORCED))) {
 		err = lp_kmod_cb_read(k, &r, slot, &objs);
 		for (int i = 0; !err && i < objs.n; i++)
 			run |= objs.v[i].fn[2] != 0;

@@ -35,6 +35,7 @@
 #define GP_LP_KMOD_CB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gp_error.h"
@@ -69,6 +70,12 @@ struct lp_kmod_patch;
 struct kmod_list;
 struct gp_error *lp_kmod_cb_set_mods(const struct kbtf *btf, const struct kmod_list *mods,
 				     const struct lp_kmod_patch *kp, struct lp_image *img);
+
+/* klp_init_object_loaded() is for loaded objects only: the functions of
+ * module objects whose module the guest has not loaded are left out of
+ * img (kp's objects updated); not_loaded gets their names. */
+void lp_kmod_skip_unloaded(struct lp_kmod_patch *kp, const struct kmod_list *mods,
+			   struct lp_image *img, char *not_loaded, size_t len);
 
 /* Read patch slot's klp_objects and exit from its pages (paused, region
  * loaded), every pointer checked against its pages. */
@@ -105,7 +112,9 @@ void lp_kmod_cb_after(struct kern *k, struct lp_report *rep);
 struct gp_error *lp_kmod_cb_cancel(struct kern *k, int slot, struct lp_cb_log *log);
 
 /* Before the unpatch transition of patch `name` starts: pre_unpatch of
- * each patched object (nothing if the patch has no callbacks). */
-struct gp_error *lp_kmod_cb_pre_unpatch(struct kern *k, const char *name, struct lp_cb_log *log);
+ * each patched object (nothing if the patch has no callbacks, is not
+ * applied, or is forced and `force` is not given: the unpatch refuses). */
+struct gp_error *lp_kmod_cb_pre_unpatch(struct kern *k, const char *name, bool force,
+				       struct lp_cb_log *log);
 
 #endif

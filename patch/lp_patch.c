@@ -365,35 +365,6 @@ struct gp_error *lp_add_new_patch(struct kern *k, struct lp_apply_ctx *a, uint32
 				 a->slot, state, a->flags);
 }
 
-/* klp_init_object_loaded() is for loaded objects only: the functions of
- * a module object whose module the guest has not loaded are left out
- * (the kernel patches them when the module comes; we do not see it come:
- * rep->not_loaded says so). */
-static void skip_unloaded(struct lp_kmod_patch *kp, const struct kmod_list *mods,
-			  struct lp_image *img, struct lp_report *rep)
-{
-	int out = 0;
-
-	for (int i = 0; i < kp->nr_objs; i++) {
-		struct lp_kmod_object *ob = &kp->objs[i];
-		bool loaded = !ob->name[0] || (mods && kmod_by_name(mods, ob->name));
-		int first = out;
-
-		for (int j = ob->first_func; j < ob->first_func + ob->nr_funcs; j++)
-			if (loaded)
-				img->funcs[out++] = img->funcs[j];
-		if (!loaded) {
-			size_t n = strlen(rep->not_loaded);
-
-			snprintf(rep->not_loaded + n, sizeof(rep->not_loaded) - n, "%s%s",
-				 n ? ", " : "", ob->name);
-		}
-		ob->first_func = first;
-		ob->nr_funcs = out - first;
-	}
-	img->nr_funcs = out;
-}
-
 static bool choose_per_task(struct lp_ctx *c, const struct lp_opts *o, struct gp_error **err)
 {
 	enum lp_model m = o ? o->model : LP_MODEL_AUTO;
@@ -495,7 +466,8 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		}
 		if (kp.has_callbacks && (err = lp_kmod_cb_set_mods(k->btf, g.mods, &kp, &img)))
 			goto out;
-		skip_unloaded(&kp, g.mods, &img, rep);
+		lp_kmod_skip_unloaded(&kp, g.mods, &img, rep->not_loaded,
+				      sizeof(rep->not_loaded));
 		if (!img.nr_funcs && !kp.has_callbacks) {
 			err = gp_error_create(GP_ERR_NOTFOUND,
 					      "%s: nothing to patch: the guest has not loaded %s",
@@ -632,6 +604,10 @@ struct gp_error *lp_find_removable(struct kern *k, struct lp_remove_ctx *rc, str
 				       rc->name);
 	if (!r->present || (*slot = lp_rec_find_patch(&r->hdr, rc->name)) < 0)
 		return gp_error_create(GP_ERR_NOTFOUND, "no patch named %s is applied", rc->name);
+	if (r->hdr.patches[*slot].state == LP_LOADED)
+		return gp_error_create(GP_ERR_BUSY,
+				       "patch %s is not live: its livepatch module's callbacks or exit are still owed (the next vmm command runs them)",
+				       rc->name);
 	if ((r->hdr.patches[*slot].flags & LP_FLAG_FORCED) && !rc->force)
 		return gp_error_create(GP_ERR_BUSY,
 				       "patch %s was forced: tasks may still run code from before it, so removing it is unsafe; use --force to remove it anyway (its code is then kept in the guest, never reused)",
@@ -656,7 +632,7 @@ struct gp_error *lp_remove(struct kern *k, const char *name, const struct lp_opt
 	{
 		struct lp_cb_log log = { { 0 } };
 
-		err = lp_kmod_cb_pre_unpatch(k, name, &log);
+		err = lp_kmod_cb_pre_unpatch(k, name, o && o->force, &log);
 		snprintf(rep->callbacks, sizeof(rep->callbacks), "%s", log.text);
 		if (err)
 			return err;
