@@ -511,6 +511,10 @@ struct gp_error *lp_kmod_cb_pre_patch(struct kern *k, struct lp_apply_ctx *a,
 		err = lp_call_tagged(k, pre_patch[i], o.va, LP_CB_TIMEOUT_S, (uint32_t)i + 1, &ret);
 		if (!err) {
 			log_add(log, "pre_patch", o.name, ret, true);
+			/* Fault injection for the tests: die between two
+			 * pre_patch callbacks (the next vmm cancels). */
+			if (getenv("GP_FAULT_KILL_AFTER_PRE_PATCH"))
+				raise(SIGKILL);
 			if ((int32_t)ret == 0)
 				continue;
 			err = gp_error_create(GP_ERR_INVAL,

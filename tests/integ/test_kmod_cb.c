@@ -276,6 +276,50 @@ START_TEST(pre_patch_enodev)
 }
 END_TEST
 
+/* The vmm applying it killed right after the first pre_patch callback
+ * returned (before the next, nothing of the patch live): the next command
+ * cancels as klp_cancel_transition() would, post_unpatch for the object
+ * whose pre_patch succeeded, no exit, the pages gone. */
+START_TEST(pre_patch_killed_cancels)
+{
+	static const char *const want[] = {
+		BUSY ": " BUSY "_init",
+		BUSY ": busymod_work_func enter",
+		BUSY ": busymod_work_func exit",
+		DEMO ": pre_patch_callback: vmlinux",
+		DEMO ": post_unpatch_callback: vmlinux",
+		BUSY ": " BUSY "_exit",
+		NULL
+	};
+	struct hashes before;
+	uint64_t pages_before;
+	char rest[400], *out = NULL;
+	int rc;
+
+	log_clear();
+	guest("insmod /bin/" BUSY ".ko block_transition=N && sleep 1 && echo ok");
+	before = pu_hash_guest(r);
+	pages_before = pages_hash();
+	snprintf(rest, sizeof(rest), "--timeout 30 %s", ko(DEMO));
+	setenv("GP_FAULT_KILL_AFTER_PRE_PATCH", "1", 1);
+	rc = pu_vmm(r, "patch", rest, NULL, NULL);
+	unsetenv("GP_FAULT_KILL_AFTER_PRE_PATCH");
+	ck_assert_msg(rc == 128 + 9, "vmm patch was not killed: %d", rc);
+	out = vmm("list", "", 0);
+	ck_assert_msg(strstr(out, "callbacks a livepatch module was owed ran: post_unpatch(vmlinux)"),
+		      "%s", out);
+	free(out);
+	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
+	ck_assert_msg(!strstr(out, DEMO), "%s", out);
+	free(out);
+	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed");
+	ck_assert_msg(pages_hash() == pages_before, "region pages left behind");
+	guest("rmmod " BUSY "; echo done");
+	log_is("test_klp_callbacks", want);
+	no_oops();
+}
+END_TEST
+
 /* "multiple target modules" without the module loaded later: the busy
  * module's work function is patched (a real function of a module object)
  * and every loaded object's callbacks run around it. */
@@ -505,6 +549,7 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, target_module_before_livepatch);
 	tcase_add_test(tc, target_module_not_present);
 	tcase_add_test(tc, pre_patch_enodev);
+	tcase_add_test(tc, pre_patch_killed_cancels);
 	tcase_add_test(tc, busy_module_not_blocking);
 	tcase_add_test(tc, busy_target_post_patch_later);
 	tcase_add_test(tc, busy_target_reversed);
