@@ -193,6 +193,7 @@ struct gp_error *lp_kmod_set_params(struct lp_kmod *km, const struct kbtf *btf,
 			if (!gelf_getsym(sd, (int)j, &sym) ||
 			    !(sn = elf_strptr(o->elf, strndx, sym.st_name)) || strcmp(sn, want) ||
 			    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= o->nsec ||
+			    !o->secs[sym.st_shndx].name ||
 			    strcmp(o->secs[sym.st_shndx].name, "__param") ||
 			    sym.st_value > o->secs[sym.st_shndx].sh.sh_size ||
 			    o->secs[sym.st_shndx].sh.sh_size - sym.st_value < kp_size)
