@@ -523,7 +523,8 @@ static struct gp_error *read_init_exit(struct lp_kmod *km)
 				if (o->secs[sym.st_shndx].kind != LP_SEC_CODE ||
 				    sym.st_value >= o->secs[sym.st_shndx].sh.sh_size)
 					return lp_elf_err(o, "cleanup_module lies in section %s, which is not loaded as code",
-							  o->secs[sym.st_shndx].name);
+							  o->secs[sym.st_shndx].name ?
+								  o->secs[sym.st_shndx].name : "?");
 				km->exit_sec = sym.st_shndx;
 				km->exit_off = sym.st_value;
 			}

@@ -148,7 +148,8 @@ static struct gp_error *set_one(struct lp_kmod *km, int psec, uint64_t off_kp, u
 	    var_off > o->secs[var_sec].sh.sh_size ||
 	    o->secs[var_sec].sh.sh_size - var_off < kinds[kind].size)
 		return lp_elf_err(o, "parameter %s: its variable (%s+0x%llx) is not in the module's loaded data",
-				  name, o->secs[var_sec].name, (unsigned long long)var_off);
+				  name, o->secs[var_sec].name ? o->secs[var_sec].name : "?",
+				  (unsigned long long)var_off);
 	if ((err = parse_value(o, name, value, (unsigned)kind, val)))
 		return err;
 	memcpy(o->secs[var_sec].host + var_off, val, kinds[kind].size);
