@@ -143,7 +143,9 @@ kernels:
 # tests/integ/test_kmod.c applies them from outside with `vmm patch`, and the
 # initramfs carries them for the guest's own insmod to compare with).
 KLP_SAMPLE_NAMES := livepatch-sample test_klp_livepatch test_klp_atomic_replace test_klp_shadow_vars \
-	livepatch-shadow-mod livepatch-shadow-fix1 livepatch-callbacks-demo gp_kmod_sleepy
+	livepatch-shadow-mod livepatch-shadow-fix1 livepatch-callbacks-demo gp_kmod_sleepy \
+	livepatch-shadow-fix2 test_klp_callbacks_demo test_klp_callbacks_demo2 test_klp_callbacks_busy \
+	test_klp_callbacks_mod
 KLP_SAMPLES := $(patsubst %,$(O)/klp-samples/%.ko,$(KLP_SAMPLE_NAMES))
 KLP612_SAMPLES := $(patsubst %,$(O)/klp-samples-6.12-amd64/%.ko,$(KLP_SAMPLE_NAMES))
 

@@ -428,6 +428,7 @@ struct gp_error *kmod_load(struct kern *k, const struct orc_format *fmt, struct 
 		}
 		if (state == MODULE_STATE_UNFORMED)
 			continue;
+		m.addr = mod;
 		m.name[KMOD_NAME_LEN] = '\0';
 		for (char *c = m.name; *c; c++)
 			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)

@@ -43,6 +43,7 @@ struct kmod_sym {
 
 struct kmod {
 	char name[KMOD_NAME_LEN + 1];
+	uint64_t addr;			/* its struct module */
 	uint64_t text_start, text_end;	/* core text */
 	struct orc_table *orc;		/* NULL if the module has none, or it was refused */
 	const struct orc_format *orc_fmt;	/* the format its tables were read in */

@@ -339,6 +339,7 @@ static struct gp_error *call_step(struct kern *k, struct lp_ctx *c, const struct
 	if ((err = lp_write_pages(k, h->call_code_page, zero, sizeof(zero), true)) ||
 	    (err = lp_write_pages(k, h->call_data_page, zero, sizeof(zero), false)))
 		return err;
+	lp_rec_cb_call_gone(h, fin->ran, fin->ret);
 	h->page_owner[h->call_code_page] = 0;
 	h->page_owner[h->call_data_page] = 0;
 	h->call_state = h->call_hooked = 0;
@@ -351,7 +352,7 @@ static struct gp_error *call_step(struct kern *k, struct lp_ctx *c, const struct
 
 /* Step 1 (paused): everything the call needs, the hook written last. */
 static struct gp_error *call_setup(struct kern *k, struct lp_ctx *c, const struct call_syms *s,
-				   struct lp_region *r, uint64_t fn, uint64_t arg)
+				   struct lp_region *r, uint64_t fn, uint64_t arg, uint32_t tag)
 {
 	static uint8_t code[LP_AGENT_CALL_CODE];
 	struct lp_hdr *h = &r->hdr;
@@ -417,6 +418,13 @@ static struct gp_error *call_setup(struct kern *k, struct lp_ctx *c, const struc
 	h->call_arg = arg;
 	h->call_started_unix = (uint64_t)time(NULL);
 	h->call_pid = (int32_t)getpid();
+	/* An owed callback (lp_kmod_cb.c): marked in the pause that sets its
+	 * call up, unmarked in the one that sees the call end. */
+	if (tag) {
+		if (!h->cb_slot || tag > LP_KMOD_CB_MAX_OBJS)
+			return gp_error_create(GP_ERR_INVAL, "no callback %u is owed", tag);
+		h->cb_calling = tag;
+	}
 	if ((err = lp_write_alloc(k, (unsigned)cp, 1, code, sizeof(code), true)) ||
 	    (err = lp_write_alloc(k, (unsigned)dp, 1, data, sizeof(data), false)) ||
 	    (err = lp_region_commit(k, r)))
@@ -567,6 +575,12 @@ static struct gp_error *call_wait(struct kern *k, struct lp_ctx *c, const struct
 struct gp_error *lp_call(struct kern *k, uint64_t fn, uint64_t arg, double timeout_s,
 			 int64_t *ret)
 {
+	return lp_call_tagged(k, fn, arg, timeout_s, 0, ret);
+}
+
+struct gp_error *lp_call_tagged(struct kern *k, uint64_t fn, uint64_t arg, double timeout_s,
+				uint32_t tag, int64_t *ret)
+{
 	struct call_syms s;
 	struct lp_ctx c;
 	struct lp_region r;
@@ -578,7 +592,7 @@ struct gp_error *lp_call(struct kern *k, uint64_t fn, uint64_t arg, double timeo
 	if ((err = call_syms(k, &s)) || (err = lp_ctx_init(k, &c)))
 		return err;
 	if (!(err = tgt_pause(k->t)))
-		err = lp_resume(k, call_setup(k, &c, &s, &r, fn, arg));
+		err = lp_resume(k, call_setup(k, &c, &s, &r, fn, arg, tag));
 	if (!err)
 		err = call_wait(k, &c, &s, r.hdr.call_data_page, fn, timeout_s, ret);
 	lp_ctx_free(&c);

@@ -75,6 +75,13 @@
 struct gp_error *lp_call(struct kern *k, uint64_t fn, uint64_t arg, double timeout_s,
 			 int64_t *ret);
 
+/* The same for a livepatch module's owed callback (lp_kmod_cb.c): tag is
+ * 1 + its klp_object (hdr.cb_calling), set in the pause that sets the
+ * call up; the pause that sees the call end (this process's or a later
+ * one's) clears its bit of hdr.cb_todo if it ran.  0: lp_call(). */
+struct gp_error *lp_call_tagged(struct kern *k, uint64_t fn, uint64_t arg, double timeout_s,
+				uint32_t tag, int64_t *ret);
+
 /* A call record left by an earlier vmm (killed, or timed out). */
 struct lp_call_leftover {
 	bool found;		/* a record was there */

@@ -65,6 +65,10 @@ struct lp_image {
 	 * kernel's ORC format; orc_n 0: none. */
 	uint64_t orc_va;
 	uint32_t orc_n;
+	/* A livepatch module with callbacks or an exit function: its struct
+	 * klp_patch and its exit (0: none), kept in the region records
+	 * (lp_kmod_cb.c); both 0 otherwise. */
+	uint64_t kmod_klp_va, kmod_exit_fn;
 };
 
 /* Parse a patch object. path is for messages. The object is copied. */

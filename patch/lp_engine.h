@@ -75,6 +75,10 @@ struct lp_apply_ctx {
 	int slot;
 	uint32_t flags;
 	bool done;		/* per-task: completed in the first pause */
+	/* A livepatch module whose pages are in the guest already (state
+	 * LP_LOADED: its pre_patch callbacks ran): not written again, and
+	 * the stage it held them in ends in the same pause. */
+	bool preloaded;
 };
 
 struct lp_remove_ctx {

@@ -38,6 +38,7 @@ struct gp_error *lp_global_apply_attempt(struct kern *k, void *arg, struct lp_re
 				lp_rec_drop_patch(&a->r.hdr, q, false);
 		lp_rec_drop_nops(&a->r.hdr, a->slot);
 	}
+	lp_rec_cb_patched(&a->r.hdr, a->slot);
 	err = lp_commit_change(k, &a->r, old, a->c);
 out:
 	free(old);
@@ -78,7 +79,7 @@ struct gp_error *lp_global_remove_attempt(struct kern *k, void *arg, struct lp_r
 	if (!(old = malloc(sizeof(*old))))
 		return &gp_error_nomem;
 	*old = r.hdr;
-	lp_rec_drop_patch(&r.hdr, slot, r.hdr.patches[slot].flags & LP_FLAG_FORCED);
+	lp_rec_cb_unpatched(&r.hdr, slot, r.hdr.patches[slot].flags & LP_FLAG_FORCED);
 	err = lp_commit_change(k, &r, old, rc->c);
 	free(old);
 	rep->write_ns = gp_now_ns() - tw;

@@ -43,10 +43,14 @@ static const struct {
 	{ ".modinfo", NULL },
 	{ "__versions", NULL },
 	{ "__mcount_loc", NULL },	/* each listed call becomes the ftrace NOP */
-	/* never run: init and exit code (the patch structures may not point
-	 * there: a reference is refused as "lies in section .init.text") */
+	/* never run: init code (the patch structures may not point there: a
+	 * reference is refused as "lies in section .init.text"); its only
+	 * job in a livepatch module is klp_enable_patch(), which we do
+	 * (read_init_exit refuses an init that calls anything else).  Exit
+	 * code (.exit.text, and .exit.data: module_exit()'s pointer to it) is
+	 * loaded: it runs when the patch is unpatched, as rmmod runs it
+	 * (lp_kmod_cb.c). */
 	{ ".init.", NULL },
-	{ ".exit.", NULL },
 	/* module parameters are not registered: their defaults stay */
 	{ "__param", NULL },
 	/* objtool's lists for the loader: the `jmp __x86_return_thunk`
@@ -88,7 +92,7 @@ static bool is_data_name(const char *n)
 	return !strcmp(n, ".data") || prefix(n, ".data.") || !strcmp(n, ".rodata") ||
 	       prefix(n, ".rodata.") || !strcmp(n, ".bss") || prefix(n, ".bss.") ||
 	       !strcmp(n, ".gnu.linkonce.this_module") || !strcmp(n, ".orc_unwind") ||
-	       !strcmp(n, ".orc_unwind_ip");
+	       !strcmp(n, ".orc_unwind_ip") || !strcmp(n, ".exit.data");
 }
 
 struct gp_error *lp_kmod_sec_kind(struct lp_obj *o, const struct lp_sec *s,
@@ -106,7 +110,8 @@ struct gp_error *lp_kmod_sec_kind(struct lp_obj *o, const struct lp_sec *s,
 			return NULL;
 		}
 	if (s->sh.sh_flags & SHF_EXECINSTR) {
-		if (strcmp(s->name, ".text") && !prefix(s->name, ".text."))
+		if (strcmp(s->name, ".text") && !prefix(s->name, ".text.") &&
+		    strcmp(s->name, ".exit.text"))
 			return lp_elf_err(o, "code section %s: guestpatch does not know what the kernel's module loader makes of it",
 					  s->name);
 		*kind = LP_SEC_CODE;
@@ -468,6 +473,93 @@ static struct gp_error *read_enable_arg(struct lp_kmod *km)
 	return NULL;
 }
 
+/* What the init function calls besides klp_enable_patch(): the compiler's
+ * and objtool's own (tracing, return and indirect-branch thunks, the
+ * stack protector) are fine, anything else is work the module's init
+ * would do in the guest and we would not: refused by name. */
+static bool init_call_ok(const char *name)
+{
+	static const char *const ok[] = { "klp_enable_patch", "__fentry__", "__x86_return_thunk",
+					  "__stack_chk_fail" };
+	static const char *const ok_prefix[] = { "__x86_indirect_thunk_",
+						 "__x86_indirect_call_thunk_",
+						 "__x86_indirect_jump_thunk_" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+		if (!strcmp(name, ok[i]))
+			return true;
+	for (size_t i = 0; i < ARRAY_SIZE(ok_prefix); i++)
+		if (prefix(name, ok_prefix[i]))
+			return true;
+	return false;
+}
+
+/* The init code's undefined symbols (its calls into the kernel), and
+ * cleanup_module (the module_exit() function's alias). */
+static struct gp_error *read_init_exit(struct lp_kmod *km)
+{
+	struct lp_obj *o = km->o;
+
+	km->exit_sec = -1;
+	for (size_t i = 0; i < o->nsec; i++) {
+		const struct lp_sec *rs = &o->secs[i];
+		Elf_Scn *scn, *symscn;
+		Elf_Data *rd, *sd;
+		GElf_Shdr symsh;
+		size_t nrel, nsyms;
+
+		if (rs->sh.sh_type == SHT_SYMTAB && (scn = elf_getscn(o->elf, i)) &&
+		    (sd = elf_getdata(scn, NULL)) && rs->sh.sh_entsize) {
+			nsyms = rs->sh.sh_size / rs->sh.sh_entsize;
+			for (size_t j = 0; j < nsyms && j < (1u << 20); j++) {
+				GElf_Sym sym;
+				const char *name;
+
+				if (!gelf_getsym(sd, (int)j, &sym) ||
+				    !(name = elf_strptr(o->elf, rs->sh.sh_link, sym.st_name)) ||
+				    strcmp(name, "cleanup_module") || sym.st_shndx == SHN_UNDEF ||
+				    sym.st_shndx >= o->nsec)
+					continue;
+				if (o->secs[sym.st_shndx].kind != LP_SEC_CODE ||
+				    sym.st_value >= o->secs[sym.st_shndx].sh.sh_size)
+					return lp_elf_err(o, "cleanup_module lies in section %s, which is not loaded as code",
+							  o->secs[sym.st_shndx].name ?
+								  o->secs[sym.st_shndx].name : "?");
+				km->exit_sec = sym.st_shndx;
+				km->exit_off = sym.st_value;
+			}
+			continue;
+		}
+		if (rs->sh.sh_type != SHT_RELA || rs->sh.sh_info >= o->nsec ||
+		    !(o->secs[rs->sh.sh_info].sh.sh_flags & SHF_EXECINSTR) ||
+		    !prefix(o->secs[rs->sh.sh_info].name, ".init."))
+			continue;
+		scn = elf_getscn(o->elf, i);
+		symscn = elf_getscn(o->elf, rs->sh.sh_link);
+		if (!scn || !symscn || !gelf_getshdr(symscn, &symsh) ||
+		    symsh.sh_type != SHT_SYMTAB || !symsh.sh_entsize || !rs->sh.sh_entsize ||
+		    !(rd = elf_getdata(scn, NULL)) || !(sd = elf_getdata(symscn, NULL)))
+			return lp_elf_err(o, "%s: unreadable", rs->name);
+		nrel = rs->sh.sh_size / rs->sh.sh_entsize;
+		nsyms = symsh.sh_size / symsh.sh_entsize;
+		for (size_t j = 0; j < nrel && j < (1u << 20); j++) {
+			GElf_Rela r;
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getrela(rd, (int)j, &r) || GELF_R_SYM(r.r_info) >= nsyms ||
+			    !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
+			    sym.st_shndx != SHN_UNDEF ||
+			    !(name = elf_strptr(o->elf, symsh.sh_link, sym.st_name)) || !*name)
+				continue;
+			if (!init_call_ok(name))
+				return lp_elf_err(o, "the module's init function uses %s: only its klp_enable_patch() is done from outside (its init code never runs)",
+						  name);
+		}
+	}
+	return NULL;
+}
+
 struct gp_error *lp_kmod_open(const void *elf, size_t len, const char *path,
 			      struct lp_kmod **out)
 {
@@ -481,7 +573,7 @@ struct gp_error *lp_kmod_open(const void *elf, size_t len, const char *path,
 	if ((err = lp_elf_open(elf, len, path, LP_MODE_KMOD, &km->o)))
 		goto fail;
 	if ((err = read_modinfo(km)) || (err = read_versions(km)) || (err = read_mcount(km)) ||
-	    (err = read_enable_arg(km)))
+	    (err = read_enable_arg(km)) || (err = read_init_exit(km)))
 		goto fail;
 	km->this_module_sec = find_sec(km->o, ".gnu.linkonce.this_module");
 	if (km->this_module_sec < 0 || km->o->secs[km->this_module_sec].kind != LP_SEC_DATA) {

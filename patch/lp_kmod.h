@@ -46,8 +46,8 @@ struct lp_kmod;
 struct lp_kmod_object {
 	char name[LP_KMOD_NAME_LEN + 1];	/* "" for vmlinux */
 	uint64_t va;				/* the klp_object */
-	/* Its callbacks (klp_callbacks); refused for now when any is set,
-	 * kept so that running them in the guest can be wired in. */
+	/* Its callbacks (klp_callbacks), in the module's loaded code, run
+	 * in the guest by lp_kmod_cb.c; 0: none. */
 	uint64_t pre_patch, post_patch, pre_unpatch, post_unpatch;
 	int first_func, nr_funcs;		/* in lp_image.funcs */
 };
@@ -58,6 +58,8 @@ struct lp_kmod_patch {
 	uint64_t states;	/* klp_state array, 0 if none */
 	struct lp_kmod_object objs[LP_KMOD_MAX_OBJS];
 	int nr_objs;
+	bool has_callbacks;	/* some object has one */
+	uint64_t exit_fn;	/* cleanup_module in .exit.text; 0: none */
 };
 
 /* The guest kernel's exported symbols: name, value, CRC (when it has CRC
@@ -134,6 +136,12 @@ struct lp_kmod_guest {
 struct gp_error *lp_kmod_link(struct lp_kmod *km, const struct lp_kmod_guest *g,
 			      uint64_t code_va, uint64_t data_va, struct lp_image *img,
 			      struct lp_kmod_patch *p);
+
+/* Module parameters NAME=VALUE (as to insmod) set in the linked copy
+ * (after lp_kmod_link, before the pages go to the guest): integer and
+ * bool parameters only (lp_kmod_param.c). */
+struct gp_error *lp_kmod_set_params(struct lp_kmod *km, const struct kbtf *btf,
+				    const char *const *params, int n);
 
 /* ".klp.sym.OBJ.NAME,POS" split as klp_resolve_symbols() does (OBJ at
  * most 55 characters, NAME at most 511, POS a decimal). */

@@ -45,6 +45,10 @@ struct lp_kmod {
 	 * where it could be read: section and offset; -1 if not. */
 	int enable_sec;
 	uint64_t enable_off;
+	/* cleanup_module (the exit function) in .exit.text: section and
+	 * offset; -1 if the module has none. */
+	int exit_sec;
+	uint64_t exit_off;
 	bool *orc_drop;		/* entries of .orc_unwind_ip for init/exit code */
 	/* While linking: the guest, and where data holds &__this_module. */
 	const struct lp_kmod_guest *g;

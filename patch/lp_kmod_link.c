@@ -559,8 +559,6 @@ struct gp_error *lp_kmod_decode(struct lp_kmod *km, struct lp_image *img, struct
 		}
 		p->nr_objs++;
 	}
-	if (!p->nr_objs || !img->nr_funcs)
-		return lp_elf_err(km->o, "the klp_patch replaces no function");
 	/* What we cannot honour yet, now that everything is decoded. */
 	if (p->states) {
 		uint64_t id;
@@ -571,16 +569,29 @@ struct gp_error *lp_kmod_decode(struct lp_kmod *km, struct lp_image *img, struct
 		if (id)
 			return lp_elf_err(km->o, "the patch declares klp_states (system state ids, klp_state): not supported");
 	}
+	/* Callbacks run in the guest (lp_kmod_cb.c): each must be the
+	 * module's loaded code. */
 	for (int i = 0; i < p->nr_objs; i++) {
 		const struct lp_kmod_object *ob = &p->objs[i];
+		const uint64_t cb[4] = { ob->pre_patch, ob->post_patch, ob->pre_unpatch,
+					 ob->post_unpatch };
+		static const char *const cbn[4] = { "pre_patch", "post_patch", "pre_unpatch",
+						    "post_unpatch" };
 
-		if (ob->pre_patch || ob->post_patch || ob->pre_unpatch || ob->post_unpatch)
-			return lp_elf_err(km->o, "klp_object %s has callbacks (%s%s%s%s): callbacks not supported yet",
-					  ob->name[0] ? ob->name : "vmlinux",
-					  ob->pre_patch ? "pre_patch " : "",
-					  ob->post_patch ? "post_patch " : "",
-					  ob->pre_unpatch ? "pre_unpatch " : "",
-					  ob->post_unpatch ? "post_unpatch" : "");
+		for (int c = 0; c < 4; c++) {
+			if (!cb[c])
+				continue;
+			if (cb[c] < img->code_va || cb[c] >= img->code_va + img->code_used)
+				return lp_elf_err(km->o, "klp_object %s: its %s callback 0x%llx is not in the module's loaded code",
+						  ob->name[0] ? ob->name : "vmlinux", cbn[c],
+						  (unsigned long long)cb[c]);
+			p->has_callbacks = true;
+		}
 	}
+	/* A patch of callbacks alone (no function) is the kernel's too. */
+	if (!p->nr_objs || (!img->nr_funcs && !p->has_callbacks))
+		return lp_elf_err(km->o, "the klp_patch replaces no function");
+	if (km->exit_sec >= 0)
+		p->exit_fn = km->o->secs[km->exit_sec].va + km->exit_off;
 	return NULL;
 }

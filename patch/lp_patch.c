@@ -14,6 +14,7 @@
 #include "lp_elf.h"
 #include "lp_engine.h"
 #include "lp_kmod.h"
+#include "lp_kmod_cb.h"
 #include "orc.h"
 #include "stacks.h"
 
@@ -356,11 +357,21 @@ struct gp_error *lp_add_new_patch(struct kern *k, struct lp_apply_ctx *a, uint32
 {
 	struct gp_error *err;
 
-	if ((err = lp_write_alloc(k, a->code_page, (unsigned)(a->img->code_size / 4096), a->img->code,
-				  a->img->code_used, true)) ||
-	    (err = lp_write_alloc(k, a->data_page, (unsigned)(a->img->data_size / 4096), a->img->data,
-				  a->img->data_used, false)))
+	if (a->preloaded) {
+		struct lp_hdr *h = &a->r.hdr;
+
+		if (h->patches[a->slot].state != LP_LOADED || h->cb_slot != (uint32_t)a->slot + 1 ||
+		    h->cb_stage != LP_CB_PRE_PATCH || h->cb_calling)
+			return gp_error_create(GP_ERR_BUSY,
+					       "the loaded pages of %s changed state while its pre_patch callbacks ran (another vmm process?)",
+					       a->img->name);
+		h->cb_slot = h->cb_stage = h->cb_todo = h->cb_ok = 0;
+	} else if ((err = lp_write_alloc(k, a->code_page, (unsigned)(a->img->code_size / 4096),
+					 a->img->code, a->img->code_used, true)) ||
+		   (err = lp_write_alloc(k, a->data_page, (unsigned)(a->img->data_size / 4096),
+					 a->img->data, a->img->data_used, false))) {
 		return err;
+	}
 	return lp_rec_add_patch(&a->r.hdr, &a->r, a->img, a->tf, a->code_page, a->data_page,
 				 a->slot, state, a->flags);
 }
@@ -454,10 +465,35 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 			goto out;
 		/* vermagic and every symbol CRC matched this kernel. */
 		snprintf(img.build_id, sizeof(img.build_id), "%s", k->build_id);
+		/* insmod's parameters, set before anything of it runs */
+		if ((err = lp_kmod_set_params(km, k->btf, o ? o->params : NULL,
+					      o ? o->nparams : 0)))
+			goto out;
+		/* Callbacks and exit run in the guest (lp_kmod_cb.c): the
+		 * records keep where they are. */
+		if (kp.has_callbacks || kp.exit_fn) {
+			img.kmod_klp_va = kp.va;
+			img.kmod_exit_fn = kp.exit_fn;
+		}
+		if (kp.has_callbacks && (err = lp_kmod_cb_set_mods(k->btf, g.mods, &kp, &img)))
+			goto out;
+		lp_kmod_skip_unloaded(&kp, g.mods, &img, rep->not_loaded,
+				      sizeof(rep->not_loaded));
+		if (!img.nr_funcs && !kp.has_callbacks) {
+			err = gp_error_create(GP_ERR_NOTFOUND,
+					      "%s: nothing to patch: the guest has not loaded %s",
+					      obj_path, rep->not_loaded);
+			goto out;
+		}
 		/* Stacks through its code unwind (its transition can meet them). */
 		if (img.orc_n)
 			add_patch_orc(c.stacks, img.data + (img.orc_va - img.data_va), img.orc_va,
 				      img.orc_n, img.code_va, img.code_va + img.code_size, img.name);
+	} else if (o && o->nparams) {
+		err = gp_error_create(GP_ERR_INVAL,
+				      "%s: parameters (%s) are for a livepatch module (FILE.ko)", obj_path,
+				      o->params[0]);
+		goto out;
 	} else if ((err = lp_obj_link(obj, lp_page_va(&r, (unsigned)code_page),
 				      lp_page_va(&r, (unsigned)data_page), resolve_patch, &ps, &img))) {
 		goto out;
@@ -517,13 +553,44 @@ struct gp_error *lp_apply(struct kern *k, const char *obj_path, const struct lp_
 		};
 
 		rep->per_task = per_task;
+		/* A module with callbacks: its pages go in first, unreachable,
+		 * and each loaded object's pre_patch runs (lp_kmod_cb.c). */
+		if (img.kmod_klp_va && kp.has_callbacks) {
+			const char *names[LP_KMOD_MAX_OBJS];
+			uint64_t va[LP_KMOD_MAX_OBJS], pre[LP_KMOD_MAX_OBJS];
+			struct lp_cb_log log = { { 0 } };
+
+			for (int i = 0; i < kp.nr_objs; i++) {
+				names[i] = kp.objs[i].name;
+				va[i] = kp.objs[i].va;
+				pre[i] = kp.objs[i].pre_patch;
+			}
+			err = lp_kmod_cb_pre_patch(k, &ac, names, va, pre, kp.nr_objs, &ac.gen, &log);
+			snprintf(rep->callbacks, sizeof(rep->callbacks), "%s", log.text);
+			if (err)
+				goto out;
+			ac.preloaded = true;
+		}
 		err = lp_retry_paused(k, timeout, LP_BACKOFF_MIN_US, LP_BACKOFF_MAX_US,
 				   per_task ? lp_pertask_apply_attempt : lp_global_apply_attempt, &ac, rep,
 				   &timed_out);
 		if (!err && timed_out)
 			err = blocked_error(rep, "patch", timeout);
-		else if (!err && per_task)
+		if (err && ac.preloaded) {
+			/* It never went live: klp_cancel_transition() */
+			struct lp_cb_log log = { { 0 } };
+			struct gp_error *cancel = lp_kmod_cb_cancel(k, slot, &log);
+
+			if (cancel)
+				err = gp_error_wrap(err, "%s; cancelling its callbacks: %s",
+						    err->msg ? err->msg : "",
+						    cancel->msg ? cancel->msg : "");
+			gp_error_destroy(cancel);
+		} else if (!err && per_task) {
 			err = lp_drive_transition(k, &c, o, rep, ac.done);
+		}
+		if (!err)
+			lp_kmod_cb_after(k, rep);
 	}
 out:
 	rep->elapsed_ms = (gp_now_ns() - t0) / 1e6;
@@ -548,6 +615,10 @@ struct gp_error *lp_find_removable(struct kern *k, struct lp_remove_ctx *rc, str
 				       rc->name);
 	if (!r->present || (*slot = lp_rec_find_patch(&r->hdr, rc->name)) < 0)
 		return gp_error_create(GP_ERR_NOTFOUND, "no patch named %s is applied", rc->name);
+	if (r->hdr.patches[*slot].state == LP_LOADED)
+		return gp_error_create(GP_ERR_BUSY,
+				       "patch %s is not live: its livepatch module's callbacks or exit are still owed (the next vmm command runs them)",
+				       rc->name);
 	if ((r->hdr.patches[*slot].flags & LP_FLAG_FORCED) && !rc->force)
 		return gp_error_create(GP_ERR_BUSY,
 				       "patch %s was forced: tasks may still run code from before it, so removing it is unsafe; use --force to remove it anyway (its code is then kept in the guest, never reused)",
@@ -568,6 +639,15 @@ struct gp_error *lp_remove(struct kern *k, const char *name, const struct lp_opt
 	memset(rep, 0, sizeof(*rep));
 	lp_journal_intent("unpatch", name);
 	snprintf(rep->name, sizeof(rep->name), "%s", name);
+	/* __klp_disable_patch(): pre_unpatch before the transition starts */
+	{
+		struct lp_cb_log log = { { 0 } };
+
+		err = lp_kmod_cb_pre_unpatch(k, name, o && o->force, &log);
+		snprintf(rep->callbacks, sizeof(rep->callbacks), "%s", log.text);
+		if (err)
+			return err;
+	}
 	if ((err = lp_ctx_init(k, &c)))
 		return err;
 	rc.per_task = choose_per_task(&c, o, &err);
@@ -580,6 +660,8 @@ struct gp_error *lp_remove(struct kern *k, const char *name, const struct lp_opt
 			err = blocked_error(rep, "unpatch", timeout);
 		else if (!err && rc.per_task)
 			err = lp_drive_transition(k, &c, o, rep, rc.done);
+		if (!err)
+			lp_kmod_cb_after(k, rep);
 	}
 	rep->elapsed_ms = (gp_now_ns() - t0) / 1e6;
 	lp_ctx_free(&c);

@@ -42,6 +42,9 @@ struct lp_opts {
 	double signal_after_s;	/* per-task: straggler step after this many
 				 * seconds without completion, and again each
 				 * time as long again (0: default 5 s, <0: never) */
+	/* A livepatch module's parameters, NAME=VALUE as to insmod. */
+	const char *const *params;
+	int nparams;
 };
 
 enum lp_trans_op {
@@ -68,6 +71,15 @@ struct lp_report {
 	size_t tasks, switched;	/* at the last attempt */
 	int signal_rounds;	/* straggler steps carried out */
 	char trans_patch[64];	/* the patch in transition, for status */
+	/* A livepatch module's callbacks and exit run by this command
+	 * (lp_kmod_cb.h), "pre_patch(vmlinux)=0 ...", and why owed ones
+	 * could not run now (the next command runs them). */
+	char callbacks[400];
+	char callbacks_err[240];
+	/* A livepatch module's objects for modules the guest has not loaded:
+	 * not patched, as the kernel skips them (a later load of the module
+	 * is not patched by guestpatch). */
+	char not_loaded[240];
 };
 
 struct gp_error *lp_apply(struct kern *k, const char *obj_path,
@@ -104,6 +116,8 @@ struct lp_attach_report {
 	struct lp_call_leftover call;	/* a call left in flight (lp_call.h):
 					 * cleaned up if it has finished */
 	char call_err[240];		/* why it could not be looked at, or "" */
+	char callbacks[400];		/* owed callbacks run (lp_kmod_cb.h) */
+	char callbacks_err[240];	/* why owed ones could not run now */
 };
 
 /* Roll back an interrupted pause, then repair wedged per-task state. */

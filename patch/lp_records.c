@@ -83,6 +83,52 @@ void lp_rec_drop_patch(struct lp_hdr *h, int slot, bool leak)
 		if (h->page_owner[i] == slot + 1)
 			h->page_owner[i] = leak ? LP_PAGE_LEAKED : 0;
 	memset(&h->patches[slot], 0, sizeof(h->patches[slot]));
+	memset(&h->kmods[slot], 0, sizeof(h->kmods[slot]));
+	if (h->cb_slot == (uint32_t)slot + 1) {
+		h->cb_slot = h->cb_stage = h->cb_todo = h->cb_ok = 0;
+		h->cb_ret = 0;
+	}
+}
+
+void lp_rec_cb_patched(struct lp_hdr *h, int slot)
+{
+	if (!h->kmods[slot].klp_off)
+		return;
+	h->cb_slot = (uint32_t)slot + 1;
+	h->cb_stage = LP_CB_POST_PATCH;
+	h->cb_todo = (1u << LP_KMOD_CB_MAX_OBJS) - 1;
+	h->cb_ok = 0;
+}
+
+void lp_rec_cb_unpatched(struct lp_hdr *h, int slot, bool leak)
+{
+	if (!h->kmods[slot].klp_off) {
+		lp_rec_drop_patch(h, slot, leak);
+		return;
+	}
+	for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++)
+		if (h->funcs[f].in_use && (int)h->funcs[f].patch == slot)
+			memset(&h->funcs[f], 0, sizeof(h->funcs[f]));
+	h->patches[slot].state = LP_LOADED;
+	if (leak)
+		h->patches[slot].flags |= LP_FLAG_FORCED;
+	h->cb_slot = (uint32_t)slot + 1;
+	h->cb_stage = LP_CB_POST_UNPATCH;
+	h->cb_todo = (1u << LP_KMOD_CB_MAX_OBJS) - 1;
+	h->cb_ok = 0;
+}
+
+void lp_rec_cb_call_gone(struct lp_hdr *h, bool ran, int64_t ret)
+{
+	uint32_t i = h->cb_calling;
+
+	h->cb_calling = 0;
+	if (!i || i > LP_KMOD_CB_MAX_OBJS || !ran)
+		return;	/* not ours, or it never ran: still owed */
+	h->cb_todo &= ~(1u << (i - 1));
+	h->cb_ret = ret;
+	if (h->cb_stage == LP_CB_PRE_PATCH && (int32_t)ret == 0)
+		h->cb_ok |= 1u << (i - 1);
 }
 
 void lp_rec_drop_nops(struct lp_hdr *h, int slot)
@@ -92,6 +138,32 @@ void lp_rec_drop_nops(struct lp_hdr *h, int slot)
 			memset(&h->funcs[f], 0, sizeof(h->funcs[f]));
 }
 
+void lp_rec_set_patch(struct lp_hdr *h, const struct lp_image *img, unsigned code_page,
+		      unsigned data_page, int slot, uint32_t state, uint32_t flags)
+{
+	struct lp_rec_patch *p = &h->patches[slot];
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", img->name);
+	snprintf(p->build_id, sizeof(p->build_id), "%s", img->build_id);
+	p->state = state;
+	p->flags = flags;
+	p->seq = h->next_seq++;
+	p->code_page = code_page;
+	p->code_pages = (uint32_t)(img->code_size / 4096);
+	p->data_page = data_page;
+	p->data_pages = (uint32_t)(img->data_size / 4096);
+	p->applied_unix = (uint64_t)time(NULL);
+	p->orc_off = img->orc_n ? (uint32_t)(img->orc_va - img->data_va) : 0;
+	p->orc_n = img->orc_n;
+	for (unsigned i = 0; i < p->code_pages; i++)
+		h->page_owner[code_page + i] = (uint8_t)(slot + 1);
+	for (unsigned i = 0; i < p->data_pages; i++)
+		h->page_owner[data_page + i] = (uint8_t)(slot + 1);
+	h->kmods[slot].klp_off = img->kmod_klp_va ? (uint32_t)(img->kmod_klp_va - h->region_va) : 0;
+	h->kmods[slot].exit_off = img->kmod_exit_fn ? (uint32_t)(img->kmod_exit_fn - h->region_va) : 0;
+}
+
 /* Add a patch's records (state given); for atomic replace, a no-op
  * function for every patched function the new patch does not cover. */
 struct gp_error *lp_rec_add_patch(struct lp_hdr *h, struct lp_region *r,
@@ -99,7 +171,6 @@ struct gp_error *lp_rec_add_patch(struct lp_hdr *h, struct lp_region *r,
 					  unsigned code_page, unsigned data_page, int slot,
 					  uint32_t state, uint32_t flags)
 {
-	struct lp_rec_patch *p = &h->patches[slot];
 	int nf = img->nr_funcs;
 	struct {
 		int site;
@@ -174,23 +245,7 @@ struct gp_error *lp_rec_add_patch(struct lp_hdr *h, struct lp_region *r,
 			nf++;
 		}
 	}
-	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", img->name);
-	snprintf(p->build_id, sizeof(p->build_id), "%s", img->build_id);
-	p->state = state;
-	p->flags = flags;
-	p->seq = h->next_seq++;
-	p->code_page = code_page;
-	p->code_pages = (uint32_t)(img->code_size / 4096);
-	p->data_page = data_page;
-	p->data_pages = (uint32_t)(img->data_size / 4096);
-	p->applied_unix = (uint64_t)time(NULL);
-	p->orc_off = img->orc_n ? (uint32_t)(img->orc_va - img->data_va) : 0;
-	p->orc_n = img->orc_n;
-	for (unsigned i = 0; i < p->code_pages; i++)
-		h->page_owner[code_page + i] = (uint8_t)(slot + 1);
-	for (unsigned i = 0; i < p->data_pages; i++)
-		h->page_owner[data_page + i] = (uint8_t)(slot + 1);
+	lp_rec_set_patch(h, img, code_page, data_page, slot, state, flags);
 	for (int i = 0; i < nf; i++) {
 		int f;
 

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "lp_engine.h"
+#include "lp_kmod_cb.h"
 #include "stacks.h"
 
 static struct gp_error *repair(struct kern *k, struct lp_ctx *c, struct lp_recover_report *rep)
@@ -105,7 +106,7 @@ struct gp_error *lp_recover_journal(struct kern *k, struct lp_attach_report *rep
 	struct lp_region r;
 	struct gp_error *err;
 
-	bool call = false;
+	bool call = false, owed = false;
 
 	memset(rep, 0, sizeof(*rep));
 	if ((err = tgt_pause(k->t)))
@@ -115,14 +116,28 @@ struct gp_error *lp_recover_journal(struct kern *k, struct lp_attach_report *rep
 		rep->region_earlier_boot = r.earlier_boot;
 		rep->region_boot_id = r.earlier_boot_id;
 		call = r.present && r.hdr.call_state;
+		owed = r.present && r.hdr.cb_slot;
 	}
-	if ((err = tgt_resume_keep(k->t, err)) || !call)
+	if ((err = tgt_resume_keep(k->t, err)) || (!call && !owed))
 		return err;
 	/* A call an earlier vmm left in flight: freed now if it has finished
 	 * (its own pause, with a stack check). */
-	if ((err = lp_call_leftover(k, &rep->call))) {
+	if (call && (err = lp_call_leftover(k, &rep->call))) {
 		snprintf(rep->call_err, sizeof(rep->call_err), "%s",
 			 err->msg ? err->msg : "failed");
+		gp_error_destroy(err);
+	}
+	/* Callbacks a livepatch module is owed (an earlier vmm completed its
+	 * transition, or died running them): run now. */
+	if (owed) {
+		struct lp_cb_log log;
+
+		memset(&log, 0, sizeof(log));
+		err = lp_kmod_cb_run(k, &log);
+		snprintf(rep->callbacks, sizeof(rep->callbacks), "%s", log.text);
+		if (err)
+			snprintf(rep->callbacks_err, sizeof(rep->callbacks_err), "%.230s",
+				 err->msg ? err->msg : "failed");
 		gp_error_destroy(err);
 	}
 	return NULL;

@@ -152,8 +152,9 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		if (p->state == LP_FREE)
 			continue;
 		if ((p->state != LP_APPLIED && p->state != LP_PATCHING &&
-		     p->state != LP_UNPATCHING) ||
-		    ((p->state != LP_APPLIED) != (h->trans_patch == i)) ||
+		     p->state != LP_UNPATCHING && p->state != LP_LOADED) ||
+		    ((p->state != LP_APPLIED && p->state != LP_LOADED) != (h->trans_patch == i)) ||
+		    (p->state == LP_LOADED && h->cb_slot != (uint32_t)i + 1) ||
 		    !memchr(p->name, 0, sizeof(p->name)) ||
 		    !memchr(p->build_id, 0, sizeof(p->build_id)) ||
 		    /* page + pages is a uint32 sum that can wrap: compare
@@ -167,6 +168,13 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 					     "patch record %d is corrupt", i);
 	}
+	if (h->cb_slot > LP_MAX_PATCHES || h->cb_stage > LP_CB_EXIT ||
+	    h->cb_calling > LP_KMOD_CB_MAX_OBJS || (!h->cb_slot != !h->cb_stage) ||
+	    (h->cb_slot && h->patches[h->cb_slot - 1].state == LP_FREE) ||
+	    (h->cb_calling && !h->call_state))
+		return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
+				     "callback record (patch %u, stage %u, calling %u) is corrupt",
+				     h->cb_slot, h->cb_stage, h->cb_calling);
 	if (h->trans_patch != -1 &&
 	    (h->trans_patch < 0 || h->trans_patch >= LP_MAX_PATCHES ||
 	     h->patches[h->trans_patch].state == LP_FREE ||

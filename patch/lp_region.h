@@ -60,21 +60,40 @@
 #define LP_AGENT_MAX_TASKS 32
 #define LP_MAX_MODULES 4		/* modules with patched functions */
 #define LP_MODULE_NAME 56
+#define LP_KMOD_CB_MAX_OBJS 16		/* klp_objects whose callbacks are tracked (cb_todo) */
 
 /* Where the straggler agent hooks in: runs on every local timer interrupt,
  * in hard-IRQ context (see docs/per-task.md). */
 #define LP_AGENT_HOOK "hrtimer_interrupt"
 
 #define LP_MAGIC "guestpatch-rgn\0"	/* 16 bytes with the NUL */
-#define LP_VERSION 6u			/* 3: the journal pages; 4: sites[].site_off;
+#define LP_VERSION 7u			/* 3: the journal pages; 4: sites[].site_off;
 					 * 5: boot_id; 6: the call record and
-					 * patches[].orc_* */
+					 * patches[].orc_*; 7: kmods[] and the
+					 * owed callbacks (cb_*), appended */
 
 enum lp_patch_state {
 	LP_FREE = 0,
 	LP_APPLIED = 1,		/* every task runs it (transition complete) */
 	LP_PATCHING = 2,	/* per-task transition towards it in progress */
 	LP_UNPATCHING = 3,	/* per-task transition away from it in progress */
+	LP_LOADED = 4,		/* a livepatch module's pages, nothing of it live:
+				 * its callbacks run before it goes live (pre_patch)
+				 * or after it went away (post_unpatch, exit);
+				 * always the patch cb_slot names */
+};
+
+/* What a livepatch module's patch owes the guest (lp_hdr.cb_stage): the
+ * callbacks the kernel's livepatch core would run now (lp_kmod_cb.c). */
+enum lp_cb_stage {
+	LP_CB_NONE = 0,
+	LP_CB_PRE_PATCH = 1,	/* the applying vmm runs pre_patch (LP_LOADED) */
+	LP_CB_POST_PATCH = 2,	/* patch transition complete: post_patch owed */
+	LP_CB_PRE_UNPATCH = 3,	/* the unpatching vmm runs pre_unpatch */
+	LP_CB_POST_UNPATCH = 4,	/* unpatched (LP_LOADED): post_unpatch, then exit */
+	LP_CB_CANCEL = 5,	/* pre_patch failed (LP_LOADED): post_unpatch of
+				 * the objects whose pre_patch succeeded, no exit */
+	LP_CB_EXIT = 6,		/* the module's exit function, then the pages go */
 };
 
 #define LP_FLAG_FORCED 1u	/* a transition was forced: tasks may still
@@ -182,6 +201,28 @@ struct lp_hdr {
 	uint64_t call_started_unix;	/* host wall clock at set-up */
 	int32_t call_pid;		/* the vmm that set it up */
 	uint32_t call_pad;
+	/* Version 7: a livepatch module's callbacks and exit (lp_kmod_cb.c).
+	 * kmods[i] belongs to patches[i]: where its struct klp_patch lies
+	 * (in its data pages; its klp_objects and their callbacks are read
+	 * from there with the guest's BTF) and its exit function (in its
+	 * code pages), as offsets from region_va; klp_off 0: a patch without
+	 * callbacks or exit.  cb_* name what is
+	 * owed to the guest now: cb_slot (1 + the patch, 0 none) at stage
+	 * cb_stage, for the klp_objects whose bit is set in cb_todo; the call
+	 * record (call_*) runs the callback of object cb_calling - 1 (0:
+	 * none of these), and the pause that sees that call end clears its
+	 * bit, so a callback runs once whichever vmm process comes next. */
+	struct lp_rec_kmod {
+		uint32_t klp_off;
+		uint32_t exit_off;	/* 0: none */
+	} kmods[LP_MAX_PATCHES];
+	uint32_t cb_slot;
+	uint32_t cb_stage;		/* enum lp_cb_stage */
+	uint32_t cb_todo;		/* bit i: klp_object i (LP_CB_EXIT: bit 0) */
+	uint32_t cb_ok;			/* objects whose pre_patch returned 0 */
+	uint32_t cb_calling;		/* 1 + object of the call in flight */
+	uint32_t cb_pad;
+	int64_t cb_ret;			/* what the last callback returned */
 };
 
 _Static_assert(sizeof(struct lp_hdr) <= LP_HDR_PAGES * 4096, "header fits");
@@ -234,6 +275,21 @@ void lp_rec_gc_sites(struct lp_hdr *h);
 /* Drop a patch's records; its pages become free, or leaked when tasks may
  * still run its code. */
 void lp_rec_drop_patch(struct lp_hdr *h, int slot, bool leak);
+/* The patch record (pages owned, state, flags, kmods[]) without its
+ * functions (lp_rec_add_patch adds them). */
+struct lp_image;
+void lp_rec_set_patch(struct lp_hdr *h, const struct lp_image *img, unsigned code_page,
+		      unsigned data_page, int slot, uint32_t state, uint32_t flags);
+/* A livepatch module's callbacks (lp_kmod_cb.c), as the records see them.
+ * Its transition to patched completed: post_patch owed (if it has
+ * callbacks).  Completion of an unpatch: for a patch with callbacks or an
+ * exit (kmods[slot].klp_off), its functions go but its pages stay, state
+ * LP_LOADED, with post_unpatch and exit owed; else lp_rec_drop_patch. */
+void lp_rec_cb_patched(struct lp_hdr *h, int slot);
+void lp_rec_cb_unpatched(struct lp_hdr *h, int slot, bool leak);
+/* The pause that sees the call record's call gone (lp_call.c): if it ran
+ * an owed callback (cb_calling), that one is no longer owed. */
+void lp_rec_cb_call_gone(struct lp_hdr *h, bool ran, int64_t ret);
 /* Drop the no-op functions of an atomic-replace patch. */
 void lp_rec_drop_nops(struct lp_hdr *h, int slot);
 /* A patch's code pages as guest virtual addresses [start, end). */

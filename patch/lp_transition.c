@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include "lp_engine.h"
+#include "lp_kmod_cb.h"
 #include "stacks.h"
 
 static void add_range(struct lp_range *v, int *n, int max, uint64_t start, uint64_t end,
@@ -192,8 +193,12 @@ static struct gp_error *complete_transition(struct kern *k, struct lp_ctx *c, st
 					lp_rec_drop_patch(h, q, h->patches[P].flags & LP_FLAG_FORCED);
 			lp_rec_drop_nops(h, P);
 		}
+		/* klp_complete_transition(): post_patch of each object, owed
+		 * from now on to whichever vmm runs next (lp_kmod_cb.c) */
+		lp_rec_cb_patched(h, P);
 	} else {
-		lp_rec_drop_patch(h, P, h->patches[P].flags & LP_FLAG_FORCED);
+		/* post_unpatch, and the module's exit as rmmod would run it */
+		lp_rec_cb_unpatched(h, P, h->patches[P].flags & LP_FLAG_FORCED);
 	}
 	h->trans_patch = -1;
 	h->trans_target = 0;
@@ -697,6 +702,8 @@ struct gp_error *lp_transition(struct kern *k, enum lp_trans_op op, const struct
 		err = gp_error_create(GP_ERR_NOTFOUND, "no transition is in progress");
 	if (!err)
 		err = lp_drive_transition(k, &c, o, rep, oc.done);
+	if (!err)
+		lp_kmod_cb_after(k, rep);
 	rep->elapsed_ms = (gp_now_ns() - t0) / 1e6;
 	lp_ctx_free(&c);
 	return err;

@@ -15,8 +15,15 @@
 #   test_klp_shadow_vars.c    (a plain module, not a livepatch)
 #   livepatch-shadow-mod.c    samples/livepatch: a plain module leaking memory
 #   livepatch-shadow-fix1.c   its livepatch (shadow variables, a module object)
-#   livepatch-callbacks-demo.c a livepatch with callbacks (refused for now)
-#   test-livepatch.sh         the selftest: what they are expected to do
+#   livepatch-callbacks-demo.c a livepatch with callbacks
+#   livepatch-shadow-fix2.c   the second livepatch on livepatch-shadow-mod
+#                             (stacked on fix1; its exit frees shadows)
+#   test_klp_callbacks_demo.c, test_klp_callbacks_demo2.c  livepatches
+#                             with callbacks (pre_patch_ret parameter)
+#   test_klp_callbacks_busy.c, test_klp_callbacks_mod.c  plain modules the
+#                             guest loads itself: callback targets
+#   test-livepatch.sh, test-callbacks.sh  the selftests: what they are
+#                             expected to do
 # The headers come as scripts/klp-module.sh installs them (run it first,
 # or it is run here).
 set -eu
@@ -42,7 +49,9 @@ mkdir -p "$out"
 # 6.12 keeps the test modules in tools/testing/selftests/livepatch/test_modules/
 # (lib/livepatch/ up to 6.10): found by name wherever the tarball has them.
 names="livepatch-sample.c test_klp_livepatch.c test_klp_atomic_replace.c test_klp_shadow_vars.c
-livepatch-shadow-mod.c livepatch-shadow-fix1.c livepatch-callbacks-demo.c test-livepatch.sh"
+livepatch-shadow-mod.c livepatch-shadow-fix1.c livepatch-callbacks-demo.c test-livepatch.sh
+livepatch-shadow-fix2.c test_klp_callbacks_demo.c test_klp_callbacks_demo2.c
+test_klp_callbacks_busy.c test_klp_callbacks_mod.c test-callbacks.sh"
 pats=
 for n in $names; do pats="$pats */livepatch/$n */livepatch/test_modules/$n"; done
 tmp="$out/.src"
@@ -63,6 +72,8 @@ cat >"$out/Kbuild" <<'KB'
 obj-m += livepatch-sample.o test_klp_livepatch.o test_klp_atomic_replace.o test_klp_shadow_vars.o
 obj-m += livepatch-shadow-mod.o livepatch-shadow-fix1.o livepatch-callbacks-demo.o
 obj-m += gp_kmod_sleepy.o
+obj-m += livepatch-shadow-fix2.o test_klp_callbacks_demo.o test_klp_callbacks_demo2.o
+obj-m += test_klp_callbacks_busy.o test_klp_callbacks_mod.o
 KB
 make -s -C "$hdr" M="$(cd "$out" && pwd)" modules >"$out/build.log" 2>&1 || {
 	cat "$out/build.log" >&2
@@ -70,7 +81,9 @@ make -s -C "$hdr" M="$(cd "$out" && pwd)" modules >"$out/build.log" 2>&1 || {
 	exit 1
 }
 for m in livepatch-sample test_klp_livepatch test_klp_atomic_replace test_klp_shadow_vars \
-	livepatch-shadow-mod livepatch-shadow-fix1 livepatch-callbacks-demo gp_kmod_sleepy; do
+	livepatch-shadow-mod livepatch-shadow-fix1 livepatch-callbacks-demo gp_kmod_sleepy \
+	livepatch-shadow-fix2 test_klp_callbacks_demo test_klp_callbacks_demo2 \
+	test_klp_callbacks_busy test_klp_callbacks_mod; do
 	strings "$out/$m.ko" | grep -q "^vermagic=$rel " || {
 		echo "klp-samples: $out/$m.ko is not built for $rel" >&2
 		exit 1

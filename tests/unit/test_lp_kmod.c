@@ -87,7 +87,14 @@ static const char mod_src[] =
 	"#ifdef SETREPLACE\n"
 	"  patch.replace = other;\n"	/* as test_klp_atomic_replace does */
 	"#endif\n"
+	"#ifdef INITCALL\n"
+	"  seq_printf(0, \"init\");\n"	/* work the init would do in the guest */
+	"#endif\n"
 	"  return klp_enable_patch(ENABLE); }\n"
+	"#endif\n"
+	"#ifdef EXIT\n"
+	"__attribute__((section(\".exit.text\"), used)) void cleanup_module(void)\n"
+	"{ seq_printf(0, \"bye\"); }\n"
 	"#endif\n";
 
 /* The module, built as the kernel builds modules (-mfentry with
@@ -382,8 +389,14 @@ START_TEST(refusals)
 
 	ck_err(load(compile("nolp", "-DNOLIVEPATCH"), &img, &p), GP_ERR_INVAL,
 	       "not a livepatch module");
-	ck_err(load(compile("cb", "-DCALLBACK"), &img, &p), GP_ERR_INVAL,
-	       "callbacks (post_patch ): callbacks not supported yet");
+	/* callbacks are run in the guest now: decoded, in the loaded code */
+	ck_ok(load(compile("cb", "-DCALLBACK"), &img, &p));
+	ck_assert(p.has_callbacks);
+	ck_assert(p.objs[0].post_patch >= img.code_va &&
+		  p.objs[0].post_patch < img.code_va + img.code_used);
+	ck_assert(!p.objs[0].pre_patch && !p.objs[0].pre_unpatch && !p.objs[0].post_unpatch);
+	ck_assert(!p.objs[1].post_patch);
+	lp_image_free(&img);
 	ck_err(load(compile("st", "-DSTATES"), &img, &p), GP_ERR_INVAL, "klp_state");
 	ck_err(load(compile("field", "-DBADFIELD"), &img, &p), GP_ERR_INVAL,
 	       "only klp_patch.mod and THIS_MODULE->name are honoured");
@@ -404,6 +417,24 @@ START_TEST(refusals)
 	ex.have_crcs = true;
 	ck_ok(load(compile("good", ""), &img, &p));
 	lp_image_free(&img);
+}
+END_TEST
+
+/* The exit function is loaded (it runs at unpatch, as at rmmod); an init
+ * function that does more than klp_enable_patch() is refused by name. */
+START_TEST(exit_loaded_init_checked)
+{
+	struct lp_image img;
+	struct lp_kmod_patch p;
+
+	ck_ok(load(compile("noexit", "'-DENABLE=&patch'"), &img, &p));
+	ck_assert(!p.exit_fn && !p.has_callbacks);
+	lp_image_free(&img);
+	ck_ok(load(compile("exit", "-DEXIT '-DENABLE=&patch'"), &img, &p));
+	ck_assert(p.exit_fn >= img.code_va && p.exit_fn < img.code_va + img.code_used);
+	lp_image_free(&img);
+	ck_err(load(compile("initcall", "-DINITCALL '-DENABLE=&patch'"), &img, &p), GP_ERR_INVAL,
+	       "the module's init function uses seq_printf: only its klp_enable_patch() is done from outside");
 }
 END_TEST
 
@@ -554,6 +585,7 @@ static TCase *lp_kmod_tcase(void)
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, klp_sym_names);
 	tcase_add_test(tc, finding_the_patch);
+	tcase_add_test(tc, exit_loaded_init_checked);
 	tcase_add_test(tc, extra_orc_ranges);
 	tcase_add_test(tc, hostile_modules);
 	return tc;

@@ -88,10 +88,22 @@ static int finish(struct cli *c, const char *cmd, const char *what, struct gp_er
 		cli_fail(err, cmd);
 		return LP_EXIT_IN_PROGRESS;
 	}
+	if (rep->not_loaded[0])
+		fprintf(stderr, "vmm: %s: not patched, their modules are not loaded (a later load of them is not patched): %s\n",
+			cmd, cli_str(rep->not_loaded));
+	if (rep->callbacks[0] && !c->json)
+		fprintf(err ? stderr : stdout, "callbacks run in the guest: %s\n",
+			cli_str(rep->callbacks));
+	if (rep->callbacks_err[0])
+		fprintf(stderr, "vmm: %s: callbacks owed to the guest could not run yet (the next vmm command runs them): %s\n",
+			cmd, cli_str(rep->callbacks_err));
 	if (err)
 		return cli_fail(err, cmd);
 	if (c->json) {
 		json_object *o = report_json(rep);
+
+		if (rep->callbacks[0])
+			json_object_object_add(o, "callbacks", json_object_new_string(rep->callbacks));
 
 		json_object_object_add(o, "result", json_object_new_string(what));
 		cli_print_json(o);
@@ -116,12 +128,15 @@ int cmd_patch(struct cli *c, int argc, char **argv)
 	struct lp_opts o;
 	struct lp_report rep;
 
-	if (argc != 1) {
-		fprintf(stderr, "vmm: patch: expected one patch object (FILE.o)\n");
+	if (argc < 1) {
+		fprintf(stderr, "vmm: patch: expected one patch object (FILE.o), or FILE.ko [NAME=VALUE...]\n");
 		return 2;
 	}
 	opts_from_cli(c, &o);
 	o.force = false;
+	/* a livepatch module's parameters, as to insmod */
+	o.params = (const char *const *)argv + 1;
+	o.nparams = argc - 1;
 	return finish(c, "patch", "patched", lp_apply(c->k, argv[0], &o, &rep), &rep);
 }
 
@@ -165,6 +180,7 @@ static const char *state_name(uint32_t s)
 	switch (s) {
 	case LP_APPLIED: return "applied";
 	case LP_PATCHING: return "patching";
+	case LP_LOADED: return "loaded (callbacks owed)";
 	case LP_UNPATCHING: return "unpatching";
 	default: return "?";
 	}

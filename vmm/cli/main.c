@@ -470,6 +470,12 @@ int main(int argc, char **argv)
 			tgt_thaw(c.t);
 		}
 		cli_say_call(&rep.call, rep.call_err);
+		if (rep.callbacks[0])
+			fprintf(stderr, "vmm: callbacks a livepatch module was owed ran: %s\n",
+				cli_str(rep.callbacks));
+		if (rep.callbacks_err[0])
+			fprintf(stderr, "vmm: callbacks a livepatch module is owed could not run yet: %s\n",
+				cli_str(rep.callbacks_err));
 		if (rep.region_earlier_boot && ci->earlier_region)
 			cli_say_earlier_region(ci->earlier_region);
 	}
