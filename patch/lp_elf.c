@@ -133,7 +133,7 @@ static struct gp_error *classify(struct lp_obj *o, bool patch)
 		if (s->sh.sh_addralign > PAGE)
 			return lp_elf_err(o, "section %s wants %llu-byte alignment",
 				       s->name, (unsigned long long)s->sh.sh_addralign);
-		if (o->mode == LP_MODE_KMOD) {
+		if (o->mode == LP_MODE_KMOD || o->mode == LP_MODE_KMOD_RUN) {
 			/* A kernel module: the loader's own rules (lp_kmod.c). */
 			if ((err = lp_kmod_sec_kind(o, s, &s->kind)))
 				return err;
@@ -171,7 +171,7 @@ static struct gp_error *classify(struct lp_obj *o, bool patch)
 			place_sec(o, s);
 		}
 	}
-	if (o->mode == LP_MODE_KMOD)
+	if (o->mode == LP_MODE_KMOD || o->mode == LP_MODE_KMOD_RUN)
 		goto sizes;
 	if (!patch)
 		return NULL;	/* pieces are checked when placed */

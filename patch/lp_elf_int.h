@@ -27,7 +27,9 @@ struct lp_sec {
 	uint64_t va;		/* guest address, once linked */
 };
 
-enum lp_obj_mode { LP_MODE_PATCH, LP_MODE_PIECES, LP_MODE_KMOD };
+/* LP_MODE_KMOD_RUN: a plain kernel module run once by `vmm call`
+ * (lp_kmod_run.c): as LP_MODE_KMOD, with its init code loaded. */
+enum lp_obj_mode { LP_MODE_PATCH, LP_MODE_PIECES, LP_MODE_KMOD, LP_MODE_KMOD_RUN };
 
 struct lp_obj {
 	char *path;

@@ -102,6 +102,17 @@ struct gp_error *lp_kmod_sec_kind(struct lp_obj *o, const struct lp_sec *s,
 	if (!(s->sh.sh_flags & SHF_ALLOC) || !s->sh.sh_size ||
 	    s->sh.sh_type == SHT_RELA || s->sh.sh_type == SHT_REL)
 		return NULL;
+	/* A plain module run by `vmm call` (lp_kmod_run.c): its init runs,
+	 * so its init code and data are loaded like the rest. */
+	if (o->mode == LP_MODE_KMOD_RUN && prefix(s->name, ".init.")) {
+		if (!strcmp(s->name, ".init.text") || !strcmp(s->name, ".init.data") ||
+		    !strcmp(s->name, ".init.rodata")) {
+			*kind = s->sh.sh_flags & SHF_EXECINSTR ? LP_SEC_CODE : LP_SEC_DATA;
+			return NULL;
+		}
+		return lp_elf_err(o, "section %s: guestpatch does not know what the kernel's module loader makes of it",
+				  s->name);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(special); i++)
 		if (prefix(s->name, special[i].prefix)) {
 			if (special[i].why)
@@ -266,7 +277,9 @@ static struct gp_error *read_modinfo(struct lp_kmod *km)
 		}
 #undef KEY
 	}
-	if (!livepatch)
+	if (km->run && livepatch)
+		return lp_elf_err(o, "a livepatch module (its .modinfo has livepatch=Y): apply it with `vmm patch`, not run it");
+	if (!livepatch && !km->run)
 		return lp_elf_err(o, "not a livepatch module (its .modinfo has no livepatch=Y; build it with MODULE_INFO(livepatch, \"Y\"))");
 	if (!have_vermagic)
 		return lp_elf_err(o, ".modinfo has no vermagic: not built by the kernel's build system");
@@ -500,7 +513,7 @@ static struct gp_error *read_init_exit(struct lp_kmod *km)
 {
 	struct lp_obj *o = km->o;
 
-	km->exit_sec = -1;
+	km->exit_sec = km->init_sec = -1;
 	for (size_t i = 0; i < o->nsec; i++) {
 		const struct lp_sec *rs = &o->secs[i];
 		Elf_Scn *scn, *symscn;
@@ -515,22 +528,31 @@ static struct gp_error *read_init_exit(struct lp_kmod *km)
 				GElf_Sym sym;
 				const char *name;
 
+				bool init;
+
 				if (!gelf_getsym(sd, (int)j, &sym) ||
 				    !(name = elf_strptr(o->elf, rs->sh.sh_link, sym.st_name)) ||
-				    strcmp(name, "cleanup_module") || sym.st_shndx == SHN_UNDEF ||
-				    sym.st_shndx >= o->nsec)
+				    (strcmp(name, "cleanup_module") &&
+				     (!km->run || strcmp(name, "init_module"))) ||
+				    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= o->nsec)
 					continue;
+				init = !strcmp(name, "init_module");
 				if (o->secs[sym.st_shndx].kind != LP_SEC_CODE ||
 				    sym.st_value >= o->secs[sym.st_shndx].sh.sh_size)
-					return lp_elf_err(o, "cleanup_module lies in section %s, which is not loaded as code",
-							  o->secs[sym.st_shndx].name ?
+					return lp_elf_err(o, "%s lies in section %s, which is not loaded as code",
+							  name, o->secs[sym.st_shndx].name ?
 								  o->secs[sym.st_shndx].name : "?");
-				km->exit_sec = sym.st_shndx;
-				km->exit_off = sym.st_value;
+				if (init) {
+					km->init_sec = sym.st_shndx;
+					km->init_off = sym.st_value;
+				} else {
+					km->exit_sec = sym.st_shndx;
+					km->exit_off = sym.st_value;
+				}
 			}
 			continue;
 		}
-		if (rs->sh.sh_type != SHT_RELA || rs->sh.sh_info >= o->nsec ||
+		if (km->run || rs->sh.sh_type != SHT_RELA || rs->sh.sh_info >= o->nsec ||
 		    !(o->secs[rs->sh.sh_info].sh.sh_flags & SHF_EXECINSTR) ||
 		    !prefix(o->secs[rs->sh.sh_info].name, ".init."))
 			continue;
@@ -560,8 +582,8 @@ static struct gp_error *read_init_exit(struct lp_kmod *km)
 	return NULL;
 }
 
-struct gp_error *lp_kmod_open(const void *elf, size_t len, const char *path,
-			      struct lp_kmod **out)
+static struct gp_error *open_mode(const void *elf, size_t len, const char *path, bool run,
+				   struct lp_kmod **out)
 {
 	struct lp_kmod *km;
 	struct gp_error *err;
@@ -570,11 +592,16 @@ struct gp_error *lp_kmod_open(const void *elf, size_t len, const char *path,
 	km = calloc(1, sizeof(*km));
 	if (!km)
 		return &gp_error_nomem;
-	if ((err = lp_elf_open(elf, len, path, LP_MODE_KMOD, &km->o)))
+	km->run = run;
+	if ((err = lp_elf_open(elf, len, path, run ? LP_MODE_KMOD_RUN : LP_MODE_KMOD, &km->o)))
 		goto fail;
 	if ((err = read_modinfo(km)) || (err = read_versions(km)) || (err = read_mcount(km)) ||
-	    (err = read_enable_arg(km)) || (err = read_init_exit(km)))
+	    (!run && (err = read_enable_arg(km))) || (err = read_init_exit(km)))
 		goto fail;
+	if (run && km->init_sec < 0) {
+		err = lp_elf_err(km->o, "no init_module (module_init()): nothing to run");
+		goto fail;
+	}
 	km->this_module_sec = find_sec(km->o, ".gnu.linkonce.this_module");
 	if (km->this_module_sec < 0 || km->o->secs[km->this_module_sec].kind != LP_SEC_DATA) {
 		err = lp_elf_err(km->o, "no .gnu.linkonce.this_module section: not a kernel module");
@@ -591,7 +618,19 @@ fail:
 	return err;
 }
 
-struct gp_error *lp_kmod_open_file(const char *path, struct lp_kmod **out)
+struct gp_error *lp_kmod_open(const void *elf, size_t len, const char *path,
+			      struct lp_kmod **out)
+{
+	return open_mode(elf, len, path, false, out);
+}
+
+struct gp_error *lp_kmod_open_run(const void *elf, size_t len, const char *path,
+				  struct lp_kmod **out)
+{
+	return open_mode(elf, len, path, true, out);
+}
+
+struct gp_error *lp_kmod_open_file_mode(const char *path, bool run, struct lp_kmod **out)
 {
 	void *buf;
 	size_t len;
@@ -600,9 +639,14 @@ struct gp_error *lp_kmod_open_file(const char *path, struct lp_kmod **out)
 	*out = NULL;
 	if (err)
 		return err;
-	err = lp_kmod_open(buf, len, path, out);
+	err = open_mode(buf, len, path, run, out);
 	free(buf);
 	return err;
+}
+
+struct gp_error *lp_kmod_open_file(const char *path, struct lp_kmod **out)
+{
+	return lp_kmod_open_file_mode(path, false, out);
 }
 
 void lp_kmod_close(struct lp_kmod *km)

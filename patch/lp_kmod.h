@@ -60,6 +60,7 @@ struct lp_kmod_patch {
 	int nr_objs;
 	bool has_callbacks;	/* some object has one */
 	uint64_t exit_fn;	/* cleanup_module in .exit.text; 0: none */
+	uint64_t init_fn;	/* init_module of a module opened to run; else 0 */
 };
 
 /* The guest kernel's exported symbols: name, value, CRC (when it has CRC
@@ -92,6 +93,12 @@ bool lp_kmod_file_is_module(const char *path);
 struct gp_error *lp_kmod_open(const void *elf, size_t len, const char *path,
 			      struct lp_kmod **out);
 struct gp_error *lp_kmod_open_file(const char *path, struct lp_kmod **out);
+/* The same for a plain module (not a livepatch; a livepatch is refused)
+ * run once by `vmm call` (lp_kmod_run.h): its init code is loaded and
+ * linked, it has no klp_patch; lp_kmod_link then gives init_fn/exit_fn. */
+struct gp_error *lp_kmod_open_run(const void *elf, size_t len, const char *path,
+				  struct lp_kmod **out);
+struct gp_error *lp_kmod_open_file_mode(const char *path, bool run, struct lp_kmod **out);
 void lp_kmod_close(struct lp_kmod *km);
 
 const char *lp_kmod_name(const struct lp_kmod *km);

@@ -98,12 +98,14 @@ struct gp_error *lp_kmod_cb_read(struct kern *k, const struct lp_region *r, int 
 	uint64_t code_lo = lp_page_va(r, p->code_page);
 	uint64_t code_hi = code_lo + (uint64_t)p->code_pages * 4096;
 	uint64_t klp, objs;
-	uint8_t *buf;
-	struct gp_error *err;
+	uint8_t *buf = NULL;
+	struct gp_error *err = NULL;
 
 	memset(out, 0, sizeof(*out));
-	if (!h->kmods[slot].klp_off)
+	if (!h->kmods[slot].klp_off && !h->kmods[slot].exit_off)
 		return NULL;
+	if (!h->kmods[slot].klp_off)	/* a plain module run by vmm call */
+		goto exit_fn;
 	if ((err = cb_layout(k->btf, &l)))
 		return err;
 	d.va = lp_page_va(r, p->data_page);
@@ -173,6 +175,9 @@ struct gp_error *lp_kmod_cb_read(struct kern *k, const struct lp_region *r, int 
 		}
 		out->n++;
 	}
+	free(buf);
+	buf = NULL;
+exit_fn:
 	if (h->kmods[slot].exit_off) {
 		out->exit_fn = r->va + h->kmods[slot].exit_off;
 		if (out->exit_fn < code_lo || out->exit_fn >= code_hi) {
@@ -305,6 +310,14 @@ static struct gp_error *step(struct kern *k, struct lp_ctx *c, struct lp_region 
 		/* its unpatch never started: the patch stays applied */
 		cb_clear(h);
 		return lp_region_commit(k, r);
+	} else if (h->cb_stage == LP_CB_INIT) {
+		/* a module run by vmm call (lp_kmod_run.c), its vmm gone: an
+		 * init never called is not called now (the pages go); one
+		 * that returned 0 is owed its exit, as rmmod would run it */
+		bool ran = !(h->cb_todo & 1);
+
+		h->cb_stage = LP_CB_EXIT;
+		h->cb_todo = ran && (int32_t)h->cb_ret == 0 && h->kmods[slot].exit_off ? 1 : 0;
 	}
 	if ((err = lp_kmod_cb_read(k, r, slot, &objs)))
 		return err;

@@ -49,6 +49,11 @@ struct lp_kmod {
 	 * offset; -1 if the module has none. */
 	int exit_sec;
 	uint64_t exit_off;
+	/* A plain module run by `vmm call` (lp_kmod_run.c): no klp_patch,
+	 * init code loaded, init_module's section and offset. */
+	bool run;
+	int init_sec;
+	uint64_t init_off;
 	bool *orc_drop;		/* entries of .orc_unwind_ip for init/exit code */
 	/* While linking: the guest, and where data holds &__this_module. */
 	const struct lp_kmod_guest *g;

@@ -253,6 +253,19 @@ struct gp_error *lp_kmod_link(struct lp_kmod *km, const struct lp_kmod_guest *g,
 			goto fail;
 		}
 	snprintf(img->name, sizeof(img->name), "%s", km->name);
+	if (km->run) {
+		/* a plain module: its init and exit, no klp_patch */
+		p->init_fn = km->o->secs[km->init_sec].va + km->init_off;
+		if (km->exit_sec >= 0)
+			p->exit_fn = km->o->secs[km->exit_sec].va + km->exit_off;
+		/* THIS_MODULE in data (a file_operations or driver .owner):
+		 * something to register, which would outlive the run */
+		if (km->nmodrefs) {
+			err = lp_elf_err(o, "its data points at __this_module (THIS_MODULE, e.g. an .owner of something it registers): a module run by vmm call has no struct module in the guest");
+			goto fail;
+		}
+		return NULL;
+	}
 	if ((err = lp_kmod_decode(km, img, p)))
 		goto fail;
 	return NULL;

@@ -168,7 +168,7 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 			return gp_error_addr(GP_ERR_CORRUPT, LP_REGION_PA,
 					     "patch record %d is corrupt", i);
 	}
-	if (h->cb_slot > LP_MAX_PATCHES || h->cb_stage > LP_CB_EXIT ||
+	if (h->cb_slot > LP_MAX_PATCHES || h->cb_stage > LP_CB_INIT ||
 	    h->cb_calling > LP_KMOD_CB_MAX_OBJS || (!h->cb_slot != !h->cb_stage) ||
 	    (h->cb_slot && h->patches[h->cb_slot - 1].state == LP_FREE) ||
 	    (h->cb_calling && !h->call_state))

@@ -94,6 +94,9 @@ enum lp_cb_stage {
 	LP_CB_CANCEL = 5,	/* pre_patch failed (LP_LOADED): post_unpatch of
 				 * the objects whose pre_patch succeeded, no exit */
 	LP_CB_EXIT = 6,		/* the module's exit function, then the pages go */
+	LP_CB_INIT = 7,		/* a plain module run by `vmm call` (LP_LOADED,
+				 * lp_kmod_run.c): its init (cb_todo bit 0), then
+				 * if it returned 0 its exit, then the pages go */
 };
 
 #define LP_FLAG_FORCED 1u	/* a transition was forced: tasks may still

@@ -24,6 +24,8 @@
 #                             guest loads itself: callback targets
 #   test-livepatch.sh, test-callbacks.sh  the selftests: what they are
 #                             expected to do
+#   test-shadow-vars.sh       the selftest of test_klp_shadow_vars (run by
+#                             `vmm call`: tests/integ/test_kmod_run.c)
 # The headers come as scripts/klp-module.sh installs them (run it first,
 # or it is run here).
 set -eu
@@ -51,7 +53,7 @@ mkdir -p "$out"
 names="livepatch-sample.c test_klp_livepatch.c test_klp_atomic_replace.c test_klp_shadow_vars.c
 livepatch-shadow-mod.c livepatch-shadow-fix1.c livepatch-callbacks-demo.c test-livepatch.sh
 livepatch-shadow-fix2.c test_klp_callbacks_demo.c test_klp_callbacks_demo2.c
-test_klp_callbacks_busy.c test_klp_callbacks_mod.c test-callbacks.sh"
+test_klp_callbacks_busy.c test_klp_callbacks_mod.c test-callbacks.sh test-shadow-vars.sh"
 pats=
 for n in $names; do pats="$pats */livepatch/$n */livepatch/test_modules/$n"; done
 tmp="$out/.src"

@@ -5,6 +5,10 @@
  * the value it returns is printed (patch/lp_call.c).  SYMBOL is one of
  * the guest's kallsyms, unique or written NAME:N for the N-th duplicate.
  * Also what every command says about a call an earlier vmm left.
+ *
+ * `vmm call TARGET FILE.ko [NAME=VALUE...]`: a plain kernel module run
+ * once, as insmod then rmmod would run it, without the guest's module
+ * loader (patch/lp_kmod_run.h): its init, its exit, its pages freed.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +18,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "lp_kmod.h"
+#include "lp_kmod_run.h"
 #include "lp_patch.h"
 
 void cli_say_call(const struct lp_call_leftover *l, const char *err)
@@ -66,12 +72,53 @@ static struct gp_error *parse_symbol(struct kern *k, const char *arg, uint64_t *
 	return NULL;
 }
 
+static bool is_ko(const char *a)
+{
+	size_t n = strlen(a);
+
+	return (n > 3 && !strcmp(a + n - 3, ".ko")) || (strchr(a, '/') && lp_kmod_file_is_module(a));
+}
+
+static int call_module(struct cli *c, int argc, char **argv)
+{
+	struct lp_kmod_run_report rep;
+	struct gp_error *err;
+
+	for (int i = 1; i < argc; i++)
+		if (!strchr(argv[i], '='))
+			return cli_fail(gp_error_create(GP_ERR_INVAL,
+							"'%s': a module's parameters are NAME=VALUE",
+							argv[i]), "call");
+	err = lp_kmod_run(c->k, argv[0], (const char *const *)argv + 1, argc - 1, c->timeout_s,
+			  &rep);
+	if (rep.log_err[0])
+		fprintf(stderr, "vmm: what the module is owed could not run yet: %s\n",
+			cli_str(rep.log_err));
+	if (err)
+		return cli_fail(err, "call");
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "module", json_object_new_string(rep.name));
+		json_object_object_add(o, "init_ret", json_object_new_int(rep.init_ret));
+		json_object_object_add(o, "ran_after_init", json_object_new_string(rep.log));
+		cli_print_json(o);
+	} else {
+		printf("%s: init_module returned %d; %s; its pages are freed\n", cli_str(rep.name),
+		       rep.init_ret, rep.has_exit ? "cleanup_module ran" : "it has no cleanup_module");
+	}
+	cli_print_stats(c, "call");
+	return 0;
+}
+
 int cmd_call(struct cli *c, int argc, char **argv)
 {
 	uint64_t fn, arg = 0;
 	int64_t ret = 0;
 	struct gp_error *err;
 
+	if (argc >= 1 && is_ko(argv[0]))
+		return call_module(c, argc, argv);
 	if (argc < 1 || argc > 2)
 		return cli_fail(gp_error_create(GP_ERR_INVAL, "expected SYMBOL [ARG]"), "call");
 	if ((err = parse_symbol(c->k, argv[0], &fn)))

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A plain kernel module run once from outside: `vmm call TARGET FILE.ko`
+ * (patch/lp_kmod_run.c), never loaded by the guest's module loader.  Test
+ * material nobody here wrote: the kernel's selftest module
+ * test_klp_shadow_vars (its init exercises klp_shadow_alloc, get,
+ * get_or_alloc, free and free_all and prints each step, pointers as PTRn).
+ * The oracle is tools/testing/selftests/livepatch/test-shadow-vars.sh from
+ * the same linux-source tarball (copied next to the modules by
+ * scripts/klp-samples.sh): the expected block of its check_result is read
+ * at test time, not copied here.  The guest's own view: its kernel log,
+ * its /proc/modules; and kernel text and the region's pages after a run
+ * as they were before it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gp_check.h"
+#include "gp_hash.h"
+#include "lp_region.h"
+#include "patch_util.h"
+#include "rig/rig.h"
+#include "target.h"
+
+static struct rig *r;
+static char dir[64];
+static const char *flavor;	/* NULL: 6.1 (amd64) */
+
+#define SV "test_klp_shadow_vars"
+#define MAX_WANT 256
+
+static void up(void)
+{
+	flavor = NULL;
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-kmodrun-XXXXXX", NULL);
+}
+
+static void up612(void)
+{
+	flavor = "6.12-amd64";
+	pu_up(&r, dir, sizeof(dir), "/tmp/gp-kmodrun-XXXXXX", flavor);
+}
+
+static void down(void)
+{
+	pu_down(r, dir);
+}
+
+static const char *sample(const char *file)
+{
+	static char path[4][300];
+	static int n;
+	char *p = path[n++ % 4];
+
+	snprintf(p, 300, "%s/%s/%s", rig_build_dir(),
+		 flavor ? "klp-samples-6.12-amd64" : "klp-samples", file);
+	ck_assert_msg(access(p, R_OK) == 0, "%s missing: make klp-samples", p);
+	return p;
+}
+
+static void guest(const char *cmd)
+{
+	free(pu_guest(r, cmd));
+}
+
+static void no_oops(void)
+{
+	char *out = pu_guest(r, "dmesg");
+
+	ck_assert_msg(!strstr(out, "WARNING") && !strstr(out, "Oops") && !strstr(out, "BUG:"),
+		      "%s", out);
+	free(out);
+}
+
+/* vmm SUB ARGS must exit with `want`; stdout and stderr joined, returned. */
+static char *vmm(const char *sub, const char *rest, int want)
+{
+	char *out = NULL, *err = NULL, *all;
+	int rc = pu_vmm(r, sub, rest, &out, &err);
+
+	fprintf(stderr, "kmodrun: vmm %s %s -> %d\n%s%s", sub, rest, rc, out ? out : "",
+		err ? err : "");
+	ck_assert_msg(rc == want, "vmm %s %s: exit %d, not %d: %s%s", sub, rest, rc, want, out,
+		      err);
+	ck_assert(asprintf(&all, "%s%s", out ? out : "", err ? err : "") > 0);
+	free(out);
+	free(err);
+	return all;
+}
+
+/*
+ * test-shadow-vars.sh: MOD_TEST=NAME, then check_result "...": the lines
+ * of that block that begin with "$MOD_TEST: " are what the module prints,
+ * with $MOD_TEST its name.  want[] gets them (malloc'd), NULL-ended.
+ */
+static int expected_lines(char **want)
+{
+	FILE *f = fopen(sample("test-shadow-vars.sh"), "r");
+	char line[1024], mod[128] = "";
+	bool in = false;
+	int n = 0;
+
+	ck_assert(f);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(line, "MOD_TEST=", 9))
+			snprintf(mod, sizeof(mod), "%.120s", line + 9);
+		if (!in && !strncmp(line, "check_result \"", 14)) {
+			in = true;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (!strncmp(line, "$MOD_TEST: ", 11)) {
+			ck_assert(mod[0] && n < MAX_WANT - 1);
+			ck_assert(asprintf(&want[n], "%s: %s", mod, line + 11) > 0);
+			n++;
+		}
+		if (strchr(line, '"'))
+			break;
+	}
+	fclose(f);
+	want[n] = NULL;
+	ck_assert_msg(!strcmp(mod, SV) && n > 40,
+		      "test-shadow-vars.sh: MOD_TEST '%s', %d expected lines: not the script this test knows",
+		      mod, n);
+	return n;
+}
+
+/* The guest's kernel log lines of the module since the last clear. */
+static void log_is_expected(void)
+{
+	char *want[MAX_WANT], *out, *line, *save = NULL;
+	int n = 0, nwant = expected_lines(want);
+
+	out = pu_guest(r, "dmesg | grep '" SV ":'; echo end-of-log");
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *msg;
+		char *cr;
+
+		if (!strstr(line, SV ":") || strstr(line, "grep") || !strchr(line, ']') ||
+		    strstr(line, "taint"))
+			continue;
+		if ((cr = strchr(line, '\r')))
+			*cr = 0;
+		msg = strchr(line, ']') + 1;
+		while (*msg == ' ')
+			msg++;
+		ck_assert_msg(n < nwant, "unexpected line %d: \"%s\"", n, msg);
+		ck_assert_msg(!strcmp(msg, want[n]), "line %d: \"%s\", expected \"%s\"", n, msg,
+			      want[n]);
+		n++;
+	}
+	ck_assert_msg(n == nwant, "line %d missing: \"%s\"", n, n < nwant ? want[n] : "");
+	for (int i = 0; i < nwant; i++)
+		free(want[i]);
+	free(out);
+}
+
+/* The region's code and data pages (not its header and journal). */
+static uint64_t pages_hash(void)
+{
+	static uint8_t buf[4096];
+	uint64_t h = GP_FNV_OFFSET;
+	struct tgt *t = NULL;
+
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(tgt_pause(t));
+	for (unsigned p = LP_TRAMP_PAGE; p < LP_JOURNAL_PAGE; p++) {
+		ck_ok(tgt_read_phys(t, LP_REGION_PA + p * 4096ull, buf, sizeof(buf)));
+		h = gp_fnv1a(h, buf, sizeof(buf));
+	}
+	ck_ok(tgt_resume(t));
+	tgt_close(t);
+	return h;
+}
+
+static void not_listed(void)
+{
+	char *out = vmm("list", "", 0);
+
+	ck_assert_msg(!strstr(out, SV), "%s", out);
+	free(out);
+	ck_assert(!pu_guest_has(r, "cat /proc/modules; echo end", SV));
+	ck_assert(!pu_guest_has(r, "ls /sys/module/; echo end", SV));
+}
+
+static void run_shadow_vars(void)
+{
+	char rest[400], *out;
+
+	guest("dmesg -c >/dev/null; echo cleared");
+	snprintf(rest, sizeof(rest), "--timeout 60 %s", sample(SV ".ko"));
+	out = vmm("call", rest, 0);
+	ck_assert_msg(strstr(out, SV ": init_module returned 0; cleanup_module ran"), "%s", out);
+	free(out);
+	log_is_expected();
+	not_listed();
+}
+
+/* test-shadow-vars.sh's scenario, by vmm call instead of modprobe: the
+ * same lines; nothing of it left (the guest's lsmod, vmm list, kernel
+ * text, the region's pages); and again (it can run twice, as it can be
+ * loaded twice). */
+START_TEST(shadow_vars)
+{
+	struct hashes before;
+	uint64_t pages_before;
+
+	run_shadow_vars();	/* the first sets the region up */
+	before = pu_hash_guest(r);
+	pages_before = pages_hash();
+	run_shadow_vars();
+	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed by a run");
+	ck_assert_msg(pages_hash() == pages_before, "region pages left behind by a run");
+	no_oops();
+}
+END_TEST
+
+/* Refused by name, nothing written: `vmm patch` of this plain module,
+ * `vmm call` of a livepatch, of a module that registers work that would
+ * outlive the run, of a corrupted module. */
+START_TEST(refusals)
+{
+	struct hashes before = pu_hash_guest(r);
+	uint64_t pages_before = pages_hash();
+	char rest[400], *out, bad[300];
+	FILE *f;
+
+	snprintf(rest, sizeof(rest), "%s", sample(SV ".ko"));
+	out = vmm("patch", rest, 1);
+	ck_assert_msg(strstr(out, "not a livepatch module"), "%s", out);
+	free(out);
+	snprintf(rest, sizeof(rest), "%s", sample("livepatch-sample.ko"));
+	out = vmm("call", rest, 1);
+	ck_assert_msg(strstr(out, "a livepatch module (its .modinfo has livepatch=Y)"), "%s", out);
+	free(out);
+	snprintf(rest, sizeof(rest), "%s", sample("livepatch-shadow-mod.ko"));
+	out = vmm("call", rest, 1);
+	ck_assert_msg(strstr(out, "would outlive the run"), "%s", out);
+	free(out);
+	snprintf(rest, sizeof(rest), "%s nosuch=1", sample(SV ".ko"));
+	out = vmm("call", rest, 1);
+	ck_assert_msg(strstr(out, "the module has no parameter nosuch"), "%s", out);
+	free(out);
+	/* a copy cut short */
+	snprintf(bad, sizeof(bad), "%s/cut.ko", dir);
+	{
+		FILE *in = fopen(sample(SV ".ko"), "rb");
+		char buf[2000];
+		size_t got;
+
+		ck_assert(in);
+		got = fread(buf, 1, sizeof(buf), in);
+		fclose(in);
+		ck_assert((f = fopen(bad, "wb")) && fwrite(buf, 1, got, f) == got);
+		fclose(f);
+	}
+	out = vmm("call", bad, 1);
+	ck_assert_msg(strstr(out, "cut.ko"), "%s", out);
+	free(out);
+	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed by a refusal");
+	ck_assert_msg(pages_hash() == pages_before, "region pages changed by a refusal");
+	not_listed();
+	no_oops();
+}
+END_TEST
+
+/* The vmm killed right after init returned: the next command runs its
+ * exit (rmmod's part) and frees the pages.  Killed before init was
+ * called: the next command frees the pages, init never runs. */
+START_TEST(killed)
+{
+	struct hashes before;
+	uint64_t pages_before;
+	char rest[400], *out;
+	int rc;
+
+	run_shadow_vars();	/* the region exists */
+	before = pu_hash_guest(r);
+	pages_before = pages_hash();
+	guest("dmesg -c >/dev/null; echo cleared");
+	snprintf(rest, sizeof(rest), "--timeout 60 %s", sample(SV ".ko"));
+	setenv("GP_FAULT_KILL_AFTER_INIT", "1", 1);
+	rc = pu_vmm(r, "call", rest, NULL, NULL);
+	unsetenv("GP_FAULT_KILL_AFTER_INIT");
+	ck_assert_msg(rc == 128 + 9, "vmm call was not killed: %d", rc);
+	out = vmm("list", "", 0);
+	ck_assert_msg(strstr(out, "callbacks a livepatch module was owed ran: exit(" SV ")"), "%s",
+		      out);
+	free(out);
+	log_is_expected();
+	not_listed();
+	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed");
+	ck_assert_msg(pages_hash() == pages_before, "region pages left behind");
+
+	guest("dmesg -c >/dev/null; echo cleared");
+	setenv("GP_FAULT_KILL_BEFORE_INIT", "1", 1);
+	rc = pu_vmm(r, "call", rest, NULL, NULL);
+	unsetenv("GP_FAULT_KILL_BEFORE_INIT");
+	ck_assert_msg(rc == 128 + 9, "vmm call was not killed: %d", rc);
+	free(vmm("list", "", 0));
+	not_listed();
+	ck_assert(!pu_guest_has(r, "dmesg; echo end", SV ":"));
+	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed");
+	ck_assert_msg(pages_hash() == pages_before, "region pages left behind");
+	no_oops();
+}
+END_TEST
+
+static void add_tests(TCase *tc)
+{
+	tcase_set_timeout(tc, 1200);
+	tcase_add_test(tc, shadow_vars);
+	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, killed);
+}
+
+static TCase *kmodrun_tcase(void)
+{
+	TCase *tc = tcase_create("kmodrun");
+
+	tcase_add_unchecked_fixture(tc, up, down);
+	add_tests(tc);
+	return tc;
+}
+GP_TCASE(kmodrun_tcase)
+
+static TCase *kmodrun612_tcase(void)
+{
+	TCase *tc = tcase_create("kmodrun612");
+
+	tcase_add_unchecked_fixture(tc, up612, down);
+	add_tests(tc);
+	return tc;
+}
+GP_TCASE(kmodrun612_tcase)
