@@ -18,6 +18,7 @@
 #include "gp_check.h"
 #include "lp_agent.h"
 #include "lp_kmod.h"
+#include "lp_kmod_run.h"
 #include "stack.h"
 
 #define CODE_VA 0xffffffffbb000000ull
@@ -70,11 +71,22 @@ static const char mod_src[] =
 	"  .callbacks.post_patch = new_show,\n"
 	"#endif\n"
 	"  }, { .name = \"somemod\", .funcs = mfuncs }, {} };\n"
+	"#ifndef NOPATCH\n"
 	"static struct klp_patch patch __attribute__((used)) = { .mod = &__this_module, .objs = objs, ST\n"
 	"#ifdef REPLACE\n"
 	"  .replace = 1,\n"
 	"#endif\n"
 	"};\n"
+	"#endif\n"
+	"#ifdef RUNINIT\n"	/* a plain module's init (vmm call) */
+	"__attribute__((section(\".init.text\"), used)) int init_module(void)\n"
+	"{ return seq_printf(0, \"init\"); }\n"
+	"#endif\n"
+	"#ifdef RUNREG\n"
+	"extern int register_chrdev_region(unsigned, unsigned, const char *);\n"
+	"__attribute__((section(\".init.text\"), used)) int init_module(void)\n"
+	"{ return register_chrdev_region(1, 1, \"x\"); }\n"
+	"#endif\n"
 	"#ifdef TWOREFS\n"
 	"static struct module *owner __attribute__((used)) = &__this_module;\n"
 	"static struct klp_patch decoy __attribute__((used)) = { .mod = &__this_module };\n"
@@ -438,6 +450,55 @@ START_TEST(exit_loaded_init_checked)
 }
 END_TEST
 
+/* A plain module opened to run (vmm call, lp_kmod_run.h): its init code
+ * loaded and linked, init_fn and exit_fn in the code; a livepatch, a
+ * module without init, one that registers something, one whose data
+ * points at THIS_MODULE: refused by name. */
+static struct gp_error *load_run(const char *path, struct lp_image *img, struct lp_kmod_patch *p)
+{
+	struct lp_kmod *km = NULL;
+	struct lp_kmod_guest g = guest();
+	void *buf;
+	size_t len;
+	struct gp_error *err;
+
+	buf = slurp(path, &len);
+	err = lp_kmod_open_run(buf, len, path, &km);
+	free(buf);
+	if (!err)
+		err = lp_kmod_run_check(km);
+	if (!err)
+		err = lp_kmod_check(km, "6.1.0-unit", &ex);
+	if (!err)
+		err = lp_kmod_link(km, &g, CODE_VA, DATA_VA, img, p);
+	lp_kmod_close(km);
+	return err;
+}
+
+START_TEST(run_mode)
+{
+	struct lp_image img;
+	struct lp_kmod_patch p;
+
+	ck_ok(load_run(compile("run", "-DNOLIVEPATCH -DNOPATCH -DRUNINIT -DEXIT"), &img, &p));
+	ck_assert(p.init_fn >= img.code_va && p.init_fn < img.code_va + img.code_used);
+	ck_assert(p.exit_fn >= img.code_va && p.exit_fn < img.code_va + img.code_used);
+	ck_assert(p.init_fn != p.exit_fn && !p.va && !p.nr_objs);
+	lp_image_free(&img);
+	ck_err(load_run(compile("runlp", "-DNOPATCH -DRUNINIT"), &img, &p), GP_ERR_INVAL,
+	       "a livepatch module (its .modinfo has livepatch=Y)");
+	ck_err(load_run(compile("runnoinit", "-DNOLIVEPATCH -DNOPATCH -DEXIT"), &img, &p), GP_ERR_INVAL,
+	       "no init_module");
+	ck_err(load_run(compile("runreg", "-DNOLIVEPATCH -DNOPATCH -DRUNREG"), &img, &p),
+	       GP_ERR_INVAL, "the module uses register_chrdev_region: what it registers would outlive the run");
+	ck_err(load_run(compile("runmod", "-DNOLIVEPATCH -DRUNINIT"), &img, &p), GP_ERR_INVAL,
+	       "its data points at __this_module");
+	/* and vmm patch still refuses the plain module */
+	ck_err(load(compile("run", "-DNOLIVEPATCH -DNOPATCH -DRUNINIT -DEXIT"), &img, &p), GP_ERR_INVAL,
+	       "not a livepatch module");
+}
+END_TEST
+
 /* Which data is the klp_patch: the one pointer to __this_module, or
  * among several the one the init function hands klp_enable_patch(). */
 START_TEST(finding_the_patch)
@@ -588,6 +649,7 @@ static TCase *lp_kmod_tcase(void)
 	tcase_add_test(tc, exit_loaded_init_checked);
 	tcase_add_test(tc, extra_orc_ranges);
 	tcase_add_test(tc, hostile_modules);
+	tcase_add_test(tc, run_mode);
 	return tc;
 }
 GP_TCASE(lp_kmod_tcase)
