@@ -35,7 +35,7 @@ struct gp_error *lp_global_apply_attempt(struct kern *k, void *arg, struct lp_re
 	if (a->flags & LP_FLAG_REPLACE) {
 		for (int q = 0; q < LP_MAX_PATCHES; q++)
 			if (q != a->slot && a->r.hdr.patches[q].state != LP_FREE)
-				lp_rec_drop_patch(&a->r.hdr, q, false);
+				lp_rec_replaced(&a->r.hdr, q, false);
 		lp_rec_drop_nops(&a->r.hdr, a->slot);
 	}
 	lp_rec_cb_patched(&a->r.hdr, a->slot);

@@ -293,6 +293,14 @@ static struct gp_error *step(struct kern *k, struct lp_ctx *c, struct lp_region 
 
 	memset(nc, 0, sizeof(*nc));
 	*busy = *idle = false;
+	if (r->present && !h->cb_slot && (slot = lp_rec_exit_queued(h)) >= 0) {
+		/* a patch an atomic replace dropped: its exit, then its pages */
+		h->cb_slot = (uint32_t)slot + 1;
+		h->cb_stage = LP_CB_EXIT;
+		h->cb_todo = 1;
+		h->cb_ok = 0;
+		return lp_region_commit(k, r);
+	}
 	if (!r->present || !h->cb_slot) {
 		*idle = true;
 		return NULL;
@@ -424,7 +432,8 @@ struct gp_error *lp_kmod_cb_run(struct kern *k, struct lp_cb_log *log)
 	if ((err = tgt_pause(k->t)))
 		return err;
 	err = lp_region_load(k, &r);
-	if ((err = lp_resume(k, err)) || !r.present || !r.hdr.cb_slot)
+	if ((err = lp_resume(k, err)) || !r.present ||
+	    (!r.hdr.cb_slot && lp_rec_exit_queued(&r.hdr) < 0))
 		return err;
 	/* Fault injection for the tests (as GP_FAULT_KILL_AT_WRITE): die with
 	 * callbacks owed, e.g. right after a transition completed. */

@@ -118,6 +118,33 @@ void lp_rec_cb_unpatched(struct lp_hdr *h, int slot, bool leak)
 	h->cb_ok = 0;
 }
 
+void lp_rec_replaced(struct lp_hdr *h, int slot, bool leak)
+{
+	if (h->patches[slot].state == LP_LOADED)
+		return;	/* its own callbacks or exit are owed already */
+	if (!h->kmods[slot].exit_off) {
+		lp_rec_drop_patch(h, slot, leak);
+		return;
+	}
+	/* rmmod of a replaced livepatch module runs its exit: owed, after
+	 * the replacing patch's post_patch (lp_kmod_cb.c picks it up) */
+	for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++)
+		if (h->funcs[f].in_use && (int)h->funcs[f].patch == slot)
+			memset(&h->funcs[f], 0, sizeof(h->funcs[f]));
+	h->patches[slot].state = LP_LOADED;
+	if (leak)
+		h->patches[slot].flags |= LP_FLAG_FORCED;
+}
+
+int lp_rec_exit_queued(const struct lp_hdr *h)
+{
+	for (int i = 0; i < LP_MAX_PATCHES; i++)
+		if (h->patches[i].state == LP_LOADED && h->cb_slot != (uint32_t)i + 1 &&
+		    h->kmods[i].exit_off)
+			return i;
+	return -1;
+}
+
 void lp_rec_cb_call_gone(struct lp_hdr *h, bool ran, int64_t ret)
 {
 	uint32_t i = h->cb_calling;

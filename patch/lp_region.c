@@ -154,7 +154,8 @@ static struct gp_error *validate_hdr(struct kern *k, struct lp_region *r)
 		if ((p->state != LP_APPLIED && p->state != LP_PATCHING &&
 		     p->state != LP_UNPATCHING && p->state != LP_LOADED) ||
 		    ((p->state != LP_APPLIED && p->state != LP_LOADED) != (h->trans_patch == i)) ||
-		    (p->state == LP_LOADED && h->cb_slot != (uint32_t)i + 1) ||
+		    (p->state == LP_LOADED && h->cb_slot != (uint32_t)i + 1 &&
+		     !h->kmods[i].exit_off) ||	/* else a replaced patch's exit is owed */
 		    !memchr(p->name, 0, sizeof(p->name)) ||
 		    !memchr(p->build_id, 0, sizeof(p->build_id)) ||
 		    /* page + pages is a uint32 sum that can wrap: compare

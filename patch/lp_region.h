@@ -290,6 +290,14 @@ void lp_rec_set_patch(struct lp_hdr *h, const struct lp_image *img, unsigned cod
  * LP_LOADED, with post_unpatch and exit owed; else lp_rec_drop_patch. */
 void lp_rec_cb_patched(struct lp_hdr *h, int slot);
 void lp_rec_cb_unpatched(struct lp_hdr *h, int slot, bool leak);
+/* A patch dropped by an atomic replace that completed: a livepatch
+ * module with an exit stays, LP_LOADED without its functions, its exit
+ * owed (rmmod would run it; lp_kmod_cb.c runs it after the replacing
+ * patch's post_patch); else lp_rec_drop_patch.  A patch already
+ * LP_LOADED is left as it is.  lp_rec_exit_queued: such a patch whose
+ * exit is not yet the one owed now (cb_slot), -1 if none. */
+void lp_rec_replaced(struct lp_hdr *h, int slot, bool leak);
+int lp_rec_exit_queued(const struct lp_hdr *h);
 /* The pause that sees the call record's call gone (lp_call.c): if it ran
  * an owed callback (cb_calling), that one is no longer owed. */
 void lp_rec_cb_call_gone(struct lp_hdr *h, bool ran, int64_t ret);

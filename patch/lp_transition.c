@@ -190,7 +190,7 @@ static struct gp_error *complete_transition(struct kern *k, struct lp_ctx *c, st
 		if (h->patches[P].flags & LP_FLAG_REPLACE) {
 			for (int q = 0; q < LP_MAX_PATCHES; q++)
 				if (q != P && h->patches[q].state != LP_FREE)
-					lp_rec_drop_patch(h, q, h->patches[P].flags & LP_FLAG_FORCED);
+					lp_rec_replaced(h, q, h->patches[P].flags & LP_FLAG_FORCED);
 			lp_rec_drop_nops(h, P);
 		}
 		/* klp_complete_transition(): post_patch of each object, owed
