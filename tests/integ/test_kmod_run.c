@@ -310,12 +310,80 @@ START_TEST(killed)
 }
 END_TEST
 
+/*
+ * A livepatch module dropped by an atomic replace: its exit runs when the
+ * replace completes, as rmmod of the replaced module would run it.
+ * livepatch-shadow-fix1 on the guest's livepatch-shadow-mod, replaced by
+ * livepatch-shadow-fix2 --replace: fix1's exit frees the SV_LEAK shadow
+ * variables left with its destructor, which prints each
+ * ("livepatch_fix1_dummy_leak_dtor: dummy @ ..."); fix2 frees those of
+ * the dummies it sees with its own destructor, so fix1's lines after the
+ * replace come from fix1's exit.  Killed right after the replace
+ * completed, before the exit: the next command runs it.
+ */
+static void replace_fix1(const char *env)
+{
+	char rest[600], *out;
+	int rc;
+
+	snprintf(rest, sizeof(rest), "--timeout 30 %s", sample("livepatch-shadow-fix1.ko"));
+	free(vmm("patch", rest, 0));
+	guest("sleep 4; echo slept");	/* dummies with leak shadows of fix1 */
+	guest("dmesg -c >/dev/null; echo cleared");
+	snprintf(rest, sizeof(rest), "--timeout 30 --replace %s", sample("livepatch-shadow-fix2.ko"));
+	if (env) {
+		setenv(env, "1", 1);
+		rc = pu_vmm(r, "patch", rest, NULL, NULL);
+		unsetenv(env);
+		ck_assert_msg(rc == 128 + 9, "vmm patch was not killed: %d", rc);
+		out = vmm("list", "", 0);
+		ck_assert_msg(strstr(out, "livepatch_shadow_fix1: loaded (callbacks owed)") ||
+				      strstr(out, "owed ran: exit(livepatch_shadow_fix1)"),
+			      "%s", out);
+		free(out);
+		out = vmm("list", "", 0);
+	} else {
+		out = vmm("patch", rest, 0);
+		free(out);
+		out = vmm("list", "", 0);
+	}
+	/* fix1 gone from the records, fix2 applied */
+	ck_assert_msg(!strstr(out, "livepatch_shadow_fix1") &&
+			      strstr(out, "livepatch_shadow_fix2: applied"), "%s", out);
+	free(out);
+	out = pu_guest(r, "dmesg | grep livepatch_fix1_dummy_leak_dtor; echo end");
+	fprintf(stderr, "kmodrun replace: %s", out);
+	ck_assert_msg(strstr(out, "livepatch_fix1_dummy_leak_dtor: dummy @") &&
+			      strstr(out, "prevented leak @"), "fix1's exit freed nothing: %s", out);
+	free(out);
+	free(vmm("unpatch", "--timeout 30 livepatch_shadow_fix2", 0));
+}
+
+START_TEST(replaced_exit)
+{
+	char *out;
+
+	guest("insmod /bin/livepatch-shadow-mod.ko && sleep 1 && echo ok");
+	replace_fix1(NULL);
+	/* the exit is reported by the command that completed the replace */
+	replace_fix1("GP_FAULT_KILL_BEFORE_CALLBACKS");
+	out = vmm("list", "", 0);
+	ck_assert_msg(!strstr(out, "livepatch_shadow"), "%s", out);
+	free(out);
+	/* (fix2 does not replace dummy_alloc: after the replace, dummies
+	 * it frees without a leak shadow say "leaked!", as the sample would) */
+	guest("rmmod livepatch_shadow_mod; echo done");
+	no_oops();
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
 	tcase_set_timeout(tc, 1200);
 	tcase_add_test(tc, shadow_vars);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, killed);
+	tcase_add_test(tc, replaced_exit);
 }
 
 static TCase *kmodrun_tcase(void)
