@@ -6,13 +6,16 @@
  * sections are linked as pieces (lp_obj_open_pieces, lp_obj_link_pieces),
  * one by one and all together; and as a Linux livepatch module
  * (lp_kmod_open, lp_kmod_check, lp_kmod_link against a made-up guest:
- * exports with CRCs, kallsyms, BTF of the livepatch structures).
+ * exports with CRCs, kallsyms, BTF of the livepatch structures), and as a
+ * plain module run by vmm call (lp_kmod_open_run, lp_kmod_run_check, the
+ * same check and link).
  */
 #include <bpf/btf.h>
 
 #include "fuzz.h"
 #include "lp_elf.h"
 #include "lp_kmod.h"
+#include "lp_kmod_run.h"
 
 #define KSYM_BASE 0xffffffffb8000000ull
 #define CODE_VA 0xffffffffbb000000ull
@@ -101,7 +104,7 @@ static struct gp_error *ret_thunk(void *arg, const char *name, uint64_t *addr)
 /* Exports named as the seed's undefined symbols, without CRC tables (so
  * the CRC check refuses, and the link is still reached), vermagic the
  * module's own. */
-static void kmod(const uint8_t *data, size_t size)
+static void kmod(const uint8_t *data, size_t size, bool run)
 {
 	static const char map[] = "ffffffff81001000 t secret_fn\nffffffff81003000 T version_proc_show\n";
 	static struct ksym_table *syms;
@@ -116,8 +119,13 @@ static void kmod(const uint8_t *data, size_t size)
 	if (!syms && !gp_ok(ksym_parse_map(map, sizeof(map) - 1, 0, &syms)))
 		abort();
 	g.syms = syms;
-	if (!gp_ok(lp_kmod_open(data, size, "fuzz.ko", &km)))
+	if (!gp_ok(run ? lp_kmod_open_run(data, size, "fuzz.ko", &km) :
+			 lp_kmod_open(data, size, "fuzz.ko", &km)))
 		return;
+	if (run && !gp_ok(lp_kmod_run_check(km))) {
+		lp_kmod_close(km);
+		return;
+	}
 	ex.v = calloc(sizeof(names) / sizeof(names[0]), sizeof(*ex.v));
 	ex.strs = calloc(1, 256);
 	if (!ex.v || !ex.strs)
@@ -175,6 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		lp_obj_close(o);
 	}
-	kmod(data, size);
+	kmod(data, size, false);
+	kmod(data, size, true);
 	return 0;
 }
