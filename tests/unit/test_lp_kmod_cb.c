@@ -132,6 +132,42 @@ START_TEST(set_patch_records_kmod)
 }
 END_TEST
 
+/* An atomic replace completed: a dropped patch with an exit keeps its
+ * pages, "loaded", functions gone, its exit queued (not cb_slot); one
+ * without is dropped; one already loaded is left as it is. */
+START_TEST(replaced_keeps_pages_for_exit)
+{
+	setup(false);
+	lp_rec_replaced(&h, 2, false);
+	ck_assert_uint_eq(h.patches[2].state, LP_FREE);
+	ck_assert_uint_eq(h.page_owner[6], 0);
+	ck_assert_int_eq(lp_rec_exit_queued(&h), -1);
+
+	setup(true);
+	lp_rec_replaced(&h, 2, false);
+	ck_assert_uint_eq(h.patches[2].state, LP_LOADED);
+	ck_assert(!(h.patches[2].flags & LP_FLAG_FORCED));
+	ck_assert_uint_eq(h.page_owner[6], 3);
+	ck_assert_uint_eq(h.page_owner[44], 3);
+	ck_assert(!h.funcs[0].in_use && !h.funcs[1].in_use && h.funcs[2].in_use);
+	ck_assert_uint_eq(h.cb_slot, 0);
+	ck_assert_int_eq(lp_rec_exit_queued(&h), 2);
+	/* being run (cb_slot): no longer queued */
+	h.cb_slot = 3;
+	h.cb_stage = LP_CB_EXIT;
+	ck_assert_int_eq(lp_rec_exit_queued(&h), -1);
+	/* a loaded patch (its own callbacks owed) is not touched */
+	h.funcs[0].in_use = 1;
+	lp_rec_replaced(&h, 2, true);
+	ck_assert(h.funcs[0].in_use && !(h.patches[2].flags & LP_FLAG_FORCED));
+	ck_assert_uint_eq(h.cb_slot, 3);
+
+	setup(true);
+	lp_rec_replaced(&h, 2, true);	/* forced: its pages are leaked at the end */
+	ck_assert(h.patches[2].flags & LP_FLAG_FORCED);
+}
+END_TEST
+
 static TCase *lp_kmod_cb_tcase(void)
 {
 	TCase *tc = tcase_create("lp_kmod_cb");
@@ -140,6 +176,7 @@ static TCase *lp_kmod_cb_tcase(void)
 	tcase_add_test(tc, unpatched_keeps_pages_for_exit);
 	tcase_add_test(tc, call_gone_clears_once);
 	tcase_add_test(tc, set_patch_records_kmod);
+	tcase_add_test(tc, replaced_keeps_pages_for_exit);
 	return tc;
 }
 GP_TCASE(lp_kmod_cb_tcase)
