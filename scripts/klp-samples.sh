@@ -68,12 +68,13 @@ for n in $names; do
 	cp "$f" "$out/"
 done
 rm -rf "$tmp"
-# and one of ours (tests/kmod): a livepatch that sleeps in its replacement
+# and ours (tests/kmod): a livepatch that sleeps in its replacement, and
+# a plain module for `vmm call` (gp_kmod_run)
 cp tests/kmod/*.c "$out/"
 cat >"$out/Kbuild" <<'KB'
 obj-m += livepatch-sample.o test_klp_livepatch.o test_klp_atomic_replace.o test_klp_shadow_vars.o
 obj-m += livepatch-shadow-mod.o livepatch-shadow-fix1.o livepatch-callbacks-demo.o
-obj-m += gp_kmod_sleepy.o
+obj-m += gp_kmod_sleepy.o gp_kmod_run.o
 obj-m += livepatch-shadow-fix2.o test_klp_callbacks_demo.o test_klp_callbacks_demo2.o
 obj-m += test_klp_callbacks_busy.o test_klp_callbacks_mod.o
 KB
@@ -83,7 +84,7 @@ make -s -C "$hdr" M="$(cd "$out" && pwd)" modules >"$out/build.log" 2>&1 || {
 	exit 1
 }
 for m in livepatch-sample test_klp_livepatch test_klp_atomic_replace test_klp_shadow_vars \
-	livepatch-shadow-mod livepatch-shadow-fix1 livepatch-callbacks-demo gp_kmod_sleepy \
+	livepatch-shadow-mod livepatch-shadow-fix1 livepatch-callbacks-demo gp_kmod_sleepy gp_kmod_run \
 	livepatch-shadow-fix2 test_klp_callbacks_demo test_klp_callbacks_demo2 \
 	test_klp_callbacks_busy test_klp_callbacks_mod; do
 	strings "$out/$m.ko" | grep -q "^vermagic=$rel " || {

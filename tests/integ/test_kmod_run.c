@@ -8,7 +8,9 @@
  * The oracle is tools/testing/selftests/livepatch/test-shadow-vars.sh from
  * the same linux-source tarball (copied next to the modules by
  * scripts/klp-samples.sh): the expected block of its check_result is read
- * at test time, not copied here.  The guest's own view: its kernel log,
+ * at test time, not copied here; and a plain module of our own
+ * (tests/kmod/gp_kmod_run.c: __init code, a parameter, init's return
+ * value).  The guest's own view: its kernel log,
  * its /proc/modules; and kernel text and the region's pages after a run
  * as they were before it.
  */
@@ -184,6 +186,8 @@ static void not_listed(void)
 	ck_assert_msg(!strstr(out, SV), "%s", out);
 	free(out);
 	ck_assert(!pu_guest_has(r, "cat /proc/modules; echo end", SV));
+	ck_assert(pu_guest_has(r, "lsmod; echo end-of-lsmod", "end-of-lsmod"));
+	ck_assert(!pu_guest_has(r, "lsmod; echo end", SV));
 	ck_assert(!pu_guest_has(r, "ls /sys/module/; echo end", SV));
 }
 
@@ -310,6 +314,83 @@ START_TEST(killed)
 }
 END_TEST
 
+/* The lines of the guest's kernel log that begin with `tag` (after the
+ * timestamp) since the last clear, joined by '|'. */
+static char *log_lines(const char *tag)
+{
+	char cmd[200], *out, *line, *save = NULL, *all = calloc(1, 4096);
+	size_t n = 0;
+
+	ck_assert(all);
+	snprintf(cmd, sizeof(cmd), "dmesg | grep '%s'; echo end-of-log", tag);
+	out = pu_guest(r, cmd);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *msg;
+		char *cr;
+
+		if (!strchr(line, ']') || strstr(line, "grep"))
+			continue;
+		if ((cr = strchr(line, '\r')))
+			*cr = 0;
+		msg = strchr(line, ']') + 1;
+		while (*msg == ' ')
+			msg++;
+		if (strncmp(msg, tag, strlen(tag)))
+			continue;
+		n += (size_t)snprintf(all + n, 4096 - n, "%s%s", n ? "|" : "", msg);
+		ck_assert(n < 4096);
+	}
+	free(out);
+	return all;
+}
+
+/*
+ * Our own plain module (tests/kmod/gp_kmod_run.c): its init is in
+ * .init.text and reads .init.data and THIS_MODULE->name; its parameter
+ * `ret` is what init returns.  0: init then exit, in that order; -19:
+ * vmm exits 1 saying so, the exit does not run (as after a failed
+ * insmod), and nothing is left.
+ */
+START_TEST(init_code_and_return_value)
+{
+	static const char *const ok =
+		"gp_kmod_run: init in .init.text, module gp_kmod_run, returning 0|"
+		"gp_kmod_run: exit in .exit.text";
+	static const char *const fail =
+		"gp_kmod_run: init in .init.text, module gp_kmod_run, returning -19";
+	struct hashes before;
+	uint64_t pages_before;
+	char rest[400], *out;
+
+	run_shadow_vars();	/* the region exists */
+	before = pu_hash_guest(r);
+	pages_before = pages_hash();
+	guest("dmesg -c >/dev/null; echo cleared");
+	snprintf(rest, sizeof(rest), "--timeout 60 %s", sample("gp_kmod_run.ko"));
+	out = vmm("call", rest, 0);
+	ck_assert_msg(strstr(out, "gp_kmod_run: init_module returned 0; cleanup_module ran"), "%s",
+		      out);
+	free(out);
+	out = log_lines("gp_kmod_run:");
+	ck_assert_msg(!strcmp(out, ok), "log: \"%s\", expected \"%s\"", out, ok);
+	free(out);
+	guest("dmesg -c >/dev/null; echo cleared");
+	snprintf(rest, sizeof(rest), "--timeout 60 %s ret=-19", sample("gp_kmod_run.ko"));
+	out = vmm("call", rest, 1);
+	ck_assert_msg(strstr(out, "gp_kmod_run: init_module returned -19 (as insmod would fail): its exit is not run"),
+		      "%s", out);
+	free(out);
+	out = log_lines("gp_kmod_run:");
+	ck_assert_msg(!strcmp(out, fail), "log: \"%s\", expected \"%s\"", out, fail);
+	free(out);
+	not_listed();
+	ck_assert(!pu_guest_has(r, "cat /proc/modules; echo end", "gp_kmod_run"));
+	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed");
+	ck_assert_msg(pages_hash() == pages_before, "region pages left behind");
+	no_oops();
+}
+END_TEST
+
 /*
  * A livepatch module dropped by an atomic replace: its exit runs when the
  * replace completes, as rmmod of the replaced module would run it.
@@ -383,6 +464,7 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, shadow_vars);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, killed);
+	tcase_add_test(tc, init_code_and_return_value);
 	tcase_add_test(tc, replaced_exit);
 }
 
