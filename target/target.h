@@ -43,7 +43,6 @@ enum tgt_guard_state {
 
 struct tgt_guard_shared {
 	enum tgt_guard_state state;
-	bool noack;		/* the connection is in no-ack mode */
 	uint64_t boot_id;	/* t->boot_id, for the guardian's recovery hook */
 };
 

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 #include <poll.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,6 +38,7 @@ struct qemu_priv {
 	bool regs_valid[TGT_MAX_VCPUS];
 	struct tgt_regs regs[TGT_MAX_VCPUS];
 	char *qmp_path;
+	char *gdb_path;		/* the gdbstub's address, for the guardian */
 	/* Set by a wrapping backend (tgt_libvirt.c), see tgt_qemu_cfg. */
 	struct tgt_ram_seg segs[TGT_MAX_RAM_SEGS];
 	size_t nsegs;
@@ -114,16 +116,36 @@ static struct gp_error *qemu_resume(struct tgt *t)
 {
 	struct qemu_priv *p = t->priv;
 
+	struct gp_error *err;
+
 	memset(p->regs_valid, 0, sizeof(p->regs_valid));
 	if (t->frozen)
 		return NULL;	/* its user paused it: it stays paused */
-	return gdbc_cont(p->g);
+	err = p->g ? gdbc_cont(p->g) :
+		     gp_error_create(GP_ERR_PROTOCOL, "no gdbstub connection");
+	if (err && (p->qmp_path || p->cont_fn)) {
+		/* The guest must run whatever became of the gdbstub
+		 * connection (the guardian could not make one, say): QMP
+		 * `cont`, or the wrapping backend's resume, can do that. */
+		struct gp_error *e2 = p->qmp_path ? qmp_cont(p->qmp_path) : p->cont_fn(p->ctx);
+
+		if (!e2) {
+			gp_error_destroy(err);
+			if (p->g)
+				p->g->running = true;
+			return NULL;
+		}
+		gp_error_destroy(e2);
+	}
+	return err;
 }
 
 static struct gp_error *need_stopped(struct tgt *t, const char *what)
 {
 	struct qemu_priv *p = t->priv;
 
+	if (!p->g)
+		return gp_error_create(GP_ERR_PROTOCOL, "%s: no gdbstub connection", what);
 	if (p->g->running)
 		return gp_error_create(GP_ERR_BUSY,
 				       "%s through the gdbstub needs the guest paused", what);
@@ -287,54 +309,33 @@ static struct gp_error *qemu_write_phys(struct tgt *t, uint64_t pa, const void *
 }
 
 
-/* Read and drop what the stub sends until it has been quiet for quiet_ms
- * (at most max_ms in all); true if a stop reply ($T.. or $S..) was seen. */
-static bool drain(int fd, int quiet_ms, int max_ms)
-{
-	uint64_t end = gp_now_ns() + (uint64_t)max_ms * 1000000ull;
-	bool stop = false;
-	char buf[4096], prev = 0;
-
-	while (gp_now_ns() < end) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pf, 1, quiet_ms) <= 0)
-			break;
-		n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n; i++) {
-			stop |= prev == '$' && (buf[i] == 'T' || buf[i] == 'S');
-			prev = buf[i];
-		}
-	}
-	return stop;
-}
-
 /*
- * The guardian's take-over (tgt_guard.c) after the tool died anywhere in
- * an exchange: "#00" ends a packet it may have left half-written (QEMU
- * drops it: the checksum is wrong, or the request is short), the input is
- * drained, and a break makes sure the guest is stopped (a stop reply comes
- * only if it was running).  Then the connection is as after the handshake.
+ * The guardian's take-over (tgt_guard.c) after the tool died.  The
+ * guardian is started before the tool connects to the gdbstub (QEMU stops
+ * the guest as it accepts a connection, whether or not the tool lives on
+ * to let it run), so it holds no connection of the tool's: that one died
+ * with the tool, mid-packet or not, and whatever no-ack mode it had
+ * reached goes with it.  The guardian makes its own, as the tool's attach
+ * does.  QEMU keeps the guest stopped when a client hangs up, and a new
+ * connection stops it too: from here on it is as after the handshake.
  */
 static struct gp_error *qemu_reclaim(struct tgt *t, volatile struct tgt_guard_shared *sh)
 {
 	struct qemu_priv *p = t->priv;
-	struct gdbc *g = p->g;
+	struct gp_error *err;
 
-	if (!g)
-		return gp_error_create(GP_ERR_PROTOCOL, "no gdbstub connection to take over");
-	g->noack = sh->noack;
-	g->in_pos = g->in_len = 0;
-	if (write(g->fd, "#00", 3) != 3)
-		return gp_error_os(errno, "gdbstub");
-	drain(g->fd, 50, 500);
-	if (write(g->fd, "\x03", 1) != 1)
-		return gp_error_os(errno, "gdbstub");
-	drain(g->fd, 300, 1000);
-	g->running = false;
+	(void)sh;
+	gdbc_close(p->g);
+	p->g = NULL;
+	if (!p->gdb_path)
+		return gp_error_create(GP_ERR_PROTOCOL, "no gdbstub address to connect to");
+	if ((err = gdbc_connect(p->gdb_path, 10000, &p->g)) || (err = gdbc_handshake(p->g)) ||
+	    (err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1"))) {
+		gdbc_close(p->g);
+		p->g = NULL;
+		return gp_error_wrap(err, "gdbstub %s", p->gdb_path);
+	}
+	p->g->running = false;
 	memset(p->regs_valid, 0, sizeof(p->regs_valid));
 	return NULL;
 }
@@ -368,6 +369,7 @@ static void qemu_close(struct tgt *t)
 	if (p->ram)
 		munmap(p->ram, p->ram_len);
 	free(p->qmp_path);
+	free(p->gdb_path);
 	free(p);
 	free(t);
 }
@@ -411,16 +413,22 @@ static struct gp_error *gdb_attach(struct tgt *t, const char *gdb)
 	struct qemu_priv *p = t->priv;
 	struct gp_error *err;
 
-	if ((err = gdbc_connect(gdb, 10000, &p->g)))
-		return err;
-	/* Attaching stopped the guest: from now on the guardian watches. */
+	if (!(p->gdb_path = strdup(gdb)))
+		return &gp_error_nomem;
+	/* Connecting stops the guest (QEMU stops it as it accepts, even if
+	 * we die right after connect() returns): the guardian watches from
+	 * before the connect. */
 	if ((err = tgt_guard_start(t, TGT_GUARD_PAUSED)))
 		return err;
+	if ((err = gdbc_connect(gdb, 10000, &p->g)))
+		return err;
+	/* Fault injection for the tests (as GP_FAULT_KILL_AT_WRITE): die
+	 * connected, the guest stopped by the connect, nothing said yet. */
+	if (getenv("GP_FAULT_KILL_AFTER_CONNECT"))
+		raise(SIGKILL);
 	/* Describe the guest, then let it run. */
 	if ((err = gdbc_handshake(p->g)))
 		return err;
-	if (tgt_guard_shared(t))
-		tgt_guard_shared(t)->noack = p->g->noack;
 	if ((err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1")))
 		return err;
 	t->nr_vcpus = p->g->nr_threads > TGT_MAX_VCPUS ? TGT_MAX_VCPUS : p->g->nr_threads;

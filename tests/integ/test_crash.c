@@ -427,6 +427,36 @@ START_TEST(signals_at_random_moments)
 }
 END_TEST
 
+/* Killed right after its connect to the gdbstub returned, before a word
+ * of the handshake: QEMU stops the guest as it accepts the connection,
+ * and the guardian, started before the connect, lets it run again. */
+START_TEST(killed_right_after_connect)
+{
+	char args[600], *err;
+	int rc;
+
+	snprintf(obj, sizeof(obj), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
+	for (int i = 0; i < 3; i++) {
+		setenv("GP_FAULT_KILL_AFTER_CONNECT", "1", 1);
+		snprintf(args, sizeof(args), i == 1 ? "list %s" : "patch %s %s", rig_target(r), obj);
+		rc = run_vmm(NULL, args);
+		unsetenv("GP_FAULT_KILL_AFTER_CONNECT");
+		ck_assert_int_eq(rc, -SIGKILL);
+		ck_assert_msg(guest_answers(2.0),
+			      "killed after connect (%d): the guest does not run again within 2 s (%s)", i,
+			      rig_describe(r));
+		err = dir_file("run.err");
+		ck_assert_msg(strstr(err, "the guest runs again"), "killed after connect: %s", err);
+		free(err);
+		snprintf(args, sizeof(args), "list %s", rig_target(r));
+		ck_assert_int_eq(run_vmm(NULL, args), 0);
+		err = dir_file("run.out");
+		ck_assert_msg(!strstr(err, "cmdline-marker"), "killed after connect: %s", err);
+		free(err);
+	}
+}
+END_TEST
+
 /* Two vmm patch against one guest: the second fails within 1 s naming
  * the first; once the first is gone the guest is free again. */
 START_TEST(second_vmm_is_told_who_holds_the_guest)
@@ -551,6 +581,7 @@ static TCase *crash_tcase(void)
 	CRASH_ADD(tc, kill_completion_at_every_write);
 	CRASH_ADD(tc, kill_signal_step_at_every_write);
 	CRASH_ADD(tc, signals_at_random_moments);
+	CRASH_ADD(tc, killed_right_after_connect);
 	CRASH_ADD(tc, second_vmm_is_told_who_holds_the_guest);
 	CRASH_ADD(tc, recover_repairs_wedged_target_state);
 	return tc;
