@@ -397,14 +397,30 @@ static struct gp_error *fentry_nop(struct lp_obj *o, const struct lp_sec *target
 	return NULL;
 }
 
-static struct gp_error *apply_rela(struct lp_obj *o, struct lp_sec *rs, Elf_Scn *rscn,
+struct gp_error *lp_elf_rela(struct lp_obj *o, size_t i, struct lp_rela *out)
+{
+	const struct lp_sec *rs = &o->secs[i];
+	Elf_Scn *scn = elf_getscn(o->elf, i), *symscn = elf_getscn(o->elf, rs->sh.sh_link);
+	GElf_Shdr symsh;
+
+	memset(out, 0, sizeof(*out));
+	if (!symscn || !gelf_getshdr(symscn, &symsh) || symsh.sh_type != SHT_SYMTAB)
+		return lp_elf_err(o, "%s has no symbol table", rs->name);
+	if (!scn || !(out->rd = elf_getdata(scn, NULL)) || !(out->sd = elf_getdata(symscn, NULL)) ||
+	    !symsh.sh_entsize || !rs->sh.sh_entsize)
+		return lp_elf_err(o, "%s: unreadable", rs->name);
+	out->nrel = rs->sh.sh_size / rs->sh.sh_entsize;
+	out->nsyms = symsh.sh_size / symsh.sh_entsize;
+	out->strtab = symsh.sh_link;
+	return NULL;
+}
+
+static struct gp_error *apply_rela(struct lp_obj *o, struct lp_sec *rs,
 				   uint8_t *host, uint64_t va, const struct lp_sym_env *env)
 {
 	struct lp_sec *target;
-	Elf_Scn *symscn;
-	GElf_Shdr symsh;
-	Elf_Data *rdata, *symdata;
-	size_t nrel, nsyms;
+	struct lp_rela rl;
+	struct gp_error *rerr;
 
 	if (rs->sh.sh_info >= o->nsec)
 		return lp_elf_err(o, "%s applies to section %u", rs->name, rs->sh.sh_info);
@@ -413,16 +429,9 @@ static struct gp_error *apply_rela(struct lp_obj *o, struct lp_sec *rs, Elf_Scn 
 		return NULL;	/* debug info and the like */
 	if (!host)	/* a patch: the section's own placement */
 		host = target->host, va = target->va;
-	symscn = elf_getscn(o->elf, rs->sh.sh_link);
-	if (!symscn || !gelf_getshdr(symscn, &symsh) || symsh.sh_type != SHT_SYMTAB)
-		return lp_elf_err(o, "%s has no symbol table", rs->name);
-	rdata = elf_getdata(rscn, NULL);
-	symdata = elf_getdata(symscn, NULL);
-	if (!rdata || !symdata || !symsh.sh_entsize || !rs->sh.sh_entsize)
-		return lp_elf_err(o, "%s: unreadable", rs->name);
-	nrel = rs->sh.sh_size / rs->sh.sh_entsize;
-	nsyms = symsh.sh_size / symsh.sh_entsize;
-	for (size_t i = 0; i < nrel; i++) {
+	if ((rerr = lp_elf_rela(o, (size_t)(rs - o->secs), &rl)))
+		return rerr;
+	for (size_t i = 0; i < rl.nrel; i++) {
 		GElf_Rela r;
 		uint64_t S, P, v;
 		int64_t A;
@@ -433,7 +442,7 @@ static struct gp_error *apply_rela(struct lp_obj *o, struct lp_sec *rs, Elf_Scn 
 		unsigned width;
 		struct lp_rela_at at;
 
-		if (!gelf_getrela(rdata, (int)i, &r))
+		if (!gelf_getrela(rl.rd, (int)i, &r))
 			return lp_elf_err(o, "%s: entry %zu unreadable", rs->name, i);
 		type = (unsigned)GELF_R_TYPE(r.r_info);
 		if (type == R_X86_64_NONE)
@@ -458,9 +467,9 @@ static struct gp_error *apply_rela(struct lp_obj *o, struct lp_sec *rs, Elf_Scn 
 			size_t idx = GELF_R_SYM(r.r_info);
 			GElf_Sym sym;
 
-			if (idx >= nsyms || !gelf_getsym(symdata, (int)idx, &sym))
-				return lp_elf_err(o, "relocation names symbol %zu of %zu", idx, nsyms);
-			name = elf_strptr(o->elf, symsh.sh_link, sym.st_name);
+			if (idx >= rl.nsyms || !gelf_getsym(rl.sd, (int)idx, &sym))
+				return lp_elf_err(o, "relocation names symbol %zu of %zu", idx, rl.nsyms);
+			name = elf_strptr(o->elf, rl.strtab, sym.st_name);
 			if (!name)
 				name = "?";
 			/* A section symbol (local labels) reads as its section. */
@@ -604,7 +613,7 @@ struct gp_error *lp_elf_relocate(struct lp_obj *o, const struct lp_sym_env *env)
 					  s->name);
 		if (s->sh.sh_type != SHT_RELA)
 			continue;
-		if ((err = apply_rela(o, s, scn, NULL, 0, env)))
+		if ((err = apply_rela(o, s, NULL, 0, env)))
 			return err;
 	}
 	return NULL;
@@ -801,7 +810,7 @@ struct gp_error *lp_obj_link_pieces(struct lp_obj *o, uint64_t va,
 			if (!scn)
 				return lp_elf_err(o, "%s: %s", rs->name, elf_errmsg(-1));
 			env.cur = i;
-			err = apply_rela(o, rs, scn, buf + off_of[i], va_of[i], &env);
+			err = apply_rela(o, rs, buf + off_of[i], va_of[i], &env);
 			if (err)
 				return err;
 		}

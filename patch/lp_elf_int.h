@@ -82,6 +82,16 @@ struct lp_sym_env {
 struct gp_error *lp_elf_err(const struct lp_obj *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Relocation section i (SHT_RELA) of o with its symbol table, ready to
+ * read: gelf_getrela(rd, j) for j < nrel, gelf_getsym(sd, k) for k <
+ * nsyms, names from section strtab.  An error names the section. */
+struct lp_rela {
+	Elf_Data *rd, *sd;
+	size_t nrel, nsyms;
+	size_t strtab;
+};
+struct gp_error *lp_elf_rela(struct lp_obj *o, size_t i, struct lp_rela *out);
+
 /* Open in a mode; LP_MODE_KMOD classifies sections with
  * lp_kmod_sec_kind() (lp_kmod.c). */
 struct gp_error *lp_elf_open(const void *elf, size_t len, const char *path,

@@ -337,37 +337,29 @@ static struct gp_error *read_mcount(struct lp_kmod *km)
 		return NULL;
 	for (size_t i = 0; i < o->nsec; i++) {
 		const struct lp_sec *rs = &o->secs[i];
-		Elf_Scn *scn, *symscn;
-		Elf_Data *rd, *sd;
-		GElf_Shdr symsh;
-		size_t nrel, nsyms;
+		struct lp_rela rl;
+		struct gp_error *rerr;
 
 		if (rs->sh.sh_type != SHT_RELA || rs->sh.sh_info != (unsigned)mc)
 			continue;
-		scn = elf_getscn(o->elf, i);
-		symscn = elf_getscn(o->elf, rs->sh.sh_link);
-		if (!scn || !symscn || !gelf_getshdr(symscn, &symsh) ||
-		    symsh.sh_type != SHT_SYMTAB || !symsh.sh_entsize || !rs->sh.sh_entsize ||
-		    !(rd = elf_getdata(scn, NULL)) || !(sd = elf_getdata(symscn, NULL)))
-			return lp_elf_err(o, "%s: unreadable", rs->name);
-		nrel = rs->sh.sh_size / rs->sh.sh_entsize;
-		nsyms = symsh.sh_size / symsh.sh_entsize;
-		if (km->nmcount + nrel > LP_KMOD_MAX_MCOUNT)
+		if ((rerr = lp_elf_rela(o, i, &rl)))
+			return rerr;
+		if (km->nmcount + rl.nrel > LP_KMOD_MAX_MCOUNT)
 			return lp_elf_err(o, "__mcount_loc: more than %d entries", LP_KMOD_MAX_MCOUNT);
-		km->mcount = realloc(km->mcount, (km->nmcount + nrel + 1) * sizeof(*km->mcount));
+		km->mcount = realloc(km->mcount, (km->nmcount + rl.nrel + 1) * sizeof(*km->mcount));
 		if (!km->mcount)
 			return &gp_error_nomem;
-		for (size_t j = 0; j < nrel; j++) {
+		for (size_t j = 0; j < rl.nrel; j++) {
 			GElf_Rela r;
 			GElf_Sym sym;
 			size_t si;
 			uint64_t off;
 
-			if (!gelf_getrela(rd, (int)j, &r))
+			if (!gelf_getrela(rl.rd, (int)j, &r))
 				return lp_elf_err(o, "%s: entry %zu unreadable", rs->name, j);
 			si = GELF_R_SYM(r.r_info);
-			if (GELF_R_TYPE(r.r_info) != R_X86_64_64 || si >= nsyms ||
-			    !gelf_getsym(sd, (int)si, &sym) || sym.st_shndx == SHN_UNDEF ||
+			if (GELF_R_TYPE(r.r_info) != R_X86_64_64 || si >= rl.nsyms ||
+			    !gelf_getsym(rl.sd, (int)si, &sym) || sym.st_shndx == SHN_UNDEF ||
 			    sym.st_shndx >= o->nsec || r.r_addend < 0)
 				return lp_elf_err(o, "__mcount_loc entry %zu does not point into the module's code",
 						  j);
@@ -423,36 +415,30 @@ static struct gp_error *read_enable_arg(struct lp_kmod *km)
 	km->enable_sec = -1;
 	for (size_t i = 0; i < o->nsec; i++) {
 		const struct lp_sec *rs = &o->secs[i];
-		Elf_Scn *scn, *symscn;
-		Elf_Data *rd, *sd;
-		GElf_Shdr symsh;
-		size_t nrel, nsyms;
+		struct lp_rela rl;
+		struct gp_error *rerr;
 
 		if (rs->sh.sh_type != SHT_RELA || rs->sh.sh_info >= o->nsec ||
 		    !(o->secs[rs->sh.sh_info].sh.sh_flags & SHF_EXECINSTR))
 			continue;
-		scn = elf_getscn(o->elf, i);
-		symscn = elf_getscn(o->elf, rs->sh.sh_link);
-		if (!scn || !symscn || !gelf_getshdr(symscn, &symsh) ||
-		    symsh.sh_type != SHT_SYMTAB || !symsh.sh_entsize || !rs->sh.sh_entsize ||
-		    !(rd = elf_getdata(scn, NULL)) || !(sd = elf_getdata(symscn, NULL)))
+		if ((rerr = lp_elf_rela(o, i, &rl))) {
+			gp_error_destroy(rerr);
 			continue;
-		nrel = rs->sh.sh_size / rs->sh.sh_entsize;
-		nsyms = symsh.sh_size / symsh.sh_entsize;
-		for (size_t j = 0; j < nrel && j < (1u << 20); j++) {
+		}
+		for (size_t j = 0; j < rl.nrel && j < (1u << 20); j++) {
 			GElf_Rela r, a, best;
 			GElf_Sym sym, asym;
 			const char *name;
 			bool found = false;
 
-			if (!gelf_getrela(rd, (int)j, &r) || GELF_R_SYM(r.r_info) >= nsyms ||
-			    !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
-			    !(name = elf_strptr(o->elf, symsh.sh_link, sym.st_name)) ||
+			if (!gelf_getrela(rl.rd, (int)j, &r) || GELF_R_SYM(r.r_info) >= rl.nsyms ||
+			    !gelf_getsym(rl.sd, (int)GELF_R_SYM(r.r_info), &sym) ||
+			    !(name = elf_strptr(o->elf, rl.strtab, sym.st_name)) ||
 			    strcmp(name, "klp_enable_patch"))
 				continue;
 			memset(&best, 0, sizeof(best));
-			for (size_t q = 0; q < nrel && q < (1u << 20); q++) {
-				if (!gelf_getrela(rd, (int)q, &a) || a.r_offset >= r.r_offset ||
+			for (size_t q = 0; q < rl.nrel && q < (1u << 20); q++) {
+				if (!gelf_getrela(rl.rd, (int)q, &a) || a.r_offset >= r.r_offset ||
 				    r.r_offset - a.r_offset > 32 || (found && a.r_offset < best.r_offset) ||
 				    !loads_rdi(o, &o->secs[rs->sh.sh_info], &a))
 					continue;
@@ -461,8 +447,8 @@ static struct gp_error *read_enable_arg(struct lp_kmod *km)
 			}
 			if (!found)
 				continue;	/* not read: no cross-check from this call */
-			if (GELF_R_SYM(best.r_info) >= nsyms ||
-			    !gelf_getsym(sd, (int)GELF_R_SYM(best.r_info), &asym) ||
+			if (GELF_R_SYM(best.r_info) >= rl.nsyms ||
+			    !gelf_getsym(rl.sd, (int)GELF_R_SYM(best.r_info), &asym) ||
 			    asym.st_shndx == SHN_UNDEF || asym.st_shndx >= o->nsec ||
 			    (o->secs[asym.st_shndx].sh.sh_flags & SHF_EXECINSTR)) {
 				conflict = true;
@@ -516,10 +502,11 @@ static struct gp_error *read_init_exit(struct lp_kmod *km)
 	km->exit_sec = km->init_sec = -1;
 	for (size_t i = 0; i < o->nsec; i++) {
 		const struct lp_sec *rs = &o->secs[i];
-		Elf_Scn *scn, *symscn;
-		Elf_Data *rd, *sd;
-		GElf_Shdr symsh;
-		size_t nrel, nsyms;
+		Elf_Scn *scn;
+		Elf_Data *sd;
+		size_t nsyms;
+		struct lp_rela rl;
+		struct gp_error *rerr;
 
 		if (rs->sh.sh_type == SHT_SYMTAB && (scn = elf_getscn(o->elf, i)) &&
 		    (sd = elf_getdata(scn, NULL)) && rs->sh.sh_entsize) {
@@ -556,23 +543,17 @@ static struct gp_error *read_init_exit(struct lp_kmod *km)
 		    !(o->secs[rs->sh.sh_info].sh.sh_flags & SHF_EXECINSTR) ||
 		    !prefix(o->secs[rs->sh.sh_info].name, ".init."))
 			continue;
-		scn = elf_getscn(o->elf, i);
-		symscn = elf_getscn(o->elf, rs->sh.sh_link);
-		if (!scn || !symscn || !gelf_getshdr(symscn, &symsh) ||
-		    symsh.sh_type != SHT_SYMTAB || !symsh.sh_entsize || !rs->sh.sh_entsize ||
-		    !(rd = elf_getdata(scn, NULL)) || !(sd = elf_getdata(symscn, NULL)))
-			return lp_elf_err(o, "%s: unreadable", rs->name);
-		nrel = rs->sh.sh_size / rs->sh.sh_entsize;
-		nsyms = symsh.sh_size / symsh.sh_entsize;
-		for (size_t j = 0; j < nrel && j < (1u << 20); j++) {
+		if ((rerr = lp_elf_rela(o, i, &rl)))
+			return rerr;
+		for (size_t j = 0; j < rl.nrel && j < (1u << 20); j++) {
 			GElf_Rela r;
 			GElf_Sym sym;
 			const char *name;
 
-			if (!gelf_getrela(rd, (int)j, &r) || GELF_R_SYM(r.r_info) >= nsyms ||
-			    !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
+			if (!gelf_getrela(rl.rd, (int)j, &r) || GELF_R_SYM(r.r_info) >= rl.nsyms ||
+			    !gelf_getsym(rl.sd, (int)GELF_R_SYM(r.r_info), &sym) ||
 			    sym.st_shndx != SHN_UNDEF ||
-			    !(name = elf_strptr(o->elf, symsh.sh_link, sym.st_name)) || !*name)
+			    !(name = elf_strptr(o->elf, rl.strtab, sym.st_name)) || !*name)
 				continue;
 			if (!init_call_ok(name))
 				return lp_elf_err(o, "the module's init function uses %s: only its klp_enable_patch() is done from outside (its init code never runs)",

@@ -100,31 +100,22 @@ static struct gp_error *set_one(struct lp_kmod *km, int psec, uint64_t off_kp, u
 
 	for (size_t i = 0; i < o->nsec; i++) {
 		const struct lp_sec *rs = &o->secs[i];
-		Elf_Scn *scn, *symscn;
-		Elf_Data *rd, *sd;
-		GElf_Shdr symsh;
-		size_t nrel, nsyms;
+		struct lp_rela rl;
 
 		if (rs->sh.sh_type != SHT_RELA || rs->sh.sh_info != (unsigned)psec)
 			continue;
-		scn = elf_getscn(o->elf, i);
-		symscn = elf_getscn(o->elf, rs->sh.sh_link);
-		if (!scn || !symscn || !gelf_getshdr(symscn, &symsh) || !symsh.sh_entsize ||
-		    !rs->sh.sh_entsize || !(rd = elf_getdata(scn, NULL)) ||
-		    !(sd = elf_getdata(symscn, NULL)))
-			return lp_elf_err(o, "%s: unreadable", rs->name);
-		nrel = rs->sh.sh_size / rs->sh.sh_entsize;
-		nsyms = symsh.sh_size / symsh.sh_entsize;
-		for (size_t j = 0; j < nrel && j < (1u << 20); j++) {
+		if ((err = lp_elf_rela(o, i, &rl)))
+			return err;
+		for (size_t j = 0; j < rl.nrel && j < (1u << 20); j++) {
 			GElf_Rela r;
 			GElf_Sym sym;
 			const char *sn;
 
-			if (!gelf_getrela(rd, (int)j, &r) || GELF_R_SYM(r.r_info) >= nsyms ||
-			    !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
+			if (!gelf_getrela(rl.rd, (int)j, &r) || GELF_R_SYM(r.r_info) >= rl.nsyms ||
+			    !gelf_getsym(rl.sd, (int)GELF_R_SYM(r.r_info), &sym) ||
 			    GELF_R_TYPE(r.r_info) != R_X86_64_64)
 				continue;
-			sn = elf_strptr(o->elf, symsh.sh_link, sym.st_name);
+			sn = elf_strptr(o->elf, rl.strtab, sym.st_name);
 			if (r.r_offset == off_kp + off_ops) {
 				for (size_t q = 0; q < ARRAY_SIZE(kinds); q++)
 					if (sn && sym.st_shndx == SHN_UNDEF && !strcmp(sn, kinds[q].ops))
