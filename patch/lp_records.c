@@ -100,18 +100,25 @@ void lp_rec_cb_patched(struct lp_hdr *h, int slot)
 	h->cb_ok = 0;
 }
 
-void lp_rec_cb_unpatched(struct lp_hdr *h, int slot, bool leak)
+/* The patch's functions are gone, its pages stay (LP_LOADED) for what it
+ * is still owed; a leaked (forced) one is marked so. */
+static void keep_loaded(struct lp_hdr *h, int slot, bool leak)
 {
-	if (!h->kmods[slot].klp_off) {
-		lp_rec_drop_patch(h, slot, leak);
-		return;
-	}
 	for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++)
 		if (h->funcs[f].in_use && (int)h->funcs[f].patch == slot)
 			memset(&h->funcs[f], 0, sizeof(h->funcs[f]));
 	h->patches[slot].state = LP_LOADED;
 	if (leak)
 		h->patches[slot].flags |= LP_FLAG_FORCED;
+}
+
+void lp_rec_cb_unpatched(struct lp_hdr *h, int slot, bool leak)
+{
+	if (!h->kmods[slot].klp_off) {
+		lp_rec_drop_patch(h, slot, leak);
+		return;
+	}
+	keep_loaded(h, slot, leak);
 	h->cb_slot = (uint32_t)slot + 1;
 	h->cb_stage = LP_CB_POST_UNPATCH;
 	h->cb_todo = (1u << LP_KMOD_CB_MAX_OBJS) - 1;
@@ -128,12 +135,7 @@ void lp_rec_replaced(struct lp_hdr *h, int slot, bool leak)
 	}
 	/* rmmod of a replaced livepatch module runs its exit: owed, after
 	 * the replacing patch's post_patch (lp_kmod_cb.c picks it up) */
-	for (int f = 0; f < LP_MAX_FUNCS_TOTAL; f++)
-		if (h->funcs[f].in_use && (int)h->funcs[f].patch == slot)
-			memset(&h->funcs[f], 0, sizeof(h->funcs[f]));
-	h->patches[slot].state = LP_LOADED;
-	if (leak)
-		h->patches[slot].flags |= LP_FLAG_FORCED;
+	keep_loaded(h, slot, leak);
 }
 
 int lp_rec_exit_queued(const struct lp_hdr *h)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <stdio.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +164,42 @@ const char *pu_build(struct rig *r, const char *dir, const char *name, const cha
 			 rig_build_dir(), path, obj, extra ? extra : "", rig_kernel_path(r));
 	ck_assert_msg(system(cmd) == 0, "%s", cmd);
 	return obj;
+}
+
+const char *pu_klp_sample(const char *flavor, const char *file)
+{
+	static char path[4][300];
+	static int n;
+	char *p = path[n++ % 4];
+
+	snprintf(p, 300, "%s/%s/%s", rig_build_dir(),
+		 flavor ? "klp-samples-6.12-amd64" : "klp-samples", file);
+	ck_assert_msg(access(p, R_OK) == 0, "%s missing: make klp-samples", p);
+	return p;
+}
+
+void pu_no_oops(struct rig *r)
+{
+	char *out = pu_guest(r, "dmesg");
+
+	ck_assert_msg(!strstr(out, "WARNING") && !strstr(out, "Oops") && !strstr(out, "BUG:"),
+		      "%s", out);
+	free(out);
+}
+
+uint64_t pu_region_pages_hash(struct rig *r)
+{
+	static uint8_t buf[4096];
+	uint64_t h = GP_FNV_OFFSET;
+	struct tgt *t = NULL;
+
+	ck_ok(tgt_open(rig_target(r), &t));
+	ck_ok(tgt_pause(t));
+	for (unsigned p = LP_TRAMP_PAGE; p < LP_JOURNAL_PAGE; p++) {
+		ck_ok(tgt_read_phys(t, LP_REGION_PA + p * 4096ull, buf, sizeof(buf)));
+		h = gp_fnv1a(h, buf, sizeof(buf));
+	}
+	ck_ok(tgt_resume(t));
+	tgt_close(t);
+	return h;
 }

@@ -28,6 +28,14 @@ void pu_down(struct rig *r, const char *dir);
 struct hashes pu_hash_guest(struct rig *r);
 /* Run a guest command that must succeed; its output (malloc'd). */
 char *pu_guest(struct rig *r, const char *cmd);
+/* A file of the livepatch samples built for flavor (NULL: 6.1) by make
+ * klp-samples (build/klp-samples*); asserted present.  Four live at once. */
+const char *pu_klp_sample(const char *flavor, const char *file);
+/* The guest's log has no WARNING, Oops or BUG. */
+void pu_no_oops(struct rig *r);
+/* A hash of the region's code and data pages (not its header, whose
+ * generation counts, nor its journal, which records each pause). */
+uint64_t pu_region_pages_hash(struct rig *r);
 bool pu_guest_has(struct rig *r, const char *cmd, const char *needle);
 /* `vmm SUB TARGET REST`; stdout and stderr to out and err when not NULL. */
 int pu_vmm(struct rig *r, const char *sub, const char *rest, char **out, char **err);

@@ -57,15 +57,6 @@ static const char *ko(const char *name, bool other)
 	return p;
 }
 
-static void no_oops(void)
-{
-	char *out = pu_guest(r, "dmesg");
-
-	ck_assert_msg(!strstr(out, "WARNING") && !strstr(out, "Oops") && !strstr(out, "BUG:"),
-		      "%s", out);
-	free(out);
-}
-
 /* The guest's own view: not a module, not a livepatch of its own. */
 static void guest_does_not_list(const char *name)
 {
@@ -107,7 +98,7 @@ START_TEST(sample_applied_from_outside)
 	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
 	ck_assert_msg(!strstr(out, "livepatch_sample"), "%s", out);
 	free(out);
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -144,7 +135,7 @@ START_TEST(atomic_replace_as_the_selftest)
 	ck_assert(!pu_guest_has(r, "grep 'live patched' /proc/cmdline /proc/meminfo; echo end",
 				"live patched"));
 	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text differs after unpatch");
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -240,7 +231,7 @@ START_TEST(refusals_change_nothing)
 	refused(truncated(ko("livepatch-sample", false), st.st_size / 2),
 		"truncated.ko: truncated or corrupt");
 	refused(truncated(ko("livepatch-sample", false), 100), "truncated.ko: truncated or corrupt");
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -270,7 +261,7 @@ START_TEST(stack_through_patch_code_is_reliable)
 	ck_assert_msg(rc == 0, "unpatch: %d %s", rc, err);
 	free(err);
 	ck_assert(!pu_guest_has(r, "cat /proc/version", "gp_kmod_sleepy"));
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -301,7 +292,7 @@ START_TEST(shadow_variables_in_a_module_object)
 	ck_assert_int_eq(pu_vmm(r, "unpatch", "--timeout 20 livepatch_shadow_fix1", NULL, NULL), 0);
 	ck_assert(pu_guest_has(r, "cat /proc/modules", "livepatch_shadow_mod"));
 	free(pu_guest(r, "rmmod livepatch_shadow_mod; echo done"));
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 

@@ -55,23 +55,10 @@ static void down(void)
 
 static const char *ko(const char *name)
 {
-	static char path[4][300];
-	static int n;
-	char *p = path[n++ % 4];
+	char file[200];
 
-	snprintf(p, 300, "%s/%s/%s.ko", rig_build_dir(),
-		 flavor ? "klp-samples-6.12-amd64" : "klp-samples", name);
-	ck_assert_msg(access(p, R_OK) == 0, "%s missing: make klp-samples", p);
-	return p;
-}
-
-static void no_oops(void)
-{
-	char *out = pu_guest(r, "dmesg");
-
-	ck_assert_msg(!strstr(out, "WARNING") && !strstr(out, "Oops") && !strstr(out, "BUG:"),
-		      "%s", out);
-	free(out);
+	snprintf(file, sizeof(file), "%s.ko", name);
+	return pu_klp_sample(flavor, file);
 }
 
 static void guest(const char *cmd)
@@ -182,7 +169,7 @@ START_TEST(target_module_before_livepatch)
 	ck_assert_int_eq(pu_vmm(r, "list", "", &out, NULL), 0);
 	ck_assert_msg(!strstr(out, DEMO), "%s", out);
 	free(out);
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -206,28 +193,9 @@ START_TEST(target_module_not_present)
 	free(err);
 	unpatch(DEMO);
 	log_is("test_klp_callbacks", want);
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
-
-/* Kernel text, and the region's code and data pages (its header counts
- * generations and its journal pages record each pause: not compared). */
-static uint64_t pages_hash(void)
-{
-	static uint8_t buf[4096];
-	uint64_t h = GP_FNV_OFFSET;
-	struct tgt *t = NULL;
-
-	ck_ok(tgt_open(rig_target(r), &t));
-	ck_ok(tgt_pause(t));
-	for (unsigned p = LP_TRAMP_PAGE; p < LP_JOURNAL_PAGE; p++) {
-		ck_ok(tgt_read_phys(t, LP_REGION_PA + p * 4096ull, buf, sizeof(buf)));
-		h = gp_fnv1a(h, buf, sizeof(buf));
-	}
-	ck_ok(tgt_resume(t));
-	tgt_close(t);
-	return h;
-}
 
 /* "pre-patch callback -ENODEV": pre_patch_ret=-19 set as insmod would set
  * it; vmlinux's pre_patch fails, nothing is left: kernel text and the
@@ -248,7 +216,7 @@ START_TEST(pre_patch_enodev)
 	guest("insmod /bin/" MOD ".ko && echo ok");
 	ck_assert_int_eq(pu_vmm(r, "list", "", &l1, NULL), 0);
 	before = pu_hash_guest(r);
-	pages_before = pages_hash();
+	pages_before = pu_region_pages_hash(r);
 	snprintf(rest, sizeof(rest), "--timeout 30 %s pre_patch_ret=-19", ko(DEMO));
 	err = vmm("patch", rest, 1);
 	ck_assert_msg(strstr(err, "pre-patch callback failed for object 'vmlinux': it returned -19"),
@@ -256,7 +224,7 @@ START_TEST(pre_patch_enodev)
 	free(err);
 	after = pu_hash_guest(r);
 	ck_assert_msg(before.text == after.text, "kernel text changed by an aborted patch");
-	ck_assert_msg(pages_before == pages_hash(), "region pages changed by an aborted patch");
+	ck_assert_msg(pages_before == pu_region_pages_hash(r), "region pages changed by an aborted patch");
 	ck_assert_int_eq(pu_vmm(r, "list", "", &l2, NULL), 0);
 	ck_assert_msg(!strcmp(l1, l2), "vmm list before:\n%s\nafter:\n%s", l1, l2);
 	free(l1);
@@ -272,7 +240,7 @@ START_TEST(pre_patch_enodev)
 	err = vmm("patch", rest, 1);
 	ck_assert_msg(strstr(err, "'abc' is not a 32-bit integer"), "%s", err);
 	free(err);
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -299,7 +267,7 @@ START_TEST(pre_patch_killed_cancels)
 	log_clear();
 	guest("insmod /bin/" BUSY ".ko block_transition=N && sleep 1 && echo ok");
 	before = pu_hash_guest(r);
-	pages_before = pages_hash();
+	pages_before = pu_region_pages_hash(r);
 	snprintf(rest, sizeof(rest), "--timeout 30 %s", ko(DEMO));
 	setenv("GP_FAULT_KILL_AFTER_PRE_PATCH", "1", 1);
 	rc = pu_vmm(r, "patch", rest, NULL, NULL);
@@ -313,10 +281,10 @@ START_TEST(pre_patch_killed_cancels)
 	ck_assert_msg(!strstr(out, DEMO), "%s", out);
 	free(out);
 	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed");
-	ck_assert_msg(pages_hash() == pages_before, "region pages left behind");
+	ck_assert_msg(pu_region_pages_hash(r) == pages_before, "region pages left behind");
 	guest("rmmod " BUSY "; echo done");
 	log_is("test_klp_callbacks", want);
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -347,7 +315,7 @@ START_TEST(busy_module_not_blocking)
 	unpatch(DEMO);
 	guest("rmmod " BUSY "; echo done");
 	log_is("test_klp_callbacks", want);
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -421,7 +389,7 @@ START_TEST(busy_target_post_patch_later)
 	unpatch(DEMO);
 	guest("rmmod " BUSY "; echo done");
 	log_is("test_klp_callbacks", want_end);
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -454,7 +422,7 @@ START_TEST(busy_target_reversed)
 	free(out);
 	guest("rmmod " BUSY "; echo done");
 	log_is("test_klp_callbacks", want);
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -500,7 +468,7 @@ START_TEST(multiple_and_replace)
 	free(out);
 	unpatch(DEMO2);
 	log_is("test_klp_callbacks", want_replace);
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -539,7 +507,7 @@ START_TEST(shadow_fix1_fix2_exits)
 	ck_assert(!pu_guest_has(r, "dmesg; echo end", "leaked!"));
 	ck_assert(pu_guest_has(r, "cat /proc/modules", "livepatch_shadow_mod"));
 	guest("rmmod livepatch_shadow_mod; echo done");
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 

@@ -52,28 +52,12 @@ static void down(void)
 
 static const char *sample(const char *file)
 {
-	static char path[4][300];
-	static int n;
-	char *p = path[n++ % 4];
-
-	snprintf(p, 300, "%s/%s/%s", rig_build_dir(),
-		 flavor ? "klp-samples-6.12-amd64" : "klp-samples", file);
-	ck_assert_msg(access(p, R_OK) == 0, "%s missing: make klp-samples", p);
-	return p;
+	return pu_klp_sample(flavor, file);
 }
 
 static void guest(const char *cmd)
 {
 	free(pu_guest(r, cmd));
-}
-
-static void no_oops(void)
-{
-	char *out = pu_guest(r, "dmesg");
-
-	ck_assert_msg(!strstr(out, "WARNING") && !strstr(out, "Oops") && !strstr(out, "BUG:"),
-		      "%s", out);
-	free(out);
 }
 
 /* vmm SUB ARGS must exit with `want`; stdout and stderr joined, returned. */
@@ -161,24 +145,6 @@ static void log_is_expected(void)
 	free(out);
 }
 
-/* The region's code and data pages (not its header and journal). */
-static uint64_t pages_hash(void)
-{
-	static uint8_t buf[4096];
-	uint64_t h = GP_FNV_OFFSET;
-	struct tgt *t = NULL;
-
-	ck_ok(tgt_open(rig_target(r), &t));
-	ck_ok(tgt_pause(t));
-	for (unsigned p = LP_TRAMP_PAGE; p < LP_JOURNAL_PAGE; p++) {
-		ck_ok(tgt_read_phys(t, LP_REGION_PA + p * 4096ull, buf, sizeof(buf)));
-		h = gp_fnv1a(h, buf, sizeof(buf));
-	}
-	ck_ok(tgt_resume(t));
-	tgt_close(t);
-	return h;
-}
-
 static void not_listed(void)
 {
 	char *out = vmm("list", "", 0);
@@ -215,11 +181,11 @@ START_TEST(shadow_vars)
 
 	run_shadow_vars();	/* the first sets the region up */
 	before = pu_hash_guest(r);
-	pages_before = pages_hash();
+	pages_before = pu_region_pages_hash(r);
 	run_shadow_vars();
 	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed by a run");
-	ck_assert_msg(pages_hash() == pages_before, "region pages left behind by a run");
-	no_oops();
+	ck_assert_msg(pu_region_pages_hash(r) == pages_before, "region pages left behind by a run");
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -229,7 +195,7 @@ END_TEST
 START_TEST(refusals)
 {
 	struct hashes before = pu_hash_guest(r);
-	uint64_t pages_before = pages_hash();
+	uint64_t pages_before = pu_region_pages_hash(r);
 	char rest[400], *out, bad[300];
 	FILE *f;
 
@@ -266,9 +232,9 @@ START_TEST(refusals)
 	ck_assert_msg(strstr(out, "cut.ko"), "%s", out);
 	free(out);
 	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed by a refusal");
-	ck_assert_msg(pages_hash() == pages_before, "region pages changed by a refusal");
+	ck_assert_msg(pu_region_pages_hash(r) == pages_before, "region pages changed by a refusal");
 	not_listed();
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -284,7 +250,7 @@ START_TEST(killed)
 
 	run_shadow_vars();	/* the region exists */
 	before = pu_hash_guest(r);
-	pages_before = pages_hash();
+	pages_before = pu_region_pages_hash(r);
 	guest("dmesg -c >/dev/null; echo cleared");
 	snprintf(rest, sizeof(rest), "--timeout 60 %s", sample(SV ".ko"));
 	setenv("GP_FAULT_KILL_AFTER_INIT", "1", 1);
@@ -298,7 +264,7 @@ START_TEST(killed)
 	log_is_expected();
 	not_listed();
 	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed");
-	ck_assert_msg(pages_hash() == pages_before, "region pages left behind");
+	ck_assert_msg(pu_region_pages_hash(r) == pages_before, "region pages left behind");
 
 	guest("dmesg -c >/dev/null; echo cleared");
 	setenv("GP_FAULT_KILL_BEFORE_INIT", "1", 1);
@@ -309,8 +275,8 @@ START_TEST(killed)
 	not_listed();
 	ck_assert(!pu_guest_has(r, "dmesg; echo end", SV ":"));
 	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed");
-	ck_assert_msg(pages_hash() == pages_before, "region pages left behind");
-	no_oops();
+	ck_assert_msg(pu_region_pages_hash(r) == pages_before, "region pages left behind");
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -364,7 +330,7 @@ START_TEST(init_code_and_return_value)
 
 	run_shadow_vars();	/* the region exists */
 	before = pu_hash_guest(r);
-	pages_before = pages_hash();
+	pages_before = pu_region_pages_hash(r);
 	guest("dmesg -c >/dev/null; echo cleared");
 	snprintf(rest, sizeof(rest), "--timeout 60 %s", sample("gp_kmod_run.ko"));
 	out = vmm("call", rest, 0);
@@ -386,8 +352,8 @@ START_TEST(init_code_and_return_value)
 	not_listed();
 	ck_assert(!pu_guest_has(r, "cat /proc/modules; echo end", "gp_kmod_run"));
 	ck_assert_msg(pu_hash_guest(r).text == before.text, "kernel text changed");
-	ck_assert_msg(pages_hash() == pages_before, "region pages left behind");
-	no_oops();
+	ck_assert_msg(pu_region_pages_hash(r) == pages_before, "region pages left behind");
+	pu_no_oops(r);
 }
 END_TEST
 
@@ -454,7 +420,7 @@ START_TEST(replaced_exit)
 	/* (fix2 does not replace dummy_alloc: after the replace, dummies
 	 * it frees without a leak shadow say "leaked!", as the sample would) */
 	guest("rmmod livepatch_shadow_mod; echo done");
-	no_oops();
+	pu_no_oops(r);
 }
 END_TEST
 
