@@ -263,7 +263,7 @@ static struct rig *fail(struct rig *r, char **errmsg, const char *fmt, ...)
 	return NULL;
 }
 
-struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
+static struct rig *rig_boot_once(const struct rig_opts *o, char **errmsg)
 {
 	const char *flavor = o && o->flavor ? o->flavor : "amd64";
 	int cpus = o && o->cpus > 0 ? o->cpus : 2;
@@ -389,10 +389,30 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 		return fail(r, errmsg, "the guest did not boot to its init within %d s (%s)",
 			    boot_timeout, rig_describe(r));
 	case -2:
-		return fail(r, errmsg, "the guest shell does not answer");
+		return fail(r, errmsg, "the guest shell does not answer (%s)", rig_describe(r));
 	}
 	r->boot_s = now_s() - t0;
 	return r;
+}
+
+/*
+ * A guest that panics while it boots, before any test has touched it, is
+ * booted again (twice at most), saying so: 6.12 kernels under TCG with two
+ * vCPUs on a loaded machine have panicked a few times in early boot
+ * (sched_clock_cpu in an interrupt), with nothing of guestpatch involved.
+ * Any other failure, and a third panic, fail the boot.
+ */
+struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
+{
+	for (int attempt = 1;; attempt++) {
+		struct rig *r = rig_boot_once(o, errmsg);
+		const char *at;
+
+		if (r || attempt == 3 || !*errmsg || !(at = strstr(*errmsg, "Kernel panic")))
+			return r;
+		fprintf(stderr, "rig: the %s guest panicked while booting, before any test touched it (%.80s); booting it again (%d of 3)\n",
+			o && o->flavor ? o->flavor : "amd64", at, attempt + 1);
+	}
 }
 
 int rig_wait_boot(struct rig *r, double timeout_s)
