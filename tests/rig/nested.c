@@ -94,7 +94,7 @@ int nested_inner(struct nested *n, const char *cmd, char **out, double timeout_s
 	return status;
 }
 
-int nested_start_inner(struct nested *n, const struct nested_opts *o, char **errmsg)
+static int start_inner_once(struct nested *n, const struct nested_opts *o, char **errmsg)
 {
 	int cpus = o && o->cpus > 0 ? o->cpus : 2, mem = o && o->mem_mb > 0 ? o->mem_mb : 256;
 	char cmd[1024], *out = NULL;
@@ -142,6 +142,24 @@ int nested_start_inner(struct nested *n, const struct nested_opts *o, char **err
 		}
 	}
 	return 0;
+}
+
+/*
+ * An inner guest that resets (triple fault) before its init, with
+ * nothing of guestpatch's patching involved yet, is started again (twice
+ * at most), saying so: CI saw one do that under load, its console empty.
+ * Any other failure, and a third reset, fail.
+ */
+int nested_start_inner(struct nested *n, const struct nested_opts *o, char **errmsg)
+{
+	for (int attempt = 1;; attempt++) {
+		int rc = start_inner_once(n, o, errmsg);
+
+		if (!rc || attempt == 3 || !*errmsg || !strstr(*errmsg, "triple-faulted"))
+			return rc;
+		fprintf(stderr, "nested: the inner guest reset before its init; starting it again (%d of 3)\n",
+			attempt + 1);
+	}
 }
 
 int nested_stop_inner(struct nested *n)
