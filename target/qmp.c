@@ -116,14 +116,14 @@ static struct gp_error *qmp_exec(struct qmp_conn *c, uint64_t deadline, const ch
 	return gp_error_create(GP_ERR_PROTOCOL, "QMP: no reply after 64 events");
 }
 
-/* Connect to QMP and leave capabilities negotiation mode, before deadline.
- * *cp is malloc'd; qmp_hangup() closes and frees it. */
 static void qmp_hangup(struct qmp_conn *c)
 {
 	close(c->fd);
 	free(c);
 }
 
+/* Connect to QMP and leave capabilities negotiation mode, before deadline.
+ * *cp is malloc'd; qmp_hangup() closes and frees it. */
 static struct gp_error *qmp_connect(const char *path, uint64_t deadline, struct qmp_conn **cp)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -71,11 +71,11 @@ struct tgt_ops {
 	 */
 	const void *(*map_phys)(struct tgt *t, uint64_t pa, size_t len);
 	/*
-	 * Optional, for the guardian: take over the connection after the
-	 * tool died at any point of an exchange (end a half-written
-	 * request, drain the peer, make sure the guest is stopped).
+	 * Optional, for the guardian: after the tool died at any point,
+	 * get a connection of its own to the guest (the tool's died with
+	 * it), the guest stopped.
 	 */
-	struct gp_error *(*reclaim)(struct tgt *t, volatile struct tgt_guard_shared *sh);
+	struct gp_error *(*reclaim)(struct tgt *t);
 	void (*close)(struct tgt *t);
 };
 

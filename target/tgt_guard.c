@@ -98,7 +98,7 @@ static void guard_main(struct tgt *t, volatile struct tgt_guard_shared *sh, int 
 	t->paused = true;
 	t->pause_depth = 1;
 	t->boot_id = sh->boot_id;	/* learnt by the tool after the fork */
-	if (t->ops->reclaim && (err = t->ops->reclaim(t, sh))) {
+	if (t->ops->reclaim && (err = t->ops->reclaim(t))) {
 		say("guestpatch: guardian: %s\n", err->msg);
 		gp_error_destroy(err);
 	}

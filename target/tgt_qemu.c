@@ -115,7 +115,6 @@ static struct gp_error *qemu_pause(struct tgt *t)
 static struct gp_error *qemu_resume(struct tgt *t)
 {
 	struct qemu_priv *p = t->priv;
-
 	struct gp_error *err;
 
 	memset(p->regs_valid, 0, sizeof(p->regs_valid));
@@ -309,6 +308,18 @@ static struct gp_error *qemu_write_phys(struct tgt *t, uint64_t pa, const void *
 }
 
 
+/* A new gdbstub connection made ready for us: described (threads,
+ * registers) and in physical-memory mode.  Both the tool's attach and the
+ * guardian's take-over come through here. */
+static struct gp_error *gdb_describe(struct gdbc *g)
+{
+	struct gp_error *err;
+
+	if ((err = gdbc_handshake(g)))
+		return err;
+	return gdbc_cmd_ok(g, "Qqemu.PhyMemMode:1");
+}
+
 /*
  * The guardian's take-over (tgt_guard.c) after the tool died.  The
  * guardian is started before the tool connects to the gdbstub (QEMU stops
@@ -319,18 +330,16 @@ static struct gp_error *qemu_write_phys(struct tgt *t, uint64_t pa, const void *
  * does.  QEMU keeps the guest stopped when a client hangs up, and a new
  * connection stops it too: from here on it is as after the handshake.
  */
-static struct gp_error *qemu_reclaim(struct tgt *t, volatile struct tgt_guard_shared *sh)
+static struct gp_error *qemu_reclaim(struct tgt *t)
 {
 	struct qemu_priv *p = t->priv;
 	struct gp_error *err;
 
-	(void)sh;
 	gdbc_close(p->g);
 	p->g = NULL;
 	if (!p->gdb_path)
 		return gp_error_create(GP_ERR_PROTOCOL, "no gdbstub address to connect to");
-	if ((err = gdbc_connect(p->gdb_path, 10000, &p->g)) || (err = gdbc_handshake(p->g)) ||
-	    (err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1"))) {
+	if ((err = gdbc_connect(p->gdb_path, 10000, &p->g)) || (err = gdb_describe(p->g))) {
 		gdbc_close(p->g);
 		p->g = NULL;
 		return gp_error_wrap(err, "gdbstub %s", p->gdb_path);
@@ -427,9 +436,7 @@ static struct gp_error *gdb_attach(struct tgt *t, const char *gdb)
 	if (getenv("GP_FAULT_KILL_AFTER_CONNECT"))
 		raise(SIGKILL);
 	/* Describe the guest, then let it run. */
-	if ((err = gdbc_handshake(p->g)))
-		return err;
-	if ((err = gdbc_cmd_ok(p->g, "Qqemu.PhyMemMode:1")))
+	if ((err = gdb_describe(p->g)))
 		return err;
 	t->nr_vcpus = p->g->nr_threads > TGT_MAX_VCPUS ? TGT_MAX_VCPUS : p->g->nr_threads;
 	if (t->frozen)
