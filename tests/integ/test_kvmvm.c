@@ -291,6 +291,17 @@ START_TEST(linux_vm_stops)
 		ck_assert_msg(v->vcpu[i].paused, "vCPU %d still runs", i);
 	kvmvm_destroy(v);
 
+	/* vCPU 0 fails at its first instruction while the others' threads
+	 * are still being created: it kicks them by thread id, so no id may
+	 * be unset then (CI once crashed here). 40 times, 8 vCPUs. */
+	for (int n = 0; n < 40; n++) {
+		ck_ok(kvmvm_create_linux(16u << 20, 8, &v));
+		ck_ok(kvmvm_load_flat64(v, mmio, sizeof(mmio), 0x100000));
+		ck_ok(kvmvm_start(v));
+		ck_assert_int_eq(kvmvm_wait(v, 20000), KVMVM_FAILED);
+		kvmvm_destroy(v);
+	}
+
 	ck_ok(kvmvm_create_linux(64u << 20, 1, &v));
 	ck_ok(kvmvm_load_flat64(v, reset, sizeof(reset), 0x100000));
 	ck_ok(kvmvm_start(v));

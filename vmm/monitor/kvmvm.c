@@ -212,11 +212,11 @@ void kvmvm_destroy(struct kvmvm *v)
 		v->want_pause = false;
 		pthread_cond_broadcast(&v->cv);
 		pthread_mutex_unlock(&v->mu);
-		for (int i = 0; i < v->nr_vcpus; i++) {
+		for (int i = 0; i < v->nr_threads; i++) {
 			v->vcpu[i].run->immediate_exit = 1;
 			pthread_kill(v->vcpu[i].thread, SIGUSR1);
 		}
-		for (int i = 0; i < v->nr_vcpus; i++)
+		for (int i = 0; i < v->nr_threads; i++)
 			pthread_join(v->vcpu[i].thread, NULL);
 	}
 	if (v->input_started) {
@@ -472,7 +472,7 @@ static void *vcpu_thread(void *arg)
 			 * vCPU stops them all (the others are kicked out). */
 			v->vm_stop = why;
 			v->quit = true;
-			for (int i = 0; i < v->nr_vcpus; i++)
+			for (int i = 0; i < v->nr_threads; i++)
 				if (i != a.idx) {
 					v->vcpu[i].run->immediate_exit = 1;
 					pthread_kill(v->vcpu[i].thread, SIGUSR1);
@@ -487,27 +487,37 @@ static void *vcpu_thread(void *arg)
 struct gp_error *kvmvm_start(struct kvmvm *v)
 {
 	struct sigaction sa = { .sa_handler = on_kick };
+	struct gp_error *err = NULL;
 
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0;	/* no SA_RESTART: KVM_RUN must return */
 	sigaction(SIGUSR1, &sa, NULL);
+	/* Under mu: a vCPU that stops at its first instruction kicks the
+	 * others by thread id, so every id must be written before any vCPU
+	 * runs (each thread takes mu first). */
+	pthread_mutex_lock(&v->mu);
 	for (int i = 0; i < v->nr_vcpus; i++) {
 		struct vcpu_arg *a = malloc(sizeof(*a));
 		int rc;
 
-		if (!a)
-			return &gp_error_nomem;
+		if (!a) {
+			err = &gp_error_nomem;
+			break;
+		}
 		a->v = v;
 		a->idx = i;
 		rc = pthread_create(&v->vcpu[i].thread, NULL, vcpu_thread, a);
 		if (rc) {
 			free(a);
 			/* Threads already started are stopped by destroy. */
-			return gp_error_os(rc, "starting vCPU thread %d", i);
+			err = gp_error_os(rc, "starting vCPU thread %d", i);
+			break;
 		}
+		v->nr_threads++;
 		v->started = true;
 	}
-	return NULL;
+	pthread_mutex_unlock(&v->mu);
+	return err;
 }
 
 static bool all_out(const struct kvmvm *v)
@@ -528,7 +538,7 @@ struct gp_error *kvmvm_pause(struct kvmvm *v)
 	for (int i = 0; i < v->nr_vcpus; i++)
 		v->vcpu[i].run->immediate_exit = 1;
 	pthread_mutex_unlock(&v->mu);
-	for (int i = 0; i < v->nr_vcpus; i++)
+	for (int i = 0; i < v->nr_threads; i++)
 		pthread_kill(v->vcpu[i].thread, SIGUSR1);
 	pthread_mutex_lock(&v->mu);
 	while (!all_out(v))
