@@ -145,8 +145,6 @@ static int guest_log_problems(void)
 	return n;
 }
 
-/* After a kill: the guest runs, the record is true, and cleaning up
- * leaves the kernel text as it was.  Returns 1 if the patch was there. */
 static char *dir_file(const char *name)
 {
 	char p[128];
@@ -427,6 +425,40 @@ START_TEST(signals_at_random_moments)
 }
 END_TEST
 
+/* SIGINT while vmm waits for a per-task transition: it says it was
+ * interrupted and exits 130 (vmm.1), and the transition stays in progress
+ * in the guest, which a later `vmm transition` finishes. */
+START_TEST(sigint_while_waiting_exits_130)
+{
+	char args[600], kobj[256], *out;
+	pid_t pid;
+	int rc;
+
+	snprintf(kobj, sizeof(kobj), "%s", pu_build(r, dir, "kmsg_eof", pu_kmsg_eof_src, NULL));
+	free(pu_guest(r, "kmsgwait; sleep 0.3"));
+	snprintf(args, sizeof(args), "patch %s %s --timeout 30", rig_target(r), kobj);
+	pid = start_vmm(NULL, args);
+	sleep(3);	/* well into its wait for the blocked reader */
+	kill(pid, SIGINT);
+	rc = wait_vmm(pid);
+	out = dir_file("run.err");
+	ck_assert_msg(rc == 130 && strstr(out, "interrupted by a signal"),
+		      "vmm patch stopped by SIGINT while waiting: exit %d: %s", rc, out);
+	free(out);
+	ck_assert(guest_answers(2.0));
+	snprintf(args, sizeof(args), "list %s", rig_target(r));
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+	out = dir_file("run.out");
+	ck_assert_msg(strstr(out, "kmsg-eof") && strstr(out, "patching"), "after SIGINT: %s", out);
+	free(out);
+	free(pu_guest(r, "echo wake-up > /dev/kmsg; sleep 0.2"));
+	snprintf(args, sizeof(args), "transition %s --timeout 20", rig_target(r));
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+	snprintf(args, sizeof(args), "unpatch %s kmsg-eof", rig_target(r));
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+}
+END_TEST
+
 /* Killed right after its connect to the gdbstub returned, before a word
  * of the handshake: QEMU stops the guest as it accepts the connection,
  * and the guardian, started before the connect, lets it run again. */
@@ -582,6 +614,7 @@ static TCase *crash_tcase(void)
 	CRASH_ADD(tc, kill_signal_step_at_every_write);
 	CRASH_ADD(tc, signals_at_random_moments);
 	CRASH_ADD(tc, killed_right_after_connect);
+	CRASH_ADD(tc, sigint_while_waiting_exits_130);
 	CRASH_ADD(tc, second_vmm_is_told_who_holds_the_guest);
 	CRASH_ADD(tc, recover_repairs_wedged_target_state);
 	return tc;

@@ -385,6 +385,12 @@ static void step_done(struct fr *fr, size_t i, int rc, json_object *o)
 	g->elapsed_ms += (fr_now() - j->started) * 1e3;
 	j->pid = 0;
 	last_error(fr, i, msg, sizeof(msg));
+	/* A step stopped by the run's own SIGINT while a transition waited
+	 * exits 130 with its report saying "in-progress": the transition is
+	 * left in progress in the guest, as with exit 3. */
+	if (rc == 130 && o && json_object_object_get_ex(o, "result", &v) &&
+	    !strcmp(json_object_get_string(v), "in-progress"))
+		rc = LP_EXIT_IN_PROGRESS;
 	/* Another vmm holds the guest (an orphan step of a killed run): retry. */
 	if (rc == 1 && strstr(msg, "busy:") && j->busy_retries++ < BUSY_RETRIES) {
 		g->phase = FLEET_RUNNING;

@@ -78,15 +78,16 @@ static int finish(struct cli *c, const char *cmd, const char *what, struct gp_er
 		  const struct lp_report *rep)
 {
 	if (err && rep->in_progress) {
-		/* Not a failure of the guest: the transition runs on. */
+		/* Not a failure of the guest: the transition runs on.  Stopped
+		 * by a signal while waiting, vmm says so and exits 130 (vmm.1),
+		 * the transition left in progress all the same. */
 		if (c->json) {
 			json_object *o = report_json(rep);
 
 			json_object_object_add(o, "result", json_object_new_string("in-progress"));
 			cli_print_json(o);
 		}
-		cli_fail(err, cmd);
-		return LP_EXIT_IN_PROGRESS;
+		return cli_fail(err, cmd) == 130 ? 130 : LP_EXIT_IN_PROGRESS;
 	}
 	if (rep->not_loaded[0])
 		fprintf(stderr, "vmm: %s: not patched, their modules are not loaded (a later load of them is not patched): %s\n",
