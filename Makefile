@@ -229,8 +229,11 @@ sysguest:
 unit: $(O)/check_unit
 	$(Q)CK_DEFAULT_TIMEOUT=60 $(O)/check_unit
 
+# The whole output also goes to $(O)/integ.log; a failed run ends with a
+# digest of its failures (scripts/failure-digest.sh).
 integ: $(O)/check_integ $(O)/vmm guest sysguest
-	$(Q)GP_BUILD=$(O) CK_DEFAULT_TIMEOUT=900 $(O)/check_integ
+	$(Q){ GP_BUILD=$(O) CK_DEFAULT_TIMEOUT=900 $(O)/check_integ 2>&1; echo $$? > $(O)/integ.rc; } | tee $(O)/integ.log; \
+	rc=$$(cat $(O)/integ.rc); [ "$$rc" = 0 ] || scripts/failure-digest.sh $(O)/integ.log; exit $$rc
 
 # The house rules (docs/architecture.md): includes point down, no opcodes
 # in host C, long files say why.

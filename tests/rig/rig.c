@@ -28,6 +28,8 @@ struct rig {
 	char release[128], kernel[512];
 	double boot_s;
 	off_t bulk_off;
+	bool reaped;		/* QEMU ended and was waited for; status below */
+	int status;
 };
 
 static struct rig *live[MAX_RIGS];
@@ -146,17 +148,34 @@ static int release_is_rt(const char *rel)
 	return p && p[4] && !strchr(p + 4, '-');
 }
 
+/* QEMU's state: "running", or how it ended. Only the process that
+ * started it can wait for it; a test's forked child asks the kernel
+ * whether the pid is still there. */
+static const char *qemu_state(struct rig *r, char *buf, size_t cap)
+{
+	pid_t w;
+
+	if (!r->reaped) {
+		w = waitpid(r->qemu, &r->status, WNOHANG);
+		if (w == 0)
+			return "running";
+		if (w < 0)
+			return kill(r->qemu, 0) == 0 ? "running" : "gone (it was not ours to wait for)";
+		r->reaped = true;
+	}
+	if (WIFSIGNALED(r->status))
+		snprintf(buf, cap, "killed by signal %d", WTERMSIG(r->status));
+	else
+		snprintf(buf, cap, "exited with status %d (with -no-reboot, a guest reset or panic ends QEMU)",
+			 WEXITSTATUS(r->status));
+	return buf;
+}
+
 static int qemu_alive(struct rig *r)
 {
-	int st;
+	char buf[128];
 
-	if (r->qemu <= 0)
-		return 0;
-	if (waitpid(r->qemu, &st, WNOHANG) == r->qemu) {
-		r->qemu = -1;
-		return 0;
-	}
-	return 1;
+	return r->qemu > 0 && !strcmp(qemu_state(r, buf, sizeof(buf)), "running");
 }
 
 static bool qemu_alive_cb(void *r)
@@ -478,7 +497,11 @@ void rig_kill(struct rig *r)
 		return;
 	untrack(r);
 	con_close(&r->con);
-	if (r->qemu > 0) {
+	if (r->qemu > 0 && r->boot_s > 0 && !qemu_alive(r))
+		/* It ended before its tests did: say so where it shows. */
+		fprintf(stderr, "rig: QEMU of the %s guest had ended before its tests were done: %s\n",
+			r->release, rig_describe(r));
+	if (r->qemu > 0 && !r->reaped) {
 		kill(r->qemu, SIGTERM);
 		for (int i = 0; i < 100 && waitpid(r->qemu, &st, WNOHANG) == 0; i++)
 			usleep(10000);
@@ -541,9 +564,7 @@ int rig_run_tool(struct rig *r, const char *args, char **out, char **err)
 const char *rig_describe(struct rig *r)
 {
 	static char buf[8192];
-	char tail[1500], con[3000] = "", path[128];
-	int st;
-	pid_t w = waitpid(r->qemu, &st, WNOHANG);
+	char tail[1500], con[3000] = "", path[128], state[128];
 	FILE *f;
 
 	log_tail(r, tail, sizeof(tail));
@@ -560,6 +581,6 @@ const char *rig_describe(struct rig *r)
 		fclose(f);
 	}
 	snprintf(buf, sizeof(buf), "QEMU %s; its log ends: %s; the console ends: %s",
-		 w == 0 ? "running" : w == r->qemu ? "exited" : "unknown", tail, con);
+		 qemu_state(r, state, sizeof(state)), tail, con);
 	return buf;
 }
