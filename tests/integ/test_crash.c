@@ -425,6 +425,19 @@ START_TEST(signals_at_random_moments)
 }
 END_TEST
 
+/* Wake the kmsgwait reader a test left blocked in devkmsg_read; the
+ * kmsg-eof transition then completes, and the patch is taken out. */
+static void release_reader_and_unpatch(void)
+{
+	char args[600];
+
+	free(pu_guest(r, "echo wake-up > /dev/kmsg; sleep 0.2"));
+	snprintf(args, sizeof(args), "transition %s --timeout 20", rig_target(r));
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+	snprintf(args, sizeof(args), "unpatch %s kmsg-eof", rig_target(r));
+	ck_assert_int_eq(run_vmm(NULL, args), 0);
+}
+
 /* SIGINT while vmm waits for a per-task transition: it says it was
  * interrupted and exits 130 (vmm.1), and the transition stays in progress
  * in the guest, which a later `vmm transition` finishes. */
@@ -451,11 +464,7 @@ START_TEST(sigint_while_waiting_exits_130)
 	out = dir_file("run.out");
 	ck_assert_msg(strstr(out, "kmsg-eof") && strstr(out, "patching"), "after SIGINT: %s", out);
 	free(out);
-	free(pu_guest(r, "echo wake-up > /dev/kmsg; sleep 0.2"));
-	snprintf(args, sizeof(args), "transition %s --timeout 20", rig_target(r));
-	ck_assert_int_eq(run_vmm(NULL, args), 0);
-	snprintf(args, sizeof(args), "unpatch %s kmsg-eof", rig_target(r));
-	ck_assert_int_eq(run_vmm(NULL, args), 0);
+	release_reader_and_unpatch();
 }
 END_TEST
 
@@ -522,12 +531,7 @@ START_TEST(second_vmm_is_told_who_holds_the_guest)
 	fprintf(stderr, "crash: second vmm refused at once: %s", err);
 	free(err);
 	ck_assert_int_eq(wait_vmm(first), 3);	/* still in progress: the reader */
-	/* Wake the reader; the transition completes; the guest is free. */
-	free(pu_guest(r, "echo wake-up > /dev/kmsg; sleep 0.2"));
-	snprintf(args, sizeof(args), "transition %s --timeout 20", rig_target(r));
-	ck_assert_int_eq(run_vmm(NULL, args), 0);
-	snprintf(args, sizeof(args), "unpatch %s kmsg-eof", rig_target(r));
-	ck_assert_int_eq(run_vmm(NULL, args), 0);
+	release_reader_and_unpatch();	/* and the guest is free */
 }
 END_TEST
 
