@@ -53,7 +53,7 @@ const char *rig_build_dir(void)
 static void kill_all(void)
 {
 	for (int i = 0; i < MAX_RIGS; i++)
-		if (live[i] && live[i]->qemu > 0 && getpid() != live[i]->qemu)
+		if (live[i] && live[i]->qemu > 0 && !live[i]->reaped && getpid() != live[i]->qemu)
 			kill(live[i]->qemu, SIGKILL);
 }
 

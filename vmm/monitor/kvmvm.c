@@ -206,7 +206,7 @@ void kvmvm_destroy(struct kvmvm *v)
 {
 	if (!v)
 		return;
-	if (v->started) {
+	if (v->nr_threads) {
 		pthread_mutex_lock(&v->mu);
 		v->quit = true;
 		v->want_pause = false;
@@ -514,7 +514,6 @@ struct gp_error *kvmvm_start(struct kvmvm *v)
 			break;
 		}
 		v->nr_threads++;
-		v->started = true;
 	}
 	pthread_mutex_unlock(&v->mu);
 	return err;

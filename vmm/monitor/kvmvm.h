@@ -92,7 +92,6 @@ struct kvmvm {
 	struct kvmvm_vcpu vcpu[KVMVM_MAX_VCPUS];
 	/* Threaded run (kvmvm_start). mu protects want_pause, quit, the
 	 * vCPUs' paused/stop, and err; cv signals every change. */
-	bool started;
 	int nr_threads;		/* vCPU threads created (0..nr_vcpus), under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
