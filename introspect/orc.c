@@ -6,65 +6,80 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "orc.h"
 
-/* Fault a fresh allocation in with one call rather than a fault per page
- * (~1300 for the 6.1 kernel's tables, a few ms); best effort. */
-static void prefault(void *p, size_t len)
+/* A table over rel/raw (n entries); owned (may be NULL) is freed with it,
+ * also on error.  check_sorted: every address checked ascending, for
+ * tables built once from host copies. */
+static struct gp_error *orc_make(const struct orc_format *fmt, const void *rel, uint64_t ip_base,
+				 const void *raw, size_t n, uint64_t text_start, uint64_t text_end,
+				 bool check_sorted, void *owned, struct orc_table **out)
 {
-	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)p + len) & ~(uintptr_t)4095;
+	struct orc_table *t;
 
-#ifdef MADV_POPULATE_WRITE
-	if (e > a)
-		madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-#endif
+	*out = NULL;
+	if (!fmt) {
+		free(owned);
+		return gp_error_create(GP_ERR_UNSUPPORTED, "ORC table of an unknown format");
+	}
+	if (!n || n > ORC_MAX_ENTRIES) {
+		free(owned);
+		return gp_error_create(GP_ERR_CORRUPT, "ORC table has %zu entries", n);
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		free(owned);
+		return &gp_error_nomem;
+	}
+	t->fmt = fmt;
+	t->rel = rel;
+	t->ip_base = ip_base;
+	t->raw = raw;
+	t->n = n;
+	t->owned = owned;
+	t->text_start = text_start;
+	t->text_end = text_end;
+	/* The kernel sorts the table at build time (scripts/sorttable);
+	 * binary search needs it, so check rather than trust. */
+	for (size_t i = 1; check_sorted && i < n; i++) {
+		uint64_t a = orc_ip(t, i - 1), b = orc_ip(t, i);
+
+		if (b < a) {
+			struct gp_error *err = gp_error_addr(GP_ERR_CORRUPT, b,
+							     "ORC table not sorted at entry %zu (0x%llx after 0x%llx)",
+							     i, (unsigned long long)b, (unsigned long long)a);
+
+			orc_free(t);
+			return err;
+		}
+	}
+	*out = t;
+	return NULL;
+}
+
+struct gp_error *orc_in_place(const struct orc_format *fmt, const void *ip_rel, uint64_t ip_base,
+			      const void *raw, size_t n, uint64_t text_start, uint64_t text_end,
+			      struct orc_table **out)
+{
+	return orc_make(fmt, ip_rel, ip_base, raw, n, text_start, text_end, false, NULL, out);
 }
 
 struct gp_error *orc_from_raw(const struct orc_format *fmt, const int32_t *ip_rel,
 			      uint64_t ip_base, const uint8_t *raw, size_t n,
 			      uint64_t text_start, uint64_t text_end, struct orc_table **out)
 {
-	struct orc_table *t;
+	uint8_t *copy;
 
 	*out = NULL;
-	if (!fmt)
-		return gp_error_create(GP_ERR_UNSUPPORTED, "ORC table of an unknown format");
 	if (!n || n > ORC_MAX_ENTRIES)
-		return gp_error_create(GP_ERR_CORRUPT, "ORC table has %zu entries", n);
-	t = calloc(1, sizeof(*t));
-	if (!t)
+		return orc_make(fmt, NULL, ip_base, NULL, n, text_start, text_end, false, NULL, out);
+	copy = malloc(n * 10);
+	if (!copy)
 		return &gp_error_nomem;
-	t->ip = malloc(n * sizeof(uint64_t));
-	t->raw = malloc(n * 6);
-	if (!t->ip || !t->raw) {
-		orc_free(t);
-		return &gp_error_nomem;
-	}
-	prefault(t->ip, n * sizeof(uint64_t));
-	prefault(t->raw, n * 6);
-	for (size_t i = 0; i < n; i++) {
-		t->ip[i] = ip_base + i * 4 + (uint64_t)(int64_t)ip_rel[i];
-		/* The kernel sorts the table at build time (scripts/sorttable);
-		 * binary search needs it, so check rather than trust. */
-		if (i && t->ip[i] < t->ip[i - 1]) {
-			struct gp_error *err = gp_error_addr(GP_ERR_CORRUPT, t->ip[i],
-							     "ORC table not sorted at entry %zu (0x%llx after 0x%llx)",
-							     i, (unsigned long long)t->ip[i],
-							     (unsigned long long)t->ip[i - 1]);
-
-			orc_free(t);
-			return err;
-		}
-	}
-	memcpy(t->raw, raw, n * 6);
-	t->fmt = fmt;
-	t->n = n;
-	t->text_start = text_start;
-	t->text_end = text_end;
-	*out = t;
-	return NULL;
+	memcpy(copy, ip_rel, n * 4);
+	memcpy(copy + n * 4, raw, n * 6);
+	return orc_make(fmt, copy, ip_base, copy + n * 4, n, text_start, text_end, true, copy, out);
 }
 
 /* From the vmlinux file's .orc_unwind_ip/.orc_unwind, relocated by the
@@ -124,22 +139,25 @@ struct gp_error *orc_load(struct kern *k, struct orc_table **out)
 	n = (ip_e - ip_s) / 4;
 	if (n > ORC_MAX_ENTRIES)
 		return gp_error_addr(GP_ERR_CORRUPT, ip_s, "ORC table has %zu entries", n);
-	/* Straight from the RAM mapping when there is one: orc_from_raw
-	 * copies what it keeps (each byte read once), so there is no need
-	 * for a copy of ~4 MB first. */
+	/* Looked up in place in the RAM mapping when there is one (see
+	 * orc.h); a copy read through the target otherwise, checked. */
 	if ((err = kern_map_or_read(k, ip_s, n * 4, &mrel, &rel)) ||
 	    (err = kern_map_or_read(k, u_s, n * 6, &mraw, &raw))) {
-		err = gp_error_wrap(err, "reading ORC tables");
-		goto out;
+		free(rel);
+		free(raw);
+		return gp_error_wrap(err, "reading ORC tables");
 	}
-	err = orc_from_raw(fmt, mrel, ip_s, mraw, n, text_s, text_e, out);
+	if (!rel && !raw) {
+		err = orc_in_place(fmt, mrel, ip_s, mraw, n, text_s, text_e, out);
+	} else {
+		err = orc_from_raw(fmt, mrel, ip_s, mraw, n, text_s, text_e, out);
+		free(rel);
+		free(raw);
+	}
 	if (!err && kern_has_sym(k, "_sinittext", &(*out)->init_start) &&
 	    kern_has_sym(k, "_einittext", &(*out)->init_end) &&
 	    (*out)->init_end < (*out)->init_start)
 		(*out)->init_start = (*out)->init_end = 0;
-out:
-	free(rel);
-	free(raw);
 	return err;
 }
 
@@ -147,8 +165,7 @@ void orc_free(struct orc_table *t)
 {
 	if (!t)
 		return;
-	free(t->ip);
-	free(t->raw);
+	free(t->owned);
 	free(t);
 }
 
@@ -163,12 +180,12 @@ bool orc_find(const struct orc_table *t, uint64_t ip, struct orc_entry *e)
 	size_t lo = 0, hi = t->n;
 	const uint8_t *r;
 
-	if (!orc_text(t, ip) || ip < t->ip[0])
+	if (!orc_text(t, ip) || ip < orc_ip(t, 0))
 		return false;
 	while (lo < hi) {	/* first entry with address > ip */
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (t->ip[mid] <= ip)
+		if (orc_ip(t, mid) <= ip)
 			lo = mid + 1;
 		else
 			hi = mid;

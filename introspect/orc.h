@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "gp_error.h"
 #include "kernel.h"
@@ -90,23 +91,53 @@ struct gp_error *orc_format_detect(struct kern *k, const struct orc_format **out
 /* A format of the table by name (tests). */
 const struct orc_format *orc_format_by_name(const char *name);
 
+/* The instruction addresses are kept as the kernel keeps them: n 32-bit
+ * entries, each relative to its own place (ip_base + 4 * i), decoded at
+ * lookup (orc_ip).  The kernel's tables are looked up in place in the
+ * guest RAM mapping when the target has one (read only; they are
+ * read-only in the guest too): no copy of ~4 MB, no sort check of 340k
+ * entries at every attach.  Such a table lives as long as the target's
+ * mapping (the kern it was loaded from).  Every lookup stays within n
+ * entries whatever the guest wrote there, and returns an entry whose
+ * address is <= ip with the next one's > ip (what a binary search checks
+ * on its way), so a table that is not sorted misleads only its own guest's
+ * stack checks, as wrong entries would.  Tables built from host copies
+ * (orc_from_raw: modules, patches, a vmlinux file, a target without a
+ * mapping) are checked sorted when built. */
 struct orc_table {
 	const struct orc_format *fmt;	/* how raw decodes */
-	uint64_t *ip;		/* absolute, ascending */
-	uint8_t *raw;		/* n * 6 bytes */
+	const uint8_t *rel;	/* n * 4 bytes: s32 self-relative addresses, ascending */
+	uint64_t ip_base;	/* where rel[0] lies */
+	const uint8_t *raw;	/* n * 6 bytes */
 	size_t n;
+	void *owned;		/* the host copy rel and raw point into, or NULL */
 	uint64_t text_start, text_end;	/* _text .. _etext */
 	uint64_t init_start, init_end;	/* _sinittext .. _einittext, or 0 */
 };
 
+/* The address entry i stands for (i < t->n). */
+static inline uint64_t orc_ip(const struct orc_table *t, size_t i)
+{
+	int32_t r;
+
+	memcpy(&r, t->rel + i * 4, 4);
+	return t->ip_base + i * 4 + (uint64_t)(int64_t)r;
+}
+
 /* The kernel's tables, in the format the kernel shows (orc_format_detect). */
 struct gp_error *orc_load(struct kern *k, struct orc_table **out);
-/* Build from host copies (unit tests; a vmlinux's sections; a module's
- * tables). ip_rel are the 32-bit self-relative entries located at ip_base;
- * raw the n 6-byte entries in format fmt. */
+/* Build from host data, copied (unit tests; a vmlinux's sections; a
+ * module's tables) and checked sorted. ip_rel are the 32-bit
+ * self-relative entries located at ip_base; raw the n 6-byte entries in
+ * format fmt. */
 struct gp_error *orc_from_raw(const struct orc_format *fmt, const int32_t *ip_rel,
 			      uint64_t ip_base, const uint8_t *raw, size_t n,
 			      uint64_t text_start, uint64_t text_end, struct orc_table **out);
+/* A table over data that stays where it is (the guest RAM mapping) and
+ * outlives the table; not checked sorted (see struct orc_table). */
+struct gp_error *orc_in_place(const struct orc_format *fmt, const void *ip_rel, uint64_t ip_base,
+			      const void *raw, size_t n, uint64_t text_start, uint64_t text_end,
+			      struct orc_table **out);
 void orc_free(struct orc_table *t);
 /* True if ip is kernel text the table covers: the core text, or the init
  * text that the boot CPU's idle stack still returns through after boot

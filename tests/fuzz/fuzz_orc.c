@@ -39,9 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t->init_start = h.init_start;
 		t->init_end = h.init_end;
 		for (size_t i = 0; i < t->n && i < 4096; i++) {
-			orc_find(t, t->ip[i], &e);
-			orc_find(t, t->ip[i] - 1, &e);
-			orc_find(t, t->ip[i] + 1, &e);
+			orc_find(t, orc_ip(t, i), &e);
+			orc_find(t, orc_ip(t, i) - 1, &e);
+			orc_find(t, orc_ip(t, i) + 1, &e);
 		}
 		for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
 			orc_text(t, edges[i]);

@@ -537,6 +537,73 @@ START_TEST(format_from_guest)
 }
 END_TEST
 
+/* The kernel's table is looked up where it lies in guest RAM (no copy);
+ * a table that is not sorted is refused when copied, and looked up in
+ * place it stays within its entries whatever they say. */
+START_TEST(table_in_place)
+{
+	struct kbtf *b61 = orc_btf(0);
+	struct orc_table *t;
+	struct orc_entry e;
+	int32_t rel[ARRAY_SIZE(ents)];
+	uint8_t raw[ARRAY_SIZE(ents) * 6];
+	uint8_t fill[6] = { 0 };
+
+	guest_tables("linux-6.1", false, 0);
+	k.btf = b61;
+	ck_ok(orc_load(&k, &t));
+	ck_assert_ptr_null(t->owned);
+	ck_assert_ptr_eq(t->rel, mem + (IPBASE - KMAP));
+	ck_assert_ptr_eq(t->raw, mem + (UBASE - KMAP));
+	ck_assert(orc_find(t, TEXT + F_A + 4, &e) && e.type == ORC_TYPE_CALL && e.sp_offset == 16);
+	/* What the guest's memory says at lookup time (it is paused then). */
+	fill[0] = 24;
+	fill[4] = ORC_REG_SP;
+	memcpy(mem + (UBASE - KMAP), fill, 6);
+	ck_assert(orc_find(t, TEXT + F_A + 4, &e) && e.sp_offset == 24);
+	orc_free(t);
+
+	/* Entries 2 and 5 swapped: not sorted. */
+	memcpy(rel, mem + (IPBASE - KMAP), sizeof(rel));
+	memcpy(raw, mem + (UBASE - KMAP), sizeof(raw));
+	rel[2] = (int32_t)(TEXT + ents[5].off - (IPBASE + 2 * 4));
+	rel[5] = (int32_t)(TEXT + ents[2].off - (IPBASE + 5 * 4));
+	ck_err(orc_from_raw(orc_format_by_name("linux-6.1"), rel, IPBASE, raw, ARRAY_SIZE(ents),
+			    TEXT + 0x800, TEXT + 0x2000, &t),
+	       GP_ERR_CORRUPT, "not sorted at entry 3");
+	ck_assert(!t);
+	k.btf = NULL;
+	ksym_free(k.syms);
+	k.syms = NULL;
+	kbtf_free(b61);
+
+	/* Garbage in place, in buffers of exactly n entries (the sanitizer
+	 * catches a read past them): every lookup stays inside them. */
+	srand(7);
+	for (int round = 0; round < 200; round++) {
+		size_t n = 1 + (size_t)rand() % 64;
+		uint8_t *r = malloc(n * 4), *u = malloc(n * 6);
+
+		ck_assert(r && u);
+		for (size_t i = 0; i < n * 4; i++)
+			r[i] = (uint8_t)(round & 1 ? rand() : (rand() & 3) ? 0 : rand());
+		for (size_t i = 0; i < n * 6; i++)
+			u[i] = (uint8_t)rand();
+		ck_ok(orc_in_place(orc_format_by_name("linux-6.4"), r, TEXT + 0x1000, u, n, TEXT,
+				   TEXT + 0x4000, &t));
+		for (int q = 0; q < 64; q++) {
+			uint64_t ip = TEXT + (uint64_t)(rand() % 0x4000);
+
+			if (orc_find(t, ip, &e))
+				ck_assert(ip >= orc_ip(t, 0));
+		}
+		orc_free(t);
+		free(r);
+		free(u);
+	}
+}
+END_TEST
+
 static TCase *orc_tcase(void)
 {
 	TCase *tc = tcase_create("orc");
@@ -553,6 +620,7 @@ static TCase *orc_tcase(void)
 	tcase_add_test(tc, decode_6_4_entries);
 	tcase_add_test(tc, format_pick);
 	tcase_add_test(tc, format_from_guest);
+	tcase_add_test(tc, table_in_place);
 	return tc;
 }
 GP_TCASE(orc_tcase)
