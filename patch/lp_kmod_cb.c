@@ -4,7 +4,6 @@
  * guest where the kernel's livepatch core and rmmod run them (lp_kmod_cb.h
  * says when, and how what is owed survives the tool dying).
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,10 +434,9 @@ struct gp_error *lp_kmod_cb_run(struct kern *k, struct lp_cb_log *log)
 	if ((err = lp_resume(k, err)) || !r.present ||
 	    (!r.hdr.cb_slot && lp_rec_exit_queued(&r.hdr) < 0))
 		return err;
-	/* Fault injection for the tests (as GP_FAULT_KILL_AT_WRITE): die with
-	 * callbacks owed, e.g. right after a transition completed. */
-	if (getenv("GP_FAULT_KILL_BEFORE_CALLBACKS"))
-		raise(SIGKILL);
+	/* Kill tests: die with callbacks owed, e.g. right after a
+	 * transition completed. */
+	tgt_fault_point("GP_FAULT_KILL_BEFORE_CALLBACKS");
 	if ((err = lp_ctx_init(k, &c)))
 		return err;
 	err = run_with(k, &c, log);
@@ -533,10 +531,9 @@ struct gp_error *lp_kmod_cb_pre_patch(struct kern *k, struct lp_apply_ctx *a,
 		err = lp_call_tagged(k, pre_patch[i], o.va, LP_CB_TIMEOUT_S, (uint32_t)i + 1, &ret);
 		if (!err) {
 			log_add(log, "pre_patch", o.name, ret, true);
-			/* Fault injection for the tests: die between two
-			 * pre_patch callbacks (the next vmm cancels). */
-			if (getenv("GP_FAULT_KILL_AFTER_PRE_PATCH"))
-				raise(SIGKILL);
+			/* Kill tests: die between two pre_patch callbacks
+			 * (the next vmm cancels). */
+			tgt_fault_point("GP_FAULT_KILL_AFTER_PRE_PATCH");
 			if ((int32_t)ret == 0)
 				continue;
 			err = gp_error_create(GP_ERR_INVAL,

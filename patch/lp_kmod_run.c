@@ -3,7 +3,6 @@
  * lp_kmod_run.c - a plain kernel module run once in the guest from
  * outside: its init, then its exit, then its pages go (lp_kmod_run.h).
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,8 +220,7 @@ struct gp_error *lp_kmod_run(struct kern *k, const char *path, const char *const
 	lp_journal_intent("call", p.img.name);
 	if ((err = load(k, &p)))
 		goto out;
-	if (getenv("GP_FAULT_KILL_BEFORE_INIT"))	/* tests: die with init owed */
-		raise(SIGKILL);
+	tgt_fault_point("GP_FAULT_KILL_BEFORE_INIT");	/* tests: die with init owed */
 	err = lp_call_tagged(k, p.kp.init_fn, 0, timeout_s > 0 ? timeout_s : LP_CB_TIMEOUT_S, 1,
 			     &ret);
 	if (err) {
@@ -231,8 +229,7 @@ struct gp_error *lp_kmod_run(struct kern *k, const char *path, const char *const
 	} else {
 		rep->init_ran = true;
 		rep->init_ret = (int)(int32_t)ret;
-		if (getenv("GP_FAULT_KILL_AFTER_INIT"))	/* tests: die with exit owed */
-			raise(SIGKILL);
+		tgt_fault_point("GP_FAULT_KILL_AFTER_INIT");	/* tests: die with exit owed */
 		err = after_init(k, &p);
 	}
 	/* exit (if owed) and the pages: as after a livepatch module's unpatch */

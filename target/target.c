@@ -134,6 +134,12 @@ static void fault_init(void)
 	}
 }
 
+void tgt_fault_point(const char *name)
+{
+	if (getenv(name))
+		raise(SIGKILL);
+}
+
 typedef struct gp_error *(*write_fn)(struct tgt *t, uint64_t pa, const void *buf, size_t len);
 
 static struct gp_error *counted_write(struct tgt *t, write_fn fn, uint64_t pa, const void *buf,

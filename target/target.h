@@ -161,6 +161,9 @@ struct gp_error *tgt_pause_check(struct tgt *t);
  * Nth guest write (torn: after the first half of it); also set by the
  * environment, GP_FAULT_KILL_AT_WRITE=N[,torn].  N counts from the call. */
 void tgt_fault_set(long at_write, bool torn);
+/* Fault injection for the kill tests at a named point: SIGKILL right here
+ * if the environment has `name` (GP_FAULT_KILL_...) set. */
+void tgt_fault_point(const char *name);
 
 /*
  * SIGINT, SIGTERM and SIGHUP are held while the guest is paused, so a

@@ -14,7 +14,6 @@
 #include <json-c/json.h>
 #include <poll.h>
 #include <stdio.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -431,10 +430,9 @@ static struct gp_error *gdb_attach(struct tgt *t, const char *gdb)
 		return err;
 	if ((err = gdbc_connect(gdb, 10000, &p->g)))
 		return err;
-	/* Fault injection for the tests (as GP_FAULT_KILL_AT_WRITE): die
-	 * connected, the guest stopped by the connect, nothing said yet. */
-	if (getenv("GP_FAULT_KILL_AFTER_CONNECT"))
-		raise(SIGKILL);
+	/* Kill tests: die connected, the guest stopped by the connect,
+	 * nothing said yet. */
+	tgt_fault_point("GP_FAULT_KILL_AFTER_CONNECT");
 	/* Describe the guest, then let it run. */
 	if ((err = gdb_describe(p->g)))
 		return err;
