@@ -431,6 +431,15 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 			return r;
 		fprintf(stderr, "rig: the %s guest panicked while booting, before any test touched it (%.80s); booting it again (%d of 3)\n",
 			o && o->flavor ? o->flavor : "amd64", at, attempt + 1);
+		/* Its oops, for whoever looks into the cause (not known yet). */
+		for (const char *const *m = (const char *const[]){ "BUG:", "Oops", "RIP:", NULL }; *m; m++) {
+			const char *oops = strstr(*errmsg, *m);
+
+			if (oops && oops < at) {
+				fprintf(stderr, "rig: its oops: %.*s\n", (int)(at - oops > 1200 ? 1200 : at - oops), oops);
+				break;
+			}
+		}
 	}
 }
 
