@@ -397,7 +397,8 @@ struct gp_error *kcache_syms_decode(struct kcache_file *f, const struct ksym_raw
 	struct ksym_table *t = NULL;
 	struct gp_error *err = NULL;
 	uint8_t *seen = NULL;
-	uint64_t n, need, off;
+	uint32_t *want = NULL;
+	uint64_t n, need, off, prev;
 	const char *pool;
 	void *sm;
 
@@ -430,13 +431,15 @@ struct gp_error *kcache_syms_decode(struct kcache_file *f, const struct ksym_raw
 	pool = (const char *)(by_addr + n);
 	t = calloc(1, sizeof(*t));
 	seen = malloc(n);
+	want = malloc(n * sizeof(*want));
 	sm = mmap(NULL, n * sizeof(*t->syms), PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (!t || !seen || sm == MAP_FAILED) {
+	if (!t || !seen || !want || sm == MAP_FAILED) {
 		if (sm != MAP_FAILED)
 			munmap(sm, n * sizeof(*t->syms));
 		free(t);
 		free(seen);
+		free(want);
 		return &gp_error_nomem;
 	}
 	t->syms = sm;
@@ -447,12 +450,49 @@ struct gp_error *kcache_syms_decode(struct kcache_file *f, const struct ksym_raw
 	t->pool_len = t->pool_cap = head.pool_len;
 	t->by_name = (uint32_t *)by_name;
 	t->by_addr = (uint32_t *)by_addr;
+	if (!is_perm(by_name, n, seen) || !is_perm(by_addr, n, seen)) {
+		err = gp_error_create(GP_ERR_CORRUPT, "symbols: an index is not a permutation");
+		goto fail;
+	}
+	/* The pool is the names in by_name order, each once: read front to
+	 * back, it gives the name offset each symbol must have (want, a
+	 * quarter of the records' size, so the records are then read in
+	 * order rather than at random) and checks the order. */
+	off = prev = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = memchr(pool + off, 0, head.pool_len - off);
+
+		if (!e) {
+			err = gp_error_create(GP_ERR_CORRUPT, "symbols: names out of place at %zu", i);
+			goto fail;
+		}
+		if (i) {
+			int c = strcmp(pool + prev, pool + off);
+
+			if (c > 0 || (c == 0 && by_name[i - 1] > by_name[i])) {
+				err = gp_error_create(GP_ERR_CORRUPT, "symbols: name index out of order at %zu", i);
+				goto fail;
+			}
+		}
+		want[by_name[i]] = (uint32_t)off;
+		prev = off;
+		off = (uint64_t)(e - pool) + 1;
+	}
+	if (off != head.pool_len) {
+		err = gp_error_create(GP_ERR_CORRUPT, "symbols: %" PRIu64 " bytes of names unused",
+				      head.pool_len - off);
+		goto fail;
+	}
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t want = ksym_raw_addr(raw, i);
+		uint64_t at = ksym_raw_addr(raw, i);
 		bool abs = cs[i].type & KCACHE_ABS;
 		uint32_t c = cs[i].type & 0xff;
 
-		if (cs[i].name >= head.pool_len || c < 0x21 || c > 0x7e || (cs[i].type & ~0x1ffu)) {
+		if (cs[i].name != want[i]) {
+			err = gp_error_create(GP_ERR_CORRUPT, "symbols: names out of place at record %u", i);
+			goto fail;
+		}
+		if (c < 0x21 || c > 0x7e || (cs[i].type & ~0x1ffu)) {
 			err = gp_error_create(GP_ERR_CORRUPT, "symbols: record %u malformed", i);
 			goto fail;
 		}
@@ -460,16 +500,12 @@ struct gp_error *kcache_syms_decode(struct kcache_file *f, const struct ksym_raw
 		t->syms[i].name = cs[i].name;
 		t->syms[i].index = i;
 		t->syms[i].type = (char)c;
-		if (abs != sym_absolute(raw, i) || t->syms[i].addr != want) {
+		if (abs != sym_absolute(raw, i) || t->syms[i].addr != at) {
 			err = gp_error_create(GP_ERR_CORRUPT,
 					      "symbol %u is at 0x%" PRIx64 " in the cache, 0x%" PRIx64 " in the guest",
-					      i, t->syms[i].addr, want);
+					      i, t->syms[i].addr, at);
 			goto fail;
 		}
-	}
-	if (!is_perm(by_name, n, seen) || !is_perm(by_addr, n, seen)) {
-		err = gp_error_create(GP_ERR_CORRUPT, "symbols: an index is not a permutation");
-		goto fail;
 	}
 	for (size_t i = 1; i < n; i++) {
 		const struct ksym *a = &t->syms[by_addr[i - 1]], *b = &t->syms[by_addr[i]];
@@ -479,37 +515,10 @@ struct gp_error *kcache_syms_decode(struct kcache_file *f, const struct ksym_raw
 			goto fail;
 		}
 	}
-	/* The pool is the names in by_name order, each once: that checks
-	 * every name offset and the order, reading the pool front to back. */
-	off = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct ksym *b = &t->syms[by_name[i]];
-		const char *e;
-		int c;
-
-		if (b->name != off || !(e = memchr(pool + off, 0, head.pool_len - off))) {
-			err = gp_error_create(GP_ERR_CORRUPT, "symbols: names out of place at %zu", i);
-			goto fail;
-		}
-		if (i) {
-			const struct ksym *a = &t->syms[by_name[i - 1]];
-
-			c = strcmp(pool + a->name, pool + b->name);
-			if (c > 0 || (c == 0 && a->index > b->index)) {
-				err = gp_error_create(GP_ERR_CORRUPT, "symbols: name index out of order at %zu", i);
-				goto fail;
-			}
-		}
-		off = (uint64_t)(e - pool) + 1;
-	}
-	if (off != head.pool_len) {
-		err = gp_error_create(GP_ERR_CORRUPT, "symbols: %" PRIu64 " bytes of names unused",
-				      head.pool_len - off);
-		goto fail;
-	}
 	if ((err = check_sample(t, raw, seed)))
 		goto fail;
 	free(seen);
+	free(want);
 	t->file_map = f->map;
 	t->file_map_len = f->map_len;
 	memset(f, 0, sizeof(*f));
@@ -517,6 +526,7 @@ struct gp_error *kcache_syms_decode(struct kcache_file *f, const struct ksym_raw
 	return NULL;
 fail:
 	free(seen);
+	free(want);
 	t->pool = NULL;
 	t->by_name = t->by_addr = NULL;
 	ksym_free(t);

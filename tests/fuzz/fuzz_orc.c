@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_orc: ORC unwind tables (introspect/orc.c) in the format of struct
- * fz_orc_hdr: built with orc_from_raw() as orc_load() and the module
- * reader build them, then looked up at every entry's address, next to
- * it, and at the edges of the text.
+ * fz_orc_hdr: built with orc_from_raw() as the module reader builds
+ * them, and over the input in place (orc_in_place(), as orc_load() uses
+ * the guest's RAM mapping: not checked sorted), then looked up at every
+ * entry's address, next to it, and at the edges of the text.
  */
 #include "fuzz.h"
 #include "orc.h"
@@ -47,6 +48,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			orc_text(t, edges[i]);
 			orc_find(t, edges[i], &e);
 		}
+		orc_free(t);
+	}
+	/* In place, sorted or not: lookups stay within the n entries. */
+	if (n && gp_ok(orc_in_place(orc_format_by_name(h.ip_base & 2 ? "linux-6.4" : "linux-6.1"),
+				    rel, h.ip_base, raw, n, h.text_start, h.text_end, &t))) {
+		for (size_t i = 0; i < n && i < 4096; i++) {
+			orc_find(t, orc_ip(t, i), &e);
+			orc_find(t, orc_ip(t, i) + 1, &e);
+		}
+		orc_find(t, h.text_start, &e);
+		orc_find(t, h.text_end - 1, &e);
 		orc_free(t);
 	}
 	free(rel);
