@@ -27,6 +27,8 @@ struct fr_job {
 	size_t nto_apply;
 	bool in_transition;	/* the last list showed one */
 	char trans_patch[FLEET_NAME_MAX];
+	char forced[FLEET_MAX_WANTED][FLEET_NAME_MAX];	/* the last list's forced patches */
+	size_t nforced;
 };
 
 struct fr {

@@ -233,11 +233,18 @@ static void take_list(struct fr *fr, size_t i, json_object *o)
 	json_object *arr, *t, *v;
 
 	g->npresent = 0;
+	j->nforced = 0;
 	j->in_transition = false;
 	if (json_object_object_get_ex(o, "patches", &arr) && json_object_is_type(arr, json_type_array))
-		for (size_t k = 0; k < json_object_array_length(arr) && k < FLEET_MAX_WANTED; k++)
-			if (json_object_object_get_ex(json_object_array_get_idx(arr, k), "name", &v))
-				add_name(g->present, &g->npresent, json_object_get_string(v));
+		for (size_t k = 0; k < json_object_array_length(arr) && k < FLEET_MAX_WANTED; k++) {
+			json_object *p = json_object_array_get_idx(arr, k), *f;
+
+			if (!json_object_object_get_ex(p, "name", &v))
+				continue;
+			add_name(g->present, &g->npresent, json_object_get_string(v));
+			if (json_object_object_get_ex(p, "forced", &f) && json_object_get_boolean(f))
+				add_name(j->forced, &j->nforced, json_object_get_string(v));
+		}
 	if (json_object_object_get_ex(o, "transition", &t) && json_object_is_type(t, json_type_object)) {
 		j->in_transition = true;
 		snprintf(j->trans_patch, sizeof(j->trans_patch), "%s",
@@ -359,8 +366,19 @@ static void rollback_next(struct fr *fr, size_t i)
 	}
 	for (size_t k = g->napplied; k-- > 0;)
 		if (has_name(g->present, g->npresent, g->applied[k])) {
+			/* A patch this run applied and forced (--on-stall force,
+			 * the operator's choice) is removed as the kernel's
+			 * livepatch disables a forced patch: allowed, its code
+			 * kept (vmm unpatch --force keeps it, never reused). */
+			bool forced = fr->st.policy.on_stall == FLEET_STALL_FORCE &&
+				      has_name(j->forced, j->nforced, g->applied[k]);
+
+			if (forced && !strstr(g->error, "was forced: removed"))
+				snprintf(g->error + strlen(g->error), sizeof(g->error) - strlen(g->error),
+					 "%s%s was forced: removed with --force, its code kept in the guest",
+					 g->error[0] ? "; " : "", g->applied[k]);
 			spawn(fr, i, ST_UNPATCH, (const char *const[]){ "unpatch", target_of(fr, i),
-					g->applied[k], "--timeout", stall_buf, NULL });
+					g->applied[k], "--timeout", stall_buf, forced ? "--force" : NULL, NULL });
 			return;
 		}
 	/* Nothing of this run is left in the guest. */
