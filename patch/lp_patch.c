@@ -57,6 +57,29 @@ struct gp_error *lp_return_thunk(struct kern *k, uint64_t *addr)
 	return NULL;
 }
 
+struct gp_error *lp_code_shape(struct kern *k, struct lp_code_shape *out)
+{
+	uint64_t ret, fn, site, off, size;
+	const struct ksym *s;
+	struct gp_error *err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = lp_return_thunk(k, &ret)))
+		return err;
+	if (ret != LP_SYM_RET_INLINE) {
+		out->ret_thunk = ret;
+		s = ksym_symbolize(k->syms, ret, &off, &size);
+		snprintf(out->ret_name, sizeof(out->ret_name), "%s", s ? ksym_name(k->syms, s) : "?");
+	}
+	/* Every kernel has it; on IBT kernels every function starts with
+	 * endbr64 or its sealed form. */
+	out->probe = "vfs_read";
+	if ((err = kern_sym(k, out->probe, &fn)) || (err = lp_entry_site(k, fn, &site)))
+		return gp_error_wrap(err, "the entry of %s", out->probe);
+	out->entry_off = (unsigned)(site - fn);
+	return NULL;
+}
+
 struct gp_error *lp_resolve_kernel(void *arg, const char *name, uint64_t *addr)
 {
 	struct kern *k = arg;

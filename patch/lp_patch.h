@@ -144,4 +144,16 @@ bool lp_per_task_supported(struct kern *k, char *why, size_t len);
 /* Exit status a CLI should use for an error from the calls above. */
 #define LP_EXIT_IN_PROGRESS 3	/* transition left in progress */
 
+/* How patches meet the guest's code (vmm info): where their returns go,
+ * as lp_return_thunk() decides (ret_thunk 0: a plain ret; else the thunk
+ * and its name), and where a function's ftrace site lies (entry_off: 4
+ * after endbr64 on IBT kernels, else 0; read at `probe`). */
+struct lp_code_shape {
+	uint64_t ret_thunk;
+	char ret_name[128];
+	unsigned entry_off;
+	const char *probe;
+};
+struct gp_error *lp_code_shape(struct kern *k, struct lp_code_shape *out);
+
 #endif

@@ -208,6 +208,19 @@ START_TEST(return_thunks)
 	free(out);
 	ck_assert_msg(_i ? !thunk[0] : !!thunk[0], "%s: the guest's return thunk is '%s'", cpu,
 		      thunk);
+	/* `vmm info` says the same, and that 6.12's functions start with
+	 * endbr64 (Debian builds it with IBT). */
+	ck_assert_int_eq(pu_vmm(r, "info", NULL, &out, NULL), 0);
+	ck_assert_msg((line = strstr(out, "patch code:")) && strstr(line, "after endbr64 (IBT)"), "%s", out);
+	if (thunk[0]) {
+		char want_line[128];
+
+		snprintf(want_line, sizeof(want_line), "returns through %s;", thunk);
+		ck_assert_msg(strstr(line, want_line), "%s: guest's thunk %s; vmm info: %s", cpu, thunk, out);
+	} else {
+		ck_assert_msg(strstr(line, "returns with a plain ret"), "%s: vmm info: %s", cpu, out);
+	}
+	free(out);
 	snprintf(obj, sizeof(obj), "%s", pu_build(r, dir, "cmdline_marker", NULL, NULL));
 	ck_assert_int_eq(pu_vmm(r, "patch", obj, NULL, NULL), 0);
 	ck_assert(pu_guest_has(r, "cat /proc/cmdline", "guestpatch: cmdline-marker applied"));

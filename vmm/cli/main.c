@@ -92,11 +92,20 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 {
 	struct kern *k = c->k;
 	struct kern_features f;
+	struct lp_code_shape cs;
+	struct gp_error *err;
+	char shape_err[200] = "";
 	int online = 0;
 
 	kern_features(k, &f);
 	for (unsigned i = 0; i < k->nr_cpu_ids; i++)
 		online += kern_cpu_online(k, i);
+	/* How patches would meet its code; a guest where that cannot be read
+	 * is still described (the patch commands refuse it by name). */
+	if ((err = lp_code_shape(k, &cs))) {
+		snprintf(shape_err, sizeof(shape_err), "%s", err->msg);
+		gp_error_destroy(err);
+	}
 	if (c->json) {
 		json_object *o = json_object_new_object(), *fe;
 
@@ -122,6 +131,12 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 		json_object_object_add(fe, "btf", json_object_new_boolean(f.btf));
 		json_object_object_add(fe, "ftrace", json_object_new_boolean(f.ftrace));
 		json_object_object_add(o, "features", fe);
+		if (shape_err[0]) {
+			json_object_object_add(o, "code_shape_error", json_object_new_string(shape_err));
+		} else {
+			json_object_object_add(o, "returns", json_object_new_string(cs.ret_thunk ? cs.ret_name : "ret"));
+			json_object_object_add(o, "ftrace_site_offset", json_object_new_int((int)cs.entry_off));
+		}
 		json_object_object_add(o, "attach_ms", json_object_new_double(k->attach_ns / 1e6));
 		json_object_object_add(o, "attach_pause_ms", json_object_new_double(k->attach_pause_ns / 1e6));
 		json_object_object_add(o, "cache", json_object_new_string(cli_cache_note(c)));
@@ -146,6 +161,13 @@ static int cmd_info(struct cli *c, int argc, char **argv)
 	printf("features:       livepatch=%s orc=%s btf=%s ftrace=%s\n",
 	       f.livepatch ? "yes" : "no", f.orc ? "yes" : "no",
 	       f.btf ? "yes" : "no", f.ftrace ? "yes" : "no");
+	if (shape_err[0])
+		printf("patch code:     cannot tell: %s\n", shape_err);
+	else
+		printf("patch code:     returns %s%s; ftrace site %s\n",
+		       cs.ret_thunk ? "through " : "with a plain ret",
+		       cs.ret_thunk ? cs.ret_name : " (the kernel's own returns are inline)",
+		       cs.entry_off ? "4 bytes in, after endbr64 (IBT)" : "at function entry");
 	return 0;
 }
 
