@@ -185,7 +185,24 @@ static bool qemu_alive_cb(void *r)
 
 int rig_exec(struct rig *r, const char *cmd, char **out, double timeout_s)
 {
-	return con_exec(&r->con, cmd, out, timeout_s);
+	int rc = con_exec(&r->con, cmd, out, timeout_s);
+
+	/* No answer (no shell exits -1): say what the console showed, for a
+	 * failure that an assertion on the status alone leaves unexplained. */
+	if (rc == -1) {
+		const struct rig_console *c = &r->con;
+		size_t from = c->pend_len > 300 ? c->pend_len - 300 : 0;
+		char tail[301], state[128];
+		size_t n = 0;
+
+		for (size_t i = from; c->pend && i < c->pend_len; i++)
+			if (c->pend[i] != '\r')
+				tail[n++] = c->pend[i] == '\n' ? '|' : c->pend[i];
+		tail[n] = '\0';
+		fprintf(stderr, "rig: no answer to `%.80s` within %.0f s; QEMU %s; the console since the last answer ends: %s\n",
+			cmd, timeout_s, qemu_state(r, state, sizeof(state)), n ? tail : "(nothing)");
+	}
+	return rc;
 }
 
 int rig_exec_bulk(struct rig *r, const char *cmd, char **out, size_t *len, double timeout_s)
@@ -252,7 +269,7 @@ static int wait_shell(struct rig *r, double timeout_s)
 	free(out);
 	/* Let the shell start, then set it up. */
 	for (int tries = 0;; tries++) {
-		if (rig_exec(r, "PS1=''; PS2=''; stty -F /dev/ttyS1 raw -echo 2>/dev/null; true",
+		if (con_exec(&r->con, "PS1=''; PS2=''; stty -F /dev/ttyS1 raw -echo 2>/dev/null; true",
 			     NULL, 5) == 0)
 			return 0;
 		if (tries > 10)
