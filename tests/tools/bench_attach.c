@@ -185,7 +185,7 @@ static void bench_attach(void)
 		bench_report("attach tool time, %zu symbols, median of %d: cold cache %.2f ms (decode, write the cache), warm %.2f ms (worst %.2f), no cache %.2f ms: %.0fx; warm steps: VMCOREINFO %.2f, symbols %.2f, BTF %.2f ms, the rest (stopping vCPU 0 for its registers through QEMU's gdbstub) %.2f ms; goal < 5 ms warm: %s\n",
 			     nsyms, ARUNS, c, w, warm[ARUNS - 1] / 1e6, nc, nc / w, sc, sy, bt, rs,
 			     w < 5 ? "met" : "NOT met");
-		bench_report("after a warm attach, the unwinder's setup (stack_ctx_init: ORC tables read and checked, modules, layouts), which every patch command does: median %.2f ms (not cached)\n",
+		bench_report("after a warm attach, the unwinder's setup (stack_ctx_init: the kernel's ORC tables looked up in place, modules read in a pause, layouts), which every patch command does: median %.2f ms\n",
 			     sx);
 	}
 
