@@ -271,7 +271,7 @@ START_TEST(dmesg_matches_guest)
 		 "\" >/dev/kmsg; i=$((i+1)); [ $((i %% 25)) = 0 ] && usleep 50000; done' "
 		 "</dev/null >/dev/null 2>&1 &",
 		 FILL_LINES);
-	ck_assert_int_eq(rig_exec(r, cmd, NULL, 30), 0);
+	ck_assert_int_eq(rig_exec(r, cmd, NULL, 120), 0);
 	/* At least 200 reads, and on until the writer is done or 3 minutes
 	 * passed: a fast vmm (~10 ms a read) makes 200 reads before the
 	 * writer's 100 pauses of 50 ms are over. */
