@@ -190,6 +190,10 @@ bool orc_find(const struct orc_table *t, uint64_t ip, struct orc_entry *e)
 		else
 			hi = mid;
 	}
+	/* In place, a running guest may have changed entry 0 since the
+	 * check above: no entry then, never raw[-1]. */
+	if (lo == 0)
+		return false;
 	r = t->raw + (lo - 1) * 6;
 	t->fmt->decode(r, e);
 	return true;
