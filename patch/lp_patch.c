@@ -73,9 +73,8 @@ struct gp_error *lp_code_shape(struct kern *k, struct lp_code_shape *out)
 	}
 	/* Every kernel has it; on IBT kernels every function starts with
 	 * endbr64 or its sealed form. */
-	out->probe = "vfs_read";
-	if ((err = kern_sym(k, out->probe, &fn)) || (err = lp_entry_site(k, fn, &site)))
-		return gp_error_wrap(err, "the entry of %s", out->probe);
+	if ((err = kern_sym(k, "vfs_read", &fn)) || (err = lp_entry_site(k, fn, &site)))
+		return gp_error_wrap(err, "the entry of vfs_read");
 	out->entry_off = (unsigned)(site - fn);
 	return NULL;
 }

@@ -147,12 +147,11 @@ bool lp_per_task_supported(struct kern *k, char *why, size_t len);
 /* How patches meet the guest's code (vmm info): where their returns go,
  * as lp_return_thunk() decides (ret_thunk 0: a plain ret; else the thunk
  * and its name), and where a function's ftrace site lies (entry_off: 4
- * after endbr64 on IBT kernels, else 0; read at `probe`). */
+ * after endbr64 on IBT kernels, else 0; read at vfs_read). */
 struct lp_code_shape {
 	uint64_t ret_thunk;
 	char ret_name[128];
 	unsigned entry_off;
-	const char *probe;
 };
 struct gp_error *lp_code_shape(struct kern *k, struct lp_code_shape *out);
 

@@ -373,10 +373,14 @@ static void rollback_next(struct fr *fr, size_t i)
 			bool forced = fr->st.policy.on_stall == FLEET_STALL_FORCE &&
 				      has_name(j->forced, j->nforced, g->applied[k]);
 
-			if (forced && !strstr(g->error, "was forced: removed"))
+			char said[FLEET_NAME_MAX + 80];
+
+			snprintf(said, sizeof(said), "%s was forced: removed with --force, its code kept in the guest",
+				 g->applied[k]);
+			/* Once per patch, also when a resumed run unpatches it again. */
+			if (forced && !strstr(g->error, said))
 				snprintf(g->error + strlen(g->error), sizeof(g->error) - strlen(g->error),
-					 "%s%s was forced: removed with --force, its code kept in the guest",
-					 g->error[0] ? "; " : "", g->applied[k]);
+					 "%s%s", g->error[0] ? "; " : "", said);
 			spawn(fr, i, ST_UNPATCH, (const char *const[]){ "unpatch", target_of(fr, i),
 					g->applied[k], "--timeout", stall_buf, forced ? "--force" : NULL, NULL });
 			return;
