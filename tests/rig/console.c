@@ -63,6 +63,10 @@ void con_trim(struct rig_console *c, size_t keep)
 	}
 }
 
+/* The last line of a kernel's panic report. */
+#define PANIC_END "---[ end Kernel panic"
+#define PANIC_END_LEN (sizeof(PANIC_END) - 1)
+
 char *con_read_until(struct rig_console *c, const char *marker, double timeout_s)
 {
 	size_t cap = 65536 + c->pend_len, len = 0, mlen = strlen(marker);
@@ -113,6 +117,11 @@ char *con_read_until(struct rig_console *c, const char *marker, double timeout_s
 			fprintf(stderr, "rig< %.*s\n", (int)n, buf + len);
 		len += (size_t)n;
 		buf[len] = '\0';
+		/* A kernel that finished its panic report answers nothing more:
+		 * stop waiting (the caller sees the report in what is kept). */
+		if (memmem(buf + (len - (size_t)n > PANIC_END_LEN ? len - (size_t)n - PANIC_END_LEN : 0),
+			   (size_t)n + PANIC_END_LEN < len ? (size_t)n + PANIC_END_LEN : len, PANIC_END, PANIC_END_LEN))
+			break;
 	}
 	/* Keep what came, so a late marker is not lost for good. */
 	free(c->pend);

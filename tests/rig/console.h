@@ -35,7 +35,8 @@ void con_close(struct rig_console *c);
 int con_connect_unix(const char *path);
 
 /* Read until `marker` appears; the text before it (malloc'd), or NULL on
- * timeout, EOF or a dead guest. Bytes after the marker are kept for the
+ * timeout, EOF, a dead guest or a guest kernel that finished a panic
+ * report ("---[ end Kernel panic"). Bytes after the marker are kept for the
  * next read; on failure everything read is kept. */
 char *con_read_until(struct rig_console *c, const char *marker, double timeout_s);
 
@@ -51,8 +52,8 @@ void con_forget(struct rig_console *c);
 void con_trim(struct rig_console *c, size_t keep);
 
 /* Run a shell command; *out (malloc'd; out may be NULL to discard) gets
- * what it printed, \r removed. Returns its exit status, or -1 on timeout
- * or a dead guest. */
+ * what it printed, \r removed. Returns its exit status, or -1 on timeout,
+ * a dead guest or a panicked one. */
 int con_exec(struct rig_console *c, const char *cmd, char **out, double timeout_s);
 
 #endif

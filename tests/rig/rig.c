@@ -30,6 +30,7 @@ struct rig {
 	off_t bulk_off;
 	bool reaped;		/* QEMU ended and was waited for; status below */
 	int status;
+	bool panic_told;	/* its kernel's panic report was printed */
 };
 
 static struct rig *live[MAX_RIGS];
@@ -183,8 +184,50 @@ static bool qemu_alive_cb(void *r)
 	return qemu_alive(r);
 }
 
+/*
+ * If text (console output, not NUL-terminated) shows a kernel panic, print
+ * the report that led to it, from its first line (an oops, a BUG, a
+ * warning, or the panic line itself when nothing came before it) to the
+ * panic line and what follows it (its last 4000 bytes): who panicked, in
+ * which function, on which stack. Nothing otherwise.
+ */
+static void print_oops(const char *text, size_t len, const char *who)
+{
+	static const char *const starts[] = { "BUG:", "Oops", "WARNING:", "general protection", "Kernel panic", NULL };
+	const char *at = memmem(text, len, "Kernel panic", 12), *from = at;
+	size_t n;
+
+	if (!at)
+		return;
+	for (const char *const *m = starts; *m; m++) {
+		const char *hit = memmem(text, (size_t)(at - text), *m, strlen(*m));
+
+		if (hit && hit < from)
+			from = hit;
+	}
+	/* Back to the start of that line. */
+	while (from > text && from[-1] != '\n')
+		from--;
+	n = (size_t)(text + len - from);
+	if (n > 4000) {
+		from = text + len - 4000;
+		n = 4000;
+	}
+	fprintf(stderr, "rig: %s panicked; its report%s:\n", who, from > text && from[-1] != '\n' ? " (its last 4000 bytes)" : "");
+	for (size_t i = 0; i < n; i++)
+		if (from[i] != '\r')
+			fputc(from[i], stderr);
+	fputc('\n', stderr);
+}
+
+bool rig_panicked(struct rig *r)
+{
+	return r && r->con.pend && memmem(r->con.pend, r->con.pend_len, "Kernel panic", 12);
+}
+
 int rig_exec(struct rig *r, const char *cmd, char **out, double timeout_s)
 {
+	double t0 = now_s();
 	int rc = con_exec(&r->con, cmd, out, timeout_s);
 
 	/* No answer (no shell exits -1): say what the console showed, for a
@@ -199,8 +242,13 @@ int rig_exec(struct rig *r, const char *cmd, char **out, double timeout_s)
 			if (c->pend[i] != '\r')
 				tail[n++] = c->pend[i] == '\n' ? '|' : c->pend[i];
 		tail[n] = '\0';
-		fprintf(stderr, "rig: no answer to `%.80s` within %.0f s; QEMU %s; the console since the last answer ends: %s\n",
-			cmd, timeout_s, qemu_state(r, state, sizeof(state)), n ? tail : "(nothing)");
+		fprintf(stderr, "rig: no answer to `%.80s` %s %.0f s; QEMU %s; the console since the last answer ends: %s\n",
+			cmd, rig_panicked(r) ? "(its kernel panicked) in" : "within", now_s() - t0,
+			qemu_state(r, state, sizeof(state)), n ? tail : "(nothing)");
+		if (!r->panic_told && rig_panicked(r)) {
+			print_oops(c->pend, c->pend_len, "the guest's kernel");
+			r->panic_told = true;
+		}
 	}
 	return rc;
 }
@@ -449,14 +497,7 @@ struct rig *rig_boot(const struct rig_opts *o, char **errmsg)
 		fprintf(stderr, "rig: the %s guest panicked while booting, before any test touched it (%.80s); booting it again (%d of 3)\n",
 			o && o->flavor ? o->flavor : "amd64", at, attempt + 1);
 		/* Its oops, for whoever looks into the cause (not known yet). */
-		for (const char *const *m = (const char *const[]){ "BUG:", "Oops", "RIP:", NULL }; *m; m++) {
-			const char *oops = strstr(*errmsg, *m);
-
-			if (oops && oops < at) {
-				fprintf(stderr, "rig: its oops: %.*s\n", (int)(at - oops > 1200 ? 1200 : at - oops), oops);
-				break;
-			}
-		}
+		print_oops(*errmsg, strlen(*errmsg), "it");
 	}
 }
 

@@ -67,6 +67,9 @@ int rig_qmp(struct rig *r, const char *cmd, char **reply);
  * discard) gets what it printed. Returns its exit status, or -1 on timeout
  * or a dead guest. */
 int rig_exec(struct rig *r, const char *cmd, char **out, double timeout_s);
+/* After a command got no answer: did the guest's console show a kernel
+ * panic since the last answer? (rig_exec then printed its report.) */
+bool rig_panicked(struct rig *r);
 /* Same, with the command's stdout carried over the second serial port
  * (for megabytes of output). */
 int rig_exec_bulk(struct rig *r, const char *cmd, char **out, size_t *len,
