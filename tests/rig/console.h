@@ -36,7 +36,8 @@ int con_connect_unix(const char *path);
 
 /* Read until `marker` appears; the text before it (malloc'd), or NULL on
  * timeout, EOF, a dead guest or a guest kernel that finished a panic
- * report ("---[ end Kernel panic"). Bytes after the marker are kept for the
+ * report ("---[ end Kernel panic"; a command that prints another kernel's
+ * report must change that line). Bytes after the marker are kept for the
  * next read; on failure everything read is kept. */
 char *con_read_until(struct rig_console *c, const char *marker, double timeout_s);
 
