@@ -118,9 +118,11 @@ char *con_read_until(struct rig_console *c, const char *marker, double timeout_s
 		len += (size_t)n;
 		buf[len] = '\0';
 		/* A kernel that finished its panic report answers nothing more:
-		 * stop waiting (the caller sees the report in what is kept). */
-		if (memmem(buf + (len - (size_t)n > PANIC_END_LEN ? len - (size_t)n - PANIC_END_LEN : 0),
-			   (size_t)n + PANIC_END_LEN < len ? (size_t)n + PANIC_END_LEN : len, PANIC_END, PANIC_END_LEN))
+		 * stop waiting (the caller sees the report in what is kept).
+		 * Only the new bytes and the line's length before them. */
+		size_t scan = len - (size_t)n > PANIC_END_LEN ? len - (size_t)n - PANIC_END_LEN : 0;
+
+		if (memmem(buf + scan, len - scan, PANIC_END, PANIC_END_LEN))
 			break;
 	}
 	/* Keep what came, so a late marker is not lost for good. */

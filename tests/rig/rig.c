@@ -195,6 +195,7 @@ static void print_oops(const char *text, size_t len, const char *who)
 {
 	static const char *const starts[] = { "BUG:", "Oops", "WARNING:", "general protection", "Kernel panic", NULL };
 	const char *at = memmem(text, len, "Kernel panic", 12), *from = at;
+	bool cut = false;
 	size_t n;
 
 	if (!at)
@@ -212,8 +213,9 @@ static void print_oops(const char *text, size_t len, const char *who)
 	if (n > 4000) {
 		from = text + len - 4000;
 		n = 4000;
+		cut = true;
 	}
-	fprintf(stderr, "rig: %s panicked; its report%s:\n", who, from > text && from[-1] != '\n' ? " (its last 4000 bytes)" : "");
+	fprintf(stderr, "rig: %s panicked; its report%s:\n", who, cut ? " (its last 4000 bytes)" : "");
 	for (size_t i = 0; i < n; i++)
 		if (from[i] != '\r')
 			fputc(from[i], stderr);
@@ -236,6 +238,7 @@ int rig_exec(struct rig *r, const char *cmd, char **out, double timeout_s)
 		const struct rig_console *c = &r->con;
 		size_t from = c->pend_len > 300 ? c->pend_len - 300 : 0;
 		char tail[301], state[128];
+		bool panicked = rig_panicked(r);
 		size_t n = 0;
 
 		for (size_t i = from; c->pend && i < c->pend_len; i++)
@@ -243,9 +246,9 @@ int rig_exec(struct rig *r, const char *cmd, char **out, double timeout_s)
 				tail[n++] = c->pend[i] == '\n' ? '|' : c->pend[i];
 		tail[n] = '\0';
 		fprintf(stderr, "rig: no answer to `%.80s` %s %.0f s; QEMU %s; the console since the last answer ends: %s\n",
-			cmd, rig_panicked(r) ? "(its kernel panicked) in" : "within", now_s() - t0,
+			cmd, panicked ? "(its kernel panicked) in" : "within", now_s() - t0,
 			qemu_state(r, state, sizeof(state)), n ? tail : "(nothing)");
-		if (!r->panic_told && rig_panicked(r)) {
+		if (!r->panic_told && panicked) {
 			print_oops(c->pend, c->pend_len, "the guest's kernel");
 			r->panic_told = true;
 		}
